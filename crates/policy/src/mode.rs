@@ -1,0 +1,92 @@
+//! Sandbox and network modes, named as in Codex's `config.toml`.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How much of the file system a sandboxed command may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    /// Read everything, write nothing (except `/dev/null` and friends).
+    #[default]
+    ReadOnly,
+    /// Write the working directory, configured roots and temp directories.
+    WorkspaceWrite,
+    /// No sandbox at all.
+    DangerFullAccess,
+}
+
+impl SandboxMode {
+    /// The config spelling of this mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxMode::ReadOnly => "read-only",
+            SandboxMode::WorkspaceWrite => "workspace-write",
+            SandboxMode::DangerFullAccess => "danger-full-access",
+        }
+    }
+}
+
+impl fmt::Display for SandboxMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SandboxMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "read-only" => Ok(Self::ReadOnly),
+            "workspace-write" => Ok(Self::WorkspaceWrite),
+            "danger-full-access" => Ok(Self::DangerFullAccess),
+            other => Err(format!(
+                "unknown sandbox mode `{other}` (expected read-only, workspace-write or danger-full-access)"
+            )),
+        }
+    }
+}
+
+/// How a sandboxed command may reach the network.
+///
+/// `proxy` (traffic only through cordon's egress proxy) arrives with the
+/// proxy; the sandbox planner already treats the network as its own layer so
+/// that mode slots in beside these two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkMode {
+    /// A private network namespace with only a loopback interface.
+    #[default]
+    None,
+    /// The host's network, unrestricted.
+    Full,
+}
+
+impl NetworkMode {
+    /// The config spelling of this mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::None => "none",
+            NetworkMode::Full => "full",
+        }
+    }
+}
+
+impl fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for NetworkMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Self::None),
+            "full" => Ok(Self::Full),
+            "proxy" => Err("network mode `proxy` is not available yet (the egress proxy has not landed); use none or full".into()),
+            other => Err(format!("unknown network mode `{other}` (expected none or full)")),
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Discovery of paths that stay read-only inside a writable root.
+//!
+//! Git metadata is the classic escape hatch for a sandboxed agent: a hook or a
+//! `core.fsmonitor` line written into `.git/config` runs later, outside the
+//! sandbox, the next time the user types `git status`. So every `.git`
+//! (directory, file or symlink) found under a writable root, the real git
+//! directory a `.git` *file* points to (submodules, worktrees), and every
+//! `.cordon` directory stay read-only. A `.git` or `.cordon` missing at the top
+//! of a root is reported as [`ProtectedKind::Missing`] so the sandbox can stop
+//! it from being created.
+
+use serde::Serialize;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Names that are always read-only inside writable roots.
+pub const PROTECTED_NAMES: [&str; 2] = [".git", ".cordon"];
+
+/// Whether a protected path exists or must be kept from being created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProtectedKind {
+    /// The path exists: it is made read-only.
+    Existing,
+    /// The path does not exist at the top of a root: it must not be created.
+    Missing,
+}
+
+/// A path inside a writable root that the sandboxed command may not change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProtectedPath {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Whether it exists.
+    pub kind: ProtectedKind,
+}
+
+/// Finds every protected path under `root`, not descending into `skip`
+/// (other writable roots nested in this one, which are walked on their own).
+///
+/// Symlinks are not followed while walking. Unreadable directories are
+/// skipped: the sandboxed command runs with the same credentials and cannot
+/// reach into them either.
+pub fn discover_protected(root: &Path, skip: &[PathBuf]) -> Vec<ProtectedPath> {
+    let mut found = Vec::new();
+    for name in PROTECTED_NAMES {
+        let top = root.join(name);
+        if fs::symlink_metadata(&top).is_err() {
+            found.push(ProtectedPath {
+                path: top,
+                kind: ProtectedKind::Missing,
+            });
+        }
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == ".git" {
+                protect_git_entry(&path, file_type.is_file(), &mut found);
+            } else if name == ".cordon" {
+                push_existing(&mut found, path);
+            } else if file_type.is_dir() && !skip.iter().any(|s| s == &path) {
+                stack.push(path);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found.dedup_by(|a, b| a.path == b.path);
+    found
+}
+
+fn push_existing(found: &mut Vec<ProtectedPath>, path: PathBuf) {
+    found.push(ProtectedPath {
+        path,
+        kind: ProtectedKind::Existing,
+    });
+}
+
+/// Protects a `.git` entry and, for a `.git` file or symlink, the git
+/// directory it leads to (and that directory's `commondir`, for worktrees).
+fn protect_git_entry(path: &Path, is_file: bool, found: &mut Vec<ProtectedPath>) {
+    let git_dir = if is_file {
+        push_existing(found, path.to_path_buf());
+        read_gitfile(path)
+    } else {
+        // A directory, or a symlink whose target is what a bind mount protects.
+        fs::canonicalize(path).ok()
+    };
+    let Some(git_dir) = git_dir else { return };
+    if let Ok(common) = fs::read_to_string(git_dir.join("commondir")) {
+        if let Ok(common) = fs::canonicalize(git_dir.join(common.trim_end())) {
+            push_existing(found, common);
+        }
+    }
+    push_existing(found, git_dir);
+}
+
+/// Reads `gitdir: PATH` from a `.git` file; relative paths are relative to
+/// the file's directory.
+fn read_gitfile(path: &Path) -> Option<PathBuf> {
+    let text = fs::read_to_string(path).ok()?;
+    let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
+    let base = path.parent()?;
+    fs::canonicalize(base.join(target)).ok()
+}
+
+#[cfg(test)]
+#[path = "protected_tests.rs"]
+mod tests;

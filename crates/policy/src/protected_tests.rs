@@ -1,0 +1,70 @@
+use super::*;
+use std::fs;
+
+fn paths(found: &[ProtectedPath], kind: ProtectedKind) -> Vec<PathBuf> {
+    found
+        .iter()
+        .filter(|p| p.kind == kind)
+        .map(|p| p.path.clone())
+        .collect()
+}
+
+#[test]
+fn finds_top_nested_and_submodule_git() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(tmp.path()).unwrap();
+    fs::create_dir_all(root.join(".git/modules/sub")).unwrap();
+    fs::create_dir_all(root.join("vendor/nested/.git")).unwrap();
+    fs::create_dir_all(root.join("sub")).unwrap();
+    fs::write(root.join("sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
+    fs::create_dir_all(root.join("a/.cordon")).unwrap();
+
+    let found = discover_protected(&root, &[]);
+    let existing = paths(&found, ProtectedKind::Existing);
+    assert!(existing.contains(&root.join(".git")));
+    assert!(existing.contains(&root.join("vendor/nested/.git")));
+    assert!(existing.contains(&root.join("sub/.git")), "the .git file itself");
+    assert!(existing.contains(&root.join(".git/modules/sub")), "the gitdir it points to");
+    assert!(existing.contains(&root.join("a/.cordon")));
+    assert_eq!(paths(&found, ProtectedKind::Missing), vec![root.join(".cordon")]);
+}
+
+#[test]
+fn missing_top_entries_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(tmp.path()).unwrap();
+    let found = discover_protected(&root, &[]);
+    assert_eq!(
+        paths(&found, ProtectedKind::Missing),
+        vec![root.join(".cordon"), root.join(".git")]
+    );
+    assert!(paths(&found, ProtectedKind::Existing).is_empty());
+}
+
+#[test]
+fn worktree_commondir_is_protected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(tmp.path()).unwrap();
+    let main_git = root.join("main/.git");
+    fs::create_dir_all(main_git.join("worktrees/wt")).unwrap();
+    fs::write(main_git.join("worktrees/wt/commondir"), "../..\n").unwrap();
+    fs::create_dir_all(root.join("wt")).unwrap();
+    fs::write(root.join("wt/.git"), format!("gitdir: {}\n", main_git.join("worktrees/wt").display())).unwrap();
+    let existing = paths(&discover_protected(&root.join("wt"), &[]), ProtectedKind::Existing);
+    assert!(existing.contains(&main_git.join("worktrees/wt")));
+    assert!(existing.contains(&main_git));
+}
+
+#[test]
+fn skipped_roots_and_symlinks_are_not_walked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(tmp.path()).unwrap();
+    fs::create_dir_all(root.join("inner/.git")).unwrap();
+    fs::create_dir_all(root.join("elsewhere/deep/.git")).unwrap();
+    std::os::unix::fs::symlink(root.join("elsewhere"), root.join("link")).unwrap();
+    let found = discover_protected(&root, &[root.join("inner")]);
+    let existing = paths(&found, ProtectedKind::Existing);
+    assert!(!existing.contains(&root.join("inner/.git")));
+    assert!(existing.contains(&root.join("elsewhere/deep/.git")));
+    assert!(!existing.iter().any(|p| p.starts_with(root.join("link"))));
+}

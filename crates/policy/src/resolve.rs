@@ -1,0 +1,149 @@
+//! Turning a mode plus settings into the concrete set of writable roots.
+
+use crate::protected::{discover_protected, ProtectedPath};
+use crate::{NetworkMode, PolicyError, SandboxMode};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Everything [`resolve`] needs, already merged from flags and config.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyInputs {
+    /// The sandbox mode.
+    pub mode: SandboxMode,
+    /// The network mode.
+    pub network: NetworkMode,
+    /// The command's working directory (a writable root in workspace-write).
+    pub cwd: PathBuf,
+    /// Extra writable roots (`writable_roots`, `--writable-root`).
+    pub writable_roots: Vec<PathBuf>,
+    /// Do not make `$TMPDIR` writable.
+    pub exclude_tmpdir_env_var: bool,
+    /// Do not make `/tmp` writable.
+    pub exclude_slash_tmp: bool,
+    /// The value of `$TMPDIR`, if set.
+    pub tmpdir: Option<PathBuf>,
+    /// `$CORDON_HOME`; its `memories` directory is writable in workspace-write.
+    pub cordon_home: Option<PathBuf>,
+}
+
+/// A directory the command may write, with the paths inside it that stay read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WritableRoot {
+    /// Canonical absolute path.
+    pub root: PathBuf,
+    /// Read-only carve-outs inside `root`.
+    pub protected: Vec<ProtectedPath>,
+}
+
+/// A resolved sandbox policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SandboxPolicy {
+    /// The sandbox mode.
+    pub mode: SandboxMode,
+    /// The network mode.
+    pub network: NetworkMode,
+    /// Canonical working directory.
+    pub cwd: PathBuf,
+    /// Writable roots, shallowest first; empty unless workspace-write.
+    pub writable_roots: Vec<WritableRoot>,
+    /// Requested roots that do not exist and were left out.
+    pub missing_roots: Vec<PathBuf>,
+}
+
+impl SandboxPolicy {
+    /// Whether the policy lets the command create or change `path` (an
+    /// absolute, normalised path). The deepest matching root or protected
+    /// path decides, as the deepest mount does in the sandbox.
+    pub fn allows_write(&self, path: &Path) -> bool {
+        if self.mode == SandboxMode::DangerFullAccess {
+            return true;
+        }
+        let mut best: Option<(usize, bool)> = None;
+        let mut consider = |prefix: &Path, writable: bool| {
+            if path.starts_with(prefix) {
+                let depth = prefix.components().count();
+                if best.is_none_or(|(d, _)| depth >= d) {
+                    best = Some((depth, writable));
+                }
+            }
+        };
+        for root in &self.writable_roots {
+            consider(&root.root, true);
+        }
+        for root in &self.writable_roots {
+            for p in &root.protected {
+                consider(&p.path, false);
+            }
+        }
+        best.is_some_and(|(_, writable)| writable)
+    }
+}
+
+/// Resolves `inputs` into a policy: canonicalises the roots, drops duplicates
+/// and missing ones, and discovers the protected paths under each root.
+pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
+    let cwd = std::fs::canonicalize(&inputs.cwd).map_err(|source| PolicyError::Cwd {
+        path: inputs.cwd.clone(),
+        source,
+    })?;
+    let mut policy = SandboxPolicy {
+        mode: inputs.mode,
+        network: inputs.network,
+        cwd: cwd.clone(),
+        writable_roots: Vec::new(),
+        missing_roots: Vec::new(),
+    };
+    if inputs.mode != SandboxMode::WorkspaceWrite {
+        return Ok(policy);
+    }
+    let mut requested = vec![cwd.clone()];
+    for root in &inputs.writable_roots {
+        if root.is_relative() {
+            requested.push(cwd.join(root));
+        } else {
+            requested.push(root.clone());
+        }
+    }
+    if !inputs.exclude_slash_tmp {
+        requested.push(PathBuf::from("/tmp"));
+    }
+    if !inputs.exclude_tmpdir_env_var {
+        if let Some(tmpdir) = inputs.tmpdir.as_ref().filter(|t| t.is_absolute()) {
+            requested.push(tmpdir.clone());
+        }
+    }
+    if let Some(home) = &inputs.cordon_home {
+        let memories = home.join("memories");
+        // Best effort: if it cannot be created the sandbox cannot create it either.
+        let _ = std::fs::create_dir_all(&memories);
+        requested.push(memories);
+    }
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for root in requested {
+        match std::fs::canonicalize(&root) {
+            Ok(real) if real.is_dir() => roots.push(real),
+            _ => policy.missing_roots.push(root),
+        }
+    }
+    roots.sort_by_key(|r| (r.components().count(), r.clone()));
+    roots.dedup();
+    policy.writable_roots = roots
+        .iter()
+        .map(|root| {
+            let nested: Vec<PathBuf> = roots
+                .iter()
+                .filter(|r| *r != root && r.starts_with(root))
+                .cloned()
+                .collect();
+            WritableRoot {
+                root: root.clone(),
+                protected: discover_protected(root, &nested),
+            }
+        })
+        .collect();
+    Ok(policy)
+}
+
+#[cfg(test)]
+#[path = "resolve_tests.rs"]
+mod tests;

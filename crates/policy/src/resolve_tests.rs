@@ -1,0 +1,85 @@
+use super::*;
+use std::fs;
+
+fn inputs(cwd: &Path) -> PolicyInputs {
+    PolicyInputs {
+        mode: SandboxMode::WorkspaceWrite,
+        cwd: cwd.to_path_buf(),
+        exclude_slash_tmp: true,
+        exclude_tmpdir_env_var: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn read_only_has_no_writable_roots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut i = inputs(tmp.path());
+    i.mode = SandboxMode::ReadOnly;
+    i.exclude_slash_tmp = false;
+    let p = resolve(&i).unwrap();
+    assert!(p.writable_roots.is_empty());
+    assert!(!p.allows_write(&p.cwd.join("x")));
+}
+
+#[test]
+fn workspace_write_roots_follow_tmp_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmpdir = tempfile::tempdir().unwrap();
+    let mut i = inputs(tmp.path());
+    i.tmpdir = Some(tmpdir.path().to_path_buf());
+    let roots = |i: &PolicyInputs| -> Vec<PathBuf> {
+        resolve(i).unwrap().writable_roots.into_iter().map(|r| r.root).collect()
+    };
+    let cwd = fs::canonicalize(tmp.path()).unwrap();
+    let td = fs::canonicalize(tmpdir.path()).unwrap();
+    assert_eq!(roots(&i), vec![cwd.clone()]);
+    i.exclude_tmpdir_env_var = false;
+    assert!(roots(&i).contains(&td));
+    i.exclude_slash_tmp = false;
+    assert!(roots(&i).contains(&PathBuf::from("/tmp")));
+}
+
+#[test]
+fn missing_roots_are_reported_not_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut i = inputs(tmp.path());
+    i.writable_roots = vec![PathBuf::from("/nonexistent/cordon-test")];
+    let p = resolve(&i).unwrap();
+    assert_eq!(p.missing_roots, vec![PathBuf::from("/nonexistent/cordon-test")]);
+    assert_eq!(p.writable_roots.len(), 1);
+}
+
+#[test]
+fn allows_write_uses_deepest_match() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = fs::canonicalize(tmp.path()).unwrap();
+    fs::create_dir_all(cwd.join(".git")).unwrap();
+    let home = cwd.join("home");
+    fs::create_dir_all(home.join("memories")).unwrap();
+    let mut i = inputs(&cwd);
+    i.cordon_home = Some(home.clone());
+    let p = resolve(&i).unwrap();
+    assert!(p.allows_write(&cwd.join("src/main.rs")));
+    assert!(!p.allows_write(&cwd.join(".git/config")));
+    assert!(!p.allows_write(&cwd.join(".cordon")), "missing .cordon at the top");
+    assert!(p.allows_write(&home.join("memories/note.md")));
+    assert!(!p.allows_write(Path::new("/etc/passwd")));
+}
+
+#[test]
+fn nested_root_is_walked_once_but_keeps_its_own_top() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outer = fs::canonicalize(tmp.path()).unwrap();
+    let inner = outer.join("inner");
+    fs::create_dir_all(inner.join("pkg/.git")).unwrap();
+    let mut i = inputs(&inner);
+    i.writable_roots = vec![outer.clone()];
+    let p = resolve(&i).unwrap();
+    assert_eq!(p.writable_roots[0].root, outer);
+    assert!(!p.writable_roots[0].protected.iter().any(|x| x.path.starts_with(&inner)));
+    let inner_root = &p.writable_roots[1];
+    assert_eq!(inner_root.root, inner);
+    assert!(inner_root.protected.iter().any(|x| x.path == inner.join("pkg/.git")));
+    assert!(inner_root.protected.iter().any(|x| x.path == inner.join(".git")));
+}
