@@ -1,0 +1,118 @@
+//! cordon's configuration: `$CORDON_HOME/config.toml`, profiles and overrides.
+//!
+//! Key names follow Codex's `config.toml` where the concept is the same.
+//! Precedence, highest first: explicit flags ([`Overrides`]), `-c key=value`,
+//! the selected profile (`-p NAME` or top-level `profile`), the file, defaults.
+//! Unknown keys produce warnings; a bad value is an error that names the file,
+//! line, column and key.
+
+mod error;
+mod file;
+mod layers;
+
+pub use error::ConfigError;
+pub use file::{ConfigToml, WorkspaceWriteToml};
+pub use layers::parse_override;
+
+use cordon_policy::{NetworkMode, SandboxMode};
+use std::path::{Path, PathBuf};
+
+/// Settings given explicitly on the command line; they win over everything.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `-s MODE` or `--full-auto`.
+    pub sandbox_mode: Option<SandboxMode>,
+    /// `--network MODE`.
+    pub network: Option<NetworkMode>,
+    /// `--allow-degraded`.
+    pub allow_degraded: Option<bool>,
+    /// `-p NAME`.
+    pub profile: Option<String>,
+    /// `-c key.path=value`, in order.
+    pub raw: Vec<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `$CORDON_HOME`.
+    pub cordon_home: PathBuf,
+    /// The sandbox mode.
+    pub sandbox_mode: SandboxMode,
+    /// Network mode: explicit flag, else `network_access` in workspace-write,
+    /// else none.
+    pub network: NetworkMode,
+    /// `[sandbox_workspace_write]`.
+    pub workspace_write: WorkspaceWriteToml,
+    /// Run with the layers that are available when some are missing.
+    pub allow_degraded: bool,
+    /// The profile in effect, if any.
+    pub profile: Option<String>,
+    /// Warnings for the user (unknown keys and the like).
+    pub warnings: Vec<String>,
+}
+
+/// Finds `$CORDON_HOME`: the variable if set, else `~/.cordon`.
+pub fn cordon_home() -> Result<PathBuf, ConfigError> {
+    if let Some(home) = std::env::var_os("CORDON_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(home));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|home| Path::new(&home).join(".cordon"))
+        .ok_or(ConfigError::NoHome)
+}
+
+/// Loads `config.toml` from `home` (a missing file means defaults) and
+/// applies the profile, `-c` overrides and explicit flags.
+pub fn load(home: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let path = home.join("config.toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    load_from_str(home, &path, &text, overrides)
+}
+
+/// Like [`load`], with the file's text given (for tests and tools).
+pub fn load_from_str(
+    home: &Path,
+    path: &Path,
+    text: &str,
+    overrides: &Overrides,
+) -> Result<Config, ConfigError> {
+    let mut warnings = Vec::new();
+    let merged = layers::merge(path, text, overrides, &mut warnings)?;
+    let toml = merged.config;
+    let workspace_write = toml.sandbox_workspace_write.clone().unwrap_or_default();
+    let sandbox_mode = overrides
+        .sandbox_mode
+        .or(toml.sandbox_mode)
+        .unwrap_or_default();
+    let network = overrides.network.unwrap_or({
+        if sandbox_mode == SandboxMode::WorkspaceWrite
+            && workspace_write.network_access.unwrap_or(false)
+        {
+            NetworkMode::Full
+        } else {
+            NetworkMode::None
+        }
+    });
+    Ok(Config {
+        cordon_home: home.to_path_buf(),
+        sandbox_mode,
+        network,
+        workspace_write,
+        allow_degraded: overrides
+            .allow_degraded
+            .or(toml.allow_degraded)
+            .unwrap_or(false),
+        profile: merged.profile,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+#[path = "lib_tests.rs"]
+mod tests;

@@ -1,0 +1,103 @@
+use super::*;
+
+fn load_text(text: &str, o: &Overrides) -> Result<Config, ConfigError> {
+    load_from_str(Path::new("/h"), Path::new("/h/config.toml"), text, o)
+}
+
+#[test]
+fn defaults_without_a_file() {
+    let c = load_text("", &Overrides::default()).unwrap();
+    assert_eq!(c.sandbox_mode, SandboxMode::ReadOnly);
+    assert_eq!(c.network, NetworkMode::None);
+    assert!(!c.allow_degraded);
+}
+
+#[test]
+fn precedence_flag_over_c_over_profile_over_file() {
+    let text = r#"
+sandbox_mode = "read-only"
+profile = "work"
+[profiles.work]
+sandbox_mode = "workspace-write"
+[profiles.work.sandbox_workspace_write]
+exclude_slash_tmp = true
+"#;
+    let mut o = Overrides::default();
+    let c = load_text(text, &o).unwrap();
+    assert_eq!(c.sandbox_mode, SandboxMode::WorkspaceWrite, "profile over file");
+    assert!(c.workspace_write.exclude_slash_tmp);
+    assert_eq!(c.profile.as_deref(), Some("work"));
+
+    o.raw = vec!["sandbox_mode=danger-full-access".into()];
+    let c = load_text(text, &o).unwrap();
+    assert_eq!(c.sandbox_mode, SandboxMode::DangerFullAccess, "-c over profile");
+
+    o.sandbox_mode = Some(SandboxMode::ReadOnly);
+    let c = load_text(text, &o).unwrap();
+    assert_eq!(c.sandbox_mode, SandboxMode::ReadOnly, "flag over -c");
+}
+
+#[test]
+fn c_values_parse_as_toml_else_string() {
+    let o = Overrides {
+        raw: vec![
+            "sandbox_workspace_write.writable_roots=[\"/a\", \"/b\"]".into(),
+            "sandbox_workspace_write.network_access=true".into(),
+            "sandbox_mode=workspace-write".into(),
+        ],
+        ..Default::default()
+    };
+    let c = load_text("", &o).unwrap();
+    assert_eq!(c.workspace_write.writable_roots.len(), 2);
+    assert_eq!(c.network, NetworkMode::Full, "network_access in workspace-write");
+}
+
+#[test]
+fn bad_value_names_file_line_column_and_key() {
+    let text = "\n[sandbox_workspace_write]\nexclude_slash_tmp = \"yes\"\n";
+    let err = load_text(text, &Overrides::default()).unwrap_err();
+    match &err {
+        ConfigError::Invalid { line, column, key, .. } => {
+            assert_eq!((*line, *column), (3, 21));
+            assert_eq!(key, "sandbox_workspace_write.exclude_slash_tmp");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.to_string().starts_with("/h/config.toml:3:21: "), "{err}");
+}
+
+#[test]
+fn bad_mode_and_syntax_errors_are_located() {
+    let err = load_text("sandbox_mode = \"yolo\"\n", &Overrides::default()).unwrap_err();
+    assert!(err.to_string().contains(":1:16: sandbox_mode:"), "{err}");
+    let err = load_text("a = [\n", &Overrides::default()).unwrap_err();
+    assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
+}
+
+#[test]
+fn unknown_keys_warn() {
+    let c = load_text("colour = 1\n[sandbox_workspace_write]\nfoo = 2\n", &Overrides::default())
+        .unwrap();
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    assert!(c.warnings.iter().any(|w| w.contains("sandbox_workspace_write.foo")));
+}
+
+#[test]
+fn bad_override_and_unknown_profile_are_errors() {
+    let o = Overrides {
+        raw: vec!["sandbox_mode=42".into()],
+        ..Default::default()
+    };
+    let err = load_text("", &o).unwrap_err();
+    assert!(err.to_string().starts_with("-c sandbox_mode=42: "), "{err}");
+    let o = Overrides {
+        raw: vec!["novalue".into()],
+        ..Default::default()
+    };
+    assert!(matches!(load_text("", &o), Err(ConfigError::Override { .. })));
+    let o = Overrides {
+        profile: Some("nope".into()),
+        ..Default::default()
+    };
+    assert!(matches!(load_text("", &o), Err(ConfigError::UnknownProfile(_))));
+}
