@@ -52,7 +52,7 @@ fn typed(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<ConfigTo
         located(e.span(), "(document)".into(), e.message().trim().to_string())
     })?;
     let mut unknown = Vec::new();
-    let mut record = |p: serde_ignored::Path<'_>| unknown.push(p.to_string().replace('?', ""));
+    let mut record = |p: serde_ignored::Path<'_>| unknown.push(p.to_string().replace("?", "").replace("..", "."));
     let ignored = serde_ignored::Deserializer::new(de, &mut record);
     let config: ConfigToml = serde_path_to_error::deserialize(ignored).map_err(|e| {
         let key = e.path().to_string();

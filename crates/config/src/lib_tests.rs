@@ -79,7 +79,7 @@ fn unknown_keys_warn() {
     let c = load_text("colour = 1\n[sandbox_workspace_write]\nfoo = 2\n", &Overrides::default())
         .unwrap();
     assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
-    assert!(c.warnings.iter().any(|w| w.contains("sandbox_workspace_write.foo")));
+    assert!(c.warnings.iter().any(|w| w.contains("sandbox_workspace_write.foo")), "{:?}", c.warnings);
 }
 
 #[test]
