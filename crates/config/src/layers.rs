@@ -17,7 +17,9 @@ pub fn parse_override(raw: &str) -> Result<(Vec<String>, Value), ConfigError> {
         raw: raw.to_string(),
         message: message.to_string(),
     };
-    let (key, value) = raw.split_once('=').ok_or_else(|| err("expected key=value"))?;
+    let (key, value) = raw
+        .split_once('=')
+        .ok_or_else(|| err("expected key=value"))?;
     let key = key.trim();
     let path: Vec<String> = key.split('.').map(|s| s.trim().to_string()).collect();
     if path.iter().any(String::is_empty) {
@@ -39,7 +41,12 @@ fn typed(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<ConfigTo
         let offset = span.map(|s| s.start).unwrap_or(0).min(text.len());
         let before = &text[..offset];
         let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let column = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         ConfigError::Invalid {
             path: path.to_path_buf(),
             line,
@@ -49,10 +56,16 @@ fn typed(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<ConfigTo
         }
     };
     let de = toml::Deserializer::parse(text).map_err(|e| {
-        located(e.span(), "(document)".into(), e.message().trim().to_string())
+        located(
+            e.span(),
+            "(document)".into(),
+            e.message().trim().to_string(),
+        )
     })?;
     let mut unknown = Vec::new();
-    let mut record = |p: serde_ignored::Path<'_>| unknown.push(p.to_string().replace("?", "").replace("..", "."));
+    let mut record = |p: serde_ignored::Path<'_>| {
+        unknown.push(p.to_string().replace("?", "").replace("..", "."))
+    };
     let ignored = serde_ignored::Deserializer::new(de, &mut record);
     let config: ConfigToml = serde_path_to_error::deserialize(ignored).map_err(|e| {
         let key = e.path().to_string();

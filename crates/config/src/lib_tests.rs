@@ -24,13 +24,21 @@ exclude_slash_tmp = true
 "#;
     let mut o = Overrides::default();
     let c = load_text(text, &o).unwrap();
-    assert_eq!(c.sandbox_mode, SandboxMode::WorkspaceWrite, "profile over file");
+    assert_eq!(
+        c.sandbox_mode,
+        SandboxMode::WorkspaceWrite,
+        "profile over file"
+    );
     assert!(c.workspace_write.exclude_slash_tmp);
     assert_eq!(c.profile.as_deref(), Some("work"));
 
     o.raw = vec!["sandbox_mode=danger-full-access".into()];
     let c = load_text(text, &o).unwrap();
-    assert_eq!(c.sandbox_mode, SandboxMode::DangerFullAccess, "-c over profile");
+    assert_eq!(
+        c.sandbox_mode,
+        SandboxMode::DangerFullAccess,
+        "-c over profile"
+    );
 
     o.sandbox_mode = Some(SandboxMode::ReadOnly);
     let c = load_text(text, &o).unwrap();
@@ -49,7 +57,11 @@ fn c_values_parse_as_toml_else_string() {
     };
     let c = load_text("", &o).unwrap();
     assert_eq!(c.workspace_write.writable_roots.len(), 2);
-    assert_eq!(c.network, NetworkMode::Full, "network_access in workspace-write");
+    assert_eq!(
+        c.network,
+        NetworkMode::Full,
+        "network_access in workspace-write"
+    );
 }
 
 #[test]
@@ -57,13 +69,18 @@ fn bad_value_names_file_line_column_and_key() {
     let text = "\n[sandbox_workspace_write]\nexclude_slash_tmp = \"yes\"\n";
     let err = load_text(text, &Overrides::default()).unwrap_err();
     match &err {
-        ConfigError::Invalid { line, column, key, .. } => {
+        ConfigError::Invalid {
+            line, column, key, ..
+        } => {
             assert_eq!((*line, *column), (3, 21));
             assert_eq!(key, "sandbox_workspace_write.exclude_slash_tmp");
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(err.to_string().starts_with("/h/config.toml:3:21: "), "{err}");
+    assert!(
+        err.to_string().starts_with("/h/config.toml:3:21: "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -76,10 +93,19 @@ fn bad_mode_and_syntax_errors_are_located() {
 
 #[test]
 fn unknown_keys_warn() {
-    let c = load_text("colour = 1\n[sandbox_workspace_write]\nfoo = 2\n", &Overrides::default())
-        .unwrap();
+    let c = load_text(
+        "colour = 1\n[sandbox_workspace_write]\nfoo = 2\n",
+        &Overrides::default(),
+    )
+    .unwrap();
     assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
-    assert!(c.warnings.iter().any(|w| w.contains("sandbox_workspace_write.foo")), "{:?}", c.warnings);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("sandbox_workspace_write.foo")),
+        "{:?}",
+        c.warnings
+    );
 }
 
 #[test]
@@ -94,10 +120,16 @@ fn bad_override_and_unknown_profile_are_errors() {
         raw: vec!["novalue".into()],
         ..Default::default()
     };
-    assert!(matches!(load_text("", &o), Err(ConfigError::Override { .. })));
+    assert!(matches!(
+        load_text("", &o),
+        Err(ConfigError::Override { .. })
+    ));
     let o = Overrides {
         profile: Some("nope".into()),
         ..Default::default()
     };
-    assert!(matches!(load_text("", &o), Err(ConfigError::UnknownProfile(_))));
+    assert!(matches!(
+        load_text("", &o),
+        Err(ConfigError::UnknownProfile(_))
+    ));
 }

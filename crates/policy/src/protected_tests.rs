@@ -23,10 +23,19 @@ fn finds_top_nested_and_submodule_git() {
     let existing = paths(&found, ProtectedKind::Existing);
     assert!(existing.contains(&root.join(".git")));
     assert!(existing.contains(&root.join("vendor/nested/.git")));
-    assert!(existing.contains(&root.join("sub/.git")), "the .git file itself");
-    assert!(existing.contains(&root.join(".git/modules/sub")), "the gitdir it points to");
+    assert!(
+        existing.contains(&root.join("sub/.git")),
+        "the .git file itself"
+    );
+    assert!(
+        existing.contains(&root.join(".git/modules/sub")),
+        "the gitdir it points to"
+    );
     assert!(existing.contains(&root.join("a/.cordon")));
-    assert_eq!(paths(&found, ProtectedKind::Missing), vec![root.join(".cordon")]);
+    assert_eq!(
+        paths(&found, ProtectedKind::Missing),
+        vec![root.join(".cordon")]
+    );
 }
 
 #[test]
@@ -49,8 +58,15 @@ fn worktree_commondir_is_protected() {
     fs::create_dir_all(main_git.join("worktrees/wt")).unwrap();
     fs::write(main_git.join("worktrees/wt/commondir"), "../..\n").unwrap();
     fs::create_dir_all(root.join("wt")).unwrap();
-    fs::write(root.join("wt/.git"), format!("gitdir: {}\n", main_git.join("worktrees/wt").display())).unwrap();
-    let existing = paths(&discover_protected(&root.join("wt"), &[]), ProtectedKind::Existing);
+    fs::write(
+        root.join("wt/.git"),
+        format!("gitdir: {}\n", main_git.join("worktrees/wt").display()),
+    )
+    .unwrap();
+    let existing = paths(
+        &discover_protected(&root.join("wt"), &[]),
+        ProtectedKind::Existing,
+    );
     assert!(existing.contains(&main_git.join("worktrees/wt")));
     assert!(existing.contains(&main_git));
 }

@@ -29,7 +29,12 @@ fn workspace_write_roots_follow_tmp_flags() {
     let mut i = inputs(tmp.path());
     i.tmpdir = Some(tmpdir.path().to_path_buf());
     let roots = |i: &PolicyInputs| -> Vec<PathBuf> {
-        resolve(i).unwrap().writable_roots.into_iter().map(|r| r.root).collect()
+        resolve(i)
+            .unwrap()
+            .writable_roots
+            .into_iter()
+            .map(|r| r.root)
+            .collect()
     };
     let cwd = fs::canonicalize(tmp.path()).unwrap();
     let td = fs::canonicalize(tmpdir.path()).unwrap();
@@ -46,7 +51,10 @@ fn missing_roots_are_reported_not_used() {
     let mut i = inputs(tmp.path());
     i.writable_roots = vec![PathBuf::from("/nonexistent/cordon-test")];
     let p = resolve(&i).unwrap();
-    assert_eq!(p.missing_roots, vec![PathBuf::from("/nonexistent/cordon-test")]);
+    assert_eq!(
+        p.missing_roots,
+        vec![PathBuf::from("/nonexistent/cordon-test")]
+    );
     assert_eq!(p.writable_roots.len(), 1);
 }
 
@@ -62,7 +70,10 @@ fn allows_write_uses_deepest_match() {
     let p = resolve(&i).unwrap();
     assert!(p.allows_write(&cwd.join("src/main.rs")));
     assert!(!p.allows_write(&cwd.join(".git/config")));
-    assert!(!p.allows_write(&cwd.join(".cordon")), "missing .cordon at the top");
+    assert!(
+        !p.allows_write(&cwd.join(".cordon")),
+        "missing .cordon at the top"
+    );
     assert!(p.allows_write(&home.join("memories/note.md")));
     assert!(!p.allows_write(Path::new("/etc/passwd")));
 }
@@ -77,9 +88,18 @@ fn nested_root_is_walked_once_but_keeps_its_own_top() {
     i.writable_roots = vec![outer.clone()];
     let p = resolve(&i).unwrap();
     assert_eq!(p.writable_roots[0].root, outer);
-    assert!(!p.writable_roots[0].protected.iter().any(|x| x.path.starts_with(&inner)));
+    assert!(!p.writable_roots[0]
+        .protected
+        .iter()
+        .any(|x| x.path.starts_with(&inner)));
     let inner_root = &p.writable_roots[1];
     assert_eq!(inner_root.root, inner);
-    assert!(inner_root.protected.iter().any(|x| x.path == inner.join("pkg/.git")));
-    assert!(inner_root.protected.iter().any(|x| x.path == inner.join(".git")));
+    assert!(inner_root
+        .protected
+        .iter()
+        .any(|x| x.path == inner.join("pkg/.git")));
+    assert!(inner_root
+        .protected
+        .iter()
+        .any(|x| x.path == inner.join(".git")));
 }

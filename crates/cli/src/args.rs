@@ -1,0 +1,131 @@
+//! Raw command-line arguments, mirrored with clap and nothing more.
+//! [`crate::settings`] turns them into working values.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// cordon: a coding-agent CLI whose sandbox really enforces what it promises.
+#[derive(Debug, Parser)]
+#[command(name = "cordon", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one command under the sandbox policy.
+    Sandbox(SandboxCommand),
+    /// Debugging aliases.
+    Debug {
+        /// Which tool.
+        #[command(subcommand)]
+        tool: DebugTool,
+    },
+}
+
+/// `cordon debug ...`.
+#[derive(Debug, Subcommand)]
+pub enum DebugTool {
+    /// Alias of `cordon sandbox linux`.
+    Landlock(RunArgs),
+}
+
+/// `cordon sandbox [linux|macos|windows|doctor] ...`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SandboxCommand {
+    /// Backend (default: this OS) or `doctor`.
+    #[command(subcommand)]
+    pub target: Option<SandboxTarget>,
+    /// Run options for this OS's backend.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Sandbox backends and the doctor.
+#[derive(Debug, Subcommand)]
+pub enum SandboxTarget {
+    /// The Linux backend (namespaces, mounts, Landlock, seccomp).
+    Linux(RunArgs),
+    /// The macOS backend (Seatbelt); not available yet.
+    Macos(RunArgs),
+    /// The Windows backend; not available yet.
+    Windows(RunArgs),
+    /// Report which sandbox layers this host supports, and how to fix the rest.
+    Doctor(DoctorArgs),
+}
+
+/// `cordon sandbox doctor` options.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Sandbox modes as flags.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// Read everything, write nothing.
+    ReadOnly,
+    /// Write the working directory, writable roots and temp directories.
+    WorkspaceWrite,
+    /// No sandbox.
+    DangerFullAccess,
+}
+
+/// Network modes as flags.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NetworkArg {
+    /// Only a private loopback interface.
+    None,
+    /// The host network.
+    Full,
+}
+
+/// Options shared by every way of running a sandboxed command.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Sandbox mode (default: `sandbox_mode` from config, else read-only).
+    #[arg(short = 's', long = "sandbox", value_enum)]
+    pub sandbox: Option<ModeArg>,
+    /// Shorthand for `--sandbox workspace-write`.
+    #[arg(long, conflicts_with = "sandbox")]
+    pub full_auto: bool,
+    /// Working directory of the command.
+    #[arg(short = 'C', long = "cd", value_name = "DIR")]
+    pub cd: Option<PathBuf>,
+    /// Extra writable root (repeatable; workspace-write only).
+    #[arg(long = "writable-root", value_name = "PATH")]
+    pub writable_roots: Vec<PathBuf>,
+    /// Network mode.
+    #[arg(long, value_enum)]
+    pub network: Option<NetworkArg>,
+    /// After the command ends, print what the sandbox denied.
+    #[arg(long)]
+    pub log_denials: bool,
+    /// Run with the layers available when some are missing, printing what is lost.
+    #[arg(long)]
+    pub allow_degraded: bool,
+    /// Print the plan as JSON and run nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Override a config value: `-c key.path=value` (value parsed as TOML, else a string).
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Config profile to apply.
+    #[arg(short = 'p', long = "profile", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The command and its arguments (after `--`).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}

@@ -1,0 +1,52 @@
+//! The `cordon` binary: parses arguments and dispatches; the work lives in
+//! the library crates.
+
+mod args;
+mod commands;
+mod settings;
+
+use args::{Cli, Command, DebugTool, SandboxTarget};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sandbox(cmd) => match cmd.target {
+            Some(SandboxTarget::Doctor(d)) => commands::doctor::run(d.json),
+            Some(SandboxTarget::Linux(run)) => sandbox_linux(run),
+            Some(SandboxTarget::Macos(_)) => unavailable("macOS (Seatbelt)"),
+            Some(SandboxTarget::Windows(_)) => unavailable("Windows"),
+            None => native(cmd.run),
+        },
+        Command::Debug {
+            tool: DebugTool::Landlock(run),
+        } => sandbox_linux(run),
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            let usage = e.downcast_ref::<settings::UsageError>().is_some();
+            eprintln!("cordon: error: {e:#}");
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+fn sandbox_linux(run: args::RunArgs) -> anyhow::Result<i32> {
+    let settings = settings::run_settings(&run)?;
+    commands::sandbox::run(settings, &run.command, run.plan)
+}
+
+fn native(run: args::RunArgs) -> anyhow::Result<i32> {
+    if cfg!(target_os = "linux") {
+        sandbox_linux(run)
+    } else {
+        unavailable(std::env::consts::OS)
+    }
+}
+
+fn unavailable(what: &str) -> anyhow::Result<i32> {
+    eprintln!("cordon: the {what} sandbox backend is not implemented yet; only `cordon sandbox linux` runs today");
+    Ok(2)
+}

@@ -1,0 +1,11 @@
+//! The Linux executor: applies a [`crate::plan::LinuxPlan`] with namespaces,
+//! mounts, Landlock and seccomp, all from Rust (no bubblewrap, no setuid helper).
+
+mod landlock;
+mod mounts;
+pub(crate) mod probe;
+mod report;
+mod seccomp;
+pub(crate) mod spawn;
+mod supervisor;
+mod sys;

@@ -1,0 +1,159 @@
+//! Reads [`HostFacts`] on Linux. The cheap readings are taken for every run;
+//! the namespace probe forks a child that really creates the namespaces and
+//! mounts a `/proc` (for `doctor`, and to explain a failed run).
+
+use super::{landlock, sys};
+use crate::support::HostFacts;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+
+fn read_u64(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Readings that cost a few microseconds.
+pub fn quick_facts() -> HostFacts {
+    let kernel_release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let seccomp_mode_of_self = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp:"))
+        .and_then(|v| v.trim().parse().ok());
+    // SAFETY: PR_GET_SECCOMP takes no pointer arguments.
+    let seccomp_available = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) } >= 0;
+    let cgroup = std::fs::read_to_string("/proc/1/cgroup").unwrap_or_default();
+    HostFacts {
+        wsl1: kernel_release.contains("Microsoft"),
+        kernel_release,
+        userns_probe: None,
+        other_ns_probe: None,
+        max_user_namespaces: read_u64("/proc/sys/user/max_user_namespaces"),
+        unprivileged_userns_clone: read_u64("/proc/sys/kernel/unprivileged_userns_clone"),
+        apparmor_restrict_userns: read_u64(
+            "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+        ),
+        // SAFETY: geteuid cannot fail.
+        euid: unsafe { libc::geteuid() },
+        landlock_abi: landlock::abi_version(),
+        landlock_in_lsm_list: std::fs::read_to_string("/sys/kernel/security/lsm")
+            .ok()
+            .map(|l| l.split(',').any(|m| m.trim() == "landlock")),
+        seccomp_available,
+        seccomp_mode_of_self,
+        in_container: std::path::Path::new("/.dockerenv").exists()
+            || std::path::Path::new("/run/.containerenv").exists()
+            || ["docker", "containerd", "kubepods", "lxc"]
+                .iter()
+                .any(|c| cgroup.contains(c)),
+    }
+}
+
+/// All readings, including the namespace probe.
+pub fn full_facts() -> HostFacts {
+    let mut facts = quick_facts();
+    let (user, other) = probe_namespaces();
+    facts.userns_probe = Some(user);
+    facts.other_ns_probe = Some(other);
+    facts
+}
+
+fn errno_text(step: &str) -> String {
+    format!("{step}: {}", std::io::Error::last_os_error())
+}
+
+/// Forks a child that unshares a user namespace, then mount/pid/ipc/uts/net
+/// namespaces, and mounts a new `/proc` in a grandchild. Reports each stage.
+fn probe_namespaces() -> (Result<(), String>, Result<(), String>) {
+    let Ok((r, w)) = sys::pipe() else {
+        return (Err("pipe failed".into()), Err("not probed".into()));
+    };
+    // SAFETY: single-threaded caller; the child only makes syscalls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        drop(r);
+        let report = |msg: &str| {
+            // SAFETY: writing a short buffer to our pipe.
+            unsafe { libc::write(w.as_raw_fd(), msg.as_ptr().cast(), msg.len()) };
+        };
+        // SAFETY: as in the sandbox helper.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        // SAFETY: unshare with flags only.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+            report(&format!("U{}", errno_text("unshare(CLONE_NEWUSER)")));
+            sys::exit_now(1);
+        }
+        let _ = sys::write_file("/proc/self/setgroups", "deny");
+        if let Err(e) = sys::write_file("/proc/self/uid_map", &format!("{uid} {uid} 1"))
+            .and_then(|_| sys::write_file("/proc/self/gid_map", &format!("{gid} {gid} 1")))
+        {
+            report(&format!("Uwrite uid_map/gid_map: {e}"));
+            sys::exit_now(1);
+        }
+        report("U");
+        let flags = libc::CLONE_NEWNS
+            | libc::CLONE_NEWPID
+            | libc::CLONE_NEWIPC
+            | libc::CLONE_NEWUTS
+            | libc::CLONE_NEWNET;
+        // SAFETY: unshare with flags only.
+        if unsafe { libc::unshare(flags) } != 0 {
+            report(&format!(
+                "\nN{}",
+                errno_text("unshare(mount, pid, ipc, uts, net)")
+            ));
+            sys::exit_now(1);
+        }
+        // SAFETY: single-threaded child.
+        let grandchild = unsafe { libc::fork() };
+        if grandchild == 0 {
+            let r = sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+                .map_err(|e| format!("make / private: {e}"))
+                .and_then(|_| {
+                    sys::mount(
+                        Some(c"proc"),
+                        c"/proc",
+                        Some(c"proc"),
+                        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                        None,
+                    )
+                    .map_err(|e| format!("mount /proc: {e}"))
+                });
+            match r {
+                Ok(()) => report("\nN"),
+                Err(e) => report(&format!("\nN{e}")),
+            }
+            sys::exit_now(0);
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our child.
+        unsafe { libc::waitpid(grandchild, &mut status, 0) };
+        sys::exit_now(0);
+    }
+    drop(w);
+    let mut text = String::new();
+    let _ = std::fs::File::from(r).read_to_string(&mut text);
+    let mut status = 0;
+    // SAFETY: waiting for our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let mut user = Err("probe did not report".to_string());
+    let mut other = Err("not probed (no user namespace)".to_string());
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix('U') {
+            user = if rest.is_empty() {
+                Ok(())
+            } else {
+                Err(rest.to_string())
+            };
+        } else if let Some(rest) = line.strip_prefix('N') {
+            other = if rest.is_empty() {
+                Ok(())
+            } else {
+                Err(rest.to_string())
+            };
+        }
+    }
+    (user, other)
+}

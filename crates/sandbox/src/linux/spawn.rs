@@ -1,0 +1,501 @@
+//! The process tree of a sandboxed run and cordon's side of it.
+//!
+//! ```text
+//! cordon ── helper ── init (pid 1 of the new PID namespace) ── command
+//! ```
+//! * **helper** unshares the user namespace, maps our uid and gid, unshares
+//!   the other namespaces and forks init. It relays signals and exit status.
+//! * **init** applies the mount plan, raises loopback, forks the command,
+//!   then reaps, relays signals and (with `--log-denials`) observes calls.
+//!   When it exits the kernel kills everything left in the namespace.
+//! * **command** starts a new session, applies Landlock, drops every
+//!   capability, loads seccomp and executes the program.
+//!
+//! Each stage sets `PR_SET_PDEATHSIG`, so when cordon dies the tree dies.
+//! Set-up failures travel back on a close-on-exec pipe ([`super::report`]).
+
+use super::report::{self, fail};
+use super::{landlock, mounts, supervisor, sys};
+use crate::plan::{LinuxPlan, MountStep, Namespace};
+use crate::{RunOutcome, SandboxError};
+use cordon_policy::{SandboxMode, SandboxPolicy};
+use libseccomp::ScmpFilterContext;
+use std::ffi::{CString, OsString};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+/// Everything the forked processes need, prepared before the first fork.
+struct Prepared<'a> {
+    plan: &'a LinuxPlan,
+    policy: &'a SandboxPolicy,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    seccomp: Option<ScmpFilterContext>,
+    old_mask: libc::sigset_t,
+    relay: libc::sigset_t,
+    err_w: OwnedFd,
+    report_w: Option<OwnedFd>,
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+    parent: libc::pid_t,
+}
+
+fn cstring(bytes: &[u8]) -> Result<CString, SandboxError> {
+    CString::new(bytes).map_err(|_| SandboxError::Nul)
+}
+
+/// Runs `argv` under `plan`, relaying signals, and returns its exit code.
+pub fn run(
+    policy: &SandboxPolicy,
+    plan: &LinuxPlan,
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+) -> Result<RunOutcome, SandboxError> {
+    if argv.is_empty() {
+        return Err(SandboxError::NoCommand);
+    }
+    let mut plan = plan.clone();
+    create_placeholders(&mut plan);
+    let argv_c = argv
+        .iter()
+        .map(|a| cstring(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let envp = env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            cstring(&kv)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let seccomp = match &plan.seccomp {
+        Some(s) => Some(
+            super::seccomp::build(s).map_err(|source| SandboxError::Setup {
+                layer: "seccomp".into(),
+                step: "build the filter".into(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let io_err = |context: &str| {
+        let context = context.to_string();
+        move |source| SandboxError::Io { context, source }
+    };
+    let (err_r, err_w) = sys::pipe().map_err(io_err("create a pipe"))?;
+    let (report_r, report_w) = if plan.log_denials {
+        let (r, w) = sys::pipe().map_err(io_err("create a pipe"))?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
+    let mut relay_signals = sys::RELAYED.to_vec();
+    relay_signals.push(libc::SIGCHLD);
+    let relay = sys::sigset(&relay_signals);
+    let old_mask = sys::block(&relay);
+    let prepared = Prepared {
+        plan: &plan,
+        policy,
+        argv: argv_c,
+        envp,
+        seccomp,
+        old_mask,
+        relay,
+        err_w,
+        report_w,
+        // SAFETY: these getters cannot fail.
+        uid: unsafe { libc::geteuid() },
+        gid: unsafe { libc::getegid() },
+        parent: std::process::id() as libc::pid_t,
+    };
+
+    // SAFETY: cordon is single-threaded here; the child only uses data
+    // prepared above and ends in exec or _exit.
+    let helper = unsafe { libc::fork() };
+    if helper < 0 {
+        sys::set_mask(&old_mask);
+        return Err(SandboxError::Io {
+            context: "fork".into(),
+            source: io::Error::last_os_error(),
+        });
+    }
+    if helper == 0 {
+        drop(err_r);
+        drop(report_r);
+        helper_main(&prepared);
+    }
+    let Prepared {
+        err_w, report_w, ..
+    } = prepared;
+    drop(err_w);
+    drop(report_w);
+
+    if let Some(failure) = report::read(err_r) {
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(helper, &mut status, 0) };
+        sys::set_mask(&old_mask);
+        let source = io::Error::from_raw_os_error(failure.errno);
+        return Err(if failure.layer == "exec" {
+            SandboxError::Exec {
+                program: argv[0].clone(),
+                source,
+            }
+        } else {
+            SandboxError::Setup {
+                layer: failure.layer,
+                step: failure.step,
+                source,
+            }
+        });
+    }
+
+    let status = loop {
+        let sig = sys::wait_signal(&relay);
+        if sig == libc::SIGCHLD {
+            if let Some(status) = sys::try_wait(helper) {
+                break status;
+            }
+        } else {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(helper, sig) };
+        }
+    };
+    let mut denial_summary = None;
+    if let Some(r) = report_r {
+        let mut text = String::new();
+        let _ = std::fs::File::from(r).read_to_string(&mut text);
+        denial_summary = Some(text);
+    }
+    sys::set_mask(&old_mask);
+    Ok(RunOutcome {
+        exit_code: sys::exit_code(status),
+        denial_summary,
+    })
+}
+
+/// Creates the empty directories that stand in for a missing `.git` or
+/// `.cordon`. One that cannot be created cannot be created by the command
+/// either (same credentials), so its bind step is dropped.
+fn create_placeholders(plan: &mut LinuxPlan) {
+    for path in &plan.placeholders {
+        let _ = std::fs::create_dir(path);
+    }
+    plan.mounts.retain(|step| match step {
+        MountStep::ProtectReadOnly { path } => path.symlink_metadata().is_ok(),
+        _ => true,
+    });
+}
+
+fn set_death_signal() {
+    // SAFETY: prctl with an integer argument.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+}
+
+fn helper_main(p: &Prepared) -> ! {
+    set_death_signal();
+    // SAFETY: getppid cannot fail.
+    if unsafe { libc::getppid() } != p.parent {
+        sys::exit_now(1);
+    }
+    // Out of the terminal's foreground group: cordon alone receives
+    // keyboard signals and relays them once.
+    // SAFETY: setpgid on ourselves.
+    unsafe { libc::setpgid(0, 0) };
+    if !p.plan.namespaces.is_empty() {
+        enter_namespaces(p);
+    }
+    // SAFETY: single-threaded process.
+    let init = unsafe { libc::fork() };
+    if init < 0 {
+        fail(
+            &p.err_w,
+            "namespaces",
+            "fork init",
+            &io::Error::last_os_error(),
+        );
+    }
+    if init == 0 {
+        init_main(p);
+    }
+    // SAFETY: closing our copies of the pipes; init and the command hold theirs.
+    unsafe {
+        libc::close(p.err_w.as_raw_fd());
+        if let Some(w) = &p.report_w {
+            libc::close(w.as_raw_fd());
+        }
+    }
+    loop {
+        let sig = sys::wait_signal(&p.relay);
+        if sig == libc::SIGCHLD {
+            if let Some(status) = sys::try_wait(init) {
+                sys::exit_now(sys::exit_code(status));
+            }
+        } else {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(init, sig) };
+        }
+    }
+}
+
+fn enter_namespaces(p: &Prepared) {
+    let ns_fail =
+        |step: &str| -> ! { fail(&p.err_w, "namespaces", step, &io::Error::last_os_error()) };
+    // SAFETY: unshare with flags only.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        ns_fail("unshare(CLONE_NEWUSER)");
+    }
+    if let Err(e) = sys::write_file("/proc/self/setgroups", "deny") {
+        if e.kind() != io::ErrorKind::NotFound {
+            fail(&p.err_w, "namespaces", "write /proc/self/setgroups", &e);
+        }
+    }
+    if let Err(e) = sys::write_file("/proc/self/uid_map", &format!("{0} {0} 1", p.uid)) {
+        fail(&p.err_w, "namespaces", "write /proc/self/uid_map", &e);
+    }
+    if let Err(e) = sys::write_file("/proc/self/gid_map", &format!("{0} {0} 1", p.gid)) {
+        fail(&p.err_w, "namespaces", "write /proc/self/gid_map", &e);
+    }
+    let mut flags = 0;
+    for ns in &p.plan.namespaces {
+        flags |= match ns {
+            Namespace::User => 0,
+            Namespace::Mount => libc::CLONE_NEWNS,
+            Namespace::Pid => libc::CLONE_NEWPID,
+            Namespace::Ipc => libc::CLONE_NEWIPC,
+            Namespace::Uts => libc::CLONE_NEWUTS,
+            Namespace::Net => libc::CLONE_NEWNET,
+        };
+    }
+    // SAFETY: unshare with flags only.
+    if unsafe { libc::unshare(flags) } != 0 {
+        ns_fail("unshare(mount, pid, ipc, uts, net)");
+    }
+}
+
+fn init_main(p: &Prepared) -> ! {
+    set_death_signal();
+    if let Err((step, e)) = mounts::apply(&p.plan.mounts) {
+        fail(&p.err_w, "mounts", &step, &e);
+    }
+    if p.plan.namespaces.contains(&Namespace::Net) {
+        if let Err(e) = loopback_up() {
+            fail(
+                &p.err_w,
+                "namespaces",
+                "bring up loopback in the network namespace",
+                &e,
+            );
+        }
+    }
+    let notify_pair = match (
+        &p.seccomp,
+        p.plan
+            .seccomp
+            .as_ref()
+            .is_some_and(|s| s.notify_for_denials),
+    ) {
+        (Some(_), true) => match socket_pair() {
+            Ok(pair) => Some(pair),
+            Err(e) => fail(&p.err_w, "seccomp", "socketpair for the notify fd", &e),
+        },
+        _ => None,
+    };
+    // SAFETY: single-threaded process.
+    let command = unsafe { libc::fork() };
+    if command < 0 {
+        fail(
+            &p.err_w,
+            "namespaces",
+            "fork the command",
+            &io::Error::last_os_error(),
+        );
+    }
+    if command == 0 {
+        command_main(p, notify_pair.as_ref().map(|(_, c)| c.as_raw_fd()));
+    }
+    // SAFETY: closing our copy of the set-up pipe.
+    unsafe { libc::close(p.err_w.as_raw_fd()) };
+    let notify_fd = notify_pair.and_then(|(ours, theirs)| {
+        drop(theirs);
+        supervisor::receive_fd(&ours).ok()
+    });
+    supervisor::run_init(supervisor::Init {
+        command,
+        relay: p.relay,
+        notify_fd,
+        report: p.report_w.as_ref().map(|w| w.as_raw_fd()),
+        policy: p.policy,
+        own_pid_namespace: p.plan.namespaces.contains(&Namespace::Pid),
+    })
+}
+
+fn command_main(p: &Prepared, notify_sock: Option<RawFd>) -> ! {
+    sys::set_mask(&p.old_mask);
+    let sandboxed = p.plan.mode != SandboxMode::DangerFullAccess;
+    if sandboxed {
+        // SAFETY: setsid has no arguments.
+        unsafe { libc::setsid() };
+    }
+    if let Ok(cwd) = sys::cpath(&p.plan.cwd) {
+        // SAFETY: valid C string. Re-entering the directory after the mounts
+        // moves us onto the writable copy attached over it.
+        if unsafe { libc::chdir(cwd.as_ptr()) } != 0 {
+            fail(
+                &p.err_w,
+                "mounts",
+                "chdir to the working directory",
+                &io::Error::last_os_error(),
+            );
+        }
+    }
+    if let Some(plan) = &p.plan.landlock {
+        if let Err(e) = landlock::apply(plan) {
+            fail(&p.err_w, "landlock", "restrict the command", &e);
+        }
+    }
+    if sandboxed {
+        if let Err(e) = drop_capabilities() {
+            fail(&p.err_w, "capabilities", "drop every capability", &e);
+        }
+    }
+    // Descriptors beyond stdio (except our pipes) must not leak in.
+    // SAFETY: marks descriptors close-on-exec; no memory involved.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            4u32, /* CLOSE_RANGE_CLOEXEC */
+        )
+    };
+    if let Some(filter) = &p.seccomp {
+        if let Err(e) = filter.load() {
+            fail(
+                &p.err_w,
+                "seccomp",
+                "load the filter",
+                &io::Error::other(e.to_string()),
+            );
+        }
+        if let Some(sock) = notify_sock {
+            match filter.get_notify_fd() {
+                Ok(fd) => {
+                    if let Err(e) = supervisor::send_fd(sock, fd) {
+                        fail(&p.err_w, "seccomp", "hand the notify fd to init", &e);
+                    }
+                    // SAFETY: our copy is no longer needed.
+                    unsafe { libc::close(fd) };
+                }
+                Err(e) => fail(
+                    &p.err_w,
+                    "seccomp",
+                    "get the notify fd",
+                    &io::Error::other(e.to_string()),
+                ),
+            }
+        }
+    }
+    let mut argv: Vec<*const libc::c_char> = p.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = p.envp.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: argv and envp are null-terminated arrays of valid C strings.
+    unsafe { libc::execvpe(argv[0], argv.as_ptr(), envp.as_ptr()) };
+    fail(&p.err_w, "exec", "execvpe", &io::Error::last_os_error())
+}
+
+/// Empties the bounding, ambient, inheritable, permitted and effective sets.
+fn drop_capabilities() -> io::Result<()> {
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments; EINVAL past the last cap.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                break;
+            }
+            // Without CAP_SETPCAP the bounding set cannot be changed; the
+            // sets below still empty, and exec gains nothing (no_new_privs).
+            if e.raw_os_error() != Some(libc::EPERM) {
+                return Err(e);
+            }
+        }
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let data = [Data::default(); 2];
+    // SAFETY: header and a two-element data array as capset(2) expects.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    sys::cvt(r)?;
+    // SAFETY: prctl with integer arguments.
+    sys::cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } as libc::c_long)?;
+    Ok(())
+}
+
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: plain socket creation.
+    let fd =
+        sys::cvt(
+            unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) }
+                as libc::c_long,
+        )? as RawFd;
+    // SAFETY: ifreq is plain data; the name fits; fd is ours.
+    let result = unsafe {
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        let r = if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr) == 0 {
+            ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr)
+        } else {
+            -1
+        };
+        let r = sys::cvt(r as libc::c_long).map(drop);
+        libc::close(fd);
+        r
+    };
+    result
+}
+
+fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a two-element array.
+    sys::cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } as libc::c_long)?;
+    use std::os::fd::FromRawFd;
+    // SAFETY: both fds were just created.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}

@@ -1,0 +1,374 @@
+//! The Linux planner: a pure function from policy and host support to the
+//! exact list of layers, mounts, Landlock rules and seccomp rules to apply.
+//!
+//! Nothing here makes a syscall, so every decision is unit-tested on any OS
+//! and printed for users to audit.
+
+use crate::support::HostSupport;
+use cordon_policy::{NetworkMode, ProtectedKind, SandboxMode, SandboxPolicy};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// One enforcement layer of the Linux sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layer {
+    /// User, mount, PID, IPC, UTS (and network) namespaces.
+    Namespaces,
+    /// Landlock file-system rules.
+    Landlock,
+    /// The seccomp system-call filter.
+    Seccomp,
+}
+
+impl Layer {
+    /// Human name used in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Namespaces => "namespaces (user, mount, pid, ipc, net)",
+            Layer::Landlock => "Landlock",
+            Layer::Seccomp => "seccomp",
+        }
+    }
+}
+
+/// A namespace the sandbox unshares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Namespace {
+    /// User namespace (unprivileged root for the mount set-up).
+    User,
+    /// Mount namespace.
+    Mount,
+    /// PID namespace.
+    Pid,
+    /// System V IPC namespace.
+    Ipc,
+    /// Host name namespace.
+    Uts,
+    /// Network namespace with only loopback.
+    Net,
+}
+
+/// One step of the mount set-up, applied in order inside the mount namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum MountStep {
+    /// Stop mount events propagating to or from the host.
+    MakePrivate,
+    /// Take a detached read-write copy of a writable root before the rest turns read-only.
+    CaptureWritable {
+        /// The root.
+        path: PathBuf,
+    },
+    /// Make every mount read-only and nosuid, recursively.
+    ReadOnlyRoot,
+    /// Attach a captured read-write copy back at its path.
+    AttachWritable {
+        /// The root.
+        path: PathBuf,
+    },
+    /// Bind a protected path read-only over itself.
+    ProtectReadOnly {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A fresh `/proc` for the new PID namespace.
+    Proc,
+    /// A minimal `/dev`: null, zero, full, random, urandom, tty, a private devpts and shm.
+    Dev,
+}
+
+/// Landlock rules for the command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LandlockPlan {
+    /// The kernel's Landlock ABI version the rules are written for.
+    pub abi: u32,
+    /// Read and execute beneath these.
+    pub read_only: Vec<PathBuf>,
+    /// Full access beneath these.
+    pub read_write: Vec<PathBuf>,
+    /// Terminal devices on the command's standard streams get read, write and ioctl.
+    pub stdio_ttys: bool,
+    /// IPC scopes (`abstract-unix-socket`, `signal`) when the ABI has them.
+    pub scopes: Vec<&'static str>,
+    /// Pathname unix-socket connects are limited to writable roots (ABI 9+).
+    pub resolve_unix: bool,
+}
+
+/// How host unix sockets are kept out of reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnixSockets {
+    /// `socket(AF_UNIX, ...)` is refused; `socketpair` still works.
+    DenyCreate,
+    /// Landlock limits connects to sockets beneath writable roots.
+    LandlockResolveUnix,
+    /// No restriction (danger-full-access).
+    Unrestricted,
+}
+
+/// The seccomp filter for the command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeccompPlan {
+    /// System calls that fail with EPERM.
+    pub denied_syscalls: Vec<&'static str>,
+    /// `clone` with any namespace flag fails; `clone3` fails with ENOSYS.
+    pub clone_namespace_flags_denied: bool,
+    /// `ioctl` requests refused (compared on the low 32 bits).
+    pub denied_ioctls: Vec<&'static str>,
+    /// Socket families `socket()` accepts; the rest fail with EAFNOSUPPORT.
+    pub socket_families: Vec<&'static str>,
+    /// Unix-socket policy.
+    pub unix_sockets: UnixSockets,
+    /// Observe file writes and connects for `--log-denials`.
+    pub notify_for_denials: bool,
+}
+
+/// The complete plan for one Linux sandbox run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinuxPlan {
+    /// The sandbox mode.
+    pub mode: SandboxMode,
+    /// The network mode.
+    pub network: NetworkMode,
+    /// Working directory of the command.
+    pub cwd: PathBuf,
+    /// Namespaces to unshare (empty: none).
+    pub namespaces: Vec<Namespace>,
+    /// Mount steps, in order.
+    pub mounts: Vec<MountStep>,
+    /// Empty directories to create before the run so that a missing `.git`
+    /// or `.cordon` at a root's top can be bound read-only (they are left in place).
+    pub placeholders: Vec<PathBuf>,
+    /// Landlock, if applied.
+    pub landlock: Option<LandlockPlan>,
+    /// seccomp, if applied.
+    pub seccomp: Option<SeccompPlan>,
+    /// Record denials and print a summary.
+    pub log_denials: bool,
+    /// Guarantees not enforced in this run (only with `allow_degraded`).
+    pub unenforced: Vec<String>,
+}
+
+/// Options that are not part of the policy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Run with the layers available when some are missing.
+    pub allow_degraded: bool,
+    /// Record denials.
+    pub log_denials: bool,
+}
+
+/// A required layer that the host cannot provide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingLayer {
+    /// Which layer.
+    pub layer: Layer,
+    /// Why it is missing (from [`HostSupport`]).
+    pub reason: String,
+}
+
+const DENIED_SYSCALLS: &[&str] = &[
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "bpf",
+    "perf_event_open",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "unshare",
+    "setns",
+    "userfaultfd",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "chroot",
+];
+
+/// Plans a Linux sandbox for `policy` on a host with `support`.
+///
+/// Returns the missing layers when the policy needs one the host lacks and
+/// degraded runs were not allowed.
+pub fn plan_linux(
+    policy: &SandboxPolicy,
+    support: &HostSupport,
+    options: PlanOptions,
+) -> Result<LinuxPlan, Vec<MissingLayer>> {
+    let mut plan = LinuxPlan {
+        mode: policy.mode,
+        network: policy.network,
+        cwd: policy.cwd.clone(),
+        namespaces: Vec::new(),
+        mounts: Vec::new(),
+        placeholders: Vec::new(),
+        landlock: None,
+        seccomp: None,
+        log_denials: options.log_denials,
+        unenforced: Vec::new(),
+    };
+    if policy.mode == SandboxMode::DangerFullAccess {
+        return Ok(plan);
+    }
+    let missing = support.missing_layers();
+    if !missing.is_empty() && !options.allow_degraded {
+        return Err(missing);
+    }
+    let has = |layer| !missing.iter().any(|m: &MissingLayer| m.layer == layer);
+
+    if has(Layer::Namespaces) {
+        plan.namespaces = vec![
+            Namespace::User,
+            Namespace::Mount,
+            Namespace::Pid,
+            Namespace::Ipc,
+            Namespace::Uts,
+        ];
+        if policy.network == NetworkMode::None {
+            plan.namespaces.push(Namespace::Net);
+        }
+        plan.mounts = mount_steps(policy);
+        plan.placeholders = policy
+            .writable_roots
+            .iter()
+            .flat_map(|r| &r.protected)
+            .filter(|p| p.kind == ProtectedKind::Missing)
+            .map(|p| p.path.clone())
+            .collect();
+    } else {
+        plan.unenforced.push(
+            "mount namespace: the read-only view of the file system and read-only .git/.cordon inside writable roots".into(),
+        );
+        plan.unenforced
+            .push("pid namespace: processes outside the sandbox are visible".into());
+        if policy.network == NetworkMode::None {
+            plan.unenforced.push(
+                "network namespace: network none is enforced by refusing IP sockets instead (loopback included)".into(),
+            );
+        }
+    }
+
+    let landlock_abi = support.landlock_abi;
+    if has(Layer::Landlock) {
+        let mut read_write: Vec<PathBuf> = policy
+            .writable_roots
+            .iter()
+            .map(|r| r.root.clone())
+            .collect();
+        if has(Layer::Namespaces) {
+            read_write.push(PathBuf::from("/dev"));
+        } else {
+            read_write.extend(
+                ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"]
+                    .iter()
+                    .map(PathBuf::from),
+            );
+        }
+        plan.landlock = Some(LandlockPlan {
+            abi: landlock_abi,
+            read_only: vec![PathBuf::from("/")],
+            read_write,
+            stdio_ttys: true,
+            scopes: if landlock_abi >= 6 {
+                vec!["abstract-unix-socket", "signal"]
+            } else {
+                Vec::new()
+            },
+            resolve_unix: landlock_abi >= 9,
+        });
+    } else {
+        plan.unenforced
+            .push("Landlock: the second file-system layer".into());
+        if !has(Layer::Namespaces) {
+            plan.unenforced
+                .push("file system: writes outside the writable roots are NOT blocked".into());
+        }
+    }
+
+    if has(Layer::Seccomp) {
+        let unix_sockets = match &plan.landlock {
+            Some(l) if l.resolve_unix => UnixSockets::LandlockResolveUnix,
+            _ => UnixSockets::DenyCreate,
+        };
+        let mut socket_families = Vec::new();
+        if unix_sockets == UnixSockets::LandlockResolveUnix {
+            socket_families.push("AF_UNIX");
+        }
+        let ip_allowed = has(Layer::Namespaces) || policy.network != NetworkMode::None;
+        if ip_allowed {
+            socket_families.extend(["AF_INET", "AF_INET6"]);
+        }
+        plan.seccomp = Some(SeccompPlan {
+            denied_syscalls: DENIED_SYSCALLS.to_vec(),
+            clone_namespace_flags_denied: true,
+            denied_ioctls: vec!["TIOCSTI", "TIOCLINUX"],
+            socket_families,
+            unix_sockets,
+            notify_for_denials: options.log_denials,
+        });
+    } else {
+        plan.unenforced.push(
+            "seccomp: ptrace, io_uring, namespace, mount and TIOCSTI calls are allowed, and host unix sockets are reachable".into(),
+        );
+        if !has(Layer::Namespaces) && policy.network == NetworkMode::None {
+            plan.unenforced
+                .push("network: NOT blocked (needs namespaces or seccomp)".into());
+        }
+    }
+    Ok(plan)
+}
+
+/// The mount steps for `policy`: capture writable roots, turn everything
+/// read-only, re-attach the roots shallowest first with their protected
+/// paths bound read-only right after each, then fresh `/proc` and `/dev`.
+fn mount_steps(policy: &SandboxPolicy) -> Vec<MountStep> {
+    let mut steps = vec![MountStep::MakePrivate];
+    for root in &policy.writable_roots {
+        steps.push(MountStep::CaptureWritable {
+            path: root.root.clone(),
+        });
+    }
+    steps.push(MountStep::ReadOnlyRoot);
+    for root in &policy.writable_roots {
+        steps.push(MountStep::AttachWritable {
+            path: root.root.clone(),
+        });
+        for protected in &root.protected {
+            if inside_any_root(policy, &protected.path) {
+                steps.push(MountStep::ProtectReadOnly {
+                    path: protected.path.clone(),
+                });
+            }
+        }
+    }
+    steps.push(MountStep::Proc);
+    steps.push(MountStep::Dev);
+    steps
+}
+
+fn inside_any_root(policy: &SandboxPolicy, path: &Path) -> bool {
+    policy
+        .writable_roots
+        .iter()
+        .any(|r| path.starts_with(&r.root))
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

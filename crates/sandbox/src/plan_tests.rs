@@ -1,0 +1,218 @@
+use super::*;
+use crate::support::Availability;
+use cordon_policy::{ProtectedPath, WritableRoot};
+
+fn policy(mode: SandboxMode, network: NetworkMode) -> SandboxPolicy {
+    let writable_roots = if mode == SandboxMode::WorkspaceWrite {
+        vec![
+            WritableRoot {
+                root: "/w".into(),
+                protected: vec![
+                    ProtectedPath {
+                        path: "/w/.git".into(),
+                        kind: ProtectedKind::Existing,
+                    },
+                    ProtectedPath {
+                        path: "/w/.cordon".into(),
+                        kind: ProtectedKind::Missing,
+                    },
+                    ProtectedPath {
+                        path: "/elsewhere/gitdir".into(),
+                        kind: ProtectedKind::Existing,
+                    },
+                ],
+            },
+            WritableRoot {
+                root: "/w/sub".into(),
+                protected: vec![],
+            },
+        ]
+    } else {
+        vec![]
+    };
+    SandboxPolicy {
+        mode,
+        network,
+        cwd: "/w".into(),
+        writable_roots,
+        missing_roots: vec![],
+    }
+}
+
+fn missing(reason: &str) -> Availability {
+    Availability::Missing {
+        reason: reason.into(),
+        fix: "fix".into(),
+    }
+}
+
+#[test]
+fn workspace_write_mount_order() {
+    let p = plan_linux(
+        &policy(SandboxMode::WorkspaceWrite, NetworkMode::None),
+        &HostSupport::full(7),
+        PlanOptions::default(),
+    )
+    .unwrap();
+    let w = |s: &str| PathBuf::from(s);
+    assert_eq!(
+        p.mounts,
+        vec![
+            MountStep::MakePrivate,
+            MountStep::CaptureWritable { path: w("/w") },
+            MountStep::CaptureWritable { path: w("/w/sub") },
+            MountStep::ReadOnlyRoot,
+            MountStep::AttachWritable { path: w("/w") },
+            MountStep::ProtectReadOnly { path: w("/w/.git") },
+            MountStep::ProtectReadOnly {
+                path: w("/w/.cordon")
+            },
+            MountStep::AttachWritable { path: w("/w/sub") },
+            MountStep::Proc,
+            MountStep::Dev,
+        ]
+    );
+    assert_eq!(p.placeholders, vec![w("/w/.cordon")]);
+    assert!(p.namespaces.contains(&Namespace::Net));
+    assert!(p.unenforced.is_empty());
+}
+
+#[test]
+fn read_only_has_no_writable_mounts_and_full_network_keeps_host_net() {
+    let p = plan_linux(
+        &policy(SandboxMode::ReadOnly, NetworkMode::Full),
+        &HostSupport::full(7),
+        PlanOptions::default(),
+    )
+    .unwrap();
+    assert!(!p
+        .mounts
+        .iter()
+        .any(|m| matches!(m, MountStep::AttachWritable { .. })));
+    assert!(p.mounts.contains(&MountStep::ReadOnlyRoot));
+    assert!(!p.namespaces.contains(&Namespace::Net));
+    assert_eq!(p.landlock.unwrap().read_write, vec![PathBuf::from("/dev")]);
+}
+
+#[test]
+fn danger_full_access_plans_nothing() {
+    let p = plan_linux(
+        &policy(SandboxMode::DangerFullAccess, NetworkMode::Full),
+        &HostSupport::full(0),
+        PlanOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        p.namespaces.is_empty()
+            && p.mounts.is_empty()
+            && p.landlock.is_none()
+            && p.seccomp.is_none()
+    );
+}
+
+#[test]
+fn seccomp_denies_the_listed_calls_and_unix_sockets_by_abi() {
+    let p = plan_linux(
+        &policy(SandboxMode::ReadOnly, NetworkMode::None),
+        &HostSupport::full(7),
+        PlanOptions::default(),
+    )
+    .unwrap();
+    let s = p.seccomp.unwrap();
+    for name in [
+        "ptrace",
+        "io_uring_setup",
+        "bpf",
+        "unshare",
+        "setns",
+        "mount",
+        "keyctl",
+        "perf_event_open",
+        "process_vm_readv",
+    ] {
+        assert!(s.denied_syscalls.contains(&name), "{name}");
+    }
+    assert_eq!(s.unix_sockets, UnixSockets::DenyCreate);
+    assert_eq!(s.socket_families, vec!["AF_INET", "AF_INET6"]);
+    assert_eq!(
+        p.landlock.unwrap().scopes,
+        vec!["abstract-unix-socket", "signal"]
+    );
+
+    let p = plan_linux(
+        &policy(SandboxMode::ReadOnly, NetworkMode::None),
+        &HostSupport::full(9),
+        PlanOptions::default(),
+    )
+    .unwrap();
+    let s = p.seccomp.unwrap();
+    assert_eq!(s.unix_sockets, UnixSockets::LandlockResolveUnix);
+    assert!(s.socket_families.contains(&"AF_UNIX"));
+
+    let p = plan_linux(
+        &policy(SandboxMode::ReadOnly, NetworkMode::None),
+        &HostSupport::full(5),
+        PlanOptions::default(),
+    )
+    .unwrap();
+    assert!(p.landlock.unwrap().scopes.is_empty());
+}
+
+#[test]
+fn missing_layer_refuses_unless_degraded() {
+    let mut support = HostSupport::full(7);
+    support.namespaces = missing("no userns");
+    let pol = policy(SandboxMode::WorkspaceWrite, NetworkMode::None);
+    let err = plan_linux(&pol, &support, PlanOptions::default()).unwrap_err();
+    assert_eq!(err.len(), 1);
+    assert_eq!(err[0].layer, Layer::Namespaces);
+    assert!(err[0].reason.contains("no userns"));
+
+    let p = plan_linux(
+        &pol,
+        &support,
+        PlanOptions {
+            allow_degraded: true,
+            log_denials: false,
+        },
+    )
+    .unwrap();
+    assert!(p.namespaces.is_empty() && p.mounts.is_empty());
+    assert!(p.unenforced.iter().any(|u| u.contains("mount namespace")));
+    assert!(p
+        .unenforced
+        .iter()
+        .any(|u| u.contains("refusing IP sockets")));
+    let s = p.seccomp.unwrap();
+    assert!(
+        s.socket_families.is_empty(),
+        "network none without a netns refuses IP sockets"
+    );
+}
+
+#[test]
+fn nothing_left_says_so() {
+    let support = HostSupport {
+        namespaces: missing("a"),
+        landlock: missing("b"),
+        landlock_abi: 0,
+        seccomp: missing("c"),
+    };
+    let p = plan_linux(
+        &policy(SandboxMode::ReadOnly, NetworkMode::None),
+        &support,
+        PlanOptions {
+            allow_degraded: true,
+            log_denials: false,
+        },
+    )
+    .unwrap();
+    assert!(p
+        .unenforced
+        .iter()
+        .any(|u| u.contains("NOT blocked (needs")));
+    assert!(p
+        .unenforced
+        .iter()
+        .any(|u| u.contains("writes outside the writable roots are NOT blocked")));
+}
