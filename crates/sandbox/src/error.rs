@@ -46,6 +46,14 @@ pub enum SandboxError {
     },
 }
 
+impl SandboxError {
+    /// Whether this is a failure to create namespaces or mounts, which a
+    /// probe can explain and a degraded run can avoid.
+    pub fn is_namespace_failure(&self) -> bool {
+        matches!(self, SandboxError::Setup { layer, .. } if layer == "namespaces" || layer == "mounts")
+    }
+}
+
 fn describe_missing(missing: &[MissingLayer]) -> String {
     missing
         .iter()

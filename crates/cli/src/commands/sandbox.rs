@@ -42,20 +42,12 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     announce_degraded(&plan.unenforced);
     let outcome = match cordon_sandbox::execute(&policy, &plan, command, &env) {
         Ok(outcome) => outcome,
-        Err(SandboxError::Setup { ref layer, .. })
-            if layer == "namespaces" || layer == "mounts" =>
-        {
+        Err(e @ SandboxError::Setup { .. }) if e.is_namespace_failure() => {
             // Explain with a real probe; fall back only when allowed.
             let facts = cordon_sandbox::host_facts(true);
             match cordon_sandbox::plan_for_host(&policy, &facts, options) {
-                Ok(plan) if !plan.namespaces.is_empty() => {
-                    // The probe says namespaces work: report the original failure.
-                    return refuse(
-                        cordon_sandbox::execute(&policy, &plan, command, &env)
-                            .err()
-                            .unwrap_or(SandboxError::NoCommand),
-                    );
-                }
+                // The probe says namespaces work: the original failure stands.
+                Ok(plan) if !plan.namespaces.is_empty() => return refuse(e),
                 Ok(plan) => {
                     announce_degraded(&plan.unenforced);
                     match cordon_sandbox::execute(&policy, &plan, command, &env) {
@@ -63,7 +55,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
                         Err(e) => return refuse(e),
                     }
                 }
-                Err(e) => return refuse(e),
+                Err(missing) => return refuse(missing),
             }
         }
         Err(e) => return refuse(e),

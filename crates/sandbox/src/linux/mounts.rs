@@ -66,9 +66,17 @@ pub fn apply(steps: &[MountStep]) -> Result<(), StepError> {
     Ok(())
 }
 
+/// Binds `path` read-only over itself. A path that vanished since it was
+/// discovered (a temp directory removed by another program) is skipped:
+/// only something outside the sandbox, which has not started yet, can
+/// remove it in that window.
 fn protect(path: &Path) -> io::Result<()> {
     let c = cpath(path)?;
-    let fd = sys::clone_tree(&c, true)?;
+    let fd = match sys::clone_tree(&c, true) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     {
         use std::os::fd::AsRawFd;
         sys::set_mount_attrs(

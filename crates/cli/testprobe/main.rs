@@ -1,0 +1,309 @@
+//! `cordon-test-probe ACTION [ARGS]`: tries one action and reports.
+//!
+//! Exit 0 and `ok` on stdout when the action succeeded; exit 1 and
+//! `denied: <step>: <error>` on stderr when it failed; exit 2 on bad usage.
+//! Actions that need privilege first try directly, then inside a fresh user
+//! namespace, as an attacker in the sandbox would.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::ffi::CString;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+fn last(step: &str) -> Result<(), String> {
+    Err(format!("{step}: {}", io::Error::last_os_error()))
+}
+
+fn check(ret: i64, step: &str) -> Result<i64, String> {
+    if ret < 0 {
+        last(step).map(|_| 0)
+    } else {
+        Ok(ret)
+    }
+}
+
+fn io<T>(r: io::Result<T>, step: &str) -> Result<T, String> {
+    r.map_err(|e| format!("{step}: {e}"))
+}
+
+/// Gains namespace privilege the way an unprivileged attacker would.
+fn enter_userns(extra: libc::c_int) -> Result<(), String> {
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    check(
+        unsafe { libc::unshare(libc::CLONE_NEWUSER | extra) } as i64,
+        "unshare(CLONE_NEWUSER)",
+    )?;
+    let _ = std::fs::write("/proc/self/setgroups", "deny");
+    io(
+        std::fs::write("/proc/self/uid_map", format!("0 {uid} 1")),
+        "uid_map",
+    )?;
+    io(
+        std::fs::write("/proc/self/gid_map", format!("0 {gid} 1")),
+        "gid_map",
+    )?;
+    Ok(())
+}
+
+fn with_privilege(extra: libc::c_int, f: impl Fn() -> Result<(), String>) -> Result<(), String> {
+    match f() {
+        Ok(()) => Ok(()),
+        Err(first) => {
+            enter_userns(extra).map_err(|e| format!("{first}; then {e}"))?;
+            f()
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let arg = |i: usize| {
+        args.get(i)
+            .cloned()
+            .ok_or_else(|| "missing argument".to_string())
+    };
+    match args.first().map(String::as_str).unwrap_or("") {
+        "write" => io(std::fs::write(arg(1)?, "x"), "write"),
+        "append" => {
+            let mut f = io(
+                std::fs::OpenOptions::new().append(true).open(arg(1)?),
+                "open",
+            )?;
+            io(f.write_all(b"x"), "write")
+        }
+        "read" => io(std::fs::read(arg(1)?), "read").map(drop),
+        "mkdir" => io(std::fs::create_dir(arg(1)?), "mkdir"),
+        "rename" => io(std::fs::rename(arg(1)?, arg(2)?), "rename"),
+        "symlink" => io(std::os::unix::fs::symlink(arg(1)?, arg(2)?), "symlink"),
+        "hardlink" => io(std::fs::hard_link(arg(1)?, arg(2)?), "link"),
+        "remove-dir-all" => io(std::fs::remove_dir_all(arg(1)?), "remove"),
+        "tcp" => {
+            let addr: SocketAddr = arg(1)?.parse().map_err(|e| format!("{e}"))?;
+            let mut s = io(
+                TcpStream::connect_timeout(&addr, Duration::from_secs(3)),
+                "connect",
+            )?;
+            io(s.write_all(b"ping"), "write")?;
+            let mut buf = [0u8; 4];
+            io(s.read_exact(&mut buf), "read reply")
+        }
+        "udp" => {
+            let addr: SocketAddr = arg(1)?.parse().map_err(|e| format!("{e}"))?;
+            let bind = if addr.is_ipv4() {
+                "0.0.0.0:0"
+            } else {
+                "[::]:0"
+            };
+            let s = io(UdpSocket::bind(bind), "bind")?;
+            io(s.set_read_timeout(Some(Duration::from_secs(3))), "timeout")?;
+            io(s.send_to(b"ping", addr), "send")?;
+            let mut buf = [0u8; 16];
+            io(s.recv_from(&mut buf), "receive reply").map(drop)
+        }
+        "raw-socket" => with_privilege(libc::CLONE_NEWNET, || {
+            let fd = check(
+                unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) } as i64,
+                "socket(SOCK_RAW)",
+            )?;
+            unsafe { libc::close(fd as i32) };
+            Ok(())
+        }),
+        "packet-socket" => with_privilege(libc::CLONE_NEWNET, || {
+            let fd = check(
+                unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) } as i64,
+                "socket(AF_PACKET)",
+            )?;
+            unsafe { libc::close(fd as i32) };
+            Ok(())
+        }),
+        "unix" => {
+            let mut s = io(UnixStream::connect(arg(1)?), "connect")?;
+            io(s.write_all(b"ping"), "write")?;
+            let mut buf = [0u8; 4];
+            io(s.read_exact(&mut buf), "read reply")
+        }
+        "unix-socket" => {
+            let fd = check(
+                unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) } as i64,
+                "socket(AF_UNIX)",
+            )?;
+            unsafe { libc::close(fd as i32) };
+            Ok(())
+        }
+        "socketpair" => {
+            let mut fds = [0; 2];
+            check(
+                unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) }
+                    as i64,
+                "socketpair",
+            )?;
+            Ok(())
+        }
+        "socket-high-bits" => {
+            // AF_UNIX with bits above 32 set: the kernel truncates to AF_UNIX.
+            let fd = check(
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_socket,
+                        0x1_0000_0001i64,
+                        libc::SOCK_STREAM as i64,
+                        0i64,
+                    )
+                },
+                "socket(0x100000001)",
+            )?;
+            unsafe { libc::close(fd as i32) };
+            Ok(())
+        }
+        "ptrace" => {
+            let pid: i32 = arg(1)?.parse().map_err(|e| format!("{e}"))?;
+            check(
+                unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0) } as i64,
+                "ptrace(PTRACE_SEIZE)",
+            )?;
+            Ok(())
+        }
+        "process-vm-read" => {
+            let pid: i32 = arg(1)?.parse().map_err(|e| format!("{e}"))?;
+            let mut buf = [0u8; 8];
+            let local = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: 8,
+            };
+            let remote = libc::iovec {
+                iov_base: 0x400000 as *mut libc::c_void,
+                iov_len: 8,
+            };
+            let r = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+            // EFAULT means the call itself was allowed.
+            if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EFAULT) {
+                return last("process_vm_readv");
+            }
+            Ok(())
+        }
+        "tiocsti" | "tiocsti-high" => {
+            // Our own pseudo-terminal, so nothing reaches a real terminal.
+            let master = check(
+                unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) } as i64,
+                "posix_openpt",
+            )? as i32;
+            unsafe {
+                libc::grantpt(master);
+                libc::unlockpt(master)
+            };
+            let name = unsafe { std::ffi::CStr::from_ptr(libc::ptsname(master)) }.to_owned();
+            let slave = check(
+                unsafe { libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) } as i64,
+                "open pty",
+            )? as i32;
+            let req: u64 = if args[0] == "tiocsti-high" {
+                0xffff_ffff_0000_0000 | 0x5412
+            } else {
+                0x5412
+            };
+            let c = b'x';
+            check(
+                unsafe {
+                    libc::syscall(libc::SYS_ioctl, slave as i64, req as i64, &c as *const u8)
+                },
+                "ioctl(TIOCSTI)",
+            )?;
+            Ok(())
+        }
+        "io-uring" => {
+            let mut params = [0u8; 120];
+            let fd = check(
+                unsafe { libc::syscall(libc::SYS_io_uring_setup, 4i64, params.as_mut_ptr()) },
+                "io_uring_setup",
+            )?;
+            unsafe { libc::close(fd as i32) };
+            Ok(())
+        }
+        "unshare" => enter_userns(0),
+        "clone-newuser" => {
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_clone,
+                    (libc::CLONE_NEWUSER | libc::SIGCHLD) as i64,
+                    0i64,
+                    0i64,
+                    0i64,
+                    0i64,
+                )
+            };
+            if r == 0 {
+                unsafe { libc::_exit(0) };
+            }
+            check(r, "clone(CLONE_NEWUSER)")?;
+            let mut status = 0;
+            unsafe { libc::waitpid(r as i32, &mut status, 0) };
+            Ok(())
+        }
+        "setns" => with_privilege(libc::CLONE_NEWNET, || {
+            let fd = check(
+                unsafe { libc::open(c"/proc/self/ns/net".as_ptr(), libc::O_RDONLY) } as i64,
+                "open ns",
+            )? as i32;
+            let r = unsafe { libc::setns(fd, libc::CLONE_NEWNET) };
+            unsafe { libc::close(fd) };
+            check(r as i64, "setns").map(drop)
+        }),
+        "mount" => {
+            let dir = CString::new(arg(1)?).unwrap();
+            with_privilege(libc::CLONE_NEWNS, || {
+                check(
+                    unsafe {
+                        libc::mount(
+                            c"none".as_ptr(),
+                            dir.as_ptr(),
+                            c"tmpfs".as_ptr(),
+                            0,
+                            std::ptr::null(),
+                        )
+                    } as i64,
+                    "mount tmpfs",
+                )?;
+                unsafe { libc::umount2(dir.as_ptr(), libc::MNT_DETACH) };
+                Ok(())
+            })
+        }
+        "personality" => {
+            check(
+                unsafe { libc::personality(0x0040000) } as i64,
+                "personality(ADDR_NO_RANDOMIZE)",
+            )?;
+            Ok(())
+        }
+        "personality-query" => check(
+            unsafe { libc::personality(0xffff_ffff) } as i64,
+            "personality(query)",
+        )
+        .map(drop),
+        "bpf" => {
+            let r = unsafe { libc::syscall(libc::SYS_bpf, 0i64, 0i64, 0i64) };
+            // EINVAL/EFAULT means the call reached the kernel's bpf code.
+            if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
+                return last("bpf");
+            }
+            Ok(())
+        }
+        "exit" => std::process::exit(arg(1)?.parse().map_err(|e| format!("{e}"))?),
+        other => Err(format!("unknown action `{other}`")),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        eprintln!("usage: cordon-test-probe ACTION [ARGS]");
+        std::process::exit(2);
+    }
+    match run(&args) {
+        Ok(()) => println!("ok"),
+        Err(e) => {
+            eprintln!("denied: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Helpers: run cordon and the probe, find this machine's addresses.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const CORDON: &str = env!("CARGO_BIN_EXE_cordon");
+pub const PROBE: &str = env!("CARGO_BIN_EXE_cordon-test-probe");
+
+/// A scratch world for one test: a cordon home, a workspace and a
+/// directory outside every writable root.
+pub struct World {
+    pub home: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+    pub outside: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> Self {
+        World {
+            home: tempfile::tempdir().unwrap(),
+            work: tempfile::tempdir().unwrap(),
+            // /var/tmp is not a writable root in any mode.
+            outside: tempfile::tempdir_in("/var/tmp").unwrap(),
+        }
+    }
+
+    pub fn work(&self) -> PathBuf {
+        std::fs::canonicalize(self.work.path()).unwrap()
+    }
+
+    pub fn outside(&self) -> PathBuf {
+        std::fs::canonicalize(self.outside.path()).unwrap()
+    }
+
+    /// `cordon sandbox <flags> -- <cmd>` in the workspace.
+    pub fn cordon(&self, flags: &[&str], cmd: &[&str]) -> Output {
+        self.cordon_cmd(flags, cmd).output().unwrap()
+    }
+
+    pub fn cordon_cmd(&self, flags: &[&str], cmd: &[&str]) -> Command {
+        let mut c = Command::new(CORDON);
+        c.arg("sandbox").args(flags).arg("--").args(cmd);
+        c.current_dir(self.work.path())
+            .env("CORDON_HOME", self.home.path());
+        c
+    }
+
+    /// The probe under the sandbox.
+    pub fn probe_in(&self, flags: &[&str], action: &[&str]) -> Output {
+        let mut cmd = vec![PROBE];
+        cmd.extend_from_slice(action);
+        self.cordon(flags, &cmd)
+    }
+}
+
+/// The probe outside any sandbox (the positive control).
+pub fn probe_outside(cwd: &Path, action: &[&str]) -> Output {
+    Command::new(PROBE)
+        .args(action)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[track_caller]
+pub fn assert_ok(o: &Output) {
+    assert!(
+        o.status.success() && o.stdout.starts_with(b"ok"),
+        "expected success:\n{}",
+        text(o)
+    );
+}
+
+/// The probe ran and was denied (exit 1 with its own message), as opposed
+/// to cordon failing to start it.
+#[track_caller]
+pub fn assert_denied(o: &Output) {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected the probe to be denied:\n{}",
+        text(o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("denied:"),
+        "{}",
+        text(o)
+    );
+}
+
+/// The escape test: the control succeeds outside, the attempt fails inside.
+#[track_caller]
+pub fn assert_escape_blocked(w: &World, flags: &[&str], action: &[&str]) {
+    assert_ok(&probe_outside(&w.work(), action));
+    assert_denied(&w.probe_in(flags, action));
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// This machine's own non-loopback, non-link-local addresses.
+pub fn own_addresses() -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills a list we free below; we only read it.
+    unsafe {
+        if libc::getifaddrs(&mut ifap) != 0 {
+            return out;
+        }
+        let mut cur = ifap;
+        while !cur.is_null() {
+            let addr = (*cur).ifa_addr;
+            if !addr.is_null() {
+                match (*addr).sa_family as i32 {
+                    libc::AF_INET => {
+                        let sin = &*(addr as *const libc::sockaddr_in);
+                        out.push(IpAddr::from(
+                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                        ));
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*(addr as *const libc::sockaddr_in6);
+                        out.push(IpAddr::from(sin6.sin6_addr.s6_addr));
+                    }
+                    _ => {}
+                }
+            }
+            cur = (*cur).ifa_next;
+        }
+        libc::freeifaddrs(ifap);
+    }
+    out.retain(|ip| {
+        !ip.is_loopback()
+            && match ip {
+                IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+                IpAddr::V4(v4) => !v4.is_link_local(),
+            }
+    });
+    out
+}

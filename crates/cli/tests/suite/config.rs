@@ -1,0 +1,136 @@
+//! Config errors, CLI usage errors, doctor, plans and the denial log.
+
+use super::common::*;
+
+#[test]
+fn bad_config_value_exits_2_with_location() {
+    let w = World::new();
+    std::fs::write(
+        w.home.path().join("config.toml"),
+        "\n[sandbox_workspace_write]\nexclude_slash_tmp = \"yes\"\n",
+    )
+    .unwrap();
+    let out = w.cordon(&[], &["true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config.toml:3:21: sandbox_workspace_write.exclude_slash_tmp:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_override_profile_and_flags_exit_2() {
+    let w = World::new();
+    for flags in [
+        &["-c", "sandbox_mode=42"][..],
+        &["-p", "nope"][..],
+        &["--network", "sideways"][..],
+        &["-s", "yolo"][..],
+    ] {
+        let out = w.cordon(flags, &["true"]);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", text(&out));
+    }
+    let out = std::process::Command::new(CORDON)
+        .args(["sandbox"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "missing command: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn unknown_key_warns_and_profile_applies() {
+    let w = World::new();
+    std::fs::write(
+        w.home.path().join("config.toml"),
+        "colour = true\nprofile = \"work\"\n[profiles.work]\nsandbox_mode = \"workspace-write\"\n",
+    )
+    .unwrap();
+    let out = w.probe_in(&[], &["write", w.work().join("f").to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown key `colour`"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn doctor_reports_every_layer_as_json() {
+    let out = std::process::Command::new(CORDON)
+        .args(["sandbox", "doctor", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let layers = v["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 4);
+    assert!(layers.iter().all(|l| l["available"].is_boolean()));
+    assert_eq!(
+        v["ready"], true,
+        "this test host must support every layer: {v}"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn plan_prints_layers_and_runs_nothing() {
+    let w = World::new();
+    let marker = w.work().join("ran");
+    let out = w.cordon(
+        &["--full-auto", "--plan"],
+        &["touch", marker.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["landlock"]["abi"].as_u64().unwrap() >= 1);
+    assert!(v["seccomp"]["denied_syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == "ptrace"));
+    assert!(v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["op"] == "read-only-root"));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn log_denials_names_writes_and_connects() {
+    let w = World::new();
+    let target = w.outside().join("denied-file");
+    let ip = own_addresses()
+        .into_iter()
+        .find(std::net::IpAddr::is_ipv4)
+        .unwrap();
+    let l = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let script = format!(
+        "{PROBE} write {}; {PROBE} tcp {addr}; {PROBE} write ok-file; true",
+        target.display()
+    );
+    let out = w.cordon(&["--full-auto", "--log-denials"], &["sh", "-c", &script]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        err.contains(&format!("write       {} (openat)", target.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("network     {addr} (connect)")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("ok-file"),
+        "allowed writes are not denials: {err}"
+    );
+    // Control: without the flag, no summary.
+    let out = w.cordon(&["--full-auto"], &["sh", "-c", &script]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("denied target"));
+}

@@ -1,0 +1,7 @@
+mod common;
+mod config;
+mod filesystem;
+mod network;
+mod process;
+mod protected;
+mod syscalls;

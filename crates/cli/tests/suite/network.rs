@@ -1,0 +1,106 @@
+//! Network none: only a private loopback. Servers are started by the tests
+//! on this machine's own addresses; nothing else is ever contacted.
+
+use super::common::*;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+
+/// A TCP echo server answering at most `n` connections.
+fn tcp_echo(ip: IpAddr, n: usize) -> SocketAddr {
+    let l = TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(n) {
+            if let Ok(mut s) = s {
+                let mut buf = [0u8; 4];
+                if s.read_exact(&mut buf).is_ok() {
+                    let _ = s.write_all(&buf);
+                }
+            }
+        }
+    });
+    addr
+}
+
+/// A UDP echo server answering at most `n` datagrams.
+fn udp_echo(ip: IpAddr, n: usize) -> SocketAddr {
+    let s = UdpSocket::bind((ip, 0)).unwrap();
+    let addr = s.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16];
+        for _ in 0..n {
+            if let Ok((len, from)) = s.recv_from(&mut buf) {
+                let _ = s.send_to(&buf[..len], from);
+            }
+        }
+    });
+    addr
+}
+
+fn own_v4() -> IpAddr {
+    own_addresses()
+        .into_iter()
+        .find(IpAddr::is_ipv4)
+        .expect("this machine has no non-loopback IPv4 address to test against")
+}
+
+#[test]
+fn tcp_and_udp_to_own_address_fail_with_network_none() {
+    let w = World::new();
+    let ip = own_v4();
+    let tcp = tcp_echo(ip, 3).to_string();
+    let udp = udp_echo(ip, 3).to_string();
+    assert_escape_blocked(&w, &[], &["tcp", &tcp]);
+    assert_escape_blocked(&w, &[], &["udp", &udp]);
+    // Network full reaches the same servers from inside the sandbox.
+    assert_ok(&w.probe_in(&["--network", "full"], &["tcp", &tcp]));
+}
+
+#[test]
+fn ipv6_and_host_loopback_are_out_of_reach() {
+    let w = World::new();
+    let v6 = own_addresses().into_iter().find(IpAddr::is_ipv6);
+    if let Some(ip) = v6 {
+        let addr = tcp_echo(ip, 2).to_string();
+        assert_escape_blocked(&w, &[], &["tcp", &addr]);
+    }
+    // The host's loopback services are not the sandbox's loopback.
+    let lo4 = tcp_echo(IpAddr::V4(Ipv4Addr::LOCALHOST), 2).to_string();
+    assert_escape_blocked(&w, &[], &["tcp", &lo4]);
+    let lo6 = tcp_echo(IpAddr::V6(Ipv6Addr::LOCALHOST), 2).to_string();
+    assert_escape_blocked(&w, &[], &["tcp", &lo6]);
+}
+
+#[test]
+fn raw_and_packet_sockets_fail() {
+    let w = World::new();
+    assert_escape_blocked(&w, &[], &["raw-socket"]);
+    assert_escape_blocked(&w, &[], &["packet-socket"]);
+    assert_denied(&w.probe_in(&["--network", "full"], &["raw-socket"]));
+}
+
+#[test]
+fn host_unix_socket_outside_roots_cannot_be_connected() {
+    let w = World::new();
+    let path = w.outside().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming().take(4) {
+            if let Ok(mut s) = s {
+                let mut buf = [0u8; 4];
+                if s.read_exact(&mut buf).is_ok() {
+                    let _ = s.write_all(&buf);
+                }
+            }
+        }
+    });
+    let p = path.to_str().unwrap();
+    for flags in [&[][..], &["--full-auto"][..], &["--network", "full"][..]] {
+        assert_escape_blocked(&w, flags, &["unix", p]);
+    }
+    assert_ok(&w.probe_in(&["-s", "danger-full-access"], &["unix", p]));
+    // socketpair stays available for pipes between processes.
+    assert_ok(&w.probe_in(&[], &["socketpair"]));
+    // High bits on the family do not sneak AF_UNIX past the filter.
+    assert_escape_blocked(&w, &[], &["socket-high-bits"]);
+}

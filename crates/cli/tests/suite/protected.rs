@@ -1,0 +1,119 @@
+//! `.git` (top, nested, submodule gitdir via a `.git` file) and `.cordon`
+//! stay read-only inside writable roots, whatever route a write takes.
+
+use super::common::*;
+use std::fs;
+use std::path::Path;
+
+const FA: &[&str] = &["--full-auto"];
+
+fn layout(root: &Path) {
+    for dir in [".git/modules/sub", "vendor/nested/.git", ".cordon", "sub"] {
+        fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    fs::write(root.join("sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
+    fs::write(root.join("file"), "f").unwrap();
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn protected_directories_resist_every_route() {
+    let w = World::new();
+    let root = w.work();
+    layout(&root);
+    let protected = [".git", "vendor/nested/.git", ".git/modules/sub", ".cordon"];
+    for (i, rel) in protected.iter().enumerate() {
+        let p = root.join(rel);
+        fs::write(p.join("config"), "orig").unwrap();
+        // Positive control for each route: an ordinary directory beside it.
+        let control = root.join(format!("control{i}"));
+        fs::create_dir_all(&control).unwrap();
+        fs::write(control.join("config"), "orig").unwrap();
+
+        for (target, expect_ok) in [(&control, true), (&p, false)] {
+            let check = |o: &std::process::Output, what: &str| {
+                if expect_ok {
+                    assert!(
+                        o.status.success(),
+                        "{what} in {}: {}",
+                        target.display(),
+                        text(o)
+                    );
+                } else {
+                    assert_denied(o);
+                }
+            };
+            check(
+                &w.probe_in(FA, &["write", s(&target.join("new"))]),
+                "write new",
+            );
+            check(
+                &w.probe_in(FA, &["append", s(&target.join("config"))]),
+                "append",
+            );
+            // Through a symlink the command creates itself.
+            let link = root.join(format!("link{i}-{expect_ok}"));
+            assert_ok(&w.probe_in(FA, &["symlink", s(&target.join("config")), s(&link)]));
+            check(&w.probe_in(FA, &["append", s(&link)]), "append via symlink");
+            // Hard links into it, and out of it.
+            check(
+                &w.probe_in(
+                    FA,
+                    &["hardlink", s(&root.join("file")), s(&target.join("linked"))],
+                ),
+                "hardlink into",
+            );
+            let out = root.join(format!("out{i}-{expect_ok}"));
+            check(
+                &w.probe_in(FA, &["hardlink", s(&target.join("config")), s(&out)]),
+                "hardlink out",
+            );
+        }
+        assert_eq!(
+            fs::read_to_string(p.join("config")).unwrap(),
+            "orig",
+            "{rel} changed"
+        );
+        assert!(!p.join("new").exists() && !p.join("linked").exists());
+
+        // Renamed away, or replaced by a symlink.
+        let moved = root.join(format!("moved{i}"));
+        assert_ok(&w.probe_in(FA, &["rename", s(&control), s(&moved)]));
+        assert_denied(&w.probe_in(FA, &["rename", s(&p), s(&root.join(format!("stolen{i}")))]));
+        let evil = root.join(format!("evil{i}"));
+        assert_ok(&w.probe_in(FA, &["symlink", "/tmp", s(&evil)]));
+        assert_denied(&w.probe_in(FA, &["rename", s(&evil), s(&p)]));
+        assert!(p.is_dir() && !p.is_symlink(), "{rel} was replaced");
+    }
+}
+
+#[test]
+fn git_file_and_missing_top_entries_are_protected() {
+    let w = World::new();
+    let root = w.work();
+    layout(&root);
+    fs::remove_dir_all(root.join(".cordon")).unwrap();
+    let gitfile = root.join("sub/.git");
+    assert_denied(&w.probe_in(FA, &["append", s(&gitfile)]));
+    assert_denied(&w.probe_in(FA, &["rename", s(&gitfile), s(&root.join("sub/gitfile"))]));
+    assert_eq!(
+        fs::read_to_string(&gitfile).unwrap(),
+        "gitdir: ../.git/modules/sub\n"
+    );
+    // Control: an ordinary file beside it.
+    assert_ok(&w.probe_in(FA, &["append", s(&root.join("file"))]));
+
+    // A workspace with no .git and no .cordon: neither can be created.
+    let fresh = World::new();
+    let r = fresh.work();
+    assert_ok(&fresh.probe_in(FA, &["mkdir", s(&r.join(".gitx"))]));
+    assert_denied(&fresh.probe_in(FA, &["mkdir", s(&r.join(".git/hooks"))]));
+    assert_denied(&fresh.probe_in(FA, &["write", s(&r.join(".git/config"))]));
+    assert_denied(&fresh.probe_in(FA, &["remove-dir-all", s(&r.join(".git"))]));
+    assert_denied(&fresh.probe_in(FA, &["write", s(&r.join(".cordon/config.toml"))]));
+    // What stands in for them is an empty directory, harmless to git.
+    assert_eq!(fs::read_dir(r.join(".git")).unwrap().count(), 0);
+}
