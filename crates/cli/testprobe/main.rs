@@ -183,33 +183,48 @@ fn run(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         "tiocsti" | "tiocsti-high" => {
-            // Our own pseudo-terminal, so nothing reaches a real terminal.
-            let master = check(
-                unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) } as i64,
-                "posix_openpt",
-            )? as i32;
-            unsafe {
-                libc::grantpt(master);
-                libc::unlockpt(master)
-            };
-            let name = unsafe { std::ffi::CStr::from_ptr(libc::ptsname(master)) }.to_owned();
-            let slave = check(
-                unsafe { libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) } as i64,
-                "open pty",
-            )? as i32;
+            // In a child that owns a fresh pseudo-terminal as its controlling
+            // terminal (TIOCSTI's own rule), so nothing reaches a real one.
             let req: u64 = if args[0] == "tiocsti-high" {
                 0xffff_ffff_0000_0000 | 0x5412
             } else {
                 0x5412
             };
-            let c = b'x';
-            check(
-                unsafe {
-                    libc::syscall(libc::SYS_ioctl, slave as i64, req as i64, &c as *const u8)
-                },
-                "ioctl(TIOCSTI)",
-            )?;
-            Ok(())
+            let child = unsafe { libc::fork() };
+            if child == 0 {
+                let code = unsafe {
+                    libc::setsid();
+                    let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+                    libc::grantpt(master);
+                    libc::unlockpt(master);
+                    let slave = libc::open(libc::ptsname(master), libc::O_RDWR);
+                    let c = b'x';
+                    if master < 0 || slave < 0 {
+                        100
+                    } else if libc::syscall(
+                        libc::SYS_ioctl,
+                        slave as i64,
+                        req as i64,
+                        &c as *const u8,
+                    ) == 0
+                    {
+                        0
+                    } else {
+                        *libc::__errno_location()
+                    }
+                };
+                unsafe { libc::_exit(code) };
+            }
+            let mut status = 0;
+            unsafe { libc::waitpid(child, &mut status, 0) };
+            match libc::WEXITSTATUS(status) {
+                0 => Ok(()),
+                100 => Err("could not open a pseudo-terminal".into()),
+                errno => Err(format!(
+                    "ioctl(TIOCSTI): {}",
+                    io::Error::from_raw_os_error(errno)
+                )),
+            }
         }
         "io-uring" => {
             let mut params = [0u8; 120];

@@ -71,12 +71,15 @@ pub fn apply(steps: &[MountStep]) -> Result<(), StepError> {
 /// only something outside the sandbox, which has not started yet, can
 /// remove it in that window.
 fn protect(path: &Path) -> io::Result<()> {
+    match bind_read_only(path) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        other => other,
+    }
+}
+
+fn bind_read_only(path: &Path) -> io::Result<()> {
     let c = cpath(path)?;
-    let fd = match sys::clone_tree(&c, true) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(e),
-    };
+    let fd = sys::clone_tree(&c, true)?;
     {
         use std::os::fd::AsRawFd;
         sys::set_mount_attrs(
