@@ -10,12 +10,10 @@ fn tcp_echo(ip: IpAddr, n: usize) -> SocketAddr {
     let l = TcpListener::bind((ip, 0)).unwrap();
     let addr = l.local_addr().unwrap();
     std::thread::spawn(move || {
-        for s in l.incoming().take(n) {
-            if let Ok(mut s) = s {
-                let mut buf = [0u8; 4];
-                if s.read_exact(&mut buf).is_ok() {
-                    let _ = s.write_all(&buf);
-                }
+        for mut s in l.incoming().take(n).flatten() {
+            let mut buf = [0u8; 4];
+            if s.read_exact(&mut buf).is_ok() {
+                let _ = s.write_all(&buf);
             }
         }
     });
@@ -85,12 +83,10 @@ fn host_unix_socket_outside_roots_cannot_be_connected() {
     let path = w.outside().join("agent.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     std::thread::spawn(move || {
-        for s in listener.incoming().take(4) {
-            if let Ok(mut s) = s {
-                let mut buf = [0u8; 4];
-                if s.read_exact(&mut buf).is_ok() {
-                    let _ = s.write_all(&buf);
-                }
+        for mut s in listener.incoming().take(4).flatten() {
+            let mut buf = [0u8; 4];
+            if s.read_exact(&mut buf).is_ok() {
+                let _ = s.write_all(&buf);
             }
         }
     });
