@@ -7,7 +7,12 @@ use std::path::PathBuf;
 
 /// cordon: a coding-agent CLI whose sandbox really enforces what it promises.
 #[derive(Debug, Parser)]
-#[command(name = "cordon", version, about, propagate_version = true)]
+#[command(
+    name = "cordon",
+    version,
+    about = "A coding-agent CLI whose sandbox really enforces what it promises.",
+    propagate_version = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Start-up cost of `cordon sandbox -- /bin/true` (read-only, workspace-write)
+# against bare /bin/true and Debian's bubblewrap, measured in one run.
+# Usage: benches/sandbox_startup.sh [RUNS]   (default 300)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v bwrap >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq bubblewrap >/dev/null
+fi
+cargo build --release --locked --quiet -p cordon-cli --bin cordon
+target="${CARGO_TARGET_DIR:-target}"
+exec python3 benches/startup.py "$target/release/cordon" "${1:-300}"
