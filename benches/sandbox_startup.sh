@@ -4,9 +4,12 @@
 # Usage: benches/sandbox_startup.sh [RUNS]   (default 300)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v bwrap >/dev/null 2>&1; then
+need=()
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+[ -x /usr/bin/time ] || need+=(time)
+if [ "${#need[@]}" -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get install -y -qq bubblewrap >/dev/null
+  $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 cargo build --release --locked --quiet -p cordon-cli --bin cordon
 target="${CARGO_TARGET_DIR:-target}"

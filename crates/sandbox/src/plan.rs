@@ -349,17 +349,34 @@ fn mount_steps(policy: &SandboxPolicy) -> Vec<MountStep> {
         steps.push(MountStep::AttachWritable {
             path: root.root.clone(),
         });
+        let mut bound: Vec<&Path> = Vec::new();
         for protected in &root.protected {
-            if inside_any_root(policy, &protected.path) {
-                steps.push(MountStep::ProtectReadOnly {
-                    path: protected.path.clone(),
-                });
+            let path = protected.path.as_path();
+            if !inside_any_root(policy, path) || covered(policy, &bound, path) {
+                continue;
             }
+            bound.push(path);
+            steps.push(MountStep::ProtectReadOnly {
+                path: path.to_path_buf(),
+            });
         }
     }
     steps.push(MountStep::Proc);
     steps.push(MountStep::Dev);
     steps
+}
+
+/// Whether `path` already lies inside a read-only bind in `bound` with no
+/// writable root re-attached between the two (a submodule's gitdir inside
+/// `.git`, say): binding it again would change nothing.
+fn covered(policy: &SandboxPolicy, bound: &[&Path], path: &Path) -> bool {
+    bound.iter().any(|b| {
+        path.starts_with(b)
+            && !policy
+                .writable_roots
+                .iter()
+                .any(|r| r.root.starts_with(b) && r.root != *b && path.starts_with(&r.root))
+    })
 }
 
 fn inside_any_root(policy: &SandboxPolicy, path: &Path) -> bool {

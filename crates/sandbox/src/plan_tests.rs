@@ -72,7 +72,11 @@ fn workspace_write_mount_order() {
             MountStep::Dev,
         ]
     );
-    assert_eq!(p.placeholders, vec![w("/w/.cordon")]);
+    assert_eq!(
+        p.placeholders,
+        vec![w("/w/.cordon")],
+        "the submodule gitdir inside .git needs no bind of its own"
+    );
     assert!(p.namespaces.contains(&Namespace::Net));
     assert!(p.unenforced.is_empty());
 }
