@@ -152,7 +152,13 @@ fn diagnose_namespaces(f: &HostFacts) -> Availability {
             "sysctl -w user.max_user_namespaces=15000",
         );
     }
-    if f.in_container || f.seccomp_mode_of_self == Some(2) {
+    if !f.in_container && f.seccomp_mode_of_self == Some(2) {
+        return Availability::missing(
+            format!("{err}: cordon already runs under a seccomp filter that forbids namespaces (an outer sandbox, such as cordon itself, or a container runtime)"),
+            "run cordon outside that sandbox, or pass --allow-degraded to rely on Landlock and seccomp alone",
+        );
+    }
+    if f.in_container {
         return Availability::missing(
             format!("{err}: running inside a container whose seccomp profile or capabilities forbid namespaces (Docker's default profile blocks unshare and mount, and its masked /proc prevents mounting a new one)"),
             "run cordon on the host, or start the container with --security-opt seccomp=unconfined --security-opt apparmor=unconfined (or --privileged)",

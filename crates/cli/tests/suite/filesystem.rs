@@ -85,3 +85,61 @@ fn danger_full_access_is_unrestricted() {
     assert_ok(&w.probe_in(&["-s", "danger-full-access"], &["unix-socket"]));
     assert_ok(&w.probe_in(&["-s", "danger-full-access"], &["unshare"]));
 }
+
+/// Inside cordon's own sandbox, namespaces are forbidden: a nested cordon
+/// refuses, and with --allow-degraded says what it gives up and still
+/// enforces the file system through Landlock alone.
+#[test]
+fn nested_cordon_refuses_then_degrades_to_landlock() {
+    let w = World::new();
+    let inner = w.work().join("inner");
+    std::fs::create_dir(&inner).unwrap();
+    let shared = w.outside();
+    let root_flag = format!("--writable-root={}", shared.display());
+    let outer = |inner_flags: &[&str], action: &[&str]| {
+        let mut cmd = vec![
+            CORDON,
+            "sandbox",
+            "--full-auto",
+            "-c",
+            "sandbox_workspace_write.exclude_slash_tmp=true",
+            "-C",
+            inner.to_str().unwrap(),
+        ];
+        cmd.extend_from_slice(inner_flags);
+        cmd.push("--");
+        cmd.push(PROBE);
+        cmd.extend_from_slice(action);
+        w.cordon(&["--full-auto", &root_flag], &cmd)
+    };
+    let target = shared.join("from-inner");
+    // Control: the outer sandbox alone may write there.
+    assert_ok(&w.probe_in(
+        &["--full-auto", &root_flag],
+        &["write", shared.join("from-outer").to_str().unwrap()],
+    ));
+    let refused = outer(&[], &["write", target.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(125), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("allow-degraded"),
+        "{}",
+        text(&refused)
+    );
+
+    let denied = outer(&["--allow-degraded"], &["write", target.to_str().unwrap()]);
+    assert_denied(&denied);
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        err.contains("DEGRADED") && err.contains("mount namespace"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Permission denied"),
+        "Landlock (EACCES), not a read-only mount: {err}"
+    );
+    assert!(!target.exists());
+    assert_ok(&outer(
+        &["--allow-degraded"],
+        &["write", inner.join("ok").to_str().unwrap()],
+    ));
+}

@@ -34,7 +34,14 @@ fn add(
     ruleset: landlock::RulesetCreated,
     path: &Path,
     access: landlock::BitFlags<AccessFs>,
+    abi: ABI,
 ) -> io::Result<landlock::RulesetCreated> {
+    // Directory-only rights (make, remove, read-dir) do not apply to files.
+    let access = if path.is_dir() {
+        access
+    } else {
+        access & AccessFs::from_file(abi)
+    };
     match PathFd::new(path) {
         Ok(fd) => ruleset.add_rule(PathBeneath::new(fd, access)).map_err(err),
         // A path that does not exist needs no rule.
@@ -55,10 +62,10 @@ pub fn apply(plan: &LandlockPlan) -> io::Result<()> {
     }
     let mut created = ruleset.create().map_err(err)?;
     for path in &plan.read_only {
-        created = add(created, path, AccessFs::from_read(abi))?;
+        created = add(created, path, AccessFs::from_read(abi), abi)?;
     }
     for path in &plan.read_write {
-        created = add(created, path, AccessFs::from_all(abi))?;
+        created = add(created, path, AccessFs::from_all(abi), abi)?;
     }
     if plan.stdio_ttys {
         for fd in 0..3 {
@@ -68,6 +75,7 @@ pub fn apply(plan: &LandlockPlan) -> io::Result<()> {
                     created,
                     Path::new(&format!("/proc/self/fd/{fd}")),
                     AccessFs::from_file(abi),
+                    abi,
                 )?;
             }
         }

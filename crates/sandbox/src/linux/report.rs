@@ -16,14 +16,15 @@ pub struct Failure {
     pub layer: String,
     /// What was being done.
     pub step: String,
-    /// errno.
-    pub errno: i32,
+    /// The error, with errno when there is one.
+    pub error: io::Error,
 }
 
 /// Writes a failure record to `fd` and exits the (forked) process.
 pub fn fail(fd: &OwnedFd, layer: &str, step: &str, err: &io::Error) -> ! {
-    let errno = err.raw_os_error().unwrap_or(libc::EINVAL);
-    let record = format!("{layer}\x1f{step}\x1f{errno}");
+    // errno when the error carries one (0 otherwise), then the text.
+    let errno = err.raw_os_error().unwrap_or(0);
+    let record = format!("{layer}\x1f{step}\x1f{errno}\x1f{err}");
     // SAFETY: the buffer is valid for its length; a short write only
     // truncates the message, and the exit code still says it failed.
     unsafe {
@@ -40,12 +41,15 @@ pub fn read(fd: OwnedFd) -> Option<Failure> {
         return None;
     }
     let text = String::from_utf8_lossy(&buf);
-    let mut parts = text.splitn(3, '\x1f');
+    let mut parts = text.splitn(4, '\x1f');
     let layer = parts.next().unwrap_or("unknown").to_string();
     let step = parts.next().unwrap_or("").to_string();
-    let errno = parts
-        .next()
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(libc::EIO);
-    Some(Failure { layer, step, errno })
+    let errno: i32 = parts.next().and_then(|e| e.parse().ok()).unwrap_or(0);
+    let message = parts.next().unwrap_or("unknown error");
+    let error = if errno > 0 {
+        io::Error::from_raw_os_error(errno)
+    } else {
+        io::Error::other(message.to_string())
+    };
+    Some(Failure { layer, step, error })
 }

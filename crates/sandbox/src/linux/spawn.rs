@@ -137,7 +137,7 @@ pub fn run(
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(helper, &mut status, 0) };
         sys::set_mask(&old_mask);
-        let source = io::Error::from_raw_os_error(failure.errno);
+        let source = failure.error;
         return Err(if failure.layer == "exec" {
             SandboxError::Exec {
                 program: argv[0].clone(),
