@@ -23,7 +23,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one command under the sandbox policy.
-    Sandbox(SandboxCommand),
+    Sandbox(Box<SandboxCommand>),
+    /// Run cordon's egress proxy on a host address for other tools.
+    Proxy(ProxyArgs),
+    /// Tunnel stdin/stdout to HOST:PORT through the proxy in the
+    /// environment (for ssh's ProxyCommand).
+    ProxyConnect {
+        /// Destination host.
+        host: String,
+        /// Destination port.
+        port: u16,
+    },
     /// Debugging aliases.
     Debug {
         /// Which tool.
@@ -88,6 +98,8 @@ pub enum ModeArg {
 pub enum NetworkArg {
     /// Only a private loopback interface.
     None,
+    /// Only cordon's egress proxy, deciding per domain.
+    Proxy,
     /// The host network.
     Full,
 }
@@ -110,6 +122,15 @@ pub struct RunArgs {
     /// Network mode.
     #[arg(long, value_enum)]
     pub network: Option<NetworkArg>,
+    /// With `--network proxy`: allow a host pattern (repeatable).
+    #[arg(long = "allow-domain", value_name = "PATTERN")]
+    pub allow_domains: Vec<String>,
+    /// With `--network proxy`: deny a host pattern (repeatable; deny wins).
+    #[arg(long = "deny-domain", value_name = "PATTERN")]
+    pub deny_domains: Vec<String>,
+    /// Append every proxy decision to FILE as JSON lines.
+    #[arg(long = "audit-log", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
     /// After the command ends, print what the sandbox denied.
     #[arg(long)]
     pub log_denials: bool,
@@ -133,4 +154,30 @@ pub struct RunArgs {
         value_name = "CMD"
     )]
     pub command: Vec<OsString>,
+}
+
+/// `cordon proxy` options.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Print shell `export` lines for the proxy variables, then serve.
+    #[arg(long)]
+    pub print_env: bool,
+    /// Allow a host pattern (repeatable).
+    #[arg(long = "allow-domain", value_name = "PATTERN")]
+    pub allow_domains: Vec<String>,
+    /// Deny a host pattern (repeatable; deny wins).
+    #[arg(long = "deny-domain", value_name = "PATTERN")]
+    pub deny_domains: Vec<String>,
+    /// Append every decision to FILE as JSON lines.
+    #[arg(long = "audit-log", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Override a config value.
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Config profile to apply.
+    #[arg(short = 'p', long = "profile", value_name = "NAME")]
+    pub profile: Option<String>,
 }

@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         Command::Debug {
             tool: DebugTool::Landlock(run),
         } => sandbox_linux(run),
+        Command::Proxy(args) => settings::proxy_settings(&args)
+            .and_then(|s| commands::proxy::run(s, args.listen, args.print_env)),
+        Command::ProxyConnect { host, port } => commands::proxy_connect::run(&host, port),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -3,6 +3,7 @@
 use crate::args::{ModeArg, NetworkArg, RunArgs};
 use anyhow::Result;
 use cordon_config::{Config, Overrides};
+use cordon_policy::network::{DomainRule, DomainRules, RuleAction};
 use cordon_policy::{NetworkMode, PolicyInputs, SandboxMode};
 
 /// A usage or configuration error: exit status 2.
@@ -17,6 +18,55 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// What the egress proxy needs.
+pub struct ProxySettings {
+    /// Config rules, then `--allow-domain`/`--deny-domain`.
+    pub rules: DomainRules,
+    /// `[network] allow_local_binding`.
+    pub allow_local_binding: bool,
+    /// `--audit-log`.
+    pub audit_log: Option<std::path::PathBuf>,
+}
+
+/// Config rules plus flag rules, with bad flag patterns as usage errors.
+fn domain_rules(config: &Config, allow: &[String], deny: &[String]) -> Result<DomainRules> {
+    let mut rules = config.domain_rules.clone();
+    for (patterns, action) in [(allow, RuleAction::Allow), (deny, RuleAction::Deny)] {
+        for p in patterns {
+            let rule = DomainRule::parse(p, action).map_err(|e| {
+                let flag = if action == RuleAction::Allow {
+                    "--allow-domain"
+                } else {
+                    "--deny-domain"
+                };
+                UsageError(format!("{flag} {p}: {}", e.reason))
+            })?;
+            rules.push(rule);
+        }
+    }
+    Ok(rules)
+}
+
+/// Settings for `cordon proxy`.
+pub fn proxy_settings(args: &crate::args::ProxyArgs) -> Result<ProxySettings> {
+    let usage = |e: cordon_config::ConfigError| UsageError(e.to_string());
+    let home = cordon_config::cordon_home().map_err(usage)?;
+    let overrides = Overrides {
+        profile: args.profile.clone(),
+        raw: args.config.clone(),
+        ..Default::default()
+    };
+    let config = cordon_config::load(&home, &overrides).map_err(usage)?;
+    for w in &config.warnings {
+        eprintln!("cordon: warning: {w}");
+    }
+    Ok(ProxySettings {
+        rules: domain_rules(&config, &args.allow_domains, &args.deny_domains)?,
+        allow_local_binding: config.allow_local_binding,
+        audit_log: args.audit_log.clone(),
+    })
+}
+
 /// Settings for one sandboxed run.
 pub struct RunSettings {
     /// Inputs for the policy resolver.
@@ -27,6 +77,8 @@ pub struct RunSettings {
     pub log_denials: bool,
     /// Warnings to show before running.
     pub warnings: Vec<String>,
+    /// The egress proxy (used with `--network proxy`).
+    pub proxy: ProxySettings,
 }
 
 fn overrides(args: &RunArgs) -> Overrides {
@@ -43,6 +95,7 @@ fn overrides(args: &RunArgs) -> Overrides {
         sandbox_mode,
         network: args.network.map(|n| match n {
             NetworkArg::None => NetworkMode::None,
+            NetworkArg::Proxy => NetworkMode::Proxy,
             NetworkArg::Full => NetworkMode::Full,
         }),
         allow_degraded: args.allow_degraded.then_some(true),
@@ -63,6 +116,13 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
     let mut writable_roots = config.workspace_write.writable_roots.clone();
     writable_roots.extend(args.writable_roots.iter().cloned());
     let mut warnings = config.warnings.clone();
+    let proxy_flags =
+        !args.allow_domains.is_empty() || !args.deny_domains.is_empty() || args.audit_log.is_some();
+    if proxy_flags && config.network != NetworkMode::Proxy {
+        warnings.push(
+            "--allow-domain, --deny-domain and --audit-log apply only with --network proxy".into(),
+        );
+    }
     if config.sandbox_mode != SandboxMode::WorkspaceWrite && !writable_roots.is_empty() {
         warnings.push(format!(
             "writable roots are ignored in {} mode (use --full-auto or -s workspace-write)",
@@ -84,6 +144,11 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         },
         allow_degraded: config.allow_degraded,
         log_denials: args.log_denials,
+        proxy: ProxySettings {
+            rules: domain_rules(&config, &args.allow_domains, &args.deny_domains)?,
+            allow_local_binding: config.allow_local_binding,
+            audit_log: args.audit_log.clone(),
+        },
         warnings,
     })
 }

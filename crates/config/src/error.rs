@@ -30,6 +30,16 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A bad domain rule in `[network.domains]`.
+    #[error("{path}: {key}: {message}")]
+    Rule {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A bad `-c key=value` override.
     #[error("-c {raw}: {message}")]
     Override {

@@ -1,6 +1,7 @@
 //! The typed shape of `config.toml`.
 
-use cordon_policy::SandboxMode;
+use cordon_policy::network::RuleAction;
+use cordon_policy::{NetworkMode, SandboxMode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,6 +17,8 @@ pub struct ConfigToml {
     pub sandbox_workspace_write: Option<WorkspaceWriteToml>,
     /// Run with the sandbox layers that are available when some are missing.
     pub allow_degraded: Option<bool>,
+    /// `[network]`.
+    pub network: Option<NetworkToml>,
     /// Named profiles: each is a layer with the same keys as the top level.
     #[serde(default)]
     pub profiles: BTreeMap<String, ConfigToml>,
@@ -35,4 +38,37 @@ pub struct WorkspaceWriteToml {
     /// Do not make `/tmp` writable.
     #[serde(default)]
     pub exclude_slash_tmp: bool,
+}
+
+/// `[network]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct NetworkToml {
+    /// `none`, `proxy` or `full`.
+    pub mode: Option<NetworkMode>,
+    /// Host pattern → `allow` or `deny`.
+    #[serde(default)]
+    pub domains: BTreeMap<String, ActionToml>,
+    /// Let the proxy reach non-public addresses (local services).
+    pub allow_local_binding: Option<bool>,
+    /// Chain through the host's own `HTTPS_PROXY` (not implemented yet).
+    pub allow_upstream_proxy: Option<bool>,
+}
+
+/// `"allow"` or `"deny"`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionToml {
+    /// Allow.
+    Allow,
+    /// Deny.
+    Deny,
+}
+
+impl From<ActionToml> for RuleAction {
+    fn from(a: ActionToml) -> Self {
+        match a {
+            ActionToml::Allow => RuleAction::Allow,
+            ActionToml::Deny => RuleAction::Deny,
+        }
+    }
 }

@@ -11,7 +11,7 @@ mod file;
 mod layers;
 
 pub use error::ConfigError;
-pub use file::{ConfigToml, WorkspaceWriteToml};
+pub use file::{ActionToml, ConfigToml, NetworkToml, WorkspaceWriteToml};
 pub use layers::parse_override;
 
 use cordon_policy::{NetworkMode, SandboxMode};
@@ -46,6 +46,10 @@ pub struct Config {
     pub workspace_write: WorkspaceWriteToml,
     /// Run with the layers that are available when some are missing.
     pub allow_degraded: bool,
+    /// `[network.domains]`, validated.
+    pub domain_rules: cordon_policy::network::DomainRules,
+    /// `[network] allow_local_binding`.
+    pub allow_local_binding: bool,
     /// The profile in effect, if any.
     pub profile: Option<String>,
     /// Warnings for the user (unknown keys and the like).
@@ -90,7 +94,8 @@ pub fn load_from_str(
         .sandbox_mode
         .or(toml.sandbox_mode)
         .unwrap_or_default();
-    let network = overrides.network.unwrap_or({
+    let network_toml = toml.network.clone().unwrap_or_default();
+    let network = overrides.network.or(network_toml.mode).unwrap_or({
         if sandbox_mode == SandboxMode::WorkspaceWrite
             && workspace_write.network_access.unwrap_or(false)
         {
@@ -99,6 +104,21 @@ pub fn load_from_str(
             NetworkMode::None
         }
     });
+    let mut domain_rules = cordon_policy::network::DomainRules::default();
+    for (pattern, action) in &network_toml.domains {
+        let rule =
+            cordon_policy::network::DomainRule::parse(pattern, (*action).into()).map_err(|e| {
+                ConfigError::Rule {
+                    path: path.to_path_buf(),
+                    key: format!("network.domains.\"{pattern}\""),
+                    message: e.reason,
+                }
+            })?;
+        domain_rules.push(rule);
+    }
+    if network_toml.allow_upstream_proxy == Some(true) {
+        warnings.push("network.allow_upstream_proxy: chaining through an upstream proxy is not implemented yet; connections go direct".into());
+    }
     Ok(Config {
         cordon_home: home.to_path_buf(),
         sandbox_mode,
@@ -108,6 +128,8 @@ pub fn load_from_str(
             .allow_degraded
             .or(toml.allow_degraded)
             .unwrap_or(false),
+        domain_rules,
+        allow_local_binding: network_toml.allow_local_binding.unwrap_or(false),
         profile: merged.profile,
         warnings,
     })

@@ -133,3 +133,30 @@ fn bad_override_and_unknown_profile_are_errors() {
         Err(ConfigError::UnknownProfile(_))
     ));
 }
+
+#[test]
+fn network_section_mode_rules_and_bad_patterns() {
+    let text = "[network]\nmode = \"proxy\"\nallow_local_binding = true\n[network.domains]\n\"*.example.com\" = \"allow\"\n\"bad.example.com\" = \"deny\"\n";
+    let c = load_text(text, &Overrides::default()).unwrap();
+    assert_eq!(c.network, NetworkMode::Proxy);
+    assert!(c.allow_local_binding);
+    assert_eq!(c.domain_rules.rules().len(), 2);
+    let err = load_text(
+        "[network.domains]\n\"a..b\" = \"allow\"\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("network.domains.\"a..b\""),
+        "{err}"
+    );
+    let err = load_text(
+        "[network.domains]\n\"a.com\" = \"maybe\"\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains(":2:11: network.domains.a.com"),
+        "{err}"
+    );
+}

@@ -13,6 +13,7 @@
 //! protected for a sandbox that is already running.
 
 mod mode;
+pub mod network;
 mod protected;
 mod resolve;
 

@@ -49,16 +49,15 @@ impl FromStr for SandboxMode {
 }
 
 /// How a sandboxed command may reach the network.
-///
-/// `proxy` (traffic only through cordon's egress proxy) arrives with the
-/// proxy; the sandbox planner already treats the network as its own layer so
-/// that mode slots in beside these two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum NetworkMode {
     /// A private network namespace with only a loopback interface.
     #[default]
     None,
+    /// A private network namespace whose only way out is cordon's egress
+    /// proxy, listening on the namespace's own loopback.
+    Proxy,
     /// The host's network, unrestricted.
     Full,
 }
@@ -68,6 +67,7 @@ impl NetworkMode {
     pub fn as_str(self) -> &'static str {
         match self {
             NetworkMode::None => "none",
+            NetworkMode::Proxy => "proxy",
             NetworkMode::Full => "full",
         }
     }
@@ -85,8 +85,10 @@ impl FromStr for NetworkMode {
         match s {
             "none" => Ok(Self::None),
             "full" => Ok(Self::Full),
-            "proxy" => Err("network mode `proxy` is not available yet (the egress proxy has not landed); use none or full".into()),
-            other => Err(format!("unknown network mode `{other}` (expected none or full)")),
+            "proxy" => Ok(Self::Proxy),
+            other => Err(format!(
+                "unknown network mode `{other}` (expected none, proxy or full)"
+            )),
         }
     }
 }

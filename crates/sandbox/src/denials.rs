@@ -21,7 +21,8 @@ pub enum Attempt {
         /// Absolute path.
         path: PathBuf,
     },
-    /// A connect or addressed send to an IP address.
+    /// A connect or addressed send to an IP address (denied under network
+    /// none and proxy, where only the sandbox's own loopback exists).
     Connect {
         /// The syscall.
         op: String,
@@ -55,7 +56,7 @@ pub fn is_denied(policy: &SandboxPolicy, attempt: &Attempt) -> bool {
     match attempt {
         Attempt::Write { path, .. } => !is_private(path) && !policy.allows_write(path),
         Attempt::Connect { addr, .. } => {
-            policy.network == NetworkMode::None && !addr.ip().is_loopback()
+            policy.network != NetworkMode::Full && !addr.ip().is_loopback()
         }
         Attempt::UnixSocket => true,
     }

@@ -25,7 +25,7 @@ mod linux;
 
 pub use error::SandboxError;
 
-use cordon_policy::{SandboxMode, SandboxPolicy};
+use cordon_policy::SandboxPolicy;
 use plan::{LinuxPlan, PlanOptions};
 use std::ffi::OsString;
 use support::{HostFacts, HostSupport};
@@ -37,6 +37,16 @@ pub struct RunOutcome {
     pub exit_code: i32,
     /// The `--log-denials` summary, if requested.
     pub denial_summary: Option<String>,
+}
+
+/// Callbacks into the caller while a run is starting.
+#[derive(Default)]
+pub struct RunHooks {
+    /// With `--network proxy`: receives the listening socket created inside
+    /// the sandbox's network namespace; the caller serves its proxy on it.
+    /// Called before the command starts; the process is no longer forked
+    /// after this, so the callback may start threads.
+    pub on_proxy_listener: Option<Box<dyn FnOnce(std::net::TcpListener)>>,
 }
 
 /// Reads facts about this host. `full` also forks a probe that creates the
@@ -68,16 +78,14 @@ pub fn plan_for_host(
         .map_err(SandboxError::MissingLayers)
 }
 
-/// The command's environment: cordon's own plus `CORDON_SANDBOX=1` and
-/// `CORDON_NETWORK` (sandboxed modes only).
-pub fn command_env(policy: &SandboxPolicy) -> Vec<(OsString, OsString)> {
+/// The command's environment: cordon's own with the plan's additions
+/// (`CORDON_SANDBOX`, `CORDON_NETWORK`, proxy variables) replacing any
+/// variables of the same name.
+pub fn command_env(plan: &LinuxPlan) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
-        .filter(|(k, _)| k != "CORDON_SANDBOX" && k != "CORDON_NETWORK")
+        .filter(|(k, _)| !plan.env.iter().any(|(name, _)| k == name.as_str()))
         .collect();
-    if policy.mode != SandboxMode::DangerFullAccess {
-        env.push(("CORDON_SANDBOX".into(), "1".into()));
-        env.push(("CORDON_NETWORK".into(), policy.network.as_str().into()));
-    }
+    env.extend(plan.env.iter().map(|(k, v)| (k.into(), v.into())));
     env
 }
 
@@ -90,14 +98,15 @@ pub fn execute(
     plan: &LinuxPlan,
     argv: &[OsString],
     env: &[(OsString, OsString)],
+    hooks: RunHooks,
 ) -> Result<RunOutcome, SandboxError> {
     #[cfg(target_os = "linux")]
     {
-        linux::spawn::run(policy, plan, argv, env)
+        linux::spawn::run(policy, plan, argv, env, hooks)
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (policy, plan, argv, env);
+        let _ = (policy, plan, argv, env, hooks);
         Err(SandboxError::Unsupported(
             "the Linux sandbox runs only on Linux".into(),
         ))

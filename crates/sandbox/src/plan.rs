@@ -147,17 +147,77 @@ pub struct LinuxPlan {
     pub seccomp: Option<SeccompPlan>,
     /// Record denials and print a summary.
     pub log_denials: bool,
+    /// With `--network proxy`: where cordon's proxy listens inside the
+    /// sandbox's network namespace (its only way out).
+    pub proxy: Option<ProxyPlan>,
+    /// Variables added to the command's environment.
+    pub env: Vec<(String, String)>,
     /// Guarantees not enforced in this run (only with `allow_degraded`).
     pub unenforced: Vec<String>,
 }
 
+/// The proxy listener of a `--network proxy` run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProxyPlan {
+    /// Loopback port inside the sandbox's network namespace.
+    pub port: u16,
+}
+
+/// The environment that points programs at the proxy on `port`: HTTP(S)
+/// and ALL_PROXY in both cases, npm/yarn/pip/cargo/docker settings, JVM
+/// properties, Node's built-in proxy support, and ssh through
+/// `cordon proxy-connect`.
+pub fn proxy_env(port: u16, cordon_exe: &str) -> Vec<(String, String)> {
+    let http = format!("http://127.0.0.1:{port}");
+    let socks = format!("socks5h://127.0.0.1:{port}");
+    let mut env = Vec::new();
+    for key in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+        env.push((key.to_string(), http.clone()));
+    }
+    for key in ["ALL_PROXY", "all_proxy"] {
+        env.push((key.to_string(), socks.clone()));
+    }
+    for key in ["NO_PROXY", "no_proxy"] {
+        env.push((key.to_string(), String::new()));
+    }
+    for key in [
+        "npm_config_proxy",
+        "npm_config_https_proxy",
+        "YARN_HTTP_PROXY",
+        "YARN_HTTPS_PROXY",
+        "PIP_PROXY",
+        "CARGO_HTTP_PROXY",
+        "DOCKER_HTTP_PROXY",
+        "DOCKER_HTTPS_PROXY",
+        "GLOBAL_AGENT_HTTP_PROXY",
+    ] {
+        env.push((key.to_string(), http.clone()));
+    }
+    env.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
+    env.push((
+        "JAVA_TOOL_OPTIONS".into(),
+        format!(
+            "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort={port} -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort={port} -Dhttp.nonProxyHosts="
+        ),
+    ));
+    env.push((
+        "GIT_SSH_COMMAND".into(),
+        format!("ssh -o ProxyCommand='{cordon_exe} proxy-connect %h %p'"),
+    ));
+    env
+}
+
 /// Options that are not part of the policy.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
     /// Run with the layers available when some are missing.
     pub allow_degraded: bool,
     /// Record denials.
     pub log_denials: bool,
+    /// Port for the proxy listener with `--network proxy`.
+    pub proxy_port: u16,
+    /// Path of the cordon executable (for `proxy-connect` in `GIT_SSH_COMMAND`).
+    pub cordon_exe: String,
 }
 
 /// A required layer that the host cannot provide.
@@ -221,14 +281,31 @@ pub fn plan_linux(
         landlock: None,
         seccomp: None,
         log_denials: options.log_denials,
+        proxy: None,
+        env: Vec::new(),
         unenforced: Vec::new(),
     };
     if policy.mode == SandboxMode::DangerFullAccess {
         return Ok(plan);
     }
+    plan.env = vec![
+        ("CORDON_SANDBOX".into(), "1".into()),
+        ("CORDON_NETWORK".into(), policy.network.as_str().into()),
+    ];
     let missing = support.missing_layers();
-    if !missing.is_empty() && !options.allow_degraded {
+    let proxy_without_netns = policy.network == NetworkMode::Proxy
+        && missing.iter().any(|m| m.layer == Layer::Namespaces);
+    if !missing.is_empty() && (!options.allow_degraded || proxy_without_netns) {
+        // The proxy is the only way out only inside a network namespace;
+        // without one, --network proxy cannot be honoured even degraded.
         return Err(missing);
+    }
+    if policy.network == NetworkMode::Proxy {
+        plan.proxy = Some(ProxyPlan {
+            port: options.proxy_port,
+        });
+        plan.env
+            .extend(proxy_env(options.proxy_port, &options.cordon_exe));
     }
     let has = |layer| !missing.iter().any(|m: &MissingLayer| m.layer == layer);
 
@@ -240,7 +317,7 @@ pub fn plan_linux(
             Namespace::Ipc,
             Namespace::Uts,
         ];
-        if policy.network == NetworkMode::None {
+        if policy.network != NetworkMode::Full {
             plan.namespaces.push(Namespace::Net);
         }
         plan.mounts = mount_steps(policy);

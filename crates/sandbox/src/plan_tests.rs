@@ -177,7 +177,7 @@ fn missing_layer_refuses_unless_degraded() {
         &support,
         PlanOptions {
             allow_degraded: true,
-            log_denials: false,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -207,7 +207,7 @@ fn nothing_left_says_so() {
         &support,
         PlanOptions {
             allow_degraded: true,
-            log_denials: false,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -219,4 +219,48 @@ fn nothing_left_says_so() {
         .unenforced
         .iter()
         .any(|u| u.contains("writes outside the writable roots are NOT blocked")));
+}
+
+#[test]
+fn proxy_mode_has_its_own_netns_listener_and_environment() {
+    let options = PlanOptions {
+        proxy_port: 31337,
+        cordon_exe: "/usr/bin/cordon".into(),
+        ..Default::default()
+    };
+    let p = plan_linux(
+        &policy(SandboxMode::ReadOnly, NetworkMode::Proxy),
+        &HostSupport::full(7),
+        options.clone(),
+    )
+    .unwrap();
+    assert!(p.namespaces.contains(&Namespace::Net));
+    assert_eq!(p.proxy, Some(ProxyPlan { port: 31337 }));
+    let get = |k: &str| p.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("HTTPS_PROXY"), Some("http://127.0.0.1:31337"));
+    assert_eq!(get("http_proxy"), Some("http://127.0.0.1:31337"));
+    assert_eq!(get("ALL_PROXY"), Some("socks5h://127.0.0.1:31337"));
+    assert_eq!(get("NO_PROXY"), Some(""));
+    assert_eq!(get("NODE_USE_ENV_PROXY"), Some("1"));
+    assert_eq!(get("CORDON_NETWORK"), Some("proxy"));
+    assert!(get("JAVA_TOOL_OPTIONS")
+        .unwrap()
+        .contains("-Dhttps.proxyPort=31337"));
+    assert!(get("GIT_SSH_COMMAND")
+        .unwrap()
+        .contains("/usr/bin/cordon proxy-connect %h %p"));
+
+    // Without namespaces the proxy cannot be the only way out: refused even degraded.
+    let mut support = HostSupport::full(7);
+    support.namespaces = missing("no userns");
+    let degraded = PlanOptions {
+        allow_degraded: true,
+        ..options
+    };
+    assert!(plan_linux(
+        &policy(SandboxMode::ReadOnly, NetworkMode::Proxy),
+        &support,
+        degraded
+    )
+    .is_err());
 }

@@ -1,4 +1,6 @@
 //! One module per command; each takes settings, never clap structs.
 
 pub mod doctor;
+pub mod proxy;
+pub mod proxy_connect;
 pub mod sandbox;

@@ -1,9 +1,11 @@
 //! `cordon sandbox [linux] -- CMD`.
 
-use crate::settings::RunSettings;
+use crate::settings::{ProxySettings, RunSettings};
 use anyhow::Result;
-use cordon_sandbox::plan::PlanOptions;
-use cordon_sandbox::SandboxError;
+use cordon_policy::SandboxPolicy;
+use cordon_proxy::{AuditLog, Proxy, ProxyConfig};
+use cordon_sandbox::plan::{LinuxPlan, PlanOptions};
+use cordon_sandbox::{RunHooks, SandboxError};
 use std::ffi::OsString;
 
 /// Exit status when cordon itself refuses or fails to start the command.
@@ -11,6 +13,16 @@ pub const EXIT_REFUSED: i32 = 125;
 
 fn warn(msg: &str) {
     eprintln!("cordon: warning: {msg}");
+}
+
+/// A port for the proxy inside the sandbox's fresh network namespace, where
+/// every port is free; varied so programs cannot count on a fixed one.
+fn pick_proxy_port() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    20_000 + ((nanos ^ std::process::id()) % 40_000) as u16
 }
 
 /// Plans and runs `command`; returns the exit status for cordon.
@@ -28,9 +40,13 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     let options = PlanOptions {
         allow_degraded: settings.allow_degraded,
         log_denials: settings.log_denials,
+        proxy_port: pick_proxy_port(),
+        cordon_exe: std::env::current_exe()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "cordon".into()),
     };
     let facts = cordon_sandbox::host_facts(plan_only);
-    let plan = match cordon_sandbox::plan_for_host(&policy, &facts, options) {
+    let plan = match cordon_sandbox::plan_for_host(&policy, &facts, options.clone()) {
         Ok(plan) => plan,
         Err(e) => return refuse(e),
     };
@@ -38,32 +54,97 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(0);
     }
-    let env = cordon_sandbox::command_env(&policy);
-    announce_degraded(&plan.unenforced);
-    let outcome = match cordon_sandbox::execute(&policy, &plan, command, &env) {
+    let proxy = match &plan.proxy {
+        Some(_) => Some(build_proxy(&settings.proxy)?),
+        None => None,
+    };
+    let outcome = match launch(&policy, &plan, command, proxy.as_ref()) {
         Ok(outcome) => outcome,
-        Err(e @ SandboxError::Setup { .. }) if e.is_namespace_failure() => {
+        Err(e) if e.is_namespace_failure() => {
             // Explain with a real probe; fall back only when allowed.
             let facts = cordon_sandbox::host_facts(true);
             match cordon_sandbox::plan_for_host(&policy, &facts, options) {
                 // The probe says namespaces work: the original failure stands.
                 Ok(plan) if !plan.namespaces.is_empty() => return refuse(e),
-                Ok(plan) => {
-                    announce_degraded(&plan.unenforced);
-                    match cordon_sandbox::execute(&policy, &plan, command, &env) {
-                        Ok(outcome) => outcome,
-                        Err(e) => return refuse(e),
-                    }
-                }
+                Ok(plan) => match launch(&policy, &plan, command, None) {
+                    Ok(outcome) => outcome,
+                    Err(e) => return refuse(e),
+                },
                 Err(missing) => return refuse(missing),
             }
         }
         Err(e) => return refuse(e),
     };
-    if let Some(summary) = outcome.denial_summary {
+    if settings.log_denials {
+        let mut summary = outcome.denial_summary.unwrap_or_default();
+        if let Some(proxy) = &proxy {
+            let lines = cordon_proxy::denial_summary(&proxy.denials());
+            if !lines.is_empty() {
+                summary.push_str("cordon: the proxy refused:\n");
+                summary.push_str(&lines);
+            }
+        }
         eprint!("{summary}");
     }
     Ok(outcome.exit_code)
+}
+
+fn build_proxy(s: &ProxySettings) -> Result<Proxy> {
+    let audit = match &s.audit_log {
+        Some(path) => Some(
+            AuditLog::open(path)
+                .map_err(|e| anyhow::anyhow!("cannot open audit log {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let config = ProxyConfig {
+        rules: s.rules.clone(),
+        allow_local_binding: s.allow_local_binding,
+        // The listener lives in the sandbox's own namespace: nothing else can reach it.
+        token: None,
+        ..Default::default()
+    };
+    Ok(Proxy::new(config, audit))
+}
+
+/// Serves `proxy` on `listener` from a runtime on its own threads.
+pub fn serve_in_background(proxy: Proxy, listener: std::net::TcpListener) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build();
+        let Ok(runtime) = runtime else {
+            eprintln!("cordon: cannot start the proxy runtime; the command has no network");
+            return;
+        };
+        runtime.block_on(async move {
+            if listener.set_nonblocking(true).is_err() {
+                return;
+            }
+            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                let _ = proxy.serve(listener).await;
+            }
+        });
+    });
+}
+
+fn launch(
+    policy: &SandboxPolicy,
+    plan: &LinuxPlan,
+    command: &[OsString],
+    proxy: Option<&Proxy>,
+) -> Result<cordon_sandbox::RunOutcome, SandboxError> {
+    announce_degraded(&plan.unenforced);
+    let env = cordon_sandbox::command_env(plan);
+    let mut hooks = RunHooks::default();
+    if let Some(proxy) = proxy {
+        let proxy = proxy.clone();
+        hooks.on_proxy_listener = Some(Box::new(move |listener| {
+            serve_in_background(proxy, listener)
+        }));
+    }
+    cordon_sandbox::execute(policy, plan, command, &env, hooks)
 }
 
 fn announce_degraded(unenforced: &[String]) {

@@ -17,7 +17,7 @@
 use super::report::{self, fail};
 use super::{landlock, mounts, supervisor, sys};
 use crate::plan::{LinuxPlan, MountStep, Namespace};
-use crate::{RunOutcome, SandboxError};
+use crate::{RunHooks, RunOutcome, SandboxError};
 use cordon_policy::{SandboxMode, SandboxPolicy};
 use libseccomp::ScmpFilterContext;
 use std::ffi::{CString, OsString};
@@ -36,6 +36,8 @@ struct Prepared<'a> {
     relay: libc::sigset_t,
     err_w: OwnedFd,
     report_w: Option<OwnedFd>,
+    /// Init's end of the channel that carries the proxy listener to cordon.
+    proxy_w: Option<OwnedFd>,
     uid: libc::uid_t,
     gid: libc::gid_t,
     parent: libc::pid_t,
@@ -51,6 +53,7 @@ pub fn run(
     plan: &LinuxPlan,
     argv: &[OsString],
     env: &[(OsString, OsString)],
+    hooks: RunHooks,
 ) -> Result<RunOutcome, SandboxError> {
     if argv.is_empty() {
         return Err(SandboxError::NoCommand);
@@ -91,6 +94,12 @@ pub fn run(
     } else {
         (None, None)
     };
+    let (proxy_r, proxy_w) = if plan.proxy.is_some() {
+        let (r, w) = socket_pair().map_err(io_err("create a socket pair"))?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
     let mut relay_signals = sys::RELAYED.to_vec();
     relay_signals.push(libc::SIGCHLD);
     let relay = sys::sigset(&relay_signals);
@@ -105,6 +114,7 @@ pub fn run(
         relay,
         err_w,
         report_w,
+        proxy_w,
         // SAFETY: these getters cannot fail.
         uid: unsafe { libc::geteuid() },
         gid: unsafe { libc::getegid() },
@@ -124,13 +134,26 @@ pub fn run(
     if helper == 0 {
         drop(err_r);
         drop(report_r);
+        drop(proxy_r);
         helper_main(&prepared);
     }
     let Prepared {
-        err_w, report_w, ..
+        err_w,
+        report_w,
+        proxy_w,
+        ..
     } = prepared;
     drop(err_w);
     drop(report_w);
+    drop(proxy_w);
+
+    // Init sends the listener before it starts the command, or closes the
+    // channel when set-up fails (then the error pipe says why).
+    if let (Some(r), Some(on_listener)) = (proxy_r, hooks.on_proxy_listener) {
+        if let Ok(fd) = supervisor::receive_fd(&r) {
+            on_listener(std::net::TcpListener::from(fd));
+        }
+    }
 
     if let Some(failure) = report::read(err_r) {
         let mut status = 0;
@@ -226,6 +249,9 @@ fn helper_main(p: &Prepared) -> ! {
         if let Some(w) = &p.report_w {
             libc::close(w.as_raw_fd());
         }
+        if let Some(w) = &p.proxy_w {
+            libc::close(w.as_raw_fd());
+        }
     }
     loop {
         let sig = sys::wait_signal(&p.relay);
@@ -289,6 +315,23 @@ fn init_main(p: &Prepared) -> ! {
                 &e,
             );
         }
+    }
+    if let (Some(proxy), Some(channel)) = (&p.plan.proxy, &p.proxy_w) {
+        match proxy_listener(proxy.port) {
+            Ok(listener) => {
+                if let Err(e) = supervisor::send_fd(channel.as_raw_fd(), listener.as_raw_fd()) {
+                    fail(&p.err_w, "network", "hand the proxy listener to cordon", &e);
+                }
+            }
+            Err(e) => fail(
+                &p.err_w,
+                "network",
+                "listen on the sandbox's loopback for the proxy",
+                &e,
+            ),
+        }
+        // SAFETY: the listener went with the message; our copy closes here.
+        unsafe { libc::close(channel.as_raw_fd()) };
     }
     let notify_pair = match (
         &p.seccomp,
@@ -482,6 +525,13 @@ fn loopback_up() -> io::Result<()> {
         r
     };
     result
+}
+
+/// The proxy's listening socket on the namespace's 127.0.0.1. Only
+/// processes in this network namespace can reach it; the proxy serving it
+/// runs in cordon, outside.
+fn proxy_listener(port: u16) -> io::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
 }
 
 fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {

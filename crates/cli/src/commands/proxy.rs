@@ -1,0 +1,60 @@
+//! `cordon proxy`: the egress proxy on a host address, for other tools and
+//! for backends that cannot hand it a private listener. Because any local
+//! process can reach a host address, a per-run token is required; it is
+//! carried in the proxy URLs printed here.
+
+use crate::settings::ProxySettings;
+use anyhow::{Context, Result};
+use cordon_proxy::{AuditLog, Proxy, ProxyConfig};
+use std::io::Read;
+
+fn token() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom for the proxy token")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Serves until killed.
+pub fn run(settings: ProxySettings, listen: std::net::SocketAddr, print_env: bool) -> Result<i32> {
+    let token = token()?;
+    let audit = match &settings.audit_log {
+        Some(p) => Some(
+            AuditLog::open(p).with_context(|| format!("cannot open audit log {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let config = ProxyConfig {
+        rules: settings.rules,
+        allow_local_binding: settings.allow_local_binding,
+        token: Some(token.clone()),
+        ..Default::default()
+    };
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let http = format!("http://cordon:{token}@{addr}");
+    let socks = format!("socks5h://cordon:{token}@{addr}");
+    if print_env {
+        for key in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+            println!("export {key}={http}");
+        }
+        println!("export ALL_PROXY={socks}");
+        println!("export all_proxy={socks}");
+    } else {
+        eprintln!("cordon proxy listening on {addr}\n  HTTP(S): {http}\n  SOCKS5:  {socks}");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        Proxy::new(config, audit).serve(listener).await
+    })?;
+    Ok(0)
+}

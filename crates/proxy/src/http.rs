@@ -1,0 +1,361 @@
+//! The HTTP side: CONNECT tunnels and absolute-form forwarding.
+
+use crate::decide::{decide, Refusal};
+use crate::relay::{connect, relay};
+use crate::{AuditRecord, Proxy, Reason};
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Largest request head accepted.
+pub const MAX_HEAD: usize = 64 * 1024;
+
+enum HeadError {
+    TooLarge,
+    Timeout,
+    Closed,
+}
+
+/// Reads until the end of the head; returns the buffer and the head length.
+async fn read_head(stream: &mut TcpStream, proxy: &Proxy) -> Result<(Vec<u8>, usize), HeadError> {
+    let deadline = tokio::time::Instant::now() + proxy.config().header_timeout;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = find_head_end(&buf) {
+            return Ok((buf, end));
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(HeadError::TooLarge);
+        }
+        let n = match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Err(_) => return Err(HeadError::Timeout),
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(HeadError::Closed),
+            Ok(Ok(n)) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+async fn respond(stream: &mut TcpStream, status: &str, reason: Reason, body: &str, extra: &str) {
+    let resp = format!(
+        "HTTP/1.1 {status}\r\nx-cordon-deny: {}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n{body}",
+        reason.as_str(),
+        body.len()
+    );
+    let _ = stream.write_all(resp.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Splits `host:port` (with `[v6]:port`), using `default` when no port.
+pub(crate) fn split_authority(auth: &str, default: Option<u16>) -> Option<(String, u16)> {
+    let (host, port) = if let Some(rest) = auth.strip_prefix('[') {
+        let (h, after) = rest.split_once(']')?;
+        (h.to_string(), after.strip_prefix(':'))
+    } else {
+        match auth.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h.to_string(), Some(p)),
+            _ => (auth.to_string(), None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse().ok().filter(|p| *p != 0)?,
+        None => default?,
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some((host, port))
+}
+
+fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Whether the head carries the proxy's token as Basic credentials.
+fn authorized(proxy: &Proxy, headers: &[httparse::Header]) -> bool {
+    let Some(token) = &proxy.config().token else {
+        return true;
+    };
+    let expected = format!("Basic {}", base64(format!("cordon:{token}").as_bytes()));
+    headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("proxy-authorization") && h.value == expected.as_bytes()
+    })
+}
+
+pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
+    let started = Instant::now();
+    let (buf, head_len) = match read_head(&mut stream, proxy).await {
+        Ok(head) => head,
+        Err(HeadError::TooLarge) => {
+            proxy.record(AuditRecord::refused("http", "", 0, Reason::TooLarge));
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                Reason::TooLarge,
+                "request head over 64 KiB\n",
+                "",
+            )
+            .await;
+        }
+        Err(HeadError::Timeout) => {
+            proxy.record(AuditRecord::refused("http", "", 0, Reason::Timeout));
+            return respond(
+                &mut stream,
+                "408 Request Timeout",
+                Reason::Timeout,
+                "request head not received in time\n",
+                "",
+            )
+            .await;
+        }
+        Err(HeadError::Closed) => return,
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 96];
+    let mut req = httparse::Request::new(&mut headers);
+    let parsed = matches!(
+        req.parse(&buf[..head_len]),
+        Ok(httparse::Status::Complete(_))
+    );
+    let (Some(method), Some(target)) = (req.method.filter(|_| parsed), req.path) else {
+        proxy.record(AuditRecord::refused("http", "", 0, Reason::BadRequest));
+        return respond(
+            &mut stream,
+            "400 Bad Request",
+            Reason::BadRequest,
+            "malformed request\n",
+            "",
+        )
+        .await;
+    };
+    if !authorized(proxy, req.headers) {
+        proxy.record(AuditRecord::refused("http", "", 0, Reason::Auth));
+        return respond(
+            &mut stream,
+            "407 Proxy Authentication Required",
+            Reason::Auth,
+            "proxy credentials required\n",
+            "proxy-authenticate: Basic realm=\"cordon\"\r\n",
+        )
+        .await;
+    }
+    let rest = buf[head_len..].to_vec();
+    if method.eq_ignore_ascii_case("CONNECT") {
+        let Some((host, port)) = split_authority(target, None) else {
+            proxy.record(AuditRecord::refused(
+                "connect",
+                target,
+                0,
+                Reason::BadRequest,
+            ));
+            return respond(
+                &mut stream,
+                "400 Bad Request",
+                Reason::BadRequest,
+                "CONNECT needs host:port\n",
+                "",
+            )
+            .await;
+        };
+        return tunnel(proxy, stream, &host, port, rest, started).await;
+    }
+    let Some(after) = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("HTTP://"))
+    else {
+        proxy.record(AuditRecord::refused("http", target, 0, Reason::BadRequest));
+        return respond(
+            &mut stream,
+            "400 Bad Request",
+            Reason::BadRequest,
+            "cordon is a proxy: send absolute-form http:// URLs, or CONNECT for TLS\n",
+            "",
+        )
+        .await;
+    };
+    let (authority, path) = match after.find('/') {
+        Some(i) => (&after[..i], &after[i..]),
+        None => (after, "/"),
+    };
+    let Some((host, port)) = split_authority(authority, Some(80)) else {
+        proxy.record(AuditRecord::refused(
+            "http",
+            authority,
+            0,
+            Reason::BadRequest,
+        ));
+        return respond(
+            &mut stream,
+            "400 Bad Request",
+            Reason::BadRequest,
+            "bad host in URL\n",
+            "",
+        )
+        .await;
+    };
+    let decided = match decide(proxy.config(), &host, port).await {
+        Ok(d) => d,
+        Err(refusal) => return deny(proxy, &mut stream, "http", &host, port, refusal).await,
+    };
+    let upstream = match connect(decided.addr).await {
+        Ok(s) => s,
+        Err(reason) => {
+            proxy.record(AuditRecord::refused("http", &host, port, reason));
+            return respond(
+                &mut stream,
+                "502 Bad Gateway",
+                reason,
+                "upstream connection failed\n",
+                "",
+            )
+            .await;
+        }
+    };
+    // Origin-form request line, hop-by-hop and proxy headers dropped, one
+    // request per connection.
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    for h in req.headers.iter() {
+        let name = h.name.to_ascii_lowercase();
+        if matches!(
+            name.as_str(),
+            "proxy-authorization" | "proxy-connection" | "connection" | "keep-alive"
+        ) {
+            continue;
+        }
+        head.push_str(h.name);
+        head.push_str(": ");
+        head.push_str(&String::from_utf8_lossy(h.value));
+        head.push_str("\r\n");
+    }
+    head.push_str("connection: close\r\n\r\n");
+    let mut pending = head.into_bytes();
+    pending.extend_from_slice(&rest);
+    let (up, down) = relay(stream, upstream, pending, None)
+        .await
+        .unwrap_or((0, 0));
+    proxy.record(AuditRecord::allowed(
+        "http",
+        &host,
+        port,
+        decided.addr.to_string(),
+        up,
+        down,
+        started.elapsed().as_millis() as u64,
+    ));
+}
+
+async fn tunnel(
+    proxy: &Proxy,
+    mut stream: TcpStream,
+    host: &str,
+    port: u16,
+    rest: Vec<u8>,
+    started: Instant,
+) {
+    let decided = match decide(proxy.config(), host, port).await {
+        Ok(d) => d,
+        Err(refusal) => return deny(proxy, &mut stream, "connect", host, port, refusal).await,
+    };
+    let upstream = match connect(decided.addr).await {
+        Ok(s) => s,
+        Err(reason) => {
+            proxy.record(AuditRecord::refused("connect", host, port, reason));
+            return respond(
+                &mut stream,
+                "502 Bad Gateway",
+                reason,
+                "upstream connection failed\n",
+                "",
+            )
+            .await;
+        }
+    };
+    if stream
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let sni_host = cordon_policy::network::normalize_host(host);
+    match relay(stream, upstream, rest, Some(&sni_host)).await {
+        Ok((up, down)) => proxy.record(AuditRecord::allowed(
+            "connect",
+            host,
+            port,
+            decided.addr.to_string(),
+            up,
+            down,
+            started.elapsed().as_millis() as u64,
+        )),
+        Err(reason) => proxy.record(AuditRecord::refused("connect", host, port, reason)),
+    }
+}
+
+async fn deny(
+    proxy: &Proxy,
+    stream: &mut TcpStream,
+    protocol: &str,
+    host: &str,
+    port: u16,
+    refusal: Refusal,
+) {
+    let mut record = AuditRecord::refused(protocol, host, port, refusal.reason);
+    record.refused_addresses = refusal.refused.iter().map(|ip| ip.to_string()).collect();
+    proxy.record(record);
+    respond(
+        stream,
+        "403 Forbidden",
+        refusal.reason,
+        &refusal.explain(host, port),
+        "",
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities_and_base64() {
+        assert_eq!(
+            split_authority("a.com:443", None),
+            Some(("a.com".into(), 443))
+        );
+        assert_eq!(
+            split_authority("[::1]:8080", None),
+            Some(("::1".into(), 8080))
+        );
+        assert_eq!(
+            split_authority("a.com", Some(80)),
+            Some(("a.com".into(), 80))
+        );
+        assert_eq!(split_authority("a.com", None), None);
+        assert_eq!(split_authority("a.com:0", None), None);
+        assert_eq!(split_authority(":80", None), None);
+        assert_eq!(base64(b"cordon:abc"), "Y29yZG9uOmFiYw==");
+        assert_eq!(base64(b"ab"), "YWI=");
+    }
+}

@@ -1,0 +1,75 @@
+//! Upstream connections and the copy loop, with the SNI check on the way.
+
+use crate::sni::{parse_client_hello, Hello, MAX_HELLO};
+use crate::Reason;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const BUF: usize = 64 * 1024;
+
+/// Connects to exactly `addr` (the address that was checked).
+pub(crate) async fn connect(addr: SocketAddr) -> Result<TcpStream, Reason> {
+    match tokio::time::timeout(Duration::from_secs(15), TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        _ => Err(Reason::ConnectFailed),
+    }
+}
+
+async fn copy<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(r: R, mut w: W) -> u64 {
+    let mut r = BufReader::with_capacity(BUF, r);
+    let n = tokio::io::copy_buf(&mut r, &mut w).await.unwrap_or(0);
+    let _ = w.shutdown().await;
+    n
+}
+
+/// Relays both ways until both sides close. `pending` holds client bytes
+/// already read. With `sni_host`, a TLS ClientHello from the client must
+/// name that host, or the tunnel is closed with [`Reason::SniMismatch`].
+/// Returns bytes (up, down).
+pub(crate) async fn relay(
+    client: TcpStream,
+    upstream: TcpStream,
+    mut pending: Vec<u8>,
+    sni_host: Option<&str>,
+) -> Result<(u64, u64), Reason> {
+    let (mut cr, mut cw) = client.into_split();
+    let (ur, mut uw) = upstream.into_split();
+    // Server-first protocols must not wait on the client: start downstream now.
+    let down = tokio::spawn(async move { copy(ur, &mut cw).await });
+    let mut up = 0u64;
+    if let Some(host) = sni_host {
+        loop {
+            match parse_client_hello(&pending) {
+                Hello::Incomplete if pending.len() < MAX_HELLO => {
+                    let mut buf = [0u8; 4096];
+                    let read =
+                        tokio::time::timeout(Duration::from_secs(30), cr.read(&mut buf)).await;
+                    match read {
+                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                        Ok(Ok(n)) => pending.extend_from_slice(&buf[..n]),
+                    }
+                }
+                Hello::Sni(name) if name != host => {
+                    down.abort();
+                    return Err(Reason::SniMismatch);
+                }
+                _ => break,
+            }
+        }
+    }
+    if !pending.is_empty() {
+        if uw.write_all(&pending).await.is_err() {
+            down.abort();
+            return Ok((0, 0));
+        }
+        up += pending.len() as u64;
+    }
+    up += copy(&mut cr, &mut uw).await;
+    let down = down.await.unwrap_or(0);
+    Ok((up, down))
+}
