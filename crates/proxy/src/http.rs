@@ -38,6 +38,7 @@ async fn read_head(stream: &mut TcpStream, proxy: &Proxy) -> Result<(Vec<u8>, us
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
+    // A proxy head is ASCII; searching is bounded by MAX_HEAD.
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
 
@@ -49,6 +50,68 @@ async fn respond(stream: &mut TcpStream, status: &str, reason: Reason, body: &st
     );
     let _ = stream.write_all(resp.as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// What a request asks the proxy for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `CONNECT host:port`.
+    Connect {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// An absolute-form `http://` request.
+    Forward {
+        /// Host.
+        host: String,
+        /// Port (80 by default).
+        port: u16,
+        /// Origin-form path and query.
+        path: String,
+    },
+}
+
+/// Reads the request line's method and target.
+pub fn parse_target(method: &str, target: &str) -> Result<Target, &'static str> {
+    if method.eq_ignore_ascii_case("CONNECT") {
+        let (host, port) = split_authority(target, None).ok_or("CONNECT needs host:port\n")?;
+        return Ok(Target::Connect { host, port });
+    }
+    let after = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("HTTP://"))
+        .ok_or("cordon is a proxy: send absolute-form http:// URLs, or CONNECT for TLS\n")?;
+    let (authority, path) = match after.find(['/', '?']) {
+        Some(i) if after.as_bytes()[i] == b'/' => (&after[..i], after[i..].to_string()),
+        Some(i) => (&after[..i], format!("/{}", &after[i..])),
+        None => (after, "/".to_string()),
+    };
+    if authority.contains('@') {
+        return Err("credentials in the URL are not forwarded\n");
+    }
+    let (host, port) = split_authority(authority, Some(80)).ok_or("bad host in URL\n")?;
+    Ok(Target::Forward { host, port, path })
+}
+
+/// Parses a request head the way the proxy does (for fuzzing and tests):
+/// the target, or why it is refused.
+pub fn parse_head(head: &[u8]) -> Result<Target, Reason> {
+    if head.len() > MAX_HEAD {
+        return Err(Reason::TooLarge);
+    }
+    let end = find_head_end(head).ok_or(Reason::BadRequest)?;
+    let mut headers = [httparse::EMPTY_HEADER; 96];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(&head[..end]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => return Err(Reason::BadRequest),
+    }
+    let (Some(method), Some(target)) = (req.method, req.path) else {
+        return Err(Reason::BadRequest);
+    };
+    parse_target(method, target).map_err(|_| Reason::BadRequest)
 }
 
 /// Splits `host:port` (with `[v6]:port`), using `default` when no port.
@@ -161,58 +224,22 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
         .await;
     }
     let rest = buf[head_len..].to_vec();
-    if method.eq_ignore_ascii_case("CONNECT") {
-        let Some((host, port)) = split_authority(target, None) else {
-            proxy.record(AuditRecord::refused(
-                "connect",
-                target,
-                0,
-                Reason::BadRequest,
-            ));
+    let (host, port, path) = match parse_target(method, target) {
+        Ok(Target::Connect { host, port }) => {
+            return tunnel(proxy, stream, &host, port, rest, started).await
+        }
+        Ok(Target::Forward { host, port, path }) => (host, port, path),
+        Err(message) => {
+            proxy.record(AuditRecord::refused("http", target, 0, Reason::BadRequest));
             return respond(
                 &mut stream,
                 "400 Bad Request",
                 Reason::BadRequest,
-                "CONNECT needs host:port\n",
+                message,
                 "",
             )
             .await;
-        };
-        return tunnel(proxy, stream, &host, port, rest, started).await;
-    }
-    let Some(after) = target
-        .strip_prefix("http://")
-        .or_else(|| target.strip_prefix("HTTP://"))
-    else {
-        proxy.record(AuditRecord::refused("http", target, 0, Reason::BadRequest));
-        return respond(
-            &mut stream,
-            "400 Bad Request",
-            Reason::BadRequest,
-            "cordon is a proxy: send absolute-form http:// URLs, or CONNECT for TLS\n",
-            "",
-        )
-        .await;
-    };
-    let (authority, path) = match after.find('/') {
-        Some(i) => (&after[..i], &after[i..]),
-        None => (after, "/"),
-    };
-    let Some((host, port)) = split_authority(authority, Some(80)) else {
-        proxy.record(AuditRecord::refused(
-            "http",
-            authority,
-            0,
-            Reason::BadRequest,
-        ));
-        return respond(
-            &mut stream,
-            "400 Bad Request",
-            Reason::BadRequest,
-            "bad host in URL\n",
-            "",
-        )
-        .await;
+        }
     };
     let decided = match decide(proxy.config(), &host, port).await {
         Ok(d) => d,
@@ -357,5 +384,50 @@ mod tests {
         assert_eq!(split_authority(":80", None), None);
         assert_eq!(base64(b"cordon:abc"), "Y29yZG9uOmFiYw==");
         assert_eq!(base64(b"ab"), "YWI=");
+    }
+
+    #[test]
+    fn heads() {
+        let t = parse_head(b"CONNECT a.com:443 HTTP/1.1\r\nHost: a.com\r\n\r\n").unwrap();
+        assert_eq!(
+            t,
+            Target::Connect {
+                host: "a.com".into(),
+                port: 443
+            }
+        );
+        let t = parse_head(b"GET http://a.com:8080/x?y HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(
+            t,
+            Target::Forward {
+                host: "a.com".into(),
+                port: 8080,
+                path: "/x?y".into()
+            }
+        );
+        let t = parse_head(b"GET http://a.com?q HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(
+            t,
+            Target::Forward {
+                host: "a.com".into(),
+                port: 80,
+                path: "/?q".into()
+            }
+        );
+        for bad in [
+            &b"GET /relative HTTP/1.1\r\n\r\n"[..],
+            b"CONNECT a.com HTTP/1.1\r\n\r\n",
+            b"GET http://u:p@a.com/ HTTP/1.1\r\n\r\n",
+            b"\x00\x01garbage\r\n\r\n",
+            b"GET http://a.com/ HTTP/1.1\r\n",
+        ] {
+            assert_eq!(
+                parse_head(bad),
+                Err(Reason::BadRequest),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(parse_head(&vec![b'a'; MAX_HEAD + 1]), Err(Reason::TooLarge));
     }
 }

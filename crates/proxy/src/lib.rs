@@ -18,10 +18,10 @@
 
 mod audit;
 mod decide;
-mod http;
+pub mod http;
 mod relay;
 pub mod sni;
-mod socks;
+pub mod socks;
 
 pub use audit::{AuditLog, AuditRecord};
 pub use decide::{Denial, Reason};

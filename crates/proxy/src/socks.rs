@@ -7,7 +7,7 @@ use crate::relay::{connect, relay};
 use crate::{AuditRecord, Proxy, Reason};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const REP_OK: u8 = 0x00;
@@ -17,19 +17,19 @@ const REP_HOST_UNREACHABLE: u8 = 0x04;
 const REP_COMMAND_NOT_SUPPORTED: u8 = 0x07;
 const REP_ADDRESS_NOT_SUPPORTED: u8 = 0x08;
 
-async fn reply(stream: &mut TcpStream, code: u8) {
+async fn reply<S: AsyncWrite + Unpin>(stream: &mut S, code: u8) {
     let _ = stream
         .write_all(&[0x05, code, 0x00, 0x01, 0, 0, 0, 0, 0, 0])
         .await;
 }
 
-async fn read_exact<const N: usize>(stream: &mut TcpStream) -> Option<[u8; N]> {
+async fn read_exact<const N: usize, S: AsyncRead + Unpin>(stream: &mut S) -> Option<[u8; N]> {
     let mut buf = [0u8; N];
     stream.read_exact(&mut buf).await.ok()?;
     Some(buf)
 }
 
-async fn read_vec(stream: &mut TcpStream, len: usize) -> Option<Vec<u8>> {
+async fn read_vec<S: AsyncRead + Unpin>(stream: &mut S, len: usize) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; len];
     stream.read_exact(&mut buf).await.ok()?;
     Some(buf)
@@ -39,7 +39,8 @@ async fn read_vec(stream: &mut TcpStream, len: usize) -> Option<Vec<u8>> {
 /// the proper reply, and are audited.
 pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
     let timeout = proxy.config().header_timeout;
-    let handshake = tokio::time::timeout(timeout, negotiate(proxy, &mut stream)).await;
+    let token = proxy.config().token.clone();
+    let handshake = tokio::time::timeout(timeout, negotiate(&mut stream, token.as_deref())).await;
     let (host, port) = match handshake {
         Ok(Ok(target)) => target,
         Ok(Err(reason)) => {
@@ -90,15 +91,17 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
 }
 
 /// Greeting, optional authentication and the request; returns the target.
-async fn negotiate(proxy: &Proxy, stream: &mut TcpStream) -> Result<(String, u16), Reason> {
-    let [ver, nmethods] = read_exact::<2>(stream).await.ok_or(Reason::BadRequest)?;
+pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    token: Option<&str>,
+) -> Result<(String, u16), Reason> {
+    let [ver, nmethods] = read_exact::<2, S>(stream).await.ok_or(Reason::BadRequest)?;
     if ver != 0x05 || nmethods == 0 {
         return Err(Reason::BadRequest);
     }
     let methods = read_vec(stream, usize::from(nmethods))
         .await
         .ok_or(Reason::BadRequest)?;
-    let token = proxy.config().token.clone();
     let wanted = if token.is_some() { 0x02 } else { 0x00 };
     if !methods.contains(&wanted) {
         let _ = stream.write_all(&[0x05, 0xff]).await;
@@ -109,11 +112,11 @@ async fn negotiate(proxy: &Proxy, stream: &mut TcpStream) -> Result<(String, u16
         .await
         .map_err(|_| Reason::BadRequest)?;
     if let Some(token) = token {
-        let [_ver, ulen] = read_exact::<2>(stream).await.ok_or(Reason::BadRequest)?;
+        let [_ver, ulen] = read_exact::<2, S>(stream).await.ok_or(Reason::BadRequest)?;
         let _user = read_vec(stream, usize::from(ulen))
             .await
             .ok_or(Reason::BadRequest)?;
-        let [plen] = read_exact::<1>(stream).await.ok_or(Reason::BadRequest)?;
+        let [plen] = read_exact::<1, S>(stream).await.ok_or(Reason::BadRequest)?;
         let pass = read_vec(stream, usize::from(plen))
             .await
             .ok_or(Reason::BadRequest)?;
@@ -126,20 +129,23 @@ async fn negotiate(proxy: &Proxy, stream: &mut TcpStream) -> Result<(String, u16
             .await
             .map_err(|_| Reason::BadRequest)?;
     }
-    let [ver, cmd, _rsv, atyp] = read_exact::<4>(stream).await.ok_or(Reason::BadRequest)?;
+    let [ver, cmd, _rsv, atyp] = read_exact::<4, S>(stream).await.ok_or(Reason::BadRequest)?;
     if ver != 0x05 {
         reply(stream, REP_FAILURE).await;
         return Err(Reason::BadRequest);
     }
     let host = match atyp {
         0x01 => {
-            Ipv4Addr::from(read_exact::<4>(stream).await.ok_or(Reason::BadRequest)?).to_string()
+            Ipv4Addr::from(read_exact::<4, S>(stream).await.ok_or(Reason::BadRequest)?).to_string()
         }
-        0x04 => {
-            Ipv6Addr::from(read_exact::<16>(stream).await.ok_or(Reason::BadRequest)?).to_string()
-        }
+        0x04 => Ipv6Addr::from(
+            read_exact::<16, S>(stream)
+                .await
+                .ok_or(Reason::BadRequest)?,
+        )
+        .to_string(),
         0x03 => {
-            let [len] = read_exact::<1>(stream).await.ok_or(Reason::BadRequest)?;
+            let [len] = read_exact::<1, S>(stream).await.ok_or(Reason::BadRequest)?;
             let name = read_vec(stream, usize::from(len))
                 .await
                 .ok_or(Reason::BadRequest)?;
@@ -150,7 +156,7 @@ async fn negotiate(proxy: &Proxy, stream: &mut TcpStream) -> Result<(String, u16
             return Err(Reason::BadRequest);
         }
     };
-    let port = u16::from_be_bytes(read_exact::<2>(stream).await.ok_or(Reason::BadRequest)?);
+    let port = u16::from_be_bytes(read_exact::<2, S>(stream).await.ok_or(Reason::BadRequest)?);
     if cmd != 0x01 {
         // BIND (2) and UDP ASSOCIATE (3): not offered.
         reply(stream, REP_COMMAND_NOT_SUPPORTED).await;
