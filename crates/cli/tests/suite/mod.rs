@@ -4,4 +4,5 @@ mod filesystem;
 mod network;
 mod process;
 mod protected;
+mod proxy;
 mod syscalls;

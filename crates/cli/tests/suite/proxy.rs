@@ -1,0 +1,294 @@
+//! `--network proxy`: real clients through cordon's proxy, denials a user can
+//! act on, and bypass attempts (each with a positive control). Local servers
+//! run on this machine's own addresses and are allowed explicitly.
+
+use super::common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// An HTTP server answering `hello` to at most `n` requests.
+fn http_hello(ip: IpAddr, n: usize) -> SocketAddr {
+    let l = TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().take(n).flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
+                head.push(byte[0]);
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello");
+        }
+    });
+    addr
+}
+
+/// A TCP echo server for at most `n` connections.
+fn echo(ip: IpAddr, n: usize) -> SocketAddr {
+    let l = TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().take(n).flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                while let Ok(k) = s.read(&mut buf) {
+                    if k == 0 || s.write_all(&buf[..k]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn own_v4() -> IpAddr {
+    own_addresses().into_iter().find(IpAddr::is_ipv4).expect("no non-loopback IPv4 address on this machine")
+}
+
+/// `sh -c script` under `--network proxy` with `flags`.
+fn in_proxy(w: &World, flags: &[&str], script: &str) -> Output {
+    let mut all = vec!["--network", "proxy"];
+    all.extend_from_slice(flags);
+    w.cordon(&all, &["sh", "-c", script])
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn audit(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn http_forward_allowed_denied_and_explained() {
+    let w = World::new();
+    let ip = own_v4();
+    let server = http_hello(ip, 10);
+    let url = format!("http://{server}/");
+    let allow = format!("--allow-domain={ip}");
+    let log = w.work().join("audit.jsonl");
+    let log_flag = format!("--audit-log={}", log.display());
+
+    let ok = in_proxy(&w, &[&allow, &log_flag], &format!("curl -sS {url}"));
+    assert_eq!(stdout(&ok), "hello", "{}", text(&ok));
+
+    let denied = in_proxy(&w, &[], &format!("curl -sS -D- {url}"));
+    let out = stdout(&denied);
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}");
+    assert!(out.contains("x-cordon-deny: not-allowed"), "{out}");
+    assert!(out.contains(&format!("\"{ip}\" = \"allow\"")) && out.contains("--allow-domain"), "{out}");
+
+    let by_rule = in_proxy(&w, &["--allow-domain=*", &format!("--deny-domain={ip}")], &format!("curl -sS -D- {url}"));
+    assert!(stdout(&by_rule).contains("x-cordon-deny: denied"), "{}", text(&by_rule));
+
+    if cordon_policy_is_non_public(ip) {
+        let star = in_proxy(&w, &["--allow-domain=*"], &format!("curl -sS -D- {url}"));
+        let out = stdout(&star);
+        assert!(out.contains("x-cordon-deny: non-public-address"), "{out}");
+        assert!(out.contains(&format!("\"{ip}\" = \"allow\"")), "the body names the address to allow: {out}");
+    }
+    let records = audit(&log);
+    let allowed = records.iter().find(|r| r["decision"] == "allow").expect("an allow record");
+    assert_eq!(allowed["protocol"], "http");
+    assert_eq!(allowed["resolved"], server.to_string());
+    assert!(allowed["bytes_down"].as_u64().unwrap() > 0);
+    for key in ["time", "host", "port", "reason", "bytes_up", "duration_ms"] {
+        assert!(allowed.get(key).is_some(), "audit record lacks {key}: {allowed}");
+    }
+}
+
+/// The proxy's own non-public test, restated so the test knows whether the
+/// machine's address needs an explicit rule.
+fn cordon_policy_is_non_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_documentation() || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00 || v6.is_loopback(),
+    }
+}
+
+#[test]
+fn socks5h_and_proxy_connect_tunnels() {
+    let w = World::new();
+    let ip = own_v4();
+    let server = http_hello(ip, 4);
+    let allow = format!("--allow-domain={ip}");
+    let out = in_proxy(&w, &[&allow], &format!("curl -sS -x \"$ALL_PROXY\" http://{server}/"));
+    assert_eq!(stdout(&out), "hello", "{}", text(&out));
+    let denied = in_proxy(&w, &[], &format!("curl -sS -x \"$ALL_PROXY\" http://{server}/"));
+    assert!(!denied.status.success(), "SOCKS without a rule must fail: {}", text(&denied));
+
+    let e = echo(ip, 4);
+    let script = format!("echo ping | {CORDON} proxy-connect {} {}", e.ip(), e.port());
+    let out = in_proxy(&w, &[&allow], &script);
+    assert_eq!(stdout(&out), "ping\n", "{}", text(&out));
+    let out = in_proxy(&w, &[], &script);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not-allowed"), "{}", text(&out));
+}
+
+#[test]
+fn bypasses_fail_and_the_same_actions_work_outside() {
+    let w = World::new();
+    let ip = own_v4();
+    let server = http_hello(ip, 4);
+    let allow = format!("--allow-domain={ip}");
+    // Control: direct from outside works.
+    let direct = Command::new("curl").args(["-sS", "--noproxy", "*", &format!("http://{server}/")]).output().unwrap();
+    assert_eq!(stdout(&direct), "hello", "{}", text(&direct));
+    // Inside, even with the host allowed, going around the proxy fails.
+    let out = in_proxy(&w, &[&allow], &format!("curl -sS -m 5 --noproxy '*' http://{server}/"));
+    assert!(!out.status.success(), "{}", text(&out));
+    let tcp = echo(ip, 2).to_string();
+    assert_escape_blocked(&w, &["--network", "proxy", &allow], &["tcp", &tcp]);
+    let udp = std::net::UdpSocket::bind((ip, 0)).unwrap();
+    let udp_addr = udp.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        for _ in 0..2 {
+            if let Ok((n, from)) = udp.recv_from(&mut buf) {
+                let _ = udp.send_to(&buf[..n], from);
+            }
+        }
+    });
+    // UDP (DNS included) has nowhere to go.
+    assert_escape_blocked(&w, &["--network", "proxy", &allow], &["udp", &udp_addr]);
+}
+
+#[test]
+fn names_and_literals_reaching_loopback_are_refused() {
+    let w = World::new();
+    let server = http_hello(IpAddr::V4(Ipv4Addr::LOCALHOST), 4);
+    let port = server.port();
+    // An allowed name that resolves to 127.0.0.1.
+    let out = in_proxy(&w, &["--allow-domain=localhost"], &format!("curl -sS -D- http://localhost:{port}/"));
+    assert!(stdout(&out).contains("x-cordon-deny: non-public-address"), "{}", text(&out));
+    // An IPv4-mapped IPv6 literal under `*`.
+    let out = in_proxy(&w, &["--allow-domain=*"], &format!("curl -sS -D- 'http://[::ffff:127.0.0.1]:{port}/'"));
+    assert!(stdout(&out).contains("x-cordon-deny: non-public-address"), "{}", text(&out));
+    // Positive control: naming the address explicitly lets it through.
+    let out = in_proxy(&w, &["--allow-domain=127.0.0.1"], &format!("curl -sS http://127.0.0.1:{port}/"));
+    assert_eq!(stdout(&out), "hello", "{}", text(&out));
+}
+
+fn openssl(args: &[&str], cwd: &Path) {
+    let out = Command::new("openssl").args(args).current_dir(cwd).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
+}
+
+#[test]
+fn connect_to_tls_and_sni_fronting_is_refused() {
+    let w = World::new();
+    let ip = own_v4();
+    let dir = w.work();
+    openssl(
+        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=cordon-test", "-addext", &format!("subjectAltName=IP:{ip}"), "-keyout", "key.pem", "-out", "cert.pem", "-days", "1"],
+        &dir,
+    );
+    let port = TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port();
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-accept", &format!("{ip}:{port}"), "-cert", "cert.pem", "-key", "key.pem", "-www", "-naccept", "6"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the server accepts.
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect((ip, port)).is_err() {
+        assert!(start.elapsed().as_secs() < 10, "s_server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let allow = format!("--allow-domain={ip}");
+    let log = dir.join("audit.jsonl");
+    let log_flag = format!("--audit-log={}", log.display());
+    let out = in_proxy(&w, &[&allow], &format!("curl -sS --cacert cert.pem https://{ip}:{port}/ | head -c 200"));
+    // s_server -www answers with a status page that names its ciphers.
+    assert!(out.status.success() && stdout(&out).to_lowercase().contains("<html>"), "{}", text(&out));
+    let s_client = |extra: &str| {
+        format!("openssl s_client -brief -proxy \"${{HTTP_PROXY#http://}}\" -connect {ip}:{port} {extra} </dev/null 2>&1")
+    };
+    // Control: no SNI (as for an IP) passes.
+    let out = in_proxy(&w, &[&allow, &log_flag], &s_client("-noservername"));
+    assert!(stdout(&out).contains("CONNECTION ESTABLISHED"), "{}", text(&out));
+    // A ClientHello naming another host is refused.
+    let out = in_proxy(&w, &[&allow, &log_flag], &s_client("-servername evil.example"));
+    assert!(!stdout(&out).contains("CONNECTION ESTABLISHED"), "{}", text(&out));
+    assert!(audit(&log).iter().any(|r| r["reason"] == "sni-mismatch"), "{:?}", audit(&log));
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn git_clone_over_http_through_the_proxy() {
+    let w = World::new();
+    let ip = own_v4();
+    let srv = tempfile::tempdir().unwrap();
+    let repo = srv.path().join("repo.git");
+    let git = |args: &[&str], cwd: &Path| {
+        let out = Command::new("git").args(args).current_dir(cwd).env("GIT_CONFIG_NOSYSTEM", "1").env("HOME", cwd).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    };
+    let src = srv.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    git(&["init", "-q", "-b", "main"], &src);
+    std::fs::write(src.join("README"), "through the proxy\n").unwrap();
+    git(&["add", "README"], &src);
+    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], &src);
+    git(&["clone", "-q", "--bare", src.to_str().unwrap(), repo.to_str().unwrap()], srv.path());
+    git(&["update-server-info"], &repo);
+    let port = TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port();
+    let mut server = Command::new("python3")
+        .args(["-m", "http.server", "--bind", &ip.to_string(), &port.to_string(), "--directory", srv.path().to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect((ip, port)).is_err() {
+        assert!(start.elapsed().as_secs() < 10, "http.server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let clone = format!("HOME=$PWD git clone -q http://{ip}:{port}/repo.git out && cat out/README");
+    let out = in_proxy(&w, &["--full-auto", &format!("--allow-domain={ip}")], &clone);
+    assert_eq!(stdout(&out), "through the proxy\n", "{}", text(&out));
+    let out = in_proxy(&w, &["--full-auto"], &clone.replace(" out ", " out2 ").replace("out/", "out2/"));
+    assert!(!out.status.success(), "without a rule the clone fails: {}", text(&out));
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn standalone_proxy_requires_its_token() {
+    let ip = own_v4();
+    let server = http_hello(ip, 4);
+    let home = tempfile::tempdir().unwrap();
+    let mut proxy = Command::new(CORDON)
+        .args(["proxy", "--print-env", &format!("--allow-domain={ip}")])
+        .env("CORDON_HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(proxy.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().split_once('=').unwrap().1.to_string();
+    assert!(url.starts_with("http://cordon:") && url.contains('@'), "{url}");
+    let with = Command::new("curl").args(["-sS", "-x", &url, &format!("http://{server}/")]).output().unwrap();
+    assert_eq!(stdout(&with), "hello", "{}", text(&with));
+    let bare = url.replace(&url[7..=url.find('@').unwrap()], "");
+    let without = Command::new("curl").args(["-sS", "-D-", "-o", "/dev/null", "-x", &bare, &format!("http://{server}/")]).output().unwrap();
+    assert!(stdout(&without).starts_with("HTTP/1.1 407"), "{}", text(&without));
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}
