@@ -292,3 +292,68 @@ fn standalone_proxy_requires_its_token() {
     let _ = proxy.kill();
     let _ = proxy.wait();
 }
+
+/// Runs `script` with `*` allowed; when the proxy refuses the registry's
+/// addresses as non-public (this machine's registries resolve to a
+/// documentation range), allows exactly the refused addresses and runs it
+/// again. Host names come from the audit log, never from this file.
+fn through_registry(w: &World, name: &str, script: &str) -> Output {
+    let log = w.work().join(format!("{name}-audit.jsonl"));
+    let log_flag = format!("--audit-log={}", log.display());
+    let mut flags = vec!["--full-auto".to_string(), "--allow-domain=*".to_string(), log_flag];
+    let first = in_proxy(w, &flags.iter().map(String::as_str).collect::<Vec<_>>(), script);
+    if first.status.success() {
+        return first;
+    }
+    let records = audit(&log);
+    let refused: Vec<String> = records
+        .iter()
+        .filter(|r| r["reason"] == "non-public-address")
+        .flat_map(|r| r["refused_addresses"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    assert!(!refused.is_empty(), "{name} failed but nothing was refused as non-public:\n{}\n{records:?}", text(&first));
+    for ip in refused {
+        flags.push(format!("--allow-domain={ip}"));
+    }
+    in_proxy(w, &flags.iter().map(String::as_str).collect::<Vec<_>>(), script)
+}
+
+/// Real package clients through the proxy. The clients live in root's
+/// toolchains here, so this runs in the root pass of scripts/test.
+#[test]
+fn registry_clients_work_through_the_proxy_and_fail_when_denied() {
+    if !is_root() {
+        eprintln!("registry clients are exercised in the root pass");
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let w = World::new();
+    let crate_dir = w.work().join("tiny");
+    std::fs::create_dir_all(crate_dir.join("src")).unwrap();
+    std::fs::write(crate_dir.join("src/lib.rs"), "").unwrap();
+    std::fs::write(
+        crate_dir.join("Cargo.toml"),
+        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\nitoa = \"=1.0.11\"\n",
+    )
+    .unwrap();
+    let clients = [
+        ("pip", "pip download --no-deps --no-cache-dir --disable-pip-version-check -q -d dl six==1.16.0 && ls dl".to_string(), "six-1.16.0"),
+        ("npm", "npm_config_cache=$PWD/npm-cache npm_config_update_notifier=false npm view is-number@7.0.0 version".to_string(), "7.0.0"),
+        ("cargo", format!("cd tiny && CARGO_HOME=$PWD/../cargo-home {cargo} fetch -q && ls ../cargo-home/registry/cache/*/"), "itoa-1.0.11.crate"),
+    ];
+    for (name, script, expect) in &clients {
+        let ok = through_registry(&w, name, script);
+        assert!(ok.status.success() && stdout(&ok).contains(expect), "{name} through the proxy:\n{}", text(&ok));
+    }
+    // Everything denied: each client fails, and the proxy says why.
+    let w = World::new();
+    let log = w.work().join("denied.jsonl");
+    let log_flag = format!("--audit-log={}", log.display());
+    for (name, script, _) in &clients[..2] {
+        let out = in_proxy(&w, &["--full-auto", &log_flag], script);
+        assert!(!out.status.success(), "{name} must fail with nothing allowed:\n{}", text(&out));
+    }
+    let records = audit(&log);
+    assert!(!records.is_empty() && records.iter().all(|r| r["decision"] == "deny" && r["reason"] == "not-allowed"), "{records:?}");
+}
