@@ -16,10 +16,13 @@ fn http_hello(ip: IpAddr, n: usize) -> SocketAddr {
         for mut s in l.incoming().take(n).flatten() {
             let mut head = Vec::new();
             let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).map(|n| n == 1).unwrap_or(false)
+            {
                 head.push(byte[0]);
             }
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello");
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+            );
         }
     });
     addr
@@ -45,7 +48,10 @@ fn echo(ip: IpAddr, n: usize) -> SocketAddr {
 }
 
 fn own_v4() -> IpAddr {
-    own_addresses().into_iter().find(IpAddr::is_ipv4).expect("no non-loopback IPv4 address on this machine")
+    own_addresses()
+        .into_iter()
+        .find(IpAddr::is_ipv4)
+        .expect("no non-loopback IPv4 address on this machine")
 }
 
 /// `sh -c script` under `--network proxy` with `flags`.
@@ -84,24 +90,44 @@ fn http_forward_allowed_denied_and_explained() {
     let out = stdout(&denied);
     assert!(out.starts_with("HTTP/1.1 403"), "{out}");
     assert!(out.contains("x-cordon-deny: not-allowed"), "{out}");
-    assert!(out.contains(&format!("\"{ip}\" = \"allow\"")) && out.contains("--allow-domain"), "{out}");
+    assert!(
+        out.contains(&format!("\"{ip}\" = \"allow\"")) && out.contains("--allow-domain"),
+        "{out}"
+    );
 
-    let by_rule = in_proxy(&w, &["--allow-domain=*", &format!("--deny-domain={ip}")], &format!("curl -sS -D- {url}"));
-    assert!(stdout(&by_rule).contains("x-cordon-deny: denied"), "{}", text(&by_rule));
+    let by_rule = in_proxy(
+        &w,
+        &["--allow-domain=*", &format!("--deny-domain={ip}")],
+        &format!("curl -sS -D- {url}"),
+    );
+    assert!(
+        stdout(&by_rule).contains("x-cordon-deny: denied"),
+        "{}",
+        text(&by_rule)
+    );
 
     if cordon_policy_is_non_public(ip) {
         let star = in_proxy(&w, &["--allow-domain=*"], &format!("curl -sS -D- {url}"));
         let out = stdout(&star);
         assert!(out.contains("x-cordon-deny: non-public-address"), "{out}");
-        assert!(out.contains(&format!("\"{ip}\" = \"allow\"")), "the body names the address to allow: {out}");
+        assert!(
+            out.contains(&format!("\"{ip}\" = \"allow\"")),
+            "the body names the address to allow: {out}"
+        );
     }
     let records = audit(&log);
-    let allowed = records.iter().find(|r| r["decision"] == "allow").expect("an allow record");
+    let allowed = records
+        .iter()
+        .find(|r| r["decision"] == "allow")
+        .expect("an allow record");
     assert_eq!(allowed["protocol"], "http");
     assert_eq!(allowed["resolved"], server.to_string());
     assert!(allowed["bytes_down"].as_u64().unwrap() > 0);
     for key in ["time", "host", "port", "reason", "bytes_up", "duration_ms"] {
-        assert!(allowed.get(key).is_some(), "audit record lacks {key}: {allowed}");
+        assert!(
+            allowed.get(key).is_some(),
+            "audit record lacks {key}: {allowed}"
+        );
     }
 }
 
@@ -111,7 +137,11 @@ fn cordon_policy_is_non_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();
-            v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_documentation() || (o[0] == 100 && (o[1] & 0xc0) == 64)
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_documentation()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
         }
         IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00 || v6.is_loopback(),
     }
@@ -123,17 +153,33 @@ fn socks5h_and_proxy_connect_tunnels() {
     let ip = own_v4();
     let server = http_hello(ip, 4);
     let allow = format!("--allow-domain={ip}");
-    let out = in_proxy(&w, &[&allow], &format!("curl -sS -x \"$ALL_PROXY\" http://{server}/"));
+    let out = in_proxy(
+        &w,
+        &[&allow],
+        &format!("curl -sS -x \"$ALL_PROXY\" http://{server}/"),
+    );
     assert_eq!(stdout(&out), "hello", "{}", text(&out));
-    let denied = in_proxy(&w, &[], &format!("curl -sS -x \"$ALL_PROXY\" http://{server}/"));
-    assert!(!denied.status.success(), "SOCKS without a rule must fail: {}", text(&denied));
+    let denied = in_proxy(
+        &w,
+        &[],
+        &format!("curl -sS -x \"$ALL_PROXY\" http://{server}/"),
+    );
+    assert!(
+        !denied.status.success(),
+        "SOCKS without a rule must fail: {}",
+        text(&denied)
+    );
 
     let e = echo(ip, 4);
     let script = format!("echo ping | {CORDON} proxy-connect {} {}", e.ip(), e.port());
     let out = in_proxy(&w, &[&allow], &script);
     assert_eq!(stdout(&out), "ping\n", "{}", text(&out));
     let out = in_proxy(&w, &[], &script);
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not-allowed"), "{}", text(&out));
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not-allowed"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -143,10 +189,17 @@ fn bypasses_fail_and_the_same_actions_work_outside() {
     let server = http_hello(ip, 4);
     let allow = format!("--allow-domain={ip}");
     // Control: direct from outside works.
-    let direct = Command::new("curl").args(["-sS", "--noproxy", "*", &format!("http://{server}/")]).output().unwrap();
+    let direct = Command::new("curl")
+        .args(["-sS", "--noproxy", "*", &format!("http://{server}/")])
+        .output()
+        .unwrap();
     assert_eq!(stdout(&direct), "hello", "{}", text(&direct));
     // Inside, even with the host allowed, going around the proxy fails.
-    let out = in_proxy(&w, &[&allow], &format!("curl -sS -m 5 --noproxy '*' http://{server}/"));
+    let out = in_proxy(
+        &w,
+        &[&allow],
+        &format!("curl -sS -m 5 --noproxy '*' http://{server}/"),
+    );
     assert!(!out.status.success(), "{}", text(&out));
     let tcp = echo(ip, 2).to_string();
     assert_escape_blocked(&w, &["--network", "proxy", &allow], &["tcp", &tcp]);
@@ -170,18 +223,42 @@ fn names_and_literals_reaching_loopback_are_refused() {
     let server = http_hello(IpAddr::V4(Ipv4Addr::LOCALHOST), 4);
     let port = server.port();
     // An allowed name that resolves to 127.0.0.1.
-    let out = in_proxy(&w, &["--allow-domain=localhost"], &format!("curl -sS -D- http://localhost:{port}/"));
-    assert!(stdout(&out).contains("x-cordon-deny: non-public-address"), "{}", text(&out));
+    let out = in_proxy(
+        &w,
+        &["--allow-domain=localhost"],
+        &format!("curl -sS -D- http://localhost:{port}/"),
+    );
+    assert!(
+        stdout(&out).contains("x-cordon-deny: non-public-address"),
+        "{}",
+        text(&out)
+    );
     // An IPv4-mapped IPv6 literal under `*`.
-    let out = in_proxy(&w, &["--allow-domain=*"], &format!("curl -sS -D- 'http://[::ffff:127.0.0.1]:{port}/'"));
-    assert!(stdout(&out).contains("x-cordon-deny: non-public-address"), "{}", text(&out));
+    let out = in_proxy(
+        &w,
+        &["--allow-domain=*"],
+        &format!("curl -sS -D- 'http://[::ffff:127.0.0.1]:{port}/'"),
+    );
+    assert!(
+        stdout(&out).contains("x-cordon-deny: non-public-address"),
+        "{}",
+        text(&out)
+    );
     // Positive control: naming the address explicitly lets it through.
-    let out = in_proxy(&w, &["--allow-domain=127.0.0.1"], &format!("curl -sS http://127.0.0.1:{port}/"));
+    let out = in_proxy(
+        &w,
+        &["--allow-domain=127.0.0.1"],
+        &format!("curl -sS http://127.0.0.1:{port}/"),
+    );
     assert_eq!(stdout(&out), "hello", "{}", text(&out));
 }
 
 fn openssl(args: &[&str], cwd: &Path) {
-    let out = Command::new("openssl").args(args).current_dir(cwd).output().unwrap();
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
 }
 
@@ -191,12 +268,44 @@ fn connect_to_tls_and_sni_fronting_is_refused() {
     let ip = own_v4();
     let dir = w.work();
     openssl(
-        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=cordon-test", "-addext", &format!("subjectAltName=IP:{ip}"), "-keyout", "key.pem", "-out", "cert.pem", "-days", "1"],
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=cordon-test",
+            "-addext",
+            &format!("subjectAltName=IP:{ip}"),
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "1",
+        ],
         &dir,
     );
-    let port = TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = Command::new("openssl")
-        .args(["s_server", "-quiet", "-accept", &format!("{ip}:{port}"), "-cert", "cert.pem", "-key", "key.pem", "-www", "-naccept", "6"])
+        .args([
+            "s_server",
+            "-quiet",
+            "-accept",
+            &format!("{ip}:{port}"),
+            "-cert",
+            "cert.pem",
+            "-key",
+            "key.pem",
+            "-www",
+            "-naccept",
+            "6",
+        ])
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -212,19 +321,43 @@ fn connect_to_tls_and_sni_fronting_is_refused() {
     let allow = format!("--allow-domain={ip}");
     let log = dir.join("audit.jsonl");
     let log_flag = format!("--audit-log={}", log.display());
-    let out = in_proxy(&w, &[&allow], &format!("curl -sS --cacert cert.pem https://{ip}:{port}/ | head -c 200"));
+    let out = in_proxy(
+        &w,
+        &[&allow],
+        &format!("curl -sS --cacert cert.pem https://{ip}:{port}/ | head -c 200"),
+    );
     // s_server -www answers with a status page that names its ciphers.
-    assert!(out.status.success() && stdout(&out).to_lowercase().contains("<html>"), "{}", text(&out));
+    assert!(
+        out.status.success() && stdout(&out).to_lowercase().contains("<html>"),
+        "{}",
+        text(&out)
+    );
     let s_client = |extra: &str| {
         format!("openssl s_client -brief -proxy \"${{HTTP_PROXY#http://}}\" -connect {ip}:{port} {extra} </dev/null 2>&1")
     };
     // Control: no SNI (as for an IP) passes.
     let out = in_proxy(&w, &[&allow, &log_flag], &s_client("-noservername"));
-    assert!(stdout(&out).contains("CONNECTION ESTABLISHED"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("CONNECTION ESTABLISHED"),
+        "{}",
+        text(&out)
+    );
     // A ClientHello naming another host is refused.
-    let out = in_proxy(&w, &[&allow, &log_flag], &s_client("-servername evil.example"));
-    assert!(!stdout(&out).contains("CONNECTION ESTABLISHED"), "{}", text(&out));
-    assert!(audit(&log).iter().any(|r| r["reason"] == "sni-mismatch"), "{:?}", audit(&log));
+    let out = in_proxy(
+        &w,
+        &[&allow, &log_flag],
+        &s_client("-servername evil.example"),
+    );
+    assert!(
+        !stdout(&out).contains("CONNECTION ESTABLISHED"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        audit(&log).iter().any(|r| r["reason"] == "sni-mismatch"),
+        "{:?}",
+        audit(&log)
+    );
     let _ = server.kill();
     let _ = server.wait();
 }
@@ -236,7 +369,13 @@ fn git_clone_over_http_through_the_proxy() {
     let srv = tempfile::tempdir().unwrap();
     let repo = srv.path().join("repo.git");
     let git = |args: &[&str], cwd: &Path| {
-        let out = Command::new("git").args(args).current_dir(cwd).env("GIT_CONFIG_NOSYSTEM", "1").env("HOME", cwd).output().unwrap();
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(cwd)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", cwd)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "git {args:?}: {}", text(&out));
     };
     let src = srv.path().join("src");
@@ -244,12 +383,44 @@ fn git_clone_over_http_through_the_proxy() {
     git(&["init", "-q", "-b", "main"], &src);
     std::fs::write(src.join("README"), "through the proxy\n").unwrap();
     git(&["add", "README"], &src);
-    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], &src);
-    git(&["clone", "-q", "--bare", src.to_str().unwrap(), repo.to_str().unwrap()], srv.path());
+    git(
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "init",
+        ],
+        &src,
+    );
+    git(
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            src.to_str().unwrap(),
+            repo.to_str().unwrap(),
+        ],
+        srv.path(),
+    );
     git(&["update-server-info"], &repo);
-    let port = TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = Command::new("python3")
-        .args(["-m", "http.server", "--bind", &ip.to_string(), &port.to_string(), "--directory", srv.path().to_str().unwrap()])
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            &ip.to_string(),
+            &port.to_string(),
+            "--directory",
+            srv.path().to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -260,10 +431,22 @@ fn git_clone_over_http_through_the_proxy() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let clone = format!("HOME=$PWD git clone -q http://{ip}:{port}/repo.git out && cat out/README");
-    let out = in_proxy(&w, &["--full-auto", &format!("--allow-domain={ip}")], &clone);
+    let out = in_proxy(
+        &w,
+        &["--full-auto", &format!("--allow-domain={ip}")],
+        &clone,
+    );
     assert_eq!(stdout(&out), "through the proxy\n", "{}", text(&out));
-    let out = in_proxy(&w, &["--full-auto"], &clone.replace(" out ", " out2 ").replace("out/", "out2/"));
-    assert!(!out.status.success(), "without a rule the clone fails: {}", text(&out));
+    let out = in_proxy(
+        &w,
+        &["--full-auto"],
+        &clone.replace(" out ", " out2 ").replace("out/", "out2/"),
+    );
+    assert!(
+        !out.status.success(),
+        "without a rule the clone fails: {}",
+        text(&out)
+    );
     let _ = server.kill();
     let _ = server.wait();
 }
@@ -281,14 +464,37 @@ fn standalone_proxy_requires_its_token() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(proxy.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(proxy.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let url = line.trim().split_once('=').unwrap().1.to_string();
-    assert!(url.starts_with("http://cordon:") && url.contains('@'), "{url}");
-    let with = Command::new("curl").args(["-sS", "-x", &url, &format!("http://{server}/")]).output().unwrap();
+    assert!(
+        url.starts_with("http://cordon:") && url.contains('@'),
+        "{url}"
+    );
+    let with = Command::new("curl")
+        .args(["-sS", "-x", &url, &format!("http://{server}/")])
+        .output()
+        .unwrap();
     assert_eq!(stdout(&with), "hello", "{}", text(&with));
     let bare = url.replace(&url[7..=url.find('@').unwrap()], "");
-    let without = Command::new("curl").args(["-sS", "-D-", "-o", "/dev/null", "-x", &bare, &format!("http://{server}/")]).output().unwrap();
-    assert!(stdout(&without).starts_with("HTTP/1.1 407"), "{}", text(&without));
+    let without = Command::new("curl")
+        .args([
+            "-sS",
+            "-D-",
+            "-o",
+            "/dev/null",
+            "-x",
+            &bare,
+            &format!("http://{server}/"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&without).starts_with("HTTP/1.1 407"),
+        "{}",
+        text(&without)
+    );
     let _ = proxy.kill();
     let _ = proxy.wait();
 }
@@ -300,8 +506,16 @@ fn standalone_proxy_requires_its_token() {
 fn through_registry(w: &World, name: &str, script: &str) -> Output {
     let log = w.work().join(format!("{name}-audit.jsonl"));
     let log_flag = format!("--audit-log={}", log.display());
-    let mut flags = vec!["--full-auto".to_string(), "--allow-domain=*".to_string(), log_flag];
-    let first = in_proxy(w, &flags.iter().map(String::as_str).collect::<Vec<_>>(), script);
+    let mut flags = vec![
+        "--full-auto".to_string(),
+        "--allow-domain=*".to_string(),
+        log_flag,
+    ];
+    let first = in_proxy(
+        w,
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+        script,
+    );
     if first.status.success() {
         return first;
     }
@@ -309,14 +523,27 @@ fn through_registry(w: &World, name: &str, script: &str) -> Output {
     let refused: Vec<String> = records
         .iter()
         .filter(|r| r["reason"] == "non-public-address")
-        .flat_map(|r| r["refused_addresses"].as_array().cloned().unwrap_or_default())
+        .flat_map(|r| {
+            r["refused_addresses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter_map(|a| a.as_str().map(str::to_string))
         .collect();
-    assert!(!refused.is_empty(), "{name} failed but nothing was refused as non-public:\n{}\n{records:?}", text(&first));
+    assert!(
+        !refused.is_empty(),
+        "{name} failed but nothing was refused as non-public:\n{}\n{records:?}",
+        text(&first)
+    );
     for ip in refused {
         flags.push(format!("--allow-domain={ip}"));
     }
-    in_proxy(w, &flags.iter().map(String::as_str).collect::<Vec<_>>(), script)
+    in_proxy(
+        w,
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+        script,
+    )
 }
 
 /// Real package clients through the proxy. The clients live in root's
@@ -344,7 +571,11 @@ fn registry_clients_work_through_the_proxy_and_fail_when_denied() {
     ];
     for (name, script, expect) in &clients {
         let ok = through_registry(&w, name, script);
-        assert!(ok.status.success() && stdout(&ok).contains(expect), "{name} through the proxy:\n{}", text(&ok));
+        assert!(
+            ok.status.success() && stdout(&ok).contains(expect),
+            "{name} through the proxy:\n{}",
+            text(&ok)
+        );
     }
     // Everything denied: each client fails, and the proxy says why.
     let w = World::new();
@@ -352,8 +583,18 @@ fn registry_clients_work_through_the_proxy_and_fail_when_denied() {
     let log_flag = format!("--audit-log={}", log.display());
     for (name, script, _) in &clients[..2] {
         let out = in_proxy(&w, &["--full-auto", &log_flag], script);
-        assert!(!out.status.success(), "{name} must fail with nothing allowed:\n{}", text(&out));
+        assert!(
+            !out.status.success(),
+            "{name} must fail with nothing allowed:\n{}",
+            text(&out)
+        );
     }
     let records = audit(&log);
-    assert!(!records.is_empty() && records.iter().all(|r| r["decision"] == "deny" && r["reason"] == "not-allowed"), "{records:?}");
+    assert!(
+        !records.is_empty()
+            && records
+                .iter()
+                .all(|r| r["decision"] == "deny" && r["reason"] == "not-allowed"),
+        "{records:?}"
+    );
 }
