@@ -26,6 +26,27 @@ pub struct ProxySettings {
     pub allow_local_binding: bool,
     /// `--audit-log`.
     pub audit_log: Option<std::path::PathBuf>,
+    /// The host's own proxy, with `allow_upstream_proxy`.
+    pub upstream: Option<cordon_proxy::Upstream>,
+}
+
+/// The upstream proxy from cordon's own environment, when allowed.
+fn upstream(config: &Config) -> Result<Option<cordon_proxy::Upstream>> {
+    if !config.allow_upstream_proxy {
+        return Ok(None);
+    }
+    let Some(url) = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    else {
+        return Ok(None);
+    };
+    cordon_proxy::Upstream::parse(&url).map(Some).ok_or_else(|| {
+        UsageError(format!(
+            "network.allow_upstream_proxy: cannot use the upstream proxy `{url}` (only http://[user:pass@]host:port is supported)"
+        ))
+        .into()
+    })
 }
 
 /// Config rules plus flag rules, with bad flag patterns as usage errors.
@@ -64,6 +85,7 @@ pub fn proxy_settings(args: &crate::args::ProxyArgs) -> Result<ProxySettings> {
         rules: domain_rules(&config, &args.allow_domains, &args.deny_domains)?,
         allow_local_binding: config.allow_local_binding,
         audit_log: args.audit_log.clone(),
+        upstream: upstream(&config)?,
     })
 }
 
@@ -148,6 +170,7 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
             rules: domain_rules(&config, &args.allow_domains, &args.deny_domains)?,
             allow_local_binding: config.allow_local_binding,
             audit_log: args.audit_log.clone(),
+            upstream: upstream(&config)?,
         },
         warnings,
     })

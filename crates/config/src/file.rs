@@ -50,7 +50,7 @@ pub struct NetworkToml {
     pub domains: BTreeMap<String, ActionToml>,
     /// Let the proxy reach non-public addresses (local services).
     pub allow_local_binding: Option<bool>,
-    /// Chain through the host's own `HTTPS_PROXY` (not implemented yet).
+    /// Chain outbound connections through the host's own `HTTPS_PROXY`.
     pub allow_upstream_proxy: Option<bool>,
 }
 

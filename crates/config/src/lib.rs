@@ -50,6 +50,8 @@ pub struct Config {
     pub domain_rules: cordon_policy::network::DomainRules,
     /// `[network] allow_local_binding`.
     pub allow_local_binding: bool,
+    /// `[network] allow_upstream_proxy`.
+    pub allow_upstream_proxy: bool,
     /// The profile in effect, if any.
     pub profile: Option<String>,
     /// Warnings for the user (unknown keys and the like).
@@ -116,9 +118,7 @@ pub fn load_from_str(
             })?;
         domain_rules.push(rule);
     }
-    if network_toml.allow_upstream_proxy == Some(true) {
-        warnings.push("network.allow_upstream_proxy: chaining through an upstream proxy is not implemented yet; connections go direct".into());
-    }
+
     Ok(Config {
         cordon_home: home.to_path_buf(),
         sandbox_mode,
@@ -130,6 +130,7 @@ pub fn load_from_str(
             .unwrap_or(false),
         domain_rules,
         allow_local_binding: network_toml.allow_local_binding.unwrap_or(false),
+        allow_upstream_proxy: network_toml.allow_upstream_proxy.unwrap_or(false),
         profile: merged.profile,
         warnings,
     })

@@ -135,7 +135,7 @@ pub(crate) fn split_authority(auth: &str, default: Option<u16>) -> Option<(Strin
     Some((host, port))
 }
 
-fn base64(input: &[u8]) -> String {
+pub(crate) fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.chunks(3) {
@@ -245,7 +245,7 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
         Ok(d) => d,
         Err(refusal) => return deny(proxy, &mut stream, "http", &host, port, refusal).await,
     };
-    let upstream = match connect(decided.addr).await {
+    let upstream = match connect(decided.addr, proxy.config().upstream.as_ref()).await {
         Ok(s) => s,
         Err(reason) => {
             proxy.record(AuditRecord::refused("http", &host, port, reason));
@@ -304,7 +304,7 @@ async fn tunnel(
         Ok(d) => d,
         Err(refusal) => return deny(proxy, &mut stream, "connect", host, port, refusal).await,
     };
-    let upstream = match connect(decided.addr).await {
+    let upstream = match connect(decided.addr, proxy.config().upstream.as_ref()).await {
         Ok(s) => s,
         Err(reason) => {
             proxy.record(AuditRecord::refused("connect", host, port, reason));

@@ -14,7 +14,8 @@
 //!
 //! # Limitations
 //! Plain-HTTP requests are forwarded one per connection (`Connection:
-//! close` upstream). Upstream proxy chaining is not implemented yet.
+//! close` upstream). Through an upstream proxy, every connection is a
+//! CONNECT to the address cordon checked.
 
 mod audit;
 mod decide;
@@ -45,6 +46,30 @@ pub struct ProxyConfig {
     pub token: Option<String>,
     /// Time allowed for a client to send its request head.
     pub header_timeout: Duration,
+    /// Send every outbound connection through this HTTP proxy (CONNECT to
+    /// the checked address), for hosts that must use one.
+    pub upstream: Option<Upstream>,
+}
+
+/// An upstream HTTP proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// `host:port` of the upstream proxy.
+    pub addr: String,
+    /// `user:password` for Basic proxy authentication.
+    pub credentials: Option<String>,
+}
+
+impl Upstream {
+    /// Parses `http://[user:pass@]host:port[/]`.
+    pub fn parse(url: &str) -> Option<Self> {
+        let rest = url.strip_prefix("http://")?.trim_end_matches('/');
+        let (credentials, addr) = match rest.rsplit_once('@') {
+            Some((c, a)) => (Some(c.to_string()), a.to_string()),
+            None => (None, rest.to_string()),
+        };
+        (!addr.is_empty() && addr.contains(':')).then_some(Upstream { addr, credentials })
+    }
 }
 
 impl Default for ProxyConfig {
@@ -54,6 +79,7 @@ impl Default for ProxyConfig {
             allow_local_binding: false,
             token: None,
             header_timeout: Duration::from_secs(10),
+            upstream: None,
         }
     }
 }

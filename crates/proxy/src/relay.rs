@@ -1,7 +1,7 @@
 //! Upstream connections and the copy loop, with the SNI check on the way.
 
 use crate::sni::{parse_client_hello, Hello, MAX_HELLO};
-use crate::Reason;
+use crate::{Reason, Upstream};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -9,10 +9,40 @@ use tokio::net::TcpStream;
 
 const BUF: usize = 64 * 1024;
 
-/// Connects to exactly `addr` (the address that was checked).
-pub(crate) async fn connect(addr: SocketAddr) -> Result<TcpStream, Reason> {
-    match tokio::time::timeout(Duration::from_secs(15), TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => {
+/// Connects to exactly `addr` (the address that was checked), directly or
+/// through `upstream` with a CONNECT to that same address.
+pub(crate) async fn connect(
+    addr: SocketAddr,
+    upstream: Option<&Upstream>,
+) -> Result<TcpStream, Reason> {
+    let attempt = async {
+        let Some(up) = upstream else {
+            return TcpStream::connect(addr).await.ok();
+        };
+        let mut s = TcpStream::connect(up.addr.as_str()).await.ok()?;
+        let mut req = format!("CONNECT {addr} HTTP/1.1\r\nHost: {addr}\r\n");
+        if let Some(c) = &up.credentials {
+            req.push_str(&format!(
+                "Proxy-Authorization: Basic {}\r\n",
+                crate::http::base64(c.as_bytes())
+            ));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).await.ok()?;
+        // Read the reply head byte by byte: tunnel bytes must stay unread.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if s.read(&mut byte).await.ok()? == 0 || head.len() > 16 * 1024 {
+                return None;
+            }
+            head.push(byte[0]);
+        }
+        let ok = head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200");
+        ok.then_some(s)
+    };
+    match tokio::time::timeout(Duration::from_secs(15), attempt).await {
+        Ok(Some(s)) => {
             let _ = s.set_nodelay(true);
             Ok(s)
         }

@@ -67,7 +67,7 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
             return reply(&mut stream, code).await;
         }
     };
-    let upstream = match connect(decided.addr).await {
+    let upstream = match connect(decided.addr, proxy.config().upstream.as_ref()).await {
         Ok(s) => s,
         Err(reason) => {
             proxy.record(AuditRecord::refused("socks5", &host, port, reason));

@@ -28,6 +28,7 @@ pub fn run(settings: ProxySettings, listen: std::net::SocketAddr, print_env: boo
     let config = ProxyConfig {
         rules: settings.rules,
         allow_local_binding: settings.allow_local_binding,
+        upstream: settings.upstream.clone(),
         token: Some(token.clone()),
         ..Default::default()
     };
@@ -36,17 +37,22 @@ pub fn run(settings: ProxySettings, listen: std::net::SocketAddr, print_env: boo
     let addr = listener.local_addr()?;
     let http = format!("http://cordon:{token}@{addr}");
     let socks = format!("socks5h://cordon:{token}@{addr}");
-    if print_env {
-        for key in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
-            println!("export {key}={http}");
-        }
-        println!("export ALL_PROXY={socks}");
-        println!("export all_proxy={socks}");
-    } else {
-        eprintln!("cordon proxy listening on {addr}\n  HTTP(S): {http}\n  SOCKS5:  {socks}");
-    }
+    // Whoever reads these may stop reading; the proxy must keep serving.
     use std::io::Write;
-    let _ = std::io::stdout().flush();
+    if print_env {
+        let mut out = std::io::stdout().lock();
+        for key in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+            let _ = writeln!(out, "export {key}={http}");
+        }
+        let _ = writeln!(out, "export ALL_PROXY={socks}");
+        let _ = writeln!(out, "export all_proxy={socks}");
+        let _ = out.flush();
+    } else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "cordon proxy listening on {addr}\n  HTTP(S): {http}\n  SOCKS5:  {socks}"
+        );
+    }
     listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -100,6 +100,7 @@ fn build_proxy(s: &ProxySettings) -> Result<Proxy> {
     let config = ProxyConfig {
         rules: s.rules.clone(),
         allow_local_binding: s.allow_local_binding,
+        upstream: s.upstream.clone(),
         // The listener lives in the sandbox's own namespace: nothing else can reach it.
         token: None,
         ..Default::default()

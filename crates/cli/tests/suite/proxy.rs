@@ -598,3 +598,100 @@ fn registry_clients_work_through_the_proxy_and_fail_when_denied() {
         "{records:?}"
     );
 }
+
+/// Starts `cordon proxy --print-env` with `args`; returns the child, its
+/// token URL and the audit log path.
+fn standalone(home: &Path, args: &[&str]) -> (std::process::Child, String) {
+    let mut proxy = Command::new(CORDON)
+        .arg("proxy")
+        .arg("--print-env")
+        .args(args)
+        .env("CORDON_HOME", home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(proxy.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().split_once('=').unwrap().1.to_string();
+    (proxy, url)
+}
+
+#[test]
+fn upstream_chaining_goes_through_the_hosts_proxy_when_allowed() {
+    let w = World::new();
+    let ip = own_v4();
+    let server = http_hello(ip, 4);
+    let up_home = tempfile::tempdir().unwrap();
+    let up_log = up_home.path().join("upstream.jsonl");
+    let (mut upstream, url) = standalone(
+        up_home.path(),
+        &[
+            &format!("--allow-domain={ip}"),
+            &format!("--audit-log={}", up_log.display()),
+        ],
+    );
+    let allow = format!("--allow-domain={ip}");
+    let run = |extra: &[&str]| {
+        let mut flags = vec!["--network", "proxy", allow.as_str()];
+        flags.extend_from_slice(extra);
+        let mut cmd = w.cordon_cmd(&flags, &["curl", "-sS", &format!("http://{server}/")]);
+        cmd.env("HTTPS_PROXY", &url);
+        cmd.output().unwrap()
+    };
+    // Control: without the setting, cordon goes direct and the upstream sees nothing.
+    let direct = run(&[]);
+    assert_eq!(stdout(&direct), "hello", "{}", text(&direct));
+    assert!(audit(&up_log).is_empty());
+    let chained = run(&["-c", "network.allow_upstream_proxy=true"]);
+    assert_eq!(stdout(&chained), "hello", "{}", text(&chained));
+    let records = audit(&up_log);
+    assert!(
+        records
+            .iter()
+            .any(|r| r["decision"] == "allow" && r["port"] == server.port()),
+        "{records:?}"
+    );
+    let _ = upstream.kill();
+    let _ = upstream.wait();
+}
+
+/// A proxy the command starts inside the sandbox cannot widen the policy:
+/// going direct it has no route, chaining it meets cordon's rules.
+#[test]
+fn a_second_proxy_inside_the_sandbox_cannot_relay_around_the_rules() {
+    let w = World::new();
+    let ip = own_v4();
+    let server = http_hello(ip, 6);
+    let inner = |upstream: bool| {
+        let chain = if upstream {
+            "-c network.allow_upstream_proxy=true"
+        } else {
+            ""
+        };
+        format!(
+            "rm -f env.txt; {CORDON} proxy --print-env --allow-domain '*' --allow-domain {ip} {chain} > env.txt 2>/dev/null & p=$!; \
+             for i in $(seq 50); do [ -s env.txt ] && break; sleep 0.1; done; \
+             url=$(head -1 env.txt | cut -d= -f2-); curl -sS -m 10 -x \"$url\" http://{server}/; rc=$?; kill $p; exit $rc"
+        )
+    };
+    // Control: the same relay outside any sandbox reaches the server.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(inner(false))
+        .current_dir(w.work())
+        .env("CORDON_HOME", w.home.path())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "hello", "{}", text(&out));
+    for upstream in [false, true] {
+        let out = in_proxy(&w, &["--full-auto"], &inner(upstream));
+        assert!(
+            !stdout(&out).contains("hello"),
+            "inner relay (upstream {upstream}) escaped: {}",
+            text(&out)
+        );
+    }
+}
