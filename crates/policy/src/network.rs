@@ -80,6 +80,13 @@ fn parse_net(text: &str) -> Option<(IpAddr, u8)> {
         Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max)?,
         None => max,
     };
+    // An IPv4-mapped range is an IPv4 range (addresses are compared in
+    // their IPv4 form); a shorter prefix stays IPv6.
+    if let IpAddr::V6(v6) = ip {
+        if let (Some(v4), true) = (v6.to_ipv4_mapped(), len >= 96) {
+            return Some((IpAddr::V4(v4), len - 96));
+        }
+    }
     Some((ip, len))
 }
 
@@ -316,6 +323,7 @@ fn v4_non_public(ip: Ipv4Addr) -> bool {
         || (o[0] == 100 && (o[1] & 0xc0) == 64)
         || (o[0] == 198 && (o[1] & 0xfe) == 18)
         || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+        || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 6to4 relay anycast
         || o[0] >= 240
 }
 
@@ -353,6 +361,7 @@ fn v6_non_public(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfe80 // link-local
         || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x2001 && s[1] == 0x0000) // Teredo 2001::/32
         || (s[0] == 0x3fff && s[1] < 0x1000) // documentation 3fff::/20
         || (s[0] == 0x2001 && s[1] == 0x0002 && s[2] == 0) // benchmarking 2001:2::/48
         || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard 100::/64

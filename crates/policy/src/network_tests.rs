@@ -157,3 +157,15 @@ fn non_public_ranges() {
         assert!(!is_non_public(ip.parse().unwrap()), "{ip} should be public");
     }
 }
+
+#[test]
+fn mapped_ranges_are_ipv4_ranges() {
+    let r = rules(&[("*", Allow), ("::ffff:0.0.0.0/96", Deny)]);
+    assert!(r.denied_address("10.1.2.3".parse().unwrap(), 80).is_some());
+    assert!(r
+        .denied_address("::ffff:10.1.2.3".parse().unwrap(), 80)
+        .is_some());
+    let r = rules(&[("::ffff:10.0.0.0/104", Allow)]);
+    assert!(r.explicitly_allows_address("10.9.9.9".parse().unwrap(), 1));
+    assert!(!r.explicitly_allows_address("11.0.0.1".parse().unwrap(), 1));
+}

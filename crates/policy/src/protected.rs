@@ -95,7 +95,7 @@ fn protect_git_entry(path: &Path, is_file: bool, found: &mut Vec<ProtectedPath>)
         fs::canonicalize(path).ok()
     };
     let Some(git_dir) = git_dir else { return };
-    if let Ok(common) = fs::read_to_string(git_dir.join("commondir")) {
+    if let Some(common) = read_small_file(&git_dir.join("commondir")) {
         if let Ok(common) = fs::canonicalize(git_dir.join(common.trim_end())) {
             push_existing(found, common);
         }
@@ -106,11 +106,37 @@ fn protect_git_entry(path: &Path, is_file: bool, found: &mut Vec<ProtectedPath>)
 /// Reads `gitdir: PATH` from a `.git` file; relative paths are relative to
 /// the file's directory.
 fn read_gitfile(path: &Path) -> Option<PathBuf> {
-    let text = fs::read_to_string(path).ok()?;
+    let text = read_small_file(path)?;
     let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
     let base = path.parent()?;
     fs::canonicalize(base.join(target)).ok()
 }
+
+/// Reads a regular file of at most 4 KiB without following a final symlink
+/// to something else or blocking on a FIFO or device planted by a sandboxed
+/// command.
+fn read_small_file(path: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > 4096 {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(4096).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// `O_NONBLOCK` on Linux (and the BSDs use 4 too, macOS 4).
+#[cfg(target_os = "linux")]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(not(target_os = "linux"))]
+const O_NONBLOCK: i32 = 4;
 
 #[cfg(test)]
 #[path = "protected_tests.rs"]

@@ -84,3 +84,20 @@ fn skipped_roots_and_symlinks_are_not_walked() {
     assert!(existing.contains(&root.join("elsewhere/deep/.git")));
     assert!(!existing.iter().any(|p| p.starts_with(root.join("link"))));
 }
+
+#[test]
+fn a_fifo_named_commondir_does_not_hang_discovery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(tmp.path()).unwrap();
+    fs::create_dir_all(root.join("x/.git")).unwrap();
+    let fifo = std::ffi::CString::new(root.join("x/.git/commondir").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid path.
+    assert_eq!(unsafe { libc_mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let existing = paths(&discover_protected(&root, &[]), ProtectedKind::Existing);
+    assert!(existing.contains(&root.join("x/.git")));
+}
+
+extern "C" {
+    #[link_name = "mkfifo"]
+    fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+}

@@ -1,6 +1,6 @@
 //! Turning a mode plus settings into the concrete set of writable roots.
 
-use crate::protected::{discover_protected, ProtectedPath};
+use crate::protected::{discover_protected, ProtectedKind, ProtectedPath};
 use crate::{NetworkMode, PolicyError, SandboxMode};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -127,6 +127,12 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
     }
     roots.sort_by_key(|r| (r.components().count(), r.clone()));
     roots.dedup();
+    // cordon's own home (config, sessions) stays read-only whatever its
+    // name, except `memories`, a root of its own.
+    let home = inputs
+        .cordon_home
+        .as_ref()
+        .and_then(|h| std::fs::canonicalize(h).ok());
     policy.writable_roots = roots
         .iter()
         .map(|root| {
@@ -135,9 +141,18 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
                 .filter(|r| *r != root && r.starts_with(root))
                 .cloned()
                 .collect();
+            let mut protected = discover_protected(root, &nested);
+            if let Some(home) = home.as_ref().filter(|h| h.starts_with(root)) {
+                protected.push(ProtectedPath {
+                    path: home.clone(),
+                    kind: ProtectedKind::Existing,
+                });
+                protected.sort_by(|a, b| a.path.cmp(&b.path));
+                protected.dedup_by(|a, b| a.path == b.path);
+            }
             WritableRoot {
                 root: root.clone(),
-                protected: discover_protected(root, &nested),
+                protected,
             }
         })
         .collect();

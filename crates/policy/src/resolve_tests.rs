@@ -103,3 +103,17 @@ fn nested_root_is_walked_once_but_keeps_its_own_top() {
         .iter()
         .any(|x| x.path == inner.join(".git")));
 }
+
+#[test]
+fn cordon_home_inside_a_root_is_protected_whatever_its_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = fs::canonicalize(tmp.path()).unwrap();
+    let home = cwd.join("cfg/cordon");
+    fs::create_dir_all(&home).unwrap();
+    let mut i = inputs(&cwd);
+    i.cordon_home = Some(home.clone());
+    let p = resolve(&i).unwrap();
+    assert!(!p.allows_write(&home.join("config.toml")));
+    assert!(p.allows_write(&home.join("memories/today.md")));
+    assert!(p.allows_write(&cwd.join("cfg/other")));
+}

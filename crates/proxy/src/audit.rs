@@ -48,7 +48,7 @@ impl AuditRecord {
         AuditRecord {
             time: now(),
             protocol: protocol.into(),
-            host: host.into(),
+            host: clean_host(host),
             port,
             resolved: None,
             refused_addresses: Vec::new(),
@@ -84,6 +84,24 @@ impl AuditRecord {
             duration_ms: ms,
         }
     }
+}
+
+#[cfg(target_os = "linux")]
+const O_NOFOLLOW: i32 = 0o400000;
+#[cfg(not(target_os = "linux"))]
+const O_NOFOLLOW: i32 = 0x100;
+
+extern "C" {
+    fn geteuid() -> u32;
+}
+
+/// A host as recorded: printable ASCII only, at most 255 bytes, so what a
+/// client sends cannot smuggle control characters or grow memory.
+pub(crate) fn clean_host(host: &str) -> String {
+    host.chars()
+        .take(255)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
 }
 
 /// A shared, line-flushed JSONL writer.

@@ -152,7 +152,7 @@ impl Proxy {
             if let Ok(mut d) = self.inner.denials.lock() {
                 if d.len() < 10_000 {
                     d.push(Denial {
-                        host: record.host.clone(),
+                        host: audit::clean_host(&record.host),
                         port: record.port,
                         reason: record.reason.clone(),
                     });

@@ -379,10 +379,10 @@ pub fn plan_linux(
     }
 
     if has(Layer::Seccomp) {
-        let unix_sockets = match &plan.landlock {
-            Some(l) if l.resolve_unix => UnixSockets::LandlockResolveUnix,
-            _ => UnixSockets::DenyCreate,
-        };
+        // Even where Landlock can limit unix-socket connects (ABI 9), /tmp is
+        // a writable root full of host sockets (tmux, X11, ssh-agent), so
+        // socket creation stays refused; RESOLVE_UNIX is an extra layer.
+        let unix_sockets = UnixSockets::DenyCreate;
         let mut socket_families = Vec::new();
         if unix_sockets == UnixSockets::LandlockResolveUnix {
             socket_families.push("AF_UNIX");
@@ -412,8 +412,11 @@ pub fn plan_linux(
 }
 
 /// The mount steps for `policy`: capture writable roots, turn everything
-/// read-only, re-attach the roots shallowest first with their protected
-/// paths bound read-only right after each, then fresh `/proc` and `/dev`.
+/// read-only, then re-attach roots and bind protected paths in order of
+/// depth (a root before a protected path at the same depth), so that a
+/// deeper root never covers a shallower root's protected path below it and
+/// a root nested in a protected path (`$CORDON_HOME/memories`) stays
+/// writable. Then fresh `/proc` and `/dev`.
 fn mount_steps(policy: &SandboxPolicy) -> Vec<MountStep> {
     let mut steps = vec![MountStep::MakePrivate];
     for root in &policy.writable_roots {
@@ -422,16 +425,25 @@ fn mount_steps(policy: &SandboxPolicy) -> Vec<MountStep> {
         });
     }
     steps.push(MountStep::ReadOnlyRoot);
+    // (depth, 0 = root / 1 = protected, path)
+    let mut layered: Vec<(usize, u8, &Path)> = Vec::new();
     for root in &policy.writable_roots {
-        steps.push(MountStep::AttachWritable {
-            path: root.root.clone(),
-        });
-        let mut bound: Vec<&Path> = Vec::new();
+        layered.push((root.root.components().count(), 0, &root.root));
         for protected in &root.protected {
-            let path = protected.path.as_path();
-            if !inside_any_root(policy, path) || covered(policy, &bound, path) {
-                continue;
+            if inside_any_root(policy, &protected.path) {
+                layered.push((protected.path.components().count(), 1, &protected.path));
             }
+        }
+    }
+    layered.sort();
+    layered.dedup();
+    let mut bound: Vec<&Path> = Vec::new();
+    for (_, kind, path) in layered {
+        if kind == 0 {
+            steps.push(MountStep::AttachWritable {
+                path: path.to_path_buf(),
+            });
+        } else if !covered(policy, &bound, path) {
             bound.push(path);
             steps.push(MountStep::ProtectReadOnly {
                 path: path.to_path_buf(),

@@ -63,11 +63,11 @@ fn workspace_write_mount_order() {
             MountStep::CaptureWritable { path: w("/w/sub") },
             MountStep::ReadOnlyRoot,
             MountStep::AttachWritable { path: w("/w") },
-            MountStep::ProtectReadOnly { path: w("/w/.git") },
+            MountStep::AttachWritable { path: w("/w/sub") },
             MountStep::ProtectReadOnly {
                 path: w("/w/.cordon")
             },
-            MountStep::AttachWritable { path: w("/w/sub") },
+            MountStep::ProtectReadOnly { path: w("/w/.git") },
             MountStep::Proc,
             MountStep::Dev,
         ]
@@ -150,8 +150,12 @@ fn seccomp_denies_the_listed_calls_and_unix_sockets_by_abi() {
     )
     .unwrap();
     let s = p.seccomp.unwrap();
-    assert_eq!(s.unix_sockets, UnixSockets::LandlockResolveUnix);
-    assert!(s.socket_families.contains(&"AF_UNIX"));
+    assert_eq!(
+        s.unix_sockets,
+        UnixSockets::DenyCreate,
+        "still refused with RESOLVE_UNIX"
+    );
+    assert!(!s.socket_families.contains(&"AF_UNIX"));
 
     let p = plan_linux(
         &policy(SandboxMode::ReadOnly, NetworkMode::None),
@@ -263,4 +267,55 @@ fn proxy_mode_has_its_own_netns_listener_and_environment() {
         degraded
     )
     .is_err());
+}
+
+#[test]
+fn a_deeper_root_never_covers_a_shallower_roots_protected_path() {
+    // /a's gitdir lives inside the deeper root /b/c: bind it after /b/c is attached.
+    let pol = SandboxPolicy {
+        mode: SandboxMode::WorkspaceWrite,
+        network: NetworkMode::None,
+        cwd: "/a".into(),
+        writable_roots: vec![
+            WritableRoot {
+                root: "/a".into(),
+                protected: vec![ProtectedPath {
+                    path: "/b/c/sep".into(),
+                    kind: ProtectedKind::Existing,
+                }],
+            },
+            WritableRoot {
+                root: "/b/c".into(),
+                protected: vec![],
+            },
+            WritableRoot {
+                root: "/h/.cordon/memories".into(),
+                protected: vec![],
+            },
+            WritableRoot {
+                root: "/h".into(),
+                protected: vec![ProtectedPath {
+                    path: "/h/.cordon".into(),
+                    kind: ProtectedKind::Existing,
+                }],
+            },
+        ],
+        missing_roots: vec![],
+    };
+    let p = plan_linux(&pol, &HostSupport::full(7), PlanOptions::default()).unwrap();
+    let pos = |m: MountStep| p.mounts.iter().position(|x| *x == m).unwrap();
+    let w = |s: &str| PathBuf::from(s);
+    assert!(
+        pos(MountStep::AttachWritable { path: w("/b/c") })
+            < pos(MountStep::ProtectReadOnly {
+                path: w("/b/c/sep")
+            })
+    );
+    assert!(
+        pos(MountStep::ProtectReadOnly {
+            path: w("/h/.cordon")
+        }) < pos(MountStep::AttachWritable {
+            path: w("/h/.cordon/memories")
+        })
+    );
 }

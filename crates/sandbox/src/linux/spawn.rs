@@ -59,7 +59,7 @@ pub fn run(
         return Err(SandboxError::NoCommand);
     }
     let mut plan = plan.clone();
-    create_placeholders(&mut plan);
+    create_placeholders(&mut plan)?;
     let argv_c = argv
         .iter()
         .map(|a| cstring(a.as_bytes()))
@@ -200,16 +200,37 @@ pub fn run(
 }
 
 /// Creates the empty directories that stand in for a missing `.git` or
-/// `.cordon`. One that cannot be created cannot be created by the command
-/// either (same credentials), so its bind step is dropped.
-fn create_placeholders(plan: &mut LinuxPlan) {
+/// `.cordon`. One that cannot be created for lack of permission cannot be
+/// created by the command either (same credentials), so its bind step is
+/// dropped; any other failure (disk full, quota) refuses the run.
+fn create_placeholders(plan: &mut LinuxPlan) -> Result<(), SandboxError> {
+    let mut skipped = Vec::new();
     for path in &plan.placeholders {
-        let _ = std::fs::create_dir(path);
+        match std::fs::create_dir(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EACCES | libc::EPERM | libc::EROFS)
+                ) =>
+            {
+                skipped.push(path.clone());
+            }
+            Err(source) => {
+                return Err(SandboxError::Setup {
+                    layer: "mounts".into(),
+                    step: format!("create the placeholder {}", path.display()),
+                    source,
+                })
+            }
+        }
     }
     plan.mounts.retain(|step| match step {
-        MountStep::ProtectReadOnly { path } => path.symlink_metadata().is_ok(),
+        MountStep::ProtectReadOnly { path } => !skipped.contains(path),
         _ => true,
     });
+    Ok(())
 }
 
 fn set_death_signal() {
@@ -376,6 +397,14 @@ fn init_main(p: &Prepared) -> ! {
 }
 
 fn command_main(p: &Prepared, notify_sock: Option<RawFd>) -> ! {
+    // The Rust runtime ignores SIGPIPE; the command must see the defaults
+    // (`yes | head -1` ends `yes` with SIGPIPE, as in a shell).
+    for sig in 1..32 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: resetting a disposition to the default.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
     sys::set_mask(&p.old_mask);
     let sandboxed = p.plan.mode != SandboxMode::DangerFullAccess;
     if sandboxed {

@@ -122,8 +122,14 @@ pub fn run_init(init: Init) -> ! {
     }
     if let Some(fd) = init.report {
         let text = denials::summary(&denials::classify(init.policy, &attempts));
-        // SAFETY: fd is the report pipe; the text is under the pipe's capacity.
-        unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
+        // Never block here: cordon reads the pipe only after we exit, so a
+        // pipe smaller than the summary truncates it instead of hanging.
+        // SAFETY: fcntl and write on our pipe end; the buffer is valid.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            libc::write(fd, text.as_ptr().cast(), text.len());
+        }
     }
     sys::exit_now(sys::exit_code(status))
 }
