@@ -73,7 +73,7 @@ impl AuditRecord {
         AuditRecord {
             time: now(),
             protocol: protocol.into(),
-            host: host.into(),
+            host: clean_host(host),
             port,
             resolved: Some(resolved),
             refused_addresses: Vec::new(),
@@ -111,12 +111,26 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens (appends to) `path`.
+    /// Opens (appends to) `path`: never through a symlink, only a regular
+    /// file owned by us. A sandboxed command that can write the log's
+    /// directory must not be able to point the next run's log at, say,
+    /// `~/.bashrc`.
     pub fn open(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .custom_flags(O_NOFOLLOW)
             .open(path)?;
+        let meta = file.metadata()?;
+        // SAFETY: geteuid cannot fail.
+        let me = unsafe { geteuid() };
+        if !meta.is_file() || meta.uid() != me {
+            return Err(std::io::Error::other(format!(
+                "{} is not a regular file owned by uid {me}",
+                path.display()
+            )));
+        }
         Ok(AuditLog {
             out: Arc::new(Mutex::new(BufWriter::new(file))),
         })
