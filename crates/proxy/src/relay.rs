@@ -73,22 +73,40 @@ pub(crate) async fn relay(
     let down = tokio::spawn(async move { copy(ur, &mut cw).await });
     let mut up = 0u64;
     if let Some(host) = sni_host {
+        // TLS must show a complete, well-formed ClientHello naming `host`
+        // (or no name at all) before anything reaches upstream; anything
+        // else that starts like TLS is refused rather than passed on.
         loop {
             match parse_client_hello(&pending) {
-                Hello::Incomplete if pending.len() < MAX_HELLO => {
+                Hello::Incomplete => {
                     let mut buf = [0u8; 4096];
-                    let read =
-                        tokio::time::timeout(Duration::from_secs(30), cr.read(&mut buf)).await;
+                    // Before the first byte, wait as long as the client likes
+                    // (server-first protocols); once a ClientHello started,
+                    // it must complete in time.
+                    let read = if pending.is_empty() {
+                        Ok(cr.read(&mut buf).await)
+                    } else {
+                        tokio::time::timeout(Duration::from_secs(30), cr.read(&mut buf)).await
+                    };
                     match read {
-                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-                        Ok(Ok(n)) => pending.extend_from_slice(&buf[..n]),
+                        Ok(Ok(n)) if n > 0 && pending.len() < MAX_HELLO => pending.extend_from_slice(&buf[..n]),
+                        // Closed before sending anything: nothing to check.
+                        Ok(Ok(0)) if pending.is_empty() => break,
+                        _ => {
+                            down.abort();
+                            return Err(Reason::SniMismatch);
+                        }
                     }
                 }
                 Hello::Sni(name) if name != host => {
                     down.abort();
                     return Err(Reason::SniMismatch);
                 }
-                _ => break,
+                Hello::Malformed => {
+                    down.abort();
+                    return Err(Reason::SniMismatch);
+                }
+                Hello::Sni(_) | Hello::NoSni | Hello::NotTls => break,
             }
         }
     }

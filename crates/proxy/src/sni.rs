@@ -18,8 +18,8 @@ pub enum Hello {
     Malformed,
 }
 
-/// Largest ClientHello record accepted (TLS caps records at 16 KiB + header).
-pub const MAX_HELLO: usize = 16 * 1024 + 5;
+/// Largest ClientHello accepted, across records.
+pub const MAX_HELLO: usize = 64 * 1024;
 
 struct Reader<'a> {
     buf: &'a [u8],
@@ -46,7 +46,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Parses the start of a tunnel's client bytes.
+/// Parses the start of a tunnel's client bytes. A ClientHello split over
+/// several handshake records is reassembled first.
 pub fn parse_client_hello(data: &[u8]) -> Hello {
     if data.is_empty() {
         return Hello::Incomplete;
@@ -54,20 +55,41 @@ pub fn parse_client_hello(data: &[u8]) -> Hello {
     if data[0] != 0x16 {
         return Hello::NotTls;
     }
-    if data.len() < 5 {
-        return Hello::Incomplete;
+    let mut handshake = Vec::new();
+    let mut pos = 0;
+    loop {
+        let Some(header) = data.get(pos..pos + 5) else {
+            return Hello::Incomplete;
+        };
+        if header[0] != 0x16 {
+            // Another record type before the ClientHello is complete.
+            return Hello::Malformed;
+        }
+        if header[1] != 0x03 {
+            return if pos == 0 { Hello::NotTls } else { Hello::Malformed };
+        }
+        let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+        if len == 0 || len > 16 * 1024 + 256 {
+            return Hello::Malformed;
+        }
+        let Some(payload) = data.get(pos + 5..pos + 5 + len) else {
+            return Hello::Incomplete;
+        };
+        handshake.extend_from_slice(payload);
+        pos += 5 + len;
+        if handshake.len() >= 4 {
+            let want = 4 + ((usize::from(handshake[1]) << 16) | (usize::from(handshake[2]) << 8) | usize::from(handshake[3]));
+            if want > MAX_HELLO {
+                return Hello::Malformed;
+            }
+            if handshake.len() >= want {
+                return parse_handshake(&handshake[..want]).unwrap_or(Hello::Malformed);
+            }
+        }
+        if pos >= MAX_HELLO {
+            return Hello::Malformed;
+        }
     }
-    if data[1] != 0x03 {
-        return Hello::NotTls;
-    }
-    let record_len = usize::from(u16::from_be_bytes([data[3], data[4]]));
-    if record_len == 0 || record_len + 5 > MAX_HELLO {
-        return Hello::Malformed;
-    }
-    let Some(record) = data.get(5..5 + record_len) else {
-        return Hello::Incomplete;
-    };
-    parse_handshake(record).unwrap_or(Hello::Malformed)
 }
 
 fn parse_handshake(record: &[u8]) -> Option<Hello> {
@@ -79,8 +101,7 @@ fn parse_handshake(record: &[u8]) -> Option<Hello> {
         return None; // not a ClientHello
     }
     let len = r.u24()?;
-    // A ClientHello split over several records: judge what is here.
-    let body = r.take(len.min(record.len().saturating_sub(4)))?;
+    let body = r.take(len)?;
     let mut r = Reader { buf: body, pos: 0 };
     r.take(2)?; // legacy_version
     r.take(32)?; // random

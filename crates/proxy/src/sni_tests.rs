@@ -36,6 +36,10 @@ fn reads_sni_and_handles_partial_and_bad_input() {
     assert_eq!(parse_client_hello(&h), Hello::Sni("example.com".into()));
     assert_eq!(parse_client_hello(&hello(None)), Hello::NoSni);
     for cut in [0, 1, 4, 5, 20, h.len() - 1] {
+        if cut == 0 {
+            assert_eq!(parse_client_hello(&h[..0]), Hello::Incomplete);
+            continue;
+        }
         assert_eq!(
             parse_client_hello(&h[..cut]),
             Hello::Incomplete,
@@ -44,6 +48,20 @@ fn reads_sni_and_handles_partial_and_bad_input() {
     }
     assert_eq!(parse_client_hello(b"GET / HTTP/1.1\r\n"), Hello::NotTls);
     assert_eq!(parse_client_hello(b"SSH-2.0-x\r\n"), Hello::NotTls);
+    // Split over two records: reassembled, the name is still found.
+    let hs = &h[5..];
+    let (a, b) = hs.split_at(20);
+    let mut split = Vec::new();
+    for part in [a, b] {
+        split.extend_from_slice(&[0x16, 0x03, 0x01]);
+        split.extend_from_slice(&(part.len() as u16).to_be_bytes());
+        split.extend_from_slice(part);
+    }
+    assert_eq!(parse_client_hello(&split), Hello::Sni("example.com".into()));
+    assert_eq!(parse_client_hello(&split[..split.len() - 3]), Hello::Incomplete);
+    let mut other = split.clone();
+    other[5 + 20] = 0x17; // application data before the hello is complete
+    assert_eq!(parse_client_hello(&other), Hello::Malformed);
     let mut bad = h.clone();
     bad[5] = 0x02; // ServerHello, not ClientHello
     assert_eq!(parse_client_hello(&bad), Hello::Malformed);
