@@ -19,7 +19,7 @@ mod resolve;
 
 pub use mode::{NetworkMode, SandboxMode};
 pub use protected::{discover_protected, ProtectedKind, ProtectedPath, PROTECTED_NAMES};
-pub use resolve::{resolve, PolicyInputs, SandboxPolicy, WritableRoot};
+pub use resolve::{resolve, FileId, PolicyInputs, SandboxPolicy, WritableRoot};
 
 /// Errors from resolving a policy.
 #[derive(Debug, thiserror::Error)]

@@ -35,6 +35,27 @@ pub struct WritableRoot {
     pub protected: Vec<ProtectedPath>,
 }
 
+/// The identity of a file-system object (device and inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FileId {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+}
+
+impl FileId {
+    /// The identity of `path` itself (a final symlink is not followed).
+    pub fn of(path: &Path) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(path).ok()?;
+        Some(FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+}
+
 /// A resolved sandbox policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SandboxPolicy {
@@ -48,6 +69,11 @@ pub struct SandboxPolicy {
     pub writable_roots: Vec<WritableRoot>,
     /// Requested roots that do not exist and were left out.
     pub missing_roots: Vec<PathBuf>,
+    /// What each root and existing protected path was when discovered; the
+    /// sandbox refuses to run if one has been swapped by the time it is
+    /// mounted.
+    #[serde(skip)]
+    pub pins: std::collections::BTreeMap<PathBuf, FileId>,
 }
 
 impl SandboxPolicy {
@@ -92,6 +118,7 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
         cwd: cwd.clone(),
         writable_roots: Vec::new(),
         missing_roots: Vec::new(),
+        pins: Default::default(),
     };
     if inputs.mode != SandboxMode::WorkspaceWrite {
         return Ok(policy);
@@ -156,6 +183,18 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
             }
         })
         .collect();
+    for root in &policy.writable_roots {
+        let existing = root
+            .protected
+            .iter()
+            .filter(|p| p.kind == ProtectedKind::Existing)
+            .map(|p| &p.path);
+        for path in std::iter::once(&root.root).chain(existing) {
+            if let Some(id) = FileId::of(path) {
+                policy.pins.insert(path.clone(), id);
+            }
+        }
+    }
     Ok(policy)
 }
 

@@ -89,7 +89,9 @@ pub(crate) async fn relay(
                         tokio::time::timeout(Duration::from_secs(30), cr.read(&mut buf)).await
                     };
                     match read {
-                        Ok(Ok(n)) if n > 0 && pending.len() < MAX_HELLO => pending.extend_from_slice(&buf[..n]),
+                        Ok(Ok(n)) if n > 0 && pending.len() < MAX_HELLO => {
+                            pending.extend_from_slice(&buf[..n])
+                        }
                         // Closed before sending anything: nothing to check.
                         Ok(Ok(0)) if pending.is_empty() => break,
                         _ => {

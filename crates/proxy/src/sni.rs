@@ -66,7 +66,11 @@ pub fn parse_client_hello(data: &[u8]) -> Hello {
             return Hello::Malformed;
         }
         if header[1] != 0x03 {
-            return if pos == 0 { Hello::NotTls } else { Hello::Malformed };
+            return if pos == 0 {
+                Hello::NotTls
+            } else {
+                Hello::Malformed
+            };
         }
         let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
         if len == 0 || len > 16 * 1024 + 256 {
@@ -78,7 +82,10 @@ pub fn parse_client_hello(data: &[u8]) -> Hello {
         handshake.extend_from_slice(payload);
         pos += 5 + len;
         if handshake.len() >= 4 {
-            let want = 4 + ((usize::from(handshake[1]) << 16) | (usize::from(handshake[2]) << 8) | usize::from(handshake[3]));
+            let want = 4
+                + ((usize::from(handshake[1]) << 16)
+                    | (usize::from(handshake[2]) << 8)
+                    | usize::from(handshake[3]));
             if want > MAX_HELLO {
                 return Hello::Malformed;
             }

@@ -58,7 +58,10 @@ fn reads_sni_and_handles_partial_and_bad_input() {
         split.extend_from_slice(part);
     }
     assert_eq!(parse_client_hello(&split), Hello::Sni("example.com".into()));
-    assert_eq!(parse_client_hello(&split[..split.len() - 3]), Hello::Incomplete);
+    assert_eq!(
+        parse_client_hello(&split[..split.len() - 3]),
+        Hello::Incomplete
+    );
     let mut other = split.clone();
     other[5 + 20] = 0x17; // application data before the hello is complete
     assert_eq!(parse_client_hello(&other), Hello::Malformed);

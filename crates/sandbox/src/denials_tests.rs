@@ -14,6 +14,7 @@ fn policy(network: NetworkMode) -> SandboxPolicy {
             }],
         }],
         missing_roots: vec![],
+        pins: Default::default(),
     }
 }
 

@@ -47,6 +47,13 @@ pub enum SandboxError {
 }
 
 impl SandboxError {
+    /// Whether a path under the writable roots changed between discovery
+    /// and mounting (the run was refused; discovering again may succeed).
+    pub fn is_stale_pin(&self) -> bool {
+        matches!(self, SandboxError::Setup { layer, source, .. }
+            if layer == "mounts" && source.raw_os_error() == Some(libc_estale()))
+    }
+
     /// Whether this is a failure to create namespaces or mounts, which a
     /// probe can explain and a degraded run can avoid.
     pub fn is_namespace_failure(&self) -> bool {
@@ -69,4 +76,9 @@ fn hint(layer: &str) -> &'static str {
         }
         _ => "\n(run `cordon sandbox doctor` for details)",
     }
+}
+
+/// ESTALE on Linux (the executor's "changed since discovery").
+const fn libc_estale() -> i32 {
+    116
 }

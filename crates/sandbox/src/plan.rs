@@ -152,6 +152,10 @@ pub struct LinuxPlan {
     pub proxy: Option<ProxyPlan>,
     /// Variables added to the command's environment.
     pub env: Vec<(String, String)>,
+    /// Identity of each path the mount steps touch, as discovered; a
+    /// mismatch at mount time refuses the run.
+    #[serde(skip)]
+    pub pins: std::collections::BTreeMap<PathBuf, cordon_policy::FileId>,
     /// Guarantees not enforced in this run (only with `allow_degraded`).
     pub unenforced: Vec<String>,
 }
@@ -283,6 +287,7 @@ pub fn plan_linux(
         log_denials: options.log_denials,
         proxy: None,
         env: Vec::new(),
+        pins: policy.pins.clone(),
         unenforced: Vec::new(),
     };
     if policy.mode == SandboxMode::DangerFullAccess {

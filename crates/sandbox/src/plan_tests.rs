@@ -36,6 +36,7 @@ fn policy(mode: SandboxMode, network: NetworkMode) -> SandboxPolicy {
         cwd: "/w".into(),
         writable_roots,
         missing_roots: vec![],
+        pins: Default::default(),
     }
 }
 
@@ -301,6 +302,7 @@ fn a_deeper_root_never_covers_a_shallower_roots_protected_path() {
             },
         ],
         missing_roots: vec![],
+        pins: Default::default(),
     };
     let p = plan_linux(&pol, &HostSupport::full(7), PlanOptions::default()).unwrap();
     let pos = |m: MountStep| p.mounts.iter().position(|x| *x == m).unwrap();

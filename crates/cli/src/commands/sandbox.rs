@@ -30,50 +30,63 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     for w in &settings.warnings {
         warn(w);
     }
-    let policy = cordon_policy::resolve(&settings.policy)?;
-    for missing in &policy.missing_roots {
-        warn(&format!(
-            "writable root {} does not exist; ignored",
-            missing.display()
-        ));
-    }
-    let options = PlanOptions {
-        allow_degraded: settings.allow_degraded,
-        log_denials: settings.log_denials,
-        proxy_port: pick_proxy_port(),
-        cordon_exe: std::env::current_exe()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "cordon".into()),
-    };
     let facts = cordon_sandbox::host_facts(plan_only);
-    let plan = match cordon_sandbox::plan_for_host(&policy, &facts, options.clone()) {
-        Ok(plan) => plan,
-        Err(e) => return refuse(e),
+    let proxy_needed = settings.policy.network == cordon_policy::NetworkMode::Proxy;
+    let proxy = if proxy_needed && !plan_only {
+        Some(build_proxy(&settings.proxy)?)
+    } else {
+        None
     };
-    if plan_only {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
-        return Ok(0);
-    }
-    let proxy = match &plan.proxy {
-        Some(_) => Some(build_proxy(&settings.proxy)?),
-        None => None,
-    };
-    let outcome = match launch(&policy, &plan, command, proxy.as_ref()) {
-        Ok(outcome) => outcome,
-        Err(e) if e.is_namespace_failure() => {
-            // Explain with a real probe; fall back only when allowed.
-            let facts = cordon_sandbox::host_facts(true);
-            match cordon_sandbox::plan_for_host(&policy, &facts, options) {
-                // The probe says namespaces work: the original failure stands.
-                Ok(plan) if !plan.namespaces.is_empty() => return refuse(e),
-                Ok(plan) => match launch(&policy, &plan, command, None) {
-                    Ok(outcome) => outcome,
-                    Err(e) => return refuse(e),
-                },
-                Err(missing) => return refuse(missing),
+    // Discovery and mounting are pinned to the same objects; when something
+    // under the writable roots changes in between (another program
+    // creating or removing a .git in /tmp, say), discover again.
+    const ATTEMPTS: usize = 5;
+    let mut attempt = 0;
+    let outcome = loop {
+        attempt += 1;
+        let policy = cordon_policy::resolve(&settings.policy)?;
+        if attempt == 1 {
+            for missing in &policy.missing_roots {
+                warn(&format!(
+                    "writable root {} does not exist; ignored",
+                    missing.display()
+                ));
             }
         }
-        Err(e) => return refuse(e),
+        let options = PlanOptions {
+            allow_degraded: settings.allow_degraded,
+            log_denials: settings.log_denials,
+            proxy_port: pick_proxy_port(),
+            cordon_exe: std::env::current_exe()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "cordon".into()),
+        };
+        let plan = match cordon_sandbox::plan_for_host(&policy, &facts, options.clone()) {
+            Ok(plan) => plan,
+            Err(e) => return refuse(e),
+        };
+        if plan_only {
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+            return Ok(0);
+        }
+        match launch(&policy, &plan, command, proxy.as_ref()) {
+            Ok(outcome) => break outcome,
+            Err(e) if e.is_stale_pin() && attempt < ATTEMPTS => continue,
+            Err(e) if e.is_namespace_failure() && !e.is_stale_pin() => {
+                // Explain with a real probe; fall back only when allowed.
+                let facts = cordon_sandbox::host_facts(true);
+                match cordon_sandbox::plan_for_host(&policy, &facts, options) {
+                    // The probe says namespaces work: the original failure stands.
+                    Ok(plan) if !plan.namespaces.is_empty() => return refuse(e),
+                    Ok(plan) => match launch(&policy, &plan, command, None) {
+                        Ok(outcome) => break outcome,
+                        Err(e) => return refuse(e),
+                    },
+                    Err(missing) => return refuse(missing),
+                }
+            }
+            Err(e) => return refuse(e),
+        }
     };
     if settings.log_denials {
         let mut summary = outcome.denial_summary.unwrap_or_default();
@@ -165,5 +178,8 @@ fn refuse(e: SandboxError) -> Result<i32> {
         _ => EXIT_REFUSED,
     };
     eprintln!("cordon: {e}");
+    if e.is_stale_pin() {
+        eprintln!("cordon: paths under the writable roots kept changing while the sandbox was set up (a .git or writable root replaced, or a symlink swapped in); cordon refuses rather than protect the wrong object");
+    }
     Ok(code)
 }

@@ -147,12 +147,14 @@ pub fn parse(text: &str) -> Result<Patch, PatchError> {
                     }
                     Some('-') => h.old.push(l[1..].to_string()),
                     Some('+') => h.new.push(l[1..].to_string()),
-                    Some(_) => return Err(syntax(
-                        i + 1,
-                        format!(
+                    Some(_) => {
+                        return Err(syntax(
+                            i + 1,
+                            format!(
                             "unexpected line in a hunk: `{l}` (lines start with ' ', '-' or '+')"
                         ),
-                    )),
+                        ))
+                    }
                 }
                 i += 1;
             }

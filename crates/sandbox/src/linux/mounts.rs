@@ -17,8 +17,30 @@ fn at(step: impl Into<String>) -> impl FnOnce(io::Error) -> StepError {
     move |e| (step, e)
 }
 
+/// Opens `path` without following symlinks and checks it is still the
+/// object discovered before the sandbox started. Anything else (a symlink
+/// swapped in, a directory renamed away, a path gone) is `ESTALE`: the run
+/// is refused, and cordon retries from discovery.
+fn open_pinned(path: &Path, pins: &Pins) -> io::Result<OwnedFd> {
+    use std::os::unix::fs::MetadataExt;
+    let stale = || io::Error::from_raw_os_error(libc::ESTALE);
+    let want = pins.get(path).ok_or_else(stale)?;
+    let fd = sys::open_no_symlinks(&cpath(path)?).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ELOOP | libc::ENOTDIR) => stale(),
+        _ => e,
+    })?;
+    let meta = std::fs::File::from(fd.try_clone()?).metadata()?;
+    if meta.dev() != want.dev || meta.ino() != want.ino {
+        return Err(stale());
+    }
+    Ok(fd)
+}
+
+/// Identities of the paths the steps touch.
+pub type Pins = std::collections::BTreeMap<PathBuf, cordon_policy::FileId>;
+
 /// Applies `steps` in order.
-pub fn apply(steps: &[MountStep]) -> Result<(), StepError> {
+pub fn apply(steps: &[MountStep], pins: &Pins) -> Result<(), StepError> {
     let mut captured: HashMap<PathBuf, OwnedFd> = HashMap::new();
     for step in steps {
         match step {
@@ -27,9 +49,9 @@ pub fn apply(steps: &[MountStep]) -> Result<(), StepError> {
                     .map_err(at("make / private"))?
             }
             MountStep::CaptureWritable { path } => {
-                let c = cpath(path).map_err(at("path"))?;
-                let fd = sys::clone_tree(&c, true)
-                    .map_err(at(format!("capture writable root {}", path.display())))?;
+                let step = format!("capture writable root {}", path.display());
+                let pinned = open_pinned(path, pins).map_err(at(step.clone()))?;
+                let fd = sys::clone_tree_fd(&pinned, true).map_err(at(step))?;
                 captured.insert(path.clone(), fd);
             }
             MountStep::ReadOnlyRoot => sys::set_mount_attrs(
@@ -39,18 +61,15 @@ pub fn apply(steps: &[MountStep]) -> Result<(), StepError> {
             )
             .map_err(at("make / read-only (mount_setattr, Linux 5.12+)"))?,
             MountStep::AttachWritable { path } => {
-                let c = cpath(path).map_err(at("path"))?;
-                let fd = captured.remove(path).ok_or_else(|| {
-                    (
-                        format!("attach {}", path.display()),
-                        io::Error::from_raw_os_error(libc::ENOENT),
-                    )
-                })?;
-                sys::attach(&fd, &c)
-                    .map_err(at(format!("attach writable root {}", path.display())))?;
+                let step = format!("attach writable root {}", path.display());
+                let fd = captured
+                    .remove(path)
+                    .ok_or_else(|| (step.clone(), io::Error::from_raw_os_error(libc::ENOENT)))?;
+                let target = open_pinned(path, pins).map_err(at(step.clone()))?;
+                sys::attach_fd(&fd, &target).map_err(at(step))?;
             }
             MountStep::ProtectReadOnly { path } => {
-                protect(path).map_err(at(format!("bind {} read-only", path.display())))?
+                protect(path, pins).map_err(at(format!("bind {} read-only", path.display())))?
             }
             MountStep::Proc => sys::mount(
                 Some(c"proc"),
@@ -66,20 +85,10 @@ pub fn apply(steps: &[MountStep]) -> Result<(), StepError> {
     Ok(())
 }
 
-/// Binds `path` read-only over itself. A path that vanished since it was
-/// discovered (a temp directory removed by another program) is skipped:
-/// only something outside the sandbox, which has not started yet, can
-/// remove it in that window.
-fn protect(path: &Path) -> io::Result<()> {
-    match bind_read_only(path) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-        other => other,
-    }
-}
-
-fn bind_read_only(path: &Path) -> io::Result<()> {
-    let c = cpath(path)?;
-    let fd = sys::clone_tree(&c, true)?;
+/// Binds `path` read-only over itself, on exactly the object discovered.
+fn protect(path: &Path, pins: &Pins) -> io::Result<()> {
+    let pinned = open_pinned(path, pins)?;
+    let fd = sys::clone_tree_fd(&pinned, true)?;
     {
         use std::os::fd::AsRawFd;
         sys::set_mount_attrs(
@@ -88,7 +97,7 @@ fn bind_read_only(path: &Path) -> io::Result<()> {
             sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID,
         )?;
     }
-    sys::attach(&fd, &c)
+    sys::attach_fd(&fd, &pinned)
 }
 
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];

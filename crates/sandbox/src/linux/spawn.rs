@@ -207,7 +207,6 @@ fn create_placeholders(plan: &mut LinuxPlan) -> Result<(), SandboxError> {
     let mut skipped = Vec::new();
     for path in &plan.placeholders {
         match std::fs::create_dir(path) {
-            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e)
                 if matches!(
@@ -216,6 +215,7 @@ fn create_placeholders(plan: &mut LinuxPlan) -> Result<(), SandboxError> {
                 ) =>
             {
                 skipped.push(path.clone());
+                continue;
             }
             Err(source) => {
                 return Err(SandboxError::Setup {
@@ -224,6 +224,11 @@ fn create_placeholders(plan: &mut LinuxPlan) -> Result<(), SandboxError> {
                     source,
                 })
             }
+            Ok(()) => {}
+        }
+        // Pin whatever stands there now; a symlink fails the pinned open.
+        if let Some(id) = cordon_policy::FileId::of(path) {
+            plan.pins.insert(path.clone(), id);
         }
     }
     plan.mounts.retain(|step| match step {
@@ -324,7 +329,7 @@ fn enter_namespaces(p: &Prepared) {
 
 fn init_main(p: &Prepared) -> ! {
     set_death_signal();
-    if let Err((step, e)) = mounts::apply(&p.plan.mounts) {
+    if let Err((step, e)) = mounts::apply(&p.plan.mounts, &p.plan.pins) {
         fail(&p.err_w, "mounts", &step, &e);
     }
     if p.plan.namespaces.contains(&Namespace::Net) {

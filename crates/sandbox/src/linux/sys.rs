@@ -50,6 +50,64 @@ pub fn clone_tree(path: &CStr, recursive: bool) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `openat2(path, O_PATH, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`:
+/// the object at exactly this path, refusing any symlink on the way.
+pub fn open_no_symlinks(path: &CStr) -> io::Result<OwnedFd> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64,
+        mode: 0,
+        resolve: 0x04 | 0x02, // RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+    };
+    // SAFETY: how outlives the call and its size is passed.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })?;
+    // SAFETY: a new fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A detached copy of the mount (tree) at the object `fd` refers to.
+pub fn clone_tree_fd(fd: &OwnedFd, recursive: bool) -> io::Result<OwnedFd> {
+    let mut flags =
+        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= AT_RECURSIVE;
+    }
+    // SAFETY: valid fd and an empty C string.
+    let new =
+        cvt(unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) })?;
+    // SAFETY: a new fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new as RawFd) })
+}
+
+/// Attaches the detached mount `fd` on the object `target` refers to.
+pub fn attach_fd(fd: &OwnedFd, target: &OwnedFd) -> io::Result<()> {
+    // SAFETY: valid fds and empty C strings.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | 0x40, // MOVE_MOUNT_T_EMPTY_PATH
+        )
+    })?;
+    Ok(())
+}
+
 /// Attaches a detached mount `fd` at `target`.
 pub fn attach(fd: &OwnedFd, target: &CStr) -> io::Result<()> {
     // SAFETY: valid fd and C strings; no memory is retained by the kernel.
