@@ -7,7 +7,8 @@ throughput  SIZE (512 MiB) downloaded from a local sendfile server: direct,
             through `cordon proxy` (HTTP forward, CONNECT, SOCKS5), inside
             `cordon sandbox --network proxy` (HTTP forward, CONNECT), and through
             two reference relays (one connection per run): socat (read/write,
-            64 KiB buffer) and a zero-copy splice(2) relay written here. RUNS (3) rounds, interleaved;
+            64 KiB buffer) and a zero-copy splice(2) relay written here.
+            --pace-mbs N paces the server like a slower link (default: unpaced). RUNS (3) rounds, interleaved;
             median MB/s (10^6 bytes/s) and ratio to direct.
             Target: HTTP forward and CONNECT >= 0.90 of direct.
 latency     CONNS (10,000) sequential connections per mode: connect, [CONNECT with
@@ -181,8 +182,9 @@ def read_line(p, timeout, what):
 # Run as separate processes (`python3 proxy_bench.py _blob PATH` / `_echo`)
 # so that they do not share this interpreter's lock with the clients.
 
-def serve_blob(path):
-    """HTTP/1.1: any request gets the whole file (sendfile), then close."""
+def serve_blob(path, pace=0.0):
+    """HTTP/1.1: any request gets the whole file (sendfile), then close;
+    with `pace` (bytes/s), no faster than that, like a slower link."""
     size = os.path.getsize(path)
     fd = os.open(path, os.O_RDONLY)
     ls = socket.socket()
@@ -205,11 +207,16 @@ def serve_blob(path):
                           b"Content-Length: %d\r\nConnection: close\r\n\r\n" % size)
                 c.settimeout(None)
                 off = 0
+                start = time.monotonic()
                 while off < size:
-                    n = os.sendfile(c.fileno(), fd, off, size - off)
+                    n = os.sendfile(c.fileno(), fd, off, min(size - off, 1 << 20) if pace else size - off)
                     if n == 0:
                         break
                     off += n
+                    if pace:
+                        ahead = start + off / pace - time.monotonic()
+                        if ahead > 0:
+                            time.sleep(ahead)
                 c.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
@@ -379,7 +386,7 @@ class StandaloneProxy:
 
 # ---------------------------------------------------------------- 1. throughput
 
-def bench_throughput(cordon, env, work, size_mib, runs):
+def bench_throughput(cordon, env, work, size_mib, runs, pace_mbs=0.0):
     size = size_mib << 20
     shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) and shutil.disk_usage("/dev/shm").free > size * 2 else work
     blob = os.path.join(tempfile.mkdtemp(prefix="cordon-proxy-bench-", dir=shm), "blob")
@@ -388,7 +395,7 @@ def bench_throughput(cordon, env, work, size_mib, runs):
         for _ in range(size_mib):
             f.write(chunk)
     try:
-        return _throughput(cordon, env, blob, size, runs)
+        return _throughput(cordon, env, blob, size, runs, pace_mbs)
     finally:
         os.unlink(blob)
         os.rmdir(os.path.dirname(blob))
@@ -402,8 +409,8 @@ def listening(port):
         return any(l.split()[1] == want and l.split()[3] == "0A" for l in f.readlines()[1:])
 
 
-def _throughput(cordon, env, blob, size, runs):
-    server, sport = start_server("_blob", blob)
+def _throughput(cordon, env, blob, size, runs, pace_mbs):
+    server, sport = start_server("_blob", blob, str(pace_mbs * 1e6))
     proxy = StandaloneProxy(cordon, env)
     url = f"http://{HOST}:{sport}/blob"
     curl = ["curl", "-sS", "-o", "/dev/null", "--max-time", "300",
@@ -495,7 +502,8 @@ def _throughput(cordon, env, blob, size, runs):
     gb = size / 1e9
     med = {n: statistics.median(r[0] for r in v) for n, v in res.items()}
     direct = med["direct"]
-    print(f"\n== 1. throughput: {size >> 20} MiB ({size / 1e6:.0f} MB) from a local sendfile server, "
+    paced = f", server paced to {pace_mbs:g} MB/s" if pace_mbs else ""
+    print(f"\n== 1. throughput: {size >> 20} MiB ({size / 1e6:.0f} MB) from a local sendfile server{paced}, "
           f"curl -o /dev/null; {runs} runs interleaved, median; {os.cpu_count()} CPUs")
     print(f"{'path':<36}{'runs MB/s':>26}{'median MB/s':>13}{'x direct':>10}"
           f"{'relay CPU s/GB':>16}{'all CPU s/GB':>14}{'cores busy':>12}")
@@ -852,7 +860,7 @@ def bench_startup(cordon, env, runs, work):
 
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "_blob":
-        return serve_blob(sys.argv[2])
+        return serve_blob(sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 0.0)
     if len(sys.argv) >= 2 and sys.argv[1] == "_splice":
         return splice_relay(int(sys.argv[2]))
     if len(sys.argv) >= 2 and sys.argv[1] == "_echo":
@@ -864,6 +872,8 @@ def main():
                     choices=["all", "throughput", "latency", "tunnels", "startup"])
     ap.add_argument("--size-mib", type=int, default=512)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--pace-mbs", type=float, default=0.0,
+                    help="throughput: the server sends no faster than this many MB/s (a slower link); 0: unpaced")
     ap.add_argument("--conns", type=int, default=10_000)
     ap.add_argument("--tunnels", type=int, default=10_000)
     ap.add_argument("--hold", type=float, default=40.0)
@@ -883,7 +893,7 @@ def main():
     print(f"cordon {cordon}; {os.cpu_count()} CPUs; fd limit {soft} (hard {hard}); traffic only to {HOST}")
     results = {}
     benches = {
-        "throughput": lambda: bench_throughput(cordon, env, work, a.size_mib, a.runs),
+        "throughput": lambda: bench_throughput(cordon, env, work, a.size_mib, a.runs, a.pace_mbs),
         "latency": lambda: bench_latency(cordon, env, a.conns),
         "tunnels": lambda: bench_tunnels(cordon, env, a.tunnels, a.hold),
         "startup": lambda: bench_startup(cordon, env, a.startup_runs, work),

@@ -9,7 +9,7 @@
 # Traffic goes only to 127.0.0.1. Exit status is non-zero only when a
 # benchmark cannot run; missed targets print "NOT met".
 # Usage: benches/proxy_bench.sh [all|throughput|latency|tunnels|startup]... [--size-mib N]
-#        [--runs N] [--conns N] [--tunnels N] [--hold SECONDS] [--startup-runs N] [--quiet-wait SECONDS]
+#        [--runs N] [--pace-mbs N] [--conns N] [--tunnels N] [--hold SECONDS] [--startup-runs N] [--quiet-wait SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
