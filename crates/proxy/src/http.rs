@@ -1,7 +1,7 @@
 //! The HTTP side: CONNECT tunnels and absolute-form forwarding.
 
 use crate::decide::{decide, Refusal};
-use crate::relay::{connect, relay};
+use crate::relay::{connect, forward_one, relay, Framing};
 use crate::{AuditRecord, Proxy, Reason};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,6 +50,39 @@ async fn respond(stream: &mut TcpStream, status: &str, reason: Reason, body: &st
     );
     let _ = stream.write_all(resp.as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// How the request's body is delimited; conflicting or unsupported framing
+/// is refused (it is how requests get smuggled past a proxy).
+fn framing(headers: &[httparse::Header]) -> Result<Framing, &'static str> {
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let v = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            match (v, length) {
+                (None, _) => return Err("bad content-length\n"),
+                (Some(v), Some(prev)) if v != prev => {
+                    return Err("conflicting content-length headers\n")
+                }
+                (Some(v), _) => length = Some(v),
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            let v = String::from_utf8_lossy(h.value).to_ascii_lowercase();
+            if v.trim() != "chunked" {
+                return Err("only `transfer-encoding: chunked` is supported\n");
+            }
+            chunked = true;
+        }
+    }
+    match (chunked, length) {
+        (true, Some(_)) => Err("both content-length and transfer-encoding\n"),
+        (true, None) => Ok(Framing::Chunked),
+        (false, Some(n)) => Ok(Framing::Length(n)),
+        (false, None) => Ok(Framing::Empty),
+    }
 }
 
 /// What a request asks the proxy for.
@@ -259,14 +292,43 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
             .await;
         }
     };
-    // Origin-form request line, hop-by-hop and proxy headers dropped, one
-    // request per connection.
-    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    // Origin-form request line; Host from the checked authority; hop-by-hop
+    // and proxy headers dropped; exactly one request per connection.
+    let framing = match framing(req.headers) {
+        Ok(f) => f,
+        Err(message) => {
+            proxy.record(AuditRecord::refused(
+                "http",
+                &host,
+                port,
+                Reason::BadRequest,
+            ));
+            return respond(
+                &mut stream,
+                "400 Bad Request",
+                Reason::BadRequest,
+                message,
+                "",
+            )
+            .await;
+        }
+    };
+    let authority = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
+    let authority = if port == 80 {
+        authority
+    } else {
+        format!("{authority}:{port}")
+    };
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {authority}\r\n");
     for h in req.headers.iter() {
         let name = h.name.to_ascii_lowercase();
         if matches!(
             name.as_str(),
-            "proxy-authorization" | "proxy-connection" | "connection" | "keep-alive"
+            "host" | "proxy-authorization" | "proxy-connection" | "connection" | "keep-alive"
         ) {
             continue;
         }
@@ -276,11 +338,7 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
         head.push_str("\r\n");
     }
     head.push_str("connection: close\r\n\r\n");
-    let mut pending = head.into_bytes();
-    pending.extend_from_slice(&rest);
-    let (up, down) = relay(stream, upstream, pending, None)
-        .await
-        .unwrap_or((0, 0));
+    let (up, down) = forward_one(stream, upstream, head.into_bytes(), rest, framing).await;
     proxy.record(AuditRecord::allowed(
         "http",
         &host,

@@ -108,8 +108,14 @@ impl Proxy {
         }
     }
 
-    /// Accepts connections forever.
+    /// Accepts connections forever. The listen backlog is raised to 4096 so
+    /// that bursts of new connections are not dropped.
     pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: listen(2) again on a listening socket only resizes its backlog.
+            unsafe { listen(listener.as_raw_fd(), 4096) };
+        }
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(conn) => conn,
@@ -193,4 +199,8 @@ pub fn denial_summary(denials: &[Denial]) -> String {
         ));
     }
     out
+}
+
+extern "C" {
+    fn listen(fd: i32, backlog: i32) -> i32;
 }

@@ -4,7 +4,7 @@ use crate::sni::{parse_client_hello, Hello, MAX_HELLO};
 use crate::{Reason, Upstream};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const BUF: usize = 64 * 1024;
@@ -50,76 +50,304 @@ pub(crate) async fn connect(
     }
 }
 
-async fn copy<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(r: R, mut w: W) -> u64 {
-    let mut r = BufReader::with_capacity(BUF, r);
-    let n = tokio::io::copy_buf(&mut r, &mut w).await.unwrap_or(0);
-    let _ = w.shutdown().await;
-    n
+/// Copies `from` to `to` until EOF, then half-closes `to`. The buffer is
+/// taken only while data flows and given back when the socket runs dry, so
+/// an idle tunnel holds no buffer at all.
+async fn pump(from: &TcpStream, to: &TcpStream) -> u64 {
+    let mut total = 0u64;
+    let mut buf: Option<Vec<u8>> = None;
+    'outer: loop {
+        if from.readable().await.is_err() {
+            break;
+        }
+        let b = buf.get_or_insert_with(|| vec![0u8; BUF]);
+        loop {
+            match from.try_read(b) {
+                Ok(0) => break 'outer,
+                Ok(n) => {
+                    if write_all(to, &b[..n]).await.is_err() {
+                        break 'outer;
+                    }
+                    total += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    buf = None;
+                    break;
+                }
+                Err(_) => break 'outer,
+            }
+        }
+    }
+    // Half-close: tell the peer no more data follows.
+    let _ = socket_shutdown_write(to);
+    total
 }
 
-/// Relays both ways until both sides close. `pending` holds client bytes
-/// already read. With `sni_host`, a TLS ClientHello from the client must
-/// name that host, or the tunnel is closed with [`Reason::SniMismatch`].
-/// Returns bytes (up, down).
+async fn write_all(to: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        to.writable().await?;
+        match to.try_write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn socket_shutdown_write(s: &TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: shutdown(2) on a descriptor this stream owns.
+    if unsafe {
+        shutdown(s.as_raw_fd(), 1 /* SHUT_WR */)
+    } == 0
+    {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+extern "C" {
+    fn shutdown(fd: i32, how: i32) -> i32;
+}
+
+/// Relays both ways in one task until both sides close. `pending` holds
+/// client bytes already read. With `sni_host`, a TLS ClientHello from the
+/// client must name that host, or the tunnel is closed with
+/// [`Reason::SniMismatch`]. Returns bytes (up, down).
 pub(crate) async fn relay(
     client: TcpStream,
     upstream: TcpStream,
     mut pending: Vec<u8>,
     sni_host: Option<&str>,
 ) -> Result<(u64, u64), Reason> {
-    let (mut cr, mut cw) = client.into_split();
-    let (ur, mut uw) = upstream.into_split();
-    // Server-first protocols must not wait on the client: start downstream now.
-    let down = tokio::spawn(async move { copy(ur, &mut cw).await });
-    let mut up = 0u64;
+    // Server-first protocols must not wait on the client: the downstream
+    // copy runs from the start, beside the check, in this same task.
+    let down = pump(&upstream, &client);
+    tokio::pin!(down);
+    let mut down_done: Option<u64> = None;
     if let Some(host) = sni_host {
-        // TLS must show a complete, well-formed ClientHello naming `host`
-        // (or no name at all) before anything reaches upstream; anything
-        // else that starts like TLS is refused rather than passed on.
-        loop {
-            match parse_client_hello(&pending) {
-                Hello::Incomplete => {
-                    let mut buf = [0u8; 4096];
-                    // Before the first byte, wait as long as the client likes
-                    // (server-first protocols); once a ClientHello started,
-                    // it must complete in time.
-                    let read = if pending.is_empty() {
-                        Ok(cr.read(&mut buf).await)
-                    } else {
-                        tokio::time::timeout(Duration::from_secs(30), cr.read(&mut buf)).await
-                    };
-                    match read {
-                        Ok(Ok(n)) if n > 0 && pending.len() < MAX_HELLO => {
-                            pending.extend_from_slice(&buf[..n])
-                        }
-                        // Closed before sending anything: nothing to check.
-                        Ok(Ok(0)) if pending.is_empty() => break,
-                        _ => {
-                            down.abort();
-                            return Err(Reason::SniMismatch);
+        let check = async {
+            // TLS must show a complete, well-formed ClientHello naming
+            // `host` (or no name at all) before anything reaches upstream;
+            // anything else that starts like TLS is refused.
+            loop {
+                match parse_client_hello(&pending) {
+                    Hello::Incomplete => {
+                        let mut buf = vec![0u8; 4096];
+                        // Before the first byte, wait as long as the client
+                        // likes; once a ClientHello started, it must finish.
+                        let read = if pending.is_empty() {
+                            Ok(client
+                                .readable()
+                                .await
+                                .and_then(|_| read_some(&client, &mut buf)))
+                        } else {
+                            tokio::time::timeout(Duration::from_secs(30), async {
+                                client
+                                    .readable()
+                                    .await
+                                    .and_then(|_| read_some(&client, &mut buf))
+                            })
+                            .await
+                        };
+                        match read {
+                            Ok(Ok(Some(n))) if n > 0 && pending.len() < MAX_HELLO => {
+                                pending.extend_from_slice(&buf[..n])
+                            }
+                            Ok(Ok(None)) => {}
+                            Ok(Ok(Some(0))) if pending.is_empty() => return Ok(()),
+                            _ => return Err(Reason::SniMismatch),
                         }
                     }
+                    Hello::Sni(name) if name != host => return Err(Reason::SniMismatch),
+                    Hello::Malformed => return Err(Reason::SniMismatch),
+                    Hello::Sni(_) | Hello::NoSni | Hello::NotTls => return Ok(()),
                 }
-                Hello::Sni(name) if name != host => {
-                    down.abort();
-                    return Err(Reason::SniMismatch);
+            }
+        };
+        tokio::pin!(check);
+        loop {
+            tokio::select! {
+                result = &mut check => {
+                    result?;
+                    break;
                 }
-                Hello::Malformed => {
-                    down.abort();
-                    return Err(Reason::SniMismatch);
-                }
-                Hello::Sni(_) | Hello::NoSni | Hello::NotTls => break,
+                n = &mut down, if down_done.is_none() => down_done = Some(n),
             }
         }
     }
+    let mut up = 0u64;
     if !pending.is_empty() {
-        if uw.write_all(&pending).await.is_err() {
-            down.abort();
-            return Ok((0, 0));
+        if write_all(&upstream, &pending).await.is_err() {
+            return Ok((0, down_done.unwrap_or(0)));
         }
         up += pending.len() as u64;
     }
-    up += copy(&mut cr, &mut uw).await;
-    let down = down.await.unwrap_or(0);
+    drop(pending);
+    let upward = pump(&client, &upstream);
+    let down = match down_done {
+        Some(n) => {
+            up += upward.await;
+            n
+        }
+        None => {
+            let (u, d) = tokio::join!(upward, down);
+            up += u;
+            d
+        }
+    };
     Ok((up, down))
+}
+
+/// One non-blocking read: `Some(n)` bytes (0 at EOF), `None` when nothing was ready.
+fn read_some(s: &TcpStream, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+    match s.try_read(buf) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// How a request body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body.
+    Empty,
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// Sends one request (`head`, then exactly its body from `rest` and the
+/// client) upstream and relays the response back. Bytes the client sends
+/// after that body (a pipelined second request, perhaps for another host)
+/// are never forwarded. Returns bytes (up, down).
+pub(crate) async fn forward_one(
+    client: TcpStream,
+    upstream: TcpStream,
+    head: Vec<u8>,
+    rest: Vec<u8>,
+    framing: Framing,
+) -> (u64, u64) {
+    let upload = async {
+        write_all(&upstream, &head).await.ok()?;
+        let mut sent = head.len() as u64;
+        let mut body = BodyReader {
+            client: &client,
+            buf: rest,
+        };
+        match framing {
+            Framing::Empty => {}
+            Framing::Length(mut left) => {
+                while left > 0 {
+                    let chunk = body.take(left.min(BUF as u64) as usize).await?;
+                    write_all(&upstream, &chunk).await.ok()?;
+                    left -= chunk.len() as u64;
+                    sent += chunk.len() as u64;
+                }
+            }
+            Framing::Chunked => loop {
+                let line = body.line().await?;
+                let size_text = String::from_utf8_lossy(&line);
+                let size_text = size_text
+                    .trim_end()
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                let size = u64::from_str_radix(&size_text, 16).ok()?;
+                write_all(&upstream, &line).await.ok()?;
+                sent += line.len() as u64;
+                if size == 0 {
+                    // Trailers, up to the empty line.
+                    loop {
+                        let t = body.line().await?;
+                        write_all(&upstream, &t).await.ok()?;
+                        sent += t.len() as u64;
+                        if t == b"\r\n" || t == b"\n" {
+                            break;
+                        }
+                    }
+                    break;
+                }
+                let mut left = size + 2; // data and its CRLF
+                while left > 0 {
+                    let chunk = body.take(left.min(BUF as u64) as usize).await?;
+                    write_all(&upstream, &chunk).await.ok()?;
+                    left -= chunk.len() as u64;
+                    sent += chunk.len() as u64;
+                }
+            },
+        }
+        Some(sent)
+    };
+    let (up, down) = tokio::join!(upload, pump(&upstream, &client));
+    (up.unwrap_or(0), down)
+}
+
+/// Reads a request body from the client, starting with bytes already read.
+struct BodyReader<'a> {
+    client: &'a TcpStream,
+    buf: Vec<u8>,
+}
+
+impl BodyReader<'_> {
+    async fn fill(&mut self) -> Option<()> {
+        let mut chunk = vec![0u8; BUF];
+        let n = self.client.read_with_timeout(&mut chunk).await?;
+        if n == 0 {
+            return None;
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Some(())
+    }
+
+    /// Up to `max` bytes (at least one), or `None` at EOF.
+    async fn take(&mut self, max: usize) -> Option<Vec<u8>> {
+        if self.buf.is_empty() {
+            self.fill().await?;
+        }
+        let n = max.min(self.buf.len());
+        Some(self.buf.drain(..n).collect())
+    }
+
+    /// One line including its newline (at most 8 KiB).
+    async fn line(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                return Some(self.buf.drain(..=i).collect());
+            }
+            if self.buf.len() > 8 * 1024 {
+                return None;
+            }
+            self.fill().await?;
+        }
+    }
+}
+
+trait ReadWithTimeout {
+    async fn read_with_timeout(&self, buf: &mut [u8]) -> Option<usize>;
+}
+
+impl ReadWithTimeout for TcpStream {
+    /// A body that stalls for a minute is abandoned.
+    async fn read_with_timeout(&self, buf: &mut [u8]) -> Option<usize> {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                self.readable().await.ok()?;
+                match read_some(self, buf) {
+                    Ok(Some(n)) => return Some(n),
+                    Ok(None) => continue,
+                    Err(_) => return None,
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
 }

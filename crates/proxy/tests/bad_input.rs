@@ -221,3 +221,76 @@ async fn token_is_required_on_both_protocols() {
     let r = reasons(&f);
     assert!(r.iter().filter(|x| *x == "auth").count() >= 3, "{r:?}");
 }
+
+/// An upstream that records everything it receives and answers `ok`.
+async fn recording_upstream() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let keep = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                // Read for a moment, then answer; keep reading what else comes.
+                let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+                loop {
+                    match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+                        Ok(Ok(0)) | Ok(Err(_)) => break,
+                        Ok(Ok(n)) => keep.lock().unwrap().extend_from_slice(&buf[..n]),
+                        Err(_) => {
+                            let _ = s
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                                .await;
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_is_one_request_to_the_checked_host() {
+    let f = start(None).await;
+    let (up, seen) = recording_upstream().await;
+    // A Host header naming another site, and a pipelined second request.
+    let req = format!(
+        "POST http://{up}/first HTTP/1.1\r\nHost: evil.example\r\ncontent-length: 5\r\n\r\nhelloGET /second HTTP/1.1\r\nHost: other.example\r\n\r\n"
+    );
+    let out = exchange(f.addr, req.as_bytes()).await;
+    assert!(out.ends_with(b"ok"), "{}", String::from_utf8_lossy(&out));
+    let got = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    assert!(
+        got.starts_with("POST /first HTTP/1.1\r\nhost: 127.0.0.1:"),
+        "{got}"
+    );
+    assert!(
+        !got.contains("evil.example") && !got.contains("/second") && !got.contains("other.example"),
+        "{got}"
+    );
+    assert!(got.ends_with("\r\n\r\nhello"), "exactly the body: {got}");
+
+    // A chunked body is forwarded to its last chunk and no further.
+    seen.lock().unwrap().clear();
+    let req = format!(
+        "POST http://{up}/c HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"
+    );
+    let out = exchange(f.addr, req.as_bytes()).await;
+    assert!(out.ends_with(b"ok"));
+    let got = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    assert!(
+        got.ends_with("3\r\nabc\r\n0\r\n\r\n") && !got.contains("smuggled"),
+        "{got}"
+    );
+
+    // Conflicting framing is refused.
+    let req = format!(
+        "POST http://{up}/ HTTP/1.1\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    let out = String::from_utf8_lossy(&exchange(f.addr, req.as_bytes()).await).into_owned();
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+}

@@ -54,8 +54,7 @@ pub fn run(settings: ProxySettings, listen: std::net::SocketAddr, print_env: boo
         );
     }
     listener.set_nonblocking(true)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {

@@ -124,8 +124,9 @@ fn build_proxy(s: &ProxySettings) -> Result<Proxy> {
 /// Serves `proxy` on `listener` from a runtime on its own threads.
 pub fn serve_in_background(proxy: Proxy, listener: std::net::TcpListener) {
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+        // One thread: a proxy's work is mostly the kernel's copying, and
+        // cross-thread wake-ups would cost more than they bring.
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build();
         let Ok(runtime) = runtime else {
