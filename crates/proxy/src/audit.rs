@@ -86,14 +86,7 @@ impl AuditRecord {
     }
 }
 
-#[cfg(target_os = "linux")]
-const O_NOFOLLOW: i32 = 0o400000;
-#[cfg(not(target_os = "linux"))]
-const O_NOFOLLOW: i32 = 0x100;
-
-extern "C" {
-    fn geteuid() -> u32;
-}
+use libc::{geteuid, O_NOFOLLOW};
 
 /// A host as recorded: printable ASCII only, at most 255 bytes, so what a
 /// client sends cannot smuggle control characters or grow memory.

@@ -138,10 +138,13 @@ pub(crate) async fn decide(
     }
     let candidates: Vec<IpAddr> = match name.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
-        Err(_) => match tokio::net::lookup_host((name.as_str(), port)).await {
-            Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-            Err(_) => return Err(Refusal::new(Reason::ResolveFailed)),
-        },
+        Err(_) => {
+            let lookup = tokio::net::lookup_host((name.as_str(), port));
+            match tokio::time::timeout(std::time::Duration::from_secs(10), lookup).await {
+                Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+                _ => return Err(Refusal::new(Reason::ResolveFailed)),
+            }
+        }
     };
     if candidates.is_empty() {
         return Err(Refusal::new(Reason::ResolveFailed));
@@ -158,7 +161,8 @@ pub(crate) async fn decide(
         }
         let local_ok =
             config.allow_local_binding || config.rules.explicitly_allows_address(ip, port);
-        if is_non_public(ip) && !local_ok {
+        let own = config.own_addresses.iter().any(|o| canonical_ip(*o) == ip);
+        if (is_non_public(ip) || own) && !local_ok {
             refused.push(ip);
             continue;
         }

@@ -54,12 +54,12 @@ async fn respond(stream: &mut TcpStream, status: &str, reason: Reason, body: &st
 
 /// How the request's body is delimited; conflicting or unsupported framing
 /// is refused (it is how requests get smuggled past a proxy).
-fn framing(headers: &[httparse::Header]) -> Result<Framing, &'static str> {
+fn framing(headers: &[(String, Vec<u8>)]) -> Result<Framing, &'static str> {
     let mut length: Option<u64> = None;
     let mut chunked = false;
-    for h in headers {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value)
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("content-length") {
+            let v = std::str::from_utf8(value)
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok());
             match (v, length) {
@@ -69,8 +69,8 @@ fn framing(headers: &[httparse::Header]) -> Result<Framing, &'static str> {
                 }
                 (Some(v), _) => length = Some(v),
             }
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            let v = String::from_utf8_lossy(h.value).to_ascii_lowercase();
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            let v = String::from_utf8_lossy(value).to_ascii_lowercase();
             if v.trim() != "chunked" {
                 return Err("only `transfer-encoding: chunked` is supported\n");
             }
@@ -200,33 +200,45 @@ fn authorized(proxy: &Proxy, headers: &[httparse::Header]) -> bool {
     })
 }
 
-pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
-    let started = Instant::now();
-    let (buf, head_len) = match read_head(&mut stream, proxy).await {
+/// A request head, parsed and owned, so the parsing buffers are gone
+/// before a long-lived tunnel starts.
+struct Request {
+    method: String,
+    target: Target,
+    headers: Vec<(String, Vec<u8>)>,
+    rest: Vec<u8>,
+}
+
+/// Reads and checks one request head; answers and returns `None` when it
+/// is refused.
+async fn read_request(proxy: &Proxy, stream: &mut TcpStream) -> Option<Request> {
+    let (buf, head_len) = match read_head(stream, proxy).await {
         Ok(head) => head,
         Err(HeadError::TooLarge) => {
             proxy.record(AuditRecord::refused("http", "", 0, Reason::TooLarge));
-            return respond(
-                &mut stream,
+            respond(
+                stream,
                 "431 Request Header Fields Too Large",
                 Reason::TooLarge,
                 "request head over 64 KiB\n",
                 "",
             )
             .await;
+            return None;
         }
         Err(HeadError::Timeout) => {
             proxy.record(AuditRecord::refused("http", "", 0, Reason::Timeout));
-            return respond(
-                &mut stream,
+            respond(
+                stream,
                 "408 Request Timeout",
                 Reason::Timeout,
                 "request head not received in time\n",
                 "",
             )
             .await;
+            return None;
         }
-        Err(HeadError::Closed) => return,
+        Err(HeadError::Closed) => return None,
     };
     let mut headers = [httparse::EMPTY_HEADER; 96];
     let mut req = httparse::Request::new(&mut headers);
@@ -236,49 +248,75 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
     );
     let (Some(method), Some(target)) = (req.method.filter(|_| parsed), req.path) else {
         proxy.record(AuditRecord::refused("http", "", 0, Reason::BadRequest));
-        return respond(
-            &mut stream,
+        respond(
+            stream,
             "400 Bad Request",
             Reason::BadRequest,
             "malformed request\n",
             "",
         )
         .await;
+        return None;
     };
     if !authorized(proxy, req.headers) {
         proxy.record(AuditRecord::refused("http", "", 0, Reason::Auth));
-        return respond(
-            &mut stream,
+        respond(
+            stream,
             "407 Proxy Authentication Required",
             Reason::Auth,
             "proxy credentials required\n",
             "proxy-authenticate: Basic realm=\"cordon\"\r\n",
         )
         .await;
+        return None;
     }
-    let rest = buf[head_len..].to_vec();
-    let (host, port, path) = match parse_target(method, target) {
-        Ok(Target::Connect { host, port }) => {
-            return tunnel(proxy, stream, &host, port, rest, started).await
-        }
-        Ok(Target::Forward { host, port, path }) => (host, port, path),
+    let target_parsed = match parse_target(method, target) {
+        Ok(t) => t,
         Err(message) => {
             proxy.record(AuditRecord::refused("http", target, 0, Reason::BadRequest));
-            return respond(
-                &mut stream,
-                "400 Bad Request",
-                Reason::BadRequest,
-                message,
-                "",
-            )
-            .await;
+            respond(stream, "400 Bad Request", Reason::BadRequest, message, "").await;
+            return None;
         }
     };
-    let decided = match decide(proxy.config(), &host, port).await {
+    let keep_headers = matches!(target_parsed, Target::Forward { .. });
+    Some(Request {
+        method: method.to_string(),
+        target: target_parsed,
+        headers: if keep_headers {
+            req.headers
+                .iter()
+                .map(|h| (h.name.to_string(), h.value.to_vec()))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        rest: buf[head_len..].to_vec(),
+    })
+}
+
+pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
+    let started = Instant::now();
+    // Boxed: its buffers exist only while the head is read.
+    let Some(Request {
+        method,
+        target,
+        headers,
+        rest,
+    }) = Box::pin(read_request(proxy, &mut stream)).await
+    else {
+        return;
+    };
+    let (host, port, path) = match target {
+        Target::Connect { host, port } => {
+            return tunnel(proxy, stream, &host, port, rest, started).await
+        }
+        Target::Forward { host, port, path } => (host, port, path),
+    };
+    let decided = match Box::pin(decide(proxy.config(), &host, port)).await {
         Ok(d) => d,
         Err(refusal) => return deny(proxy, &mut stream, "http", &host, port, refusal).await,
     };
-    let upstream = match connect(decided.addr, proxy.config().upstream.as_ref()).await {
+    let upstream = match Box::pin(connect(decided.addr, proxy.config().upstream.as_ref())).await {
         Ok(s) => s,
         Err(reason) => {
             proxy.record(AuditRecord::refused("http", &host, port, reason));
@@ -294,7 +332,7 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
     };
     // Origin-form request line; Host from the checked authority; hop-by-hop
     // and proxy headers dropped; exactly one request per connection.
-    let framing = match framing(req.headers) {
+    let framing = match framing(&headers) {
         Ok(f) => f,
         Err(message) => {
             proxy.record(AuditRecord::refused(
@@ -324,17 +362,17 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
         format!("{authority}:{port}")
     };
     let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {authority}\r\n");
-    for h in req.headers.iter() {
-        let name = h.name.to_ascii_lowercase();
+    for (hname, hvalue) in &headers {
+        let name = hname.to_ascii_lowercase();
         if matches!(
             name.as_str(),
             "host" | "proxy-authorization" | "proxy-connection" | "connection" | "keep-alive"
         ) {
             continue;
         }
-        head.push_str(h.name);
+        head.push_str(hname);
         head.push_str(": ");
-        head.push_str(&String::from_utf8_lossy(h.value));
+        head.push_str(&String::from_utf8_lossy(hvalue));
         head.push_str("\r\n");
     }
     head.push_str("connection: close\r\n\r\n");
@@ -358,11 +396,11 @@ async fn tunnel(
     rest: Vec<u8>,
     started: Instant,
 ) {
-    let decided = match decide(proxy.config(), host, port).await {
+    let decided = match Box::pin(decide(proxy.config(), host, port)).await {
         Ok(d) => d,
         Err(refusal) => return deny(proxy, &mut stream, "connect", host, port, refusal).await,
     };
-    let upstream = match connect(decided.addr, proxy.config().upstream.as_ref()).await {
+    let upstream = match Box::pin(connect(decided.addr, proxy.config().upstream.as_ref())).await {
         Ok(s) => s,
         Err(reason) => {
             proxy.record(AuditRecord::refused("connect", host, port, reason));

@@ -49,6 +49,9 @@ pub struct ProxyConfig {
     /// Send every outbound connection through this HTTP proxy (CONNECT to
     /// the checked address), for hosts that must use one.
     pub upstream: Option<Upstream>,
+    /// This machine's own addresses: refused like non-public ones (they
+    /// reach the host's own services) unless a rule names them.
+    pub own_addresses: Vec<std::net::IpAddr>,
 }
 
 /// An upstream HTTP proxy.
@@ -80,6 +83,7 @@ impl Default for ProxyConfig {
             token: None,
             header_timeout: Duration::from_secs(10),
             upstream: None,
+            own_addresses: Vec::new(),
         }
     }
 }
@@ -114,7 +118,7 @@ impl Proxy {
         {
             use std::os::fd::AsRawFd;
             // SAFETY: listen(2) again on a listening socket only resizes its backlog.
-            unsafe { listen(listener.as_raw_fd(), 4096) };
+            unsafe { libc::listen(listener.as_raw_fd(), 4096) };
         }
         loop {
             let (stream, _) = match listener.accept().await {
@@ -180,6 +184,47 @@ impl Proxy {
     }
 }
 
+/// This machine's addresses (all interfaces), so the proxy treats them as local.
+#[cfg(unix)]
+pub fn own_addresses() -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills a list that is only read here and freed below.
+    unsafe {
+        if libc::getifaddrs(&mut ifap) != 0 {
+            return out;
+        }
+        let mut cur = ifap;
+        while !cur.is_null() {
+            let addr = (*cur).ifa_addr;
+            if !addr.is_null() {
+                match i32::from((*addr).sa_family) {
+                    libc::AF_INET => {
+                        let sin = &*(addr as *const libc::sockaddr_in);
+                        out.push(std::net::IpAddr::from(
+                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                        ));
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*(addr as *const libc::sockaddr_in6);
+                        out.push(std::net::IpAddr::from(sin6.sin6_addr.s6_addr));
+                    }
+                    _ => {}
+                }
+            }
+            cur = (*cur).ifa_next;
+        }
+        libc::freeifaddrs(ifap);
+    }
+    out
+}
+
+/// This machine's addresses (none known on this OS).
+#[cfg(not(unix))]
+pub fn own_addresses() -> Vec<std::net::IpAddr> {
+    Vec::new()
+}
+
 /// One line per denied host:port with the reasons and a count.
 pub fn denial_summary(denials: &[Denial]) -> String {
     use std::collections::BTreeMap;
@@ -199,8 +244,4 @@ pub fn denial_summary(denials: &[Denial]) -> String {
         ));
     }
     out
-}
-
-extern "C" {
-    fn listen(fd: i32, backlog: i32) -> i32;
 }

@@ -98,18 +98,11 @@ async fn write_all(to: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
 fn socket_shutdown_write(s: &TcpStream) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: shutdown(2) on a descriptor this stream owns.
-    if unsafe {
-        shutdown(s.as_raw_fd(), 1 /* SHUT_WR */)
-    } == 0
-    {
+    if unsafe { libc::shutdown(s.as_raw_fd(), libc::SHUT_WR) } == 0 {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
     }
-}
-
-extern "C" {
-    fn shutdown(fd: i32, how: i32) -> i32;
 }
 
 /// Relays both ways in one task until both sides close. `pending` holds

@@ -40,7 +40,8 @@ async fn read_vec<S: AsyncRead + Unpin>(stream: &mut S, len: usize) -> Option<Ve
 pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
     let timeout = proxy.config().header_timeout;
     let token = proxy.config().token.clone();
-    let handshake = tokio::time::timeout(timeout, negotiate(&mut stream, token.as_deref())).await;
+    let handshake =
+        tokio::time::timeout(timeout, Box::pin(negotiate(&mut stream, token.as_deref()))).await;
     let (host, port) = match handshake {
         Ok(Ok(target)) => target,
         Ok(Err(reason)) => {
@@ -53,7 +54,7 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
         }
     };
     let started = Instant::now();
-    let decided = match decide(proxy.config(), &host, port).await {
+    let decided = match Box::pin(decide(proxy.config(), &host, port)).await {
         Ok(d) => d,
         Err(refusal) => {
             let mut record = AuditRecord::refused("socks5", &host, port, refusal.reason);
@@ -67,7 +68,7 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
             return reply(&mut stream, code).await;
         }
     };
-    let upstream = match connect(decided.addr, proxy.config().upstream.as_ref()).await {
+    let upstream = match Box::pin(connect(decided.addr, proxy.config().upstream.as_ref())).await {
         Ok(s) => s,
         Err(reason) => {
             proxy.record(AuditRecord::refused("socks5", &host, port, reason));
