@@ -168,7 +168,8 @@ pub(crate) fn split_authority(auth: &str, default: Option<u16>) -> Option<(Strin
     Some((host, port))
 }
 
-pub(crate) fn base64(input: &[u8]) -> String {
+/// Standard base64 with padding (for Basic proxy credentials).
+pub fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.chunks(3) {

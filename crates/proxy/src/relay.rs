@@ -128,29 +128,25 @@ pub(crate) async fn relay(
             loop {
                 match parse_client_hello(&pending) {
                     Hello::Incomplete => {
-                        let mut buf = vec![0u8; 4096];
                         // Before the first byte, wait as long as the client
                         // likes; once a ClientHello started, it must finish.
-                        let read = if pending.is_empty() {
-                            Ok(client
-                                .readable()
-                                .await
-                                .and_then(|_| read_some(&client, &mut buf)))
+                        // The buffer is taken only once data is there, so
+                        // an idle tunnel holds none.
+                        let ready = if pending.is_empty() {
+                            Ok(client.readable().await)
                         } else {
-                            tokio::time::timeout(Duration::from_secs(30), async {
-                                client
-                                    .readable()
-                                    .await
-                                    .and_then(|_| read_some(&client, &mut buf))
-                            })
-                            .await
+                            tokio::time::timeout(Duration::from_secs(30), client.readable()).await
                         };
-                        match read {
-                            Ok(Ok(Some(n))) if n > 0 && pending.len() < MAX_HELLO => {
+                        if !matches!(ready, Ok(Ok(()))) {
+                            return Err(Reason::SniMismatch);
+                        }
+                        let mut buf = vec![0u8; 4096];
+                        match read_some(&client, &mut buf) {
+                            Ok(Some(0)) if pending.is_empty() => return Ok(()),
+                            Ok(Some(n)) if n > 0 && pending.len() < MAX_HELLO => {
                                 pending.extend_from_slice(&buf[..n])
                             }
-                            Ok(Ok(None)) => {}
-                            Ok(Ok(Some(0))) if pending.is_empty() => return Ok(()),
+                            Ok(None) => {}
                             _ => return Err(Reason::SniMismatch),
                         }
                     }

@@ -6,44 +6,17 @@ use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-/// Parses `http://[user:pass@]host:port[/]` into (address, credentials).
-fn parse_proxy(url: &str) -> Result<(String, Option<String>)> {
-    let rest = url
-        .strip_prefix("http://")
-        .context("proxy URL must start with http://")?;
-    let rest = rest.trim_end_matches('/');
-    match rest.rsplit_once('@') {
-        Some((creds, addr)) => Ok((addr.to_string(), Some(creds.to_string()))),
-        None => Ok((rest.to_string(), None)),
-    }
-}
-
-fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    input
-        .chunks(3)
-        .flat_map(|c| {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            (0..4).map(move |i| {
-                if i <= c.len() {
-                    T[((n >> (18 - 6 * i)) & 63) as usize] as char
-                } else {
-                    '='
-                }
-            })
-        })
-        .collect()
-}
-
 /// Tunnels until either side closes.
 pub fn run(host: &str, port: u16) -> Result<i32> {
     let url = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
         .context("no HTTPS_PROXY or HTTP_PROXY in the environment")?;
-    let (addr, creds) = parse_proxy(&url)?;
+    let cordon_proxy::Upstream {
+        addr,
+        credentials: creds,
+    } = cordon_proxy::Upstream::parse(&url)
+        .context("the proxy URL must be http://[user:pass@]host:port")?;
     let mut stream =
         TcpStream::connect(&addr).with_context(|| format!("cannot reach the proxy at {addr}"))?;
     let target = if host.contains(':') {
@@ -55,7 +28,7 @@ pub fn run(host: &str, port: u16) -> Result<i32> {
     if let Some(c) = creds {
         req.push_str(&format!(
             "Proxy-Authorization: Basic {}\r\n",
-            base64(c.as_bytes())
+            cordon_proxy::http::base64(c.as_bytes())
         ));
     }
     req.push_str("\r\n");
