@@ -546,14 +546,12 @@ fn through_registry(w: &World, name: &str, script: &str) -> Output {
     )
 }
 
-/// Real package clients through the proxy. The clients live in root's
-/// toolchains here, so this runs in the root pass of scripts/test.
+/// Real package clients through the proxy. It needs pip, npm and cargo on
+/// PATH and the registries reachable, so it is ignored by a bare
+/// `cargo test`; scripts/test runs it (`--include-ignored`) in its first pass.
 #[test]
+#[ignore = "talks to the package registries; scripts/test runs it"]
 fn registry_clients_work_through_the_proxy_and_fail_when_denied() {
-    if !is_root() {
-        eprintln!("registry clients are exercised in the root pass");
-        return;
-    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let w = World::new();
     let crate_dir = w.work().join("tiny");
