@@ -17,9 +17,11 @@ pub struct World {
 
 impl World {
     pub fn new() -> Self {
+        // Not under /tmp: runs of other tests have /tmp as a writable root
+        // and would see (and lock) this workspace's placeholders.
         World {
-            home: tempfile::tempdir().unwrap(),
-            work: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir_in("/var/tmp").unwrap(),
+            work: tempfile::tempdir_in("/var/tmp").unwrap(),
             // /var/tmp is not a writable root in any mode.
             outside: tempfile::tempdir_in("/var/tmp").unwrap(),
         }

@@ -114,6 +114,40 @@ fn git_file_and_missing_top_entries_are_protected() {
     assert_denied(&fresh.probe_in(FA, &["write", s(&r.join(".git/config"))]));
     assert_denied(&fresh.probe_in(FA, &["remove-dir-all", s(&r.join(".git"))]));
     assert_denied(&fresh.probe_in(FA, &["write", s(&r.join(".cordon/config.toml"))]));
-    // What stands in for them is an empty directory, harmless to git.
-    assert_eq!(fs::read_dir(r.join(".git")).unwrap().count(), 0);
+    // What stood in for them is gone after the run.
+    assert!(!r.join(".git").exists() && !r.join(".cordon").exists());
+}
+
+/// Placeholders go away after the run, but never while another run that
+/// relies on them is still going.
+#[test]
+fn placeholders_are_removed_only_when_no_run_uses_them() {
+    let w = World::new();
+    let r = w.work();
+    let long = w
+        .cordon_cmd(
+            FA,
+            &["sh", "-c", &format!("sleep 1.5; {PROBE} mkdir .git/hooks")],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !r.join(".git").exists() {
+        assert!(start.elapsed().as_secs() < 10, "the long run never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // A short run in the same workspace ends first...
+    assert_ok(&w.probe_in(FA, &["write", s(&r.join("short"))]));
+    assert!(
+        r.join(".git").is_dir(),
+        "removed while the long run still uses it"
+    );
+    // ...and the long run stays protected to its end.
+    assert_denied(&long.wait_with_output().unwrap());
+    assert!(
+        !r.join(".git").exists() && !r.join(".cordon").exists(),
+        "left behind"
+    );
 }

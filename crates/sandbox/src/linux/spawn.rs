@@ -24,6 +24,7 @@ use std::ffi::{CString, OsString};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 
 /// Everything the forked processes need, prepared before the first fork.
 struct Prepared<'a> {
@@ -59,7 +60,9 @@ pub fn run(
         return Err(SandboxError::NoCommand);
     }
     let mut plan = plan.clone();
-    create_placeholders(&mut plan)?;
+    let created = create_placeholders(&mut plan)?;
+    // Held until this function returns (forked children never return).
+    let _placeholders = PlaceholderGuard::lock(&plan, created);
     let argv_c = argv
         .iter()
         .map(|a| cstring(a.as_bytes()))
@@ -203,8 +206,9 @@ pub fn run(
 /// `.cordon`. One that cannot be created for lack of permission cannot be
 /// created by the command either (same credentials), so its bind step is
 /// dropped; any other failure (disk full, quota) refuses the run.
-fn create_placeholders(plan: &mut LinuxPlan) -> Result<(), SandboxError> {
+fn create_placeholders(plan: &mut LinuxPlan) -> Result<Vec<PathBuf>, SandboxError> {
     let mut skipped = Vec::new();
+    let mut created = Vec::new();
     for path in &plan.placeholders {
         match std::fs::create_dir(path) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -224,7 +228,7 @@ fn create_placeholders(plan: &mut LinuxPlan) -> Result<(), SandboxError> {
                     source,
                 })
             }
-            Ok(()) => {}
+            Ok(()) => created.push(path.clone()),
         }
         // Pin whatever stands there now; a symlink fails the pinned open.
         if let Some(id) = cordon_policy::FileId::of(path) {
@@ -235,7 +239,68 @@ fn create_placeholders(plan: &mut LinuxPlan) -> Result<(), SandboxError> {
         MountStep::ProtectReadOnly { path } => !skipped.contains(path),
         _ => true,
     });
-    Ok(())
+    Ok(created)
+}
+
+/// Shared `flock`s on every empty protected directory (placeholders, ours
+/// or another run's) for the length of the run. On drop, the placeholders
+/// this run created are removed, unless another run still holds one: so
+/// placeholders do not pile up, and a run never pulls one out from under a
+/// concurrent run (which would drop that run's read-only bind).
+struct PlaceholderGuard {
+    locks: Vec<(PathBuf, std::fs::File, bool)>,
+}
+
+impl PlaceholderGuard {
+    fn lock(plan: &LinuxPlan, created: Vec<PathBuf>) -> Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut locks = Vec::new();
+        for step in &plan.mounts {
+            let MountStep::ProtectReadOnly { path } = step else {
+                continue;
+            };
+            let empty_dir = std::fs::read_dir(path)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !empty_dir {
+                continue;
+            }
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+                .open(path);
+            if let Ok(file) = file {
+                // SAFETY: flock on a descriptor we own.
+                unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) };
+                locks.push((path.clone(), file, created.contains(path)));
+            }
+        }
+        PlaceholderGuard { locks }
+    }
+}
+
+impl Drop for PlaceholderGuard {
+    fn drop(&mut self) {
+        for (path, file, created) in &self.locks {
+            // SAFETY: flock on a descriptor we own.
+            let exclusive =
+                unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+            let still_empty = std::fs::read_dir(path)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            // The very directory we locked, not one created since in its place.
+            let same = {
+                use std::os::unix::fs::MetadataExt;
+                match (file.metadata(), std::fs::symlink_metadata(path)) {
+                    (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                    _ => false,
+                }
+            };
+            if *created && exclusive && still_empty && same {
+                let _ = std::fs::remove_dir(path);
+            }
+        }
+    }
 }
 
 fn set_death_signal() {
