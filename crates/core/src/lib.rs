@@ -3,6 +3,8 @@
 //! model streams for both wire APIs ([`model`]). The HTTP
 //! clients, the other tools and the turn loop arrive with `cordon exec`.
 
+pub mod instructions;
 pub mod model;
 pub mod patch;
+pub mod rollout;
 pub mod tools;
