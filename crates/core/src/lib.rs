@@ -5,6 +5,7 @@
 
 pub mod instructions;
 pub mod model;
+pub mod notify;
 pub mod patch;
 pub mod rollout;
 pub mod tools;

@@ -3,6 +3,7 @@
 //! Completions (whose function-call arguments arrive in pieces).
 
 pub mod decode;
+pub mod request;
 pub mod retry;
 pub mod sse;
 
