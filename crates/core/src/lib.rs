@@ -1,8 +1,11 @@
-//! The agent core. So far: the `apply_patch` tool ([`patch`]), the tool
-//! schemas and output cap ([`tools`]), and the decoding and retry policy of
-//! model streams for both wire APIs ([`model`]). The HTTP
+//! The agent core: the turn loop ([`agent`]) over a transport and tool
+//! runner, the `apply_patch` tool ([`patch`]), tool schemas and output cap
+//! ([`tools`]), model stream decoding, request bodies and retry policy for
+//! both wire APIs ([`model`]), project instructions, session files and
+//! notifications. The HTTP
 //! clients, the other tools and the turn loop arrive with `cordon exec`.
 
+pub mod agent;
 pub mod instructions;
 pub mod model;
 pub mod notify;

@@ -1,0 +1,276 @@
+use super::*;
+use std::collections::VecDeque;
+
+/// Replies from a script: each entry answers one request.
+enum Reply {
+    Sse(String),
+    Fail(Failure),
+    /// SSE bytes, then a failure mid-stream.
+    Broken(String, Failure),
+}
+
+struct Scripted {
+    replies: VecDeque<Reply>,
+    bodies: Vec<Value>,
+}
+
+impl Transport for Scripted {
+    fn send(&mut self, body: &Value) -> Result<Chunks<'_>, Failure> {
+        self.bodies.push(body.clone());
+        match self
+            .replies
+            .pop_front()
+            .expect("more requests than scripted replies")
+        {
+            Reply::Fail(f) => Err(f),
+            // Split into small chunks to exercise reassembly.
+            Reply::Sse(text) => Ok(Box::new(
+                text.into_bytes()
+                    .chunks(7)
+                    .map(|c| Ok(c.to_vec()))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            )),
+            Reply::Broken(text, f) => Ok(Box::new(vec![Ok(text.into_bytes()), Err(f)].into_iter())),
+        }
+    }
+}
+
+#[derive(Default)]
+struct FakeTools {
+    ran: Vec<Vec<String>>,
+    patches: Vec<String>,
+}
+
+impl Tools for FakeTools {
+    fn shell(&mut self, command: &[String], _: Option<&str>, _: Option<u64>) -> String {
+        self.ran.push(command.to_vec());
+        format!("exit code: 0\n{}", "x".repeat(5000))
+    }
+    fn apply_patch(&mut self, input: &str) -> String {
+        self.patches.push(input.into());
+        "patch applied".into()
+    }
+}
+
+fn responses_text(t: &str) -> String {
+    format!(
+        "event: response.output_text.delta\ndata: {}\n\nevent: response.completed\ndata: {{\"response\":{{\"usage\":{{\"input_tokens\":10,\"output_tokens\":2}}}}}}\n\n",
+        serde_json::json!({"delta": t})
+    )
+}
+
+fn responses_call(id: &str, name: &str, args: &str) -> String {
+    format!(
+        "event: response.output_item.done\ndata: {}\n\nevent: response.completed\ndata: {{\"response\":{{}}}}\n\n",
+        serde_json::json!({"item": {"type": "function_call", "call_id": id, "name": name, "arguments": args}})
+    )
+}
+
+fn cfg(wire: WireApi) -> TurnConfig<'static> {
+    TurnConfig {
+        wire,
+        model: "m",
+        instructions: Some("be brief"),
+        output_schema: None,
+        max_retries: 3,
+        max_tool_output: 1000,
+        max_steps: 8,
+        sleep: &|_| {},
+    }
+}
+
+type Outcome = (
+    Result<(String, Usage), TurnError>,
+    Scripted,
+    FakeTools,
+    Vec<AgentEvent>,
+    Vec<Item>,
+);
+
+fn turn(wire: WireApi, replies: Vec<Reply>) -> Outcome {
+    let mut t = Scripted {
+        replies: replies.into(),
+        bodies: vec![],
+    };
+    let mut tools = FakeTools::default();
+    let mut events = Vec::new();
+    let mut history = vec![Item::User("go".into())];
+    let r = run_turn(&mut t, &mut tools, &cfg(wire), &mut history, &mut |e| {
+        events.push(e)
+    });
+    (r, t, tools, events, history)
+}
+
+#[test]
+fn a_text_only_answer() {
+    let (r, t, _, events, _) = turn(
+        WireApi::Responses,
+        vec![Reply::Sse(responses_text("hello"))],
+    );
+    let (text, usage) = r.unwrap();
+    assert_eq!(text, "hello");
+    assert_eq!(
+        usage,
+        Usage {
+            input_tokens: 10,
+            output_tokens: 2
+        }
+    );
+    assert_eq!(t.bodies.len(), 1);
+    assert!(events.contains(&AgentEvent::TextDelta("hello".into())));
+}
+
+#[test]
+fn a_shell_call_whose_output_the_next_request_carries_back_capped() {
+    let (r, t, tools, events, history) = turn(
+        WireApi::Responses,
+        vec![
+            Reply::Sse(responses_call(
+                "c1",
+                "shell",
+                "{\"command\":[\"ls\",\"-l\"]}",
+            )),
+            Reply::Sse(responses_text("done")),
+        ],
+    );
+    assert_eq!(r.unwrap().0, "done");
+    assert_eq!(tools.ran, vec![vec!["ls".to_string(), "-l".to_string()]]);
+    let second = &t.bodies[1]["input"];
+    let out = second
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "function_call_output")
+        .unwrap();
+    assert_eq!(out["call_id"], "c1");
+    assert!(
+        out["output"].as_str().unwrap().contains("bytes cut"),
+        "capped for the model"
+    );
+    let full = events.iter().find_map(|e| match e {
+        AgentEvent::ToolCompleted { output, .. } => Some(output.len()),
+        _ => None,
+    });
+    assert!(
+        full.unwrap() > 5000,
+        "the event stream keeps the full output"
+    );
+    assert!(matches!(history.last(), Some(Item::Assistant(t)) if t == "done"));
+}
+
+#[test]
+fn chat_wire_with_pieces_apply_patch_and_plan() {
+    let call = |i: u32, id: &str, name: &str, args: &str| {
+        format!(
+            "data: {}\n\n",
+            serde_json::json!({"choices": [{"delta": {"tool_calls": [{"index": i, "id": id, "function": {"name": name, "arguments": args}}]}}]})
+        )
+    };
+    let first = format!(
+        "{}{}{}data: {{\"choices\":[{{\"delta\":{{}},\"finish_reason\":\"tool_calls\"}}]}}\n\ndata: [DONE]\n\n",
+        call(0, "p1", "apply_patch", "{\"input\":\"*** Begin"),
+        call(0, "", "", " Patch\"}"),
+        call(1, "u1", "update_plan", "{\"plan\":[{\"step\":\"a\",\"status\":\"completed\"}]}"),
+    );
+    let second = "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n".to_string();
+    let (r, t, tools, events, _) = turn(WireApi::Chat, vec![Reply::Sse(first), Reply::Sse(second)]);
+    assert_eq!(r.unwrap().0, "ok");
+    assert_eq!(tools.patches, vec!["*** Begin Patch".to_string()]);
+    assert!(events.iter().any(|e| matches!(e, AgentEvent::Plan(_))));
+    let msgs = t.bodies[1]["messages"].as_array().unwrap();
+    assert_eq!(msgs.iter().filter(|m| m["role"] == "tool").count(), 2);
+}
+
+#[test]
+fn retries_429_then_success_and_truncated_streams() {
+    let (r, t, _, events, _) = turn(
+        WireApi::Responses,
+        vec![
+            Reply::Fail(Failure::Status {
+                code: 429,
+                retry_after: Some("0".into()),
+                body: String::new(),
+            }),
+            Reply::Broken(
+                "event: response.output_text.delta\ndata: {\"delta\":\"par\"}\n\n".into(),
+                Failure::Truncated,
+            ),
+            Reply::Sse("event: response.output_text.delta\ndata: {\"delta\":\"tial\"}\n\n".into()),
+            Reply::Sse(responses_text("whole")),
+        ],
+    );
+    assert_eq!(r.unwrap().0, "whole");
+    assert_eq!(t.bodies.len(), 4);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::Retrying { .. }))
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn failures_that_end_the_turn() {
+    let five_hundred = || {
+        Reply::Fail(Failure::Status {
+            code: 500,
+            retry_after: None,
+            body: "oops".into(),
+        })
+    };
+    let (r, t, ..) = turn(WireApi::Responses, (0..4).map(|_| five_hundred()).collect());
+    assert_eq!(t.bodies.len(), 4, "first try plus 3 retries");
+    assert!(matches!(r, Err(TurnError::Request(m)) if m.contains("HTTP 500")));
+    let (r, t, ..) = turn(
+        WireApi::Responses,
+        vec![Reply::Fail(Failure::Status {
+            code: 401,
+            retry_after: None,
+            body: "bad key".into(),
+        })],
+    );
+    assert_eq!(t.bodies.len(), 1, "4xx is not retried");
+    assert!(matches!(r, Err(TurnError::Request(m)) if m.contains("bad key")));
+    let (r, ..) = turn(
+        WireApi::Responses,
+        vec![Reply::Sse(
+            "event: response.output_text.delta\ndata: {oops\n\n".into(),
+        )],
+    );
+    assert!(matches!(
+        r,
+        Err(TurnError::Stream(StreamError::Malformed { .. }))
+    ));
+    let looping = (0..8)
+        .map(|i| {
+            Reply::Sse(responses_call(
+                &format!("c{i}"),
+                "shell",
+                "{\"command\":[\"true\"]}",
+            ))
+        })
+        .collect();
+    let (r, ..) = turn(WireApi::Responses, looping);
+    assert_eq!(r, Err(TurnError::TooManySteps(8)));
+}
+
+#[test]
+fn bad_tool_arguments_go_back_to_the_model() {
+    let (r, t, tools, ..) = turn(
+        WireApi::Responses,
+        vec![
+            Reply::Sse(responses_call("c1", "shell", "{\"command\":\"ls\"}")),
+            Reply::Sse(responses_call("c2", "frobnicate", "{}")),
+            Reply::Sse(responses_text("gave up")),
+        ],
+    );
+    assert_eq!(r.unwrap().0, "gave up");
+    assert!(tools.ran.is_empty());
+    let last = t.bodies[2]["input"].to_string();
+    assert!(
+        last.contains("must be a non-empty array") && last.contains("unknown tool `frobnicate`"),
+        "{last}"
+    );
+}
