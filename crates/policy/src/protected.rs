@@ -9,6 +9,7 @@
 //! of a root is reported as [`ProtectedKind::Missing`] so the sandbox can stop
 //! it from being created.
 
+use crate::PolicyError;
 use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -41,21 +42,35 @@ pub struct ProtectedPath {
 /// Symlinks are not followed while walking. Unreadable directories are
 /// skipped: the sandboxed command runs with the same credentials and cannot
 /// reach into them either.
-pub fn discover_protected(root: &Path, skip: &[PathBuf]) -> Vec<ProtectedPath> {
+pub fn discover_protected(
+    root: &Path,
+    skip: &[PathBuf],
+) -> Result<Vec<ProtectedPath>, PolicyError> {
     let mut found = Vec::new();
     for name in PROTECTED_NAMES {
         let top = root.join(name);
-        if fs::symlink_metadata(&top).is_err() {
-            found.push(ProtectedPath {
+        match fs::symlink_metadata(&top) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => found.push(ProtectedPath {
                 path: top,
                 kind: ProtectedKind::Missing,
-            });
+            }),
+            // Cannot tell: protect whatever is there (pinning refuses the
+            // run if it is not a directory it can bind).
+            Err(_) => push_existing(&mut found, top),
+            Ok(_) => {}
         }
     }
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            // A directory we cannot read may hide a repository, and the
+            // command (same owner) could chmod its way in: it stays read-only.
+            Err(_) => {
+                push_existing(&mut found, dir);
+                continue;
+            }
         };
         for entry in entries.flatten() {
             let Ok(file_type) = entry.file_type() else {
@@ -63,6 +78,12 @@ pub fn discover_protected(root: &Path, skip: &[PathBuf]) -> Vec<ProtectedPath> {
             };
             let path = entry.path();
             let name = entry.file_name();
+            let protected_name = name == ".git" || name == ".cordon";
+            if protected_name && file_type.is_symlink() {
+                // The link itself could be replaced by a real directory; a
+                // bind mount cannot cover a symlink.
+                return Err(PolicyError::SymlinkedProtected(path));
+            }
             if name == ".git" {
                 protect_git_entry(&path, file_type.is_file(), &mut found);
             } else if name == ".cordon" {
@@ -74,7 +95,7 @@ pub fn discover_protected(root: &Path, skip: &[PathBuf]) -> Vec<ProtectedPath> {
     }
     found.sort_by(|a, b| a.path.cmp(&b.path));
     found.dedup_by(|a, b| a.path == b.path);
-    found
+    Ok(found)
 }
 
 fn push_existing(found: &mut Vec<ProtectedPath>, path: PathBuf) {
@@ -91,7 +112,7 @@ fn protect_git_entry(path: &Path, is_file: bool, found: &mut Vec<ProtectedPath>)
         push_existing(found, path.to_path_buf());
         read_gitfile(path)
     } else {
-        // A directory, or a symlink whose target is what a bind mount protects.
+        // A directory (symlinks are refused before this).
         fs::canonicalize(path).ok()
     };
     let Some(git_dir) = git_dir else { return };
@@ -112,15 +133,14 @@ fn read_gitfile(path: &Path) -> Option<PathBuf> {
     fs::canonicalize(base.join(target)).ok()
 }
 
-/// Reads a regular file of at most 4 KiB without following a final symlink
-/// to something else or blocking on a FIFO or device planted by a sandboxed
-/// command.
+/// Reads a regular file of at most 4 KiB, never through a final symlink and
+/// never blocking on a FIFO or device planted by a sandboxed command.
 fn read_small_file(path: &Path) -> Option<String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let file = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(O_NONBLOCK)
+        .custom_flags(O_NONBLOCK | O_NOFOLLOW | O_NOCTTY)
         .open(path)
         .ok()?;
     let meta = file.metadata().ok()?;
@@ -132,11 +152,19 @@ fn read_small_file(path: &Path) -> Option<String> {
     Some(text)
 }
 
-/// `O_NONBLOCK` on Linux (and the BSDs use 4 too, macOS 4).
+// Open flags, spelled out to keep this crate free of libc.
 #[cfg(target_os = "linux")]
 const O_NONBLOCK: i32 = 0o4000;
+#[cfg(target_os = "linux")]
+const O_NOFOLLOW: i32 = 0o400000;
+#[cfg(target_os = "linux")]
+const O_NOCTTY: i32 = 0o400;
 #[cfg(not(target_os = "linux"))]
 const O_NONBLOCK: i32 = 4;
+#[cfg(not(target_os = "linux"))]
+const O_NOFOLLOW: i32 = 0x100;
+#[cfg(not(target_os = "linux"))]
+const O_NOCTTY: i32 = 0x20000;
 
 #[cfg(test)]
 #[path = "protected_tests.rs"]

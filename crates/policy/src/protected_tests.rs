@@ -19,7 +19,7 @@ fn finds_top_nested_and_submodule_git() {
     fs::write(root.join("sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
     fs::create_dir_all(root.join("a/.cordon")).unwrap();
 
-    let found = discover_protected(&root, &[]);
+    let found = discover_protected(&root, &[]).unwrap();
     let existing = paths(&found, ProtectedKind::Existing);
     assert!(existing.contains(&root.join(".git")));
     assert!(existing.contains(&root.join("vendor/nested/.git")));
@@ -42,7 +42,7 @@ fn finds_top_nested_and_submodule_git() {
 fn missing_top_entries_are_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let root = fs::canonicalize(tmp.path()).unwrap();
-    let found = discover_protected(&root, &[]);
+    let found = discover_protected(&root, &[]).unwrap();
     assert_eq!(
         paths(&found, ProtectedKind::Missing),
         vec![root.join(".cordon"), root.join(".git")]
@@ -64,7 +64,7 @@ fn worktree_commondir_is_protected() {
     )
     .unwrap();
     let existing = paths(
-        &discover_protected(&root.join("wt"), &[]),
+        &discover_protected(&root.join("wt"), &[]).unwrap(),
         ProtectedKind::Existing,
     );
     assert!(existing.contains(&main_git.join("worktrees/wt")));
@@ -78,7 +78,7 @@ fn skipped_roots_and_symlinks_are_not_walked() {
     fs::create_dir_all(root.join("inner/.git")).unwrap();
     fs::create_dir_all(root.join("elsewhere/deep/.git")).unwrap();
     std::os::unix::fs::symlink(root.join("elsewhere"), root.join("link")).unwrap();
-    let found = discover_protected(&root, &[root.join("inner")]);
+    let found = discover_protected(&root, &[root.join("inner")]).unwrap();
     let existing = paths(&found, ProtectedKind::Existing);
     assert!(!existing.contains(&root.join("inner/.git")));
     assert!(existing.contains(&root.join("elsewhere/deep/.git")));
@@ -93,11 +93,48 @@ fn a_fifo_named_commondir_does_not_hang_discovery() {
     let fifo = std::ffi::CString::new(root.join("x/.git/commondir").to_str().unwrap()).unwrap();
     // SAFETY: mkfifo with a valid path.
     assert_eq!(unsafe { libc_mkfifo(fifo.as_ptr(), 0o644) }, 0);
-    let existing = paths(&discover_protected(&root, &[]), ProtectedKind::Existing);
+    let existing = paths(
+        &discover_protected(&root, &[]).unwrap(),
+        ProtectedKind::Existing,
+    );
     assert!(existing.contains(&root.join("x/.git")));
 }
 
 extern "C" {
     #[link_name = "mkfifo"]
     fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+}
+
+#[test]
+fn symlinked_protected_names_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(tmp.path()).unwrap();
+    fs::create_dir_all(root.join("store/repo.git")).unwrap();
+    fs::create_dir_all(root.join("sub")).unwrap();
+    std::os::unix::fs::symlink(root.join("store/repo.git"), root.join("sub/.git")).unwrap();
+    assert!(
+        matches!(discover_protected(&root, &[]), Err(PolicyError::SymlinkedProtected(p)) if p == root.join("sub/.git"))
+    );
+}
+
+#[test]
+fn unreadable_directories_stay_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(tmp.path()).unwrap();
+    let hidden = root.join("hidden");
+    fs::create_dir_all(hidden.join("repo/.git")).unwrap();
+    fs::set_permissions(&hidden, fs::Permissions::from_mode(0o311)).unwrap();
+    let readable = fs::read_dir(&hidden).is_ok();
+    let existing = paths(
+        &discover_protected(&root, &[]).unwrap(),
+        ProtectedKind::Existing,
+    );
+    if readable {
+        // root reads it anyway: the repository inside is found and protected.
+        assert!(existing.contains(&hidden.join("repo/.git")));
+    } else {
+        assert!(existing.contains(&hidden), "{existing:?}");
+    }
+    fs::set_permissions(&hidden, fs::Permissions::from_mode(0o755)).unwrap();
 }

@@ -162,13 +162,13 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
         .and_then(|h| std::fs::canonicalize(h).ok());
     policy.writable_roots = roots
         .iter()
-        .map(|root| {
+        .map(|root| -> Result<WritableRoot, PolicyError> {
             let nested: Vec<PathBuf> = roots
                 .iter()
                 .filter(|r| *r != root && r.starts_with(root))
                 .cloned()
                 .collect();
-            let mut protected = discover_protected(root, &nested);
+            let mut protected = discover_protected(root, &nested)?;
             if let Some(home) = home.as_ref().filter(|h| h.starts_with(root)) {
                 protected.push(ProtectedPath {
                     path: home.clone(),
@@ -177,12 +177,12 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
                 protected.sort_by(|a, b| a.path.cmp(&b.path));
                 protected.dedup_by(|a, b| a.path == b.path);
             }
-            WritableRoot {
+            Ok(WritableRoot {
                 root: root.clone(),
                 protected,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     for root in &policy.writable_roots {
         let existing = root
             .protected

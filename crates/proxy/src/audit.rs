@@ -113,7 +113,9 @@ impl AuditLog {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .custom_flags(O_NOFOLLOW)
+            // Non-blocking so a FIFO planted at the path cannot hang us;
+            // cleared again below once it is known to be a regular file.
+            .custom_flags(O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(path)?;
         let meta = file.metadata()?;
         // SAFETY: geteuid cannot fail.
@@ -123,6 +125,14 @@ impl AuditLog {
                 "{} is not a regular file owned by uid {me}",
                 path.display()
             )));
+        }
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: fcntl on a descriptor we own.
+            unsafe {
+                let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+                libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+            }
         }
         Ok(AuditLog {
             out: Arc::new(Mutex::new(BufWriter::new(file))),

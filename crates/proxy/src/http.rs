@@ -61,7 +61,9 @@ fn framing(headers: &[(String, Vec<u8>)]) -> Result<Framing, &'static str> {
         if name.eq_ignore_ascii_case("content-length") {
             let v = std::str::from_utf8(value)
                 .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok());
             match (v, length) {
                 (None, _) => return Err("bad content-length\n"),
                 (Some(v), Some(prev)) if v != prev => {
@@ -313,6 +315,26 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
         }
         Target::Forward { host, port, path } => (host, port, path),
     };
+    // Framing is checked before anything is connected.
+    let framing = match framing(&headers) {
+        Ok(f) => f,
+        Err(message) => {
+            proxy.record(AuditRecord::refused(
+                "http",
+                &host,
+                port,
+                Reason::BadRequest,
+            ));
+            return respond(
+                &mut stream,
+                "400 Bad Request",
+                Reason::BadRequest,
+                message,
+                "",
+            )
+            .await;
+        }
+    };
     let decided = match Box::pin(decide(proxy.config(), &host, port)).await {
         Ok(d) => d,
         Err(refusal) => return deny(proxy, &mut stream, "http", &host, port, refusal).await,
@@ -333,25 +355,6 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
     };
     // Origin-form request line; Host from the checked authority; hop-by-hop
     // and proxy headers dropped; exactly one request per connection.
-    let framing = match framing(&headers) {
-        Ok(f) => f,
-        Err(message) => {
-            proxy.record(AuditRecord::refused(
-                "http",
-                &host,
-                port,
-                Reason::BadRequest,
-            ));
-            return respond(
-                &mut stream,
-                "400 Bad Request",
-                Reason::BadRequest,
-                message,
-                "",
-            )
-            .await;
-        }
-    };
     let authority = if host.contains(':') {
         format!("[{host}]")
     } else {

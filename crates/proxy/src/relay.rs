@@ -93,21 +93,13 @@ async fn splice_pump(from: &TcpStream, to: &TcpStream) -> u64 {
             };
             match filled {
                 Ok(0) => eof = true,
-                Ok(n) => {
-                    if p.held == n && n < 64 * 1024 {
-                        p.trickle = true;
-                    } else if n >= 64 * 1024 {
-                        p.trickle = false;
-                    }
-                }
+                Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     if p.held == 0 {
-                        // Dry: a trickle gives the pipe back, a stream keeps it.
-                        if p.trickle {
-                            pipe = None;
-                        } else if from.readable().await.is_err() {
-                            break;
-                        }
+                        // Dry: give the pipe back until data returns, so
+                        // idle tunnels hold no pipe (pipes count against the
+                        // user's pipe-buffer limit).
+                        pipe = None;
                         continue;
                     }
                 }
@@ -144,7 +136,7 @@ async fn splice_pump(from: &TcpStream, to: &TcpStream) -> u64 {
 }
 
 /// The pipe size asked for (the kernel may grant less).
-const PIPE_SIZE: usize = 1024 * 1024;
+const PIPE_SIZE: usize = 256 * 1024;
 
 /// `splice` between two descriptors, non-blocking.
 fn splice_fds(
@@ -175,8 +167,6 @@ struct Pipe {
     read: std::os::fd::OwnedFd,
     write: std::os::fd::OwnedFd,
     held: usize,
-    /// Recent fills were small (interactive traffic).
-    trickle: bool,
 }
 
 impl Pipe {
@@ -196,7 +186,6 @@ impl Pipe {
                 read: std::os::fd::OwnedFd::from_raw_fd(fds[0]),
                 write: std::os::fd::OwnedFd::from_raw_fd(fds[1]),
                 held: 0,
-                trickle: true,
             }
         })
     }
@@ -403,6 +392,14 @@ pub(crate) async fn forward_one(
                     .unwrap_or("")
                     .trim()
                     .to_string();
+                // Hex digits only (no sign, no 0x), and a CRLF line ending.
+                if size_text.is_empty()
+                    || size_text.len() > 15
+                    || !size_text.bytes().all(|b| b.is_ascii_hexdigit())
+                    || !line.ends_with(b"\r\n")
+                {
+                    return None;
+                }
                 let size = u64::from_str_radix(&size_text, 16).ok()?;
                 write_all(&upstream, &line).await.ok()?;
                 sent += line.len() as u64;
@@ -418,7 +415,7 @@ pub(crate) async fn forward_one(
                     }
                     break;
                 }
-                let mut left = size + 2; // data and its CRLF
+                let mut left = size.checked_add(2)?; // data and its CRLF
                 while left > 0 {
                     let chunk = body.take(left.min(BUF as u64) as usize).await?;
                     write_all(&upstream, &chunk).await.ok()?;

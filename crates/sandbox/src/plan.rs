@@ -435,7 +435,15 @@ fn mount_steps(policy: &SandboxPolicy) -> Vec<MountStep> {
     for root in &policy.writable_roots {
         layered.push((root.root.components().count(), 0, &root.root));
         for protected in &root.protected {
-            if inside_any_root(policy, &protected.path) {
+            // A gitdir planted to point at a root must not turn that root
+            // read-only (ancestors of roots are outside every root and
+            // already skipped; `$CORDON_HOME` above its `memories` root is
+            // meant to be read-only).
+            let is_a_root = policy
+                .writable_roots
+                .iter()
+                .any(|r| r.root == protected.path);
+            if inside_any_root(policy, &protected.path) && !is_a_root {
                 layered.push((protected.path.components().count(), 1, &protected.path));
             }
         }

@@ -321,3 +321,31 @@ fn a_deeper_root_never_covers_a_shallower_roots_protected_path() {
         })
     );
 }
+
+#[test]
+fn a_gitdir_pointing_at_a_root_does_not_freeze_it() {
+    let pol = SandboxPolicy {
+        mode: SandboxMode::WorkspaceWrite,
+        network: NetworkMode::None,
+        cwd: "/w".into(),
+        writable_roots: vec![
+            WritableRoot {
+                root: "/tmp".into(),
+                protected: vec![],
+            },
+            WritableRoot {
+                root: "/w".into(),
+                protected: vec![ProtectedPath {
+                    path: "/tmp".into(),
+                    kind: ProtectedKind::Existing,
+                }],
+            },
+        ],
+        missing_roots: vec![],
+        pins: Default::default(),
+    };
+    let p = plan_linux(&pol, &HostSupport::full(7), PlanOptions::default()).unwrap();
+    assert!(!p.mounts.contains(&MountStep::ProtectReadOnly {
+        path: PathBuf::from("/tmp")
+    }));
+}

@@ -151,3 +151,33 @@ fn placeholders_are_removed_only_when_no_run_uses_them() {
         "left behind"
     );
 }
+
+/// A sandboxed command can flock a placeholder; another run then refuses
+/// after a short wait instead of hanging or running unprotected.
+#[test]
+fn a_placeholder_locked_from_inside_makes_other_runs_refuse_not_hang() {
+    let w = World::new();
+    let r = w.work();
+    let script = "import fcntl, os, time\nfd = os.open('.git', os.O_RDONLY)\nfcntl.flock(fd, fcntl.LOCK_EX)\nopen('locked', 'w').close()\ntime.sleep(4)\n";
+    let holder = w
+        .cordon_cmd(FA, &["python3", "-c", script])
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !r.join("locked").exists() {
+        assert!(start.elapsed().as_secs() < 10, "the holder never locked");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = w.probe_in(FA, &["write", s(&r.join("second"))]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("holds it exclusively"),
+        "{}",
+        text(&out)
+    );
+    assert!(!r.join("second").exists());
+    let mut holder = holder;
+    holder.wait().unwrap();
+    // Control: with the holder gone, the same run works.
+    assert_ok(&w.probe_in(FA, &["write", s(&r.join("second"))]));
+}

@@ -30,7 +30,8 @@ fn open_pinned(path: &Path, pins: &Pins) -> io::Result<OwnedFd> {
         _ => e,
     })?;
     let meta = std::fs::File::from(fd.try_clone()?).metadata()?;
-    if meta.dev() != want.dev || meta.ino() != want.ino {
+    // O_NOFOLLOW on an O_PATH open returns a final symlink itself: refuse it.
+    if meta.file_type().is_symlink() || meta.dev() != want.dev || meta.ino() != want.ino {
         return Err(stale());
     }
     Ok(fd)

@@ -24,12 +24,12 @@ fn ioctl_number(name: &str) -> Option<u64> {
     }
 }
 
-fn family_number(name: &str) -> u64 {
+fn family_number(name: &str) -> io::Result<u64> {
     match name {
-        "AF_UNIX" => libc::AF_UNIX as u64,
-        "AF_INET" => libc::AF_INET as u64,
-        "AF_INET6" => libc::AF_INET6 as u64,
-        _ => u64::MAX,
+        "AF_UNIX" => Ok(libc::AF_UNIX as u64),
+        "AF_INET" => Ok(libc::AF_INET as u64),
+        "AF_INET6" => Ok(libc::AF_INET6 as u64),
+        other => Err(err(format!("unknown socket family `{other}` in the plan"))),
     }
 }
 
@@ -71,10 +71,14 @@ pub fn build(plan: &SeccompPlan) -> io::Result<ScmpFilterContext> {
     let mut ctx = ScmpFilterContext::new(ScmpAction::Allow).map_err(err)?;
     ctx.set_ctl_nnp(true).map_err(err)?;
     for name in &plan.denied_syscalls {
-        if let Some(s) = sys(name) {
-            ctx.add_rule(eperm, s)
-                .map_err(|e| err(format!("deny {name}: {e}")))?;
-        }
+        // A name this libseccomp does not know would leave the call open.
+        let s = sys(name).ok_or_else(|| {
+            err(format!(
+                "libseccomp does not know `{name}`; upgrade libseccomp (2.5 or later)"
+            ))
+        })?;
+        ctx.add_rule(eperm, s)
+            .map_err(|e| err(format!("deny {name}: {e}")))?;
     }
     if plan.clone_namespace_flags_denied {
         let clone = sys("clone").ok_or_else(|| err("no clone syscall"))?;
@@ -90,23 +94,23 @@ pub fn build(plan: &SeccompPlan) -> io::Result<ScmpFilterContext> {
     }
     let ioctl = sys("ioctl").ok_or_else(|| err("no ioctl syscall"))?;
     for name in &plan.denied_ioctls {
-        if let Some(n) = ioctl_number(name) {
-            // The kernel reads the request as 32 bits: compare only those,
-            // so setting high bits cannot slip past the rule.
-            let cmp = ScmpArgCompare::new(1, ScmpCompareOp::MaskedEqual(0xffff_ffff), n);
-            ctx.add_rule_conditional(eperm, ioctl, &[cmp])
-                .map_err(|e| err(format!("ioctl {name}: {e}")))?;
-        }
+        let n =
+            ioctl_number(name).ok_or_else(|| err(format!("unknown ioctl `{name}` in the plan")))?;
+        // The kernel reads the request as 32 bits: compare only those,
+        // so setting high bits cannot slip past the rule.
+        let cmp = ScmpArgCompare::new(1, ScmpCompareOp::MaskedEqual(0xffff_ffff), n);
+        ctx.add_rule_conditional(eperm, ioctl, &[cmp])
+            .map_err(|e| err(format!("ioctl {name}: {e}")))?;
     }
     // socket(): refuse every family not listed. Families are small numbers;
     // anything above AF_INET6's 10 (including values with high bits set,
     // which the kernel would truncate) is refused outright.
     let socket = sys("socket").ok_or_else(|| err("no socket syscall"))?;
-    let allowed: Vec<u64> = plan
+    let allowed = plan
         .socket_families
         .iter()
         .map(|f| family_number(f))
-        .collect();
+        .collect::<io::Result<Vec<u64>>>()?;
     let refuse = ScmpAction::Errno(libc::EAFNOSUPPORT);
     for family in 0..=10u64 {
         if allowed.contains(&family) {

@@ -62,7 +62,7 @@ pub fn run(
     let mut plan = plan.clone();
     let created = create_placeholders(&mut plan)?;
     // Held until this function returns (forked children never return).
-    let _placeholders = PlaceholderGuard::lock(&plan, created);
+    let _placeholders = PlaceholderGuard::lock(&plan, created)?;
     let argv_c = argv
         .iter()
         .map(|a| cstring(a.as_bytes()))
@@ -203,21 +203,17 @@ pub fn run(
 }
 
 /// Creates the empty directories that stand in for a missing `.git` or
-/// `.cordon`. One that cannot be created for lack of permission cannot be
-/// created by the command either (same credentials), so its bind step is
-/// dropped; any other failure (disk full, quota) refuses the run.
+/// `.cordon`. On a read-only file system nobody can create one, so its bind
+/// step is dropped; any other failure refuses the run (lacking permission is
+/// no protection: the command, as the directory's owner, could chmod it).
 fn create_placeholders(plan: &mut LinuxPlan) -> Result<Vec<PathBuf>, SandboxError> {
     let mut skipped = Vec::new();
     let mut created = Vec::new();
     for path in &plan.placeholders {
         match std::fs::create_dir(path) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EACCES | libc::EPERM | libc::EROFS)
-                ) =>
-            {
+            // A read-only file system: nobody can create it, the command included.
+            Err(e) if e.raw_os_error() == Some(libc::EROFS) => {
                 skipped.push(path.clone());
                 continue;
             }
@@ -252,9 +248,10 @@ struct PlaceholderGuard {
 }
 
 impl PlaceholderGuard {
-    fn lock(plan: &LinuxPlan, created: Vec<PathBuf>) -> Self {
+    fn lock(plan: &LinuxPlan, created: Vec<PathBuf>) -> Result<Self, SandboxError> {
         use std::os::unix::fs::OpenOptionsExt;
-        let mut locks = Vec::new();
+        // Built up in place, so a refusal midway still cleans up on drop.
+        let mut guard = PlaceholderGuard { locks: Vec::new() };
         for step in &plan.mounts {
             let MountStep::ProtectReadOnly { path } = step else {
                 continue;
@@ -270,12 +267,29 @@ impl PlaceholderGuard {
                 .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
                 .open(path);
             if let Ok(file) = file {
+                // Anyone may flock a directory they can open, a sandboxed
+                // command included: wait a little for an exclusive holder
+                // (another run removing it), then refuse rather than hang
+                // or run without the lock.
+                let mut tries = 0;
                 // SAFETY: flock on a descriptor we own.
-                unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) };
-                locks.push((path.clone(), file, created.contains(path)));
+                while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } != 0 {
+                    tries += 1;
+                    if tries > 100 {
+                        return Err(SandboxError::Setup {
+                            layer: "mounts".into(),
+                            step: format!("share the lock on placeholder {} (another process holds it exclusively)", path.display()),
+                            source: io::Error::from_raw_os_error(libc::EWOULDBLOCK),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                guard
+                    .locks
+                    .push((path.clone(), file, created.contains(path)));
             }
         }
-        PlaceholderGuard { locks }
+        Ok(guard)
     }
 }
 
@@ -505,7 +519,7 @@ fn command_main(p: &Prepared, notify_sock: Option<RawFd>) -> ! {
     }
     // Descriptors beyond stdio (except our pipes) must not leak in.
     // SAFETY: marks descriptors close-on-exec; no memory involved.
-    unsafe {
+    let marked = unsafe {
         libc::syscall(
             libc::SYS_close_range,
             3u32,
@@ -513,6 +527,22 @@ fn command_main(p: &Prepared, notify_sock: Option<RawFd>) -> ! {
             4u32, /* CLOSE_RANGE_CLOEXEC */
         )
     };
+    if marked != 0 {
+        // Kernels before 5.11: mark each open descriptor by hand, or refuse.
+        match std::fs::read_dir("/proc/self/fd") {
+            Ok(dir) => {
+                let fds: Vec<i32> = dir
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect();
+                for fd in fds.into_iter().filter(|fd| *fd > 2) {
+                    // SAFETY: setting FD_CLOEXEC on a descriptor number.
+                    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+                }
+            }
+            Err(e) => fail(&p.err_w, "namespaces", "mark descriptors close-on-exec", &e),
+        }
+    }
     if let Some(filter) = &p.seccomp {
         if let Err(e) = filter.load() {
             fail(
