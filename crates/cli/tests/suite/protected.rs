@@ -152,22 +152,30 @@ fn placeholders_are_removed_only_when_no_run_uses_them() {
     );
 }
 
-/// A sandboxed command can flock a placeholder; another run then refuses
-/// after a short wait instead of hanging or running unprotected.
+/// A sandboxed command can flock an empty `.git` that its own run does not
+/// hold (its own run holds every one it protects); a run that needs it then
+/// refuses after a short wait instead of hanging or running unprotected.
 #[test]
-fn a_placeholder_locked_from_inside_makes_other_runs_refuse_not_hang() {
+fn an_empty_git_locked_from_another_sandbox_makes_a_run_refuse_not_hang() {
+    use std::io::BufRead;
     let w = World::new();
     let r = w.work();
-    let script = "import fcntl, os, time\nfd = os.open('.git', os.O_RDONLY)\nfcntl.flock(fd, fcntl.LOCK_EX)\nopen('locked', 'w').close()\ntime.sleep(4)\n";
-    let holder = w
-        .cordon_cmd(FA, &["python3", "-c", script])
+    fs::create_dir(r.join(".git")).unwrap();
+    let script = format!(
+        "import fcntl, os, sys, time\nfd = os.open({:?}, os.O_RDONLY)\nfcntl.flock(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(4)\n",
+        r.join(".git").to_str().unwrap()
+    );
+    // Read-only: this run protects nothing, so it holds no lock itself.
+    let mut holder = w
+        .cordon_cmd(&[], &["python3", "-c", &script])
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let start = std::time::Instant::now();
-    while !r.join("locked").exists() {
-        assert!(start.elapsed().as_secs() < 10, "the holder never locked");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
     let out = w.probe_in(FA, &["write", s(&r.join("second"))]);
     assert_eq!(out.status.code(), Some(125), "{}", text(&out));
     assert!(
@@ -176,7 +184,6 @@ fn a_placeholder_locked_from_inside_makes_other_runs_refuse_not_hang() {
         text(&out)
     );
     assert!(!r.join("second").exists());
-    let mut holder = holder;
     holder.wait().unwrap();
     // Control: with the holder gone, the same run works.
     assert_ok(&w.probe_in(FA, &["write", s(&r.join("second"))]));
