@@ -169,6 +169,12 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
                 .cloned()
                 .collect();
             let mut protected = discover_protected(root, &nested)?;
+            // `$CORDON_HOME/memories` is cordon's own notes directory inside
+            // its read-only home: nobody runs git there, so it needs no
+            // placeholders (two mounts fewer per run).
+            if home.as_ref().is_some_and(|h| *root == h.join("memories")) {
+                protected.retain(|p| p.kind != ProtectedKind::Missing);
+            }
             if let Some(home) = home.as_ref().filter(|h| h.starts_with(root)) {
                 protected.push(ProtectedPath {
                     path: home.clone(),
