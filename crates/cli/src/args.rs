@@ -122,15 +122,9 @@ pub struct RunArgs {
     /// Network mode.
     #[arg(long, value_enum)]
     pub network: Option<NetworkArg>,
-    /// With `--network proxy`: allow a host pattern (repeatable).
-    #[arg(long = "allow-domain", value_name = "PATTERN")]
-    pub allow_domains: Vec<String>,
-    /// With `--network proxy`: deny a host pattern (repeatable; deny wins).
-    #[arg(long = "deny-domain", value_name = "PATTERN")]
-    pub deny_domains: Vec<String>,
-    /// Append every proxy decision to FILE as JSON lines.
-    #[arg(long = "audit-log", value_name = "FILE")]
-    pub audit_log: Option<PathBuf>,
+    /// Proxy rules and audit log (with `--network proxy`).
+    #[command(flatten)]
+    pub proxy: ProxyRuleArgs,
     /// After the command ends, print what the sandbox denied.
     #[arg(long)]
     pub log_denials: bool,
@@ -165,19 +159,27 @@ pub struct ProxyArgs {
     /// Print shell `export` lines for the proxy variables, then serve.
     #[arg(long)]
     pub print_env: bool,
-    /// Allow a host pattern (repeatable).
-    #[arg(long = "allow-domain", value_name = "PATTERN")]
-    pub allow_domains: Vec<String>,
-    /// Deny a host pattern (repeatable; deny wins).
-    #[arg(long = "deny-domain", value_name = "PATTERN")]
-    pub deny_domains: Vec<String>,
-    /// Append every decision to FILE as JSON lines.
-    #[arg(long = "audit-log", value_name = "FILE")]
-    pub audit_log: Option<PathBuf>,
+    /// Proxy rules and audit log.
+    #[command(flatten)]
+    pub proxy: ProxyRuleArgs,
     /// Override a config value.
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
     /// Config profile to apply.
     #[arg(short = 'p', long = "profile", value_name = "NAME")]
     pub profile: Option<String>,
+}
+
+/// Domain rules and the audit log, shared by `cordon sandbox` and `cordon proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyRuleArgs {
+    /// Allow a host pattern (repeatable).
+    #[arg(long = "allow-domain", value_name = "PATTERN")]
+    pub allow_domains: Vec<String>,
+    /// Deny a host pattern (repeatable; deny wins).
+    #[arg(long = "deny-domain", value_name = "PATTERN")]
+    pub deny_domains: Vec<String>,
+    /// Append every proxy decision to FILE as JSON lines.
+    #[arg(long = "audit-log", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 }

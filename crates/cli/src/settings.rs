@@ -82,9 +82,9 @@ pub fn proxy_settings(args: &crate::args::ProxyArgs) -> Result<ProxySettings> {
         eprintln!("cordon: warning: {w}");
     }
     Ok(ProxySettings {
-        rules: domain_rules(&config, &args.allow_domains, &args.deny_domains)?,
+        rules: domain_rules(&config, &args.proxy.allow_domains, &args.proxy.deny_domains)?,
         allow_local_binding: config.allow_local_binding,
-        audit_log: args.audit_log.clone(),
+        audit_log: args.proxy.audit_log.clone(),
         upstream: upstream(&config)?,
     })
 }
@@ -138,8 +138,9 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
     let mut writable_roots = config.workspace_write.writable_roots.clone();
     writable_roots.extend(args.writable_roots.iter().cloned());
     let mut warnings = config.warnings.clone();
-    let proxy_flags =
-        !args.allow_domains.is_empty() || !args.deny_domains.is_empty() || args.audit_log.is_some();
+    let proxy_flags = !args.proxy.allow_domains.is_empty()
+        || !args.proxy.deny_domains.is_empty()
+        || args.proxy.audit_log.is_some();
     if proxy_flags && config.network != NetworkMode::Proxy {
         warnings.push(
             "--allow-domain, --deny-domain and --audit-log apply only with --network proxy".into(),
@@ -167,9 +168,9 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         allow_degraded: config.allow_degraded,
         log_denials: args.log_denials,
         proxy: ProxySettings {
-            rules: domain_rules(&config, &args.allow_domains, &args.deny_domains)?,
+            rules: domain_rules(&config, &args.proxy.allow_domains, &args.proxy.deny_domains)?,
             allow_local_binding: config.allow_local_binding,
-            audit_log: args.audit_log.clone(),
+            audit_log: args.proxy.audit_log.clone(),
             upstream: upstream(&config)?,
         },
         warnings,
