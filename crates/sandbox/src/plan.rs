@@ -102,8 +102,6 @@ pub struct LandlockPlan {
 pub enum UnixSockets {
     /// `socket(AF_UNIX, ...)` is refused; `socketpair` still works.
     DenyCreate,
-    /// Landlock limits connects to sockets beneath writable roots.
-    LandlockResolveUnix,
     /// No restriction (danger-full-access).
     Unrestricted,
 }
@@ -389,9 +387,6 @@ pub fn plan_linux(
         // socket creation stays refused; RESOLVE_UNIX is an extra layer.
         let unix_sockets = UnixSockets::DenyCreate;
         let mut socket_families = Vec::new();
-        if unix_sockets == UnixSockets::LandlockResolveUnix {
-            socket_families.push("AF_UNIX");
-        }
         let ip_allowed = has(Layer::Namespaces) || policy.network != NetworkMode::None;
         if ip_allowed {
             socket_families.extend(["AF_INET", "AF_INET6"]);

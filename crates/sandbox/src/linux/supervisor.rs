@@ -304,55 +304,55 @@ fn resolve(pid: u32, dirfd: Option<i32>, raw: &[u8]) -> Option<PathBuf> {
     Some(out)
 }
 
+/// Runs `f` on a message with a one-byte payload and room for one
+/// `SCM_RIGHTS` descriptor (the only message the sandbox passes).
+fn with_fd_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
+    let mut byte = [0u8; 1];
+    // u64s keep the control buffer aligned for cmsghdr; 32 bytes fit one fd.
+    let mut control = [0u64; 4];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: msghdr is plain data; every pointer set below outlives `f`.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE only computes a size.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    f(&mut msg)
+}
+
 /// Sends `fd` over the unix socket `sock`.
 pub fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
-    // SAFETY: a one-byte payload and a control buffer sized for one fd;
-    // every pointer outlives the call.
-    unsafe {
-        let mut byte = [0u8; 1];
-        let mut iov = libc::iovec {
-            iov_base: byte.as_mut_ptr().cast(),
-            iov_len: 1,
-        };
-        let space = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
-        let mut control = vec![0u8; space];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
-        sys::cvt(libc::sendmsg(sock, &msg, 0) as libc::c_long).map(drop)
-    }
+    with_fd_message(|msg| {
+        // SAFETY: the control buffer has room for one cmsghdr and one fd.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+            sys::cvt(libc::sendmsg(sock, msg, 0) as libc::c_long).map(drop)
+        }
+    })
 }
 
 /// Receives one fd sent with [`send_fd`].
 pub fn receive_fd(sock: &OwnedFd) -> io::Result<OwnedFd> {
-    // SAFETY: buffers sized for one byte and one fd; every pointer outlives the call.
-    unsafe {
-        let mut byte = [0u8; 1];
-        let mut iov = libc::iovec {
-            iov_base: byte.as_mut_ptr().cast(),
-            iov_len: 1,
-        };
-        let space = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
-        let mut control = vec![0u8; space];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
-        sys::cvt(n as libc::c_long)?;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Err(io::Error::other("no descriptor received"));
+    with_fd_message(|msg| {
+        // SAFETY: recvmsg fills buffers sized for one byte and one fd; the
+        // descriptor read back is new and owned by nobody else.
+        unsafe {
+            let n = libc::recvmsg(sock.as_raw_fd(), msg, libc::MSG_CMSG_CLOEXEC);
+            sys::cvt(n as libc::c_long)?;
+            let cmsg = libc::CMSG_FIRSTHDR(msg);
+            if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+                return Err(io::Error::other("no descriptor received"));
+            }
+            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
+            Ok(OwnedFd::from_raw_fd(fd))
         }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
+    })
 }
