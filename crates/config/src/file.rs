@@ -1,7 +1,8 @@
 //! The typed shape of `config.toml`.
 
+use crate::agent::ModelProviderToml;
 use cordon_policy::network::RuleAction;
-use cordon_policy::{NetworkMode, SandboxMode};
+use cordon_policy::{ApprovalPolicy, NetworkMode, SandboxMode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,6 +20,19 @@ pub struct ConfigToml {
     pub allow_degraded: Option<bool>,
     /// `[network]`.
     pub network: Option<NetworkToml>,
+    /// The model's name.
+    pub model: Option<String>,
+    /// Which provider (a key of `model_providers` or a built-in).
+    pub model_provider: Option<String>,
+    /// Provider definitions.
+    #[serde(default)]
+    pub model_providers: BTreeMap<String, ModelProviderToml>,
+    /// When to ask before running commands.
+    pub approval_policy: Option<ApprovalPolicy>,
+    /// A program run with a JSON argument when a turn completes.
+    pub notify: Option<Vec<String>>,
+    /// Most bytes of AGENTS.md text sent as instructions.
+    pub project_doc_max_bytes: Option<usize>,
     /// Named profiles: each is a layer with the same keys as the top level.
     #[serde(default)]
     pub profiles: BTreeMap<String, ConfigToml>,

@@ -6,15 +6,17 @@
 //! Unknown keys produce warnings; a bad value is an error that names the file,
 //! line, column and key.
 
+mod agent;
 mod error;
 mod file;
 mod layers;
 
+pub use agent::{resolve_provider, ModelProvider, ModelProviderToml, WireApi, BUILT_IN_PROVIDERS};
 pub use error::ConfigError;
 pub use file::{ActionToml, ConfigToml, NetworkToml, WorkspaceWriteToml};
 pub use layers::parse_override;
 
-use cordon_policy::{NetworkMode, SandboxMode};
+use cordon_policy::{ApprovalPolicy, NetworkMode, SandboxMode};
 use std::path::{Path, PathBuf};
 
 /// Settings given explicitly on the command line; they win over everything.
@@ -28,6 +30,10 @@ pub struct Overrides {
     pub allow_degraded: Option<bool>,
     /// `-p NAME`.
     pub profile: Option<String>,
+    /// `-m MODEL`.
+    pub model: Option<String>,
+    /// `--oss` (the `ollama` provider).
+    pub model_provider: Option<String>,
     /// `-c key.path=value`, in order.
     pub raw: Vec<String>,
 }
@@ -54,8 +60,52 @@ pub struct Config {
     pub allow_upstream_proxy: bool,
     /// The profile in effect, if any.
     pub profile: Option<String>,
+    /// The file read (for error messages).
+    pub config_path: PathBuf,
+    /// `-m`, else `model`.
+    pub model: Option<String>,
+    /// `--oss`, else `model_provider`, else `openai`.
+    pub model_provider_id: String,
+    /// `[model_providers]`.
+    pub model_providers: std::collections::BTreeMap<String, ModelProviderToml>,
+    /// `approval_policy`.
+    pub approval_policy: ApprovalPolicy,
+    /// `notify`: program and arguments.
+    pub notify: Vec<String>,
+    /// `project_doc_max_bytes` (default 32 KiB).
+    pub project_doc_max_bytes: usize,
     /// Warnings for the user (unknown keys and the like).
     pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// The model and its provider, resolved against the built-ins and the
+    /// environment (`OPENAI_BASE_URL`, `CORDON_OSS_BASE_URL`); only the
+    /// agent needs them, so a bad provider table does not stop `sandbox`.
+    pub fn model(&self) -> Result<(String, ModelProvider), ConfigError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let provider = resolve_provider(
+            &self.config_path,
+            &self.model_provider_id,
+            &self.model_providers,
+            &env,
+        )?;
+        let model = self
+            .model
+            .clone()
+            .unwrap_or_else(|| provider.default_model.to_string());
+        if model.trim().is_empty() {
+            return Err(ConfigError::Rule {
+                path: self.config_path.clone(),
+                key: "model".into(),
+                message: format!(
+                    "no model given: set `model` or pass -m (provider `{}` has no default)",
+                    provider.id
+                ),
+            });
+        }
+        Ok((model, provider))
+    }
 }
 
 /// Finds `$CORDON_HOME`: the variable if set, else `~/.cordon`.
@@ -119,7 +169,28 @@ pub fn load_from_str(
         domain_rules.push(rule);
     }
 
+    let model_provider_id = overrides
+        .model_provider
+        .clone()
+        .or(toml.model_provider.clone())
+        .unwrap_or_else(|| "openai".into());
+    let notify = toml.notify.clone().unwrap_or_default();
+    if toml.notify.is_some() && notify.first().is_none_or(|p| p.is_empty()) {
+        return Err(ConfigError::Rule {
+            path: path.to_path_buf(),
+            key: "notify".into(),
+            message: "must name a program: notify = [\"program\", \"arg\"]".into(),
+        });
+    }
+
     Ok(Config {
+        config_path: path.to_path_buf(),
+        model: overrides.model.clone().or(toml.model.clone()),
+        model_provider_id,
+        model_providers: toml.model_providers.clone(),
+        approval_policy: toml.approval_policy.unwrap_or_default(),
+        notify,
+        project_doc_max_bytes: toml.project_doc_max_bytes.unwrap_or(32 * 1024),
         cordon_home: home.to_path_buf(),
         sandbox_mode,
         network,

@@ -160,3 +160,111 @@ fn network_section_mode_rules_and_bad_patterns() {
         "{err}"
     );
 }
+
+#[test]
+fn providers_built_in_user_defined_and_overridden() {
+    let text = r#"
+model = "qwen3"
+model_provider = "local"
+approval_policy = "on-failure"
+notify = ["notify-send", "cordon"]
+[model_providers.local]
+name = "vLLM"
+base_url = "http://127.0.0.1:8000/v1"
+env_key = "LOCAL_KEY"
+wire_api = "chat"
+query_params = { "api-version" = "2025-01-01" }
+http_headers = { "X-Team" = "infra" }
+request_max_retries = 1
+stream_max_retries = 0
+stream_idle_timeout_ms = 1500
+[model_providers.openai]
+request_max_retries = 9
+"#;
+    let c = load_text(text, &Overrides::default()).unwrap();
+    assert_eq!(c.approval_policy, ApprovalPolicy::OnFailure);
+    assert_eq!(c.notify, ["notify-send", "cordon"]);
+    let (model, p) = c.model().unwrap();
+    assert_eq!(model, "qwen3");
+    assert_eq!(p.name, "vLLM");
+    assert_eq!(p.wire_api, WireApi::Chat);
+    assert_eq!(p.env_key.as_deref(), Some("LOCAL_KEY"));
+    assert_eq!(p.query_params["api-version"], "2025-01-01");
+    assert_eq!(p.http_headers["X-Team"], "infra");
+    assert_eq!(
+        (
+            p.request_max_retries,
+            p.stream_max_retries,
+            p.stream_idle_timeout_ms
+        ),
+        (1, 0, 1500)
+    );
+
+    // A built-in keeps what the user does not set.
+    let o = Overrides {
+        model_provider: Some("openai".into()),
+        model: Some("gpt-x".into()),
+        ..Default::default()
+    };
+    let (model, p) = load_text(text, &o).unwrap().model().unwrap();
+    assert_eq!(model, "gpt-x");
+    assert_eq!(p.wire_api, WireApi::Responses);
+    assert_eq!(p.env_key.as_deref(), Some("OPENAI_API_KEY"));
+    assert_eq!(p.request_max_retries, 9);
+
+    // --oss: ollama with its default model and Chat Completions.
+    let o = Overrides {
+        model_provider: Some("ollama".into()),
+        ..Default::default()
+    };
+    let (model, p) = load_text("", &o).unwrap().model().unwrap();
+    assert_eq!(p.wire_api, WireApi::Chat);
+    assert!(p.base_url.contains(":11434"), "{}", p.base_url);
+    assert_eq!(model, "gpt-oss:20b");
+}
+
+#[test]
+fn bad_provider_settings_name_the_key() {
+    for (text, key) in [
+        ("model_provider = \"nope\"", "model_provider"),
+        (
+            "model_provider = \"x\"\n[model_providers.x]\nname = \"X\"",
+            "model_providers.x.base_url",
+        ),
+        (
+            "model_provider = \"x\"\n[model_providers.x]\nbase_url = \"localhost:1\"",
+            "model_providers.x.base_url",
+        ),
+        (
+            "[model_providers.openai]\nrequest_max_retries = 1000",
+            "model_providers.openai.request_max_retries",
+        ),
+        (
+            "[model_providers.openai]\nstream_idle_timeout_ms = 0",
+            "model_providers.openai.stream_idle_timeout_ms",
+        ),
+        (
+            "[model_providers.openai]\nhttp_headers = { \"Bad Name\" = \"v\" }",
+            "model_providers.openai.http_headers.Bad Name",
+        ),
+    ] {
+        let c = load_text(text, &Overrides::default());
+        let e = c.and_then(|c| c.model()).unwrap_err().to_string();
+        assert!(e.contains(key), "{text}: {e}");
+    }
+    // A type error is located in the file like any other.
+    let e = load_text(
+        "[model_providers.x]\nwire_api = \"soap\"",
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("config.toml:2:") && e.contains("model_providers.x.wire_api"),
+        "{e}"
+    );
+    let e = load_text("notify = []", &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("notify"), "{e}");
+}

@@ -17,7 +17,7 @@ pub mod network;
 mod protected;
 mod resolve;
 
-pub use mode::{NetworkMode, SandboxMode};
+pub use mode::{ApprovalPolicy, NetworkMode, SandboxMode};
 pub use protected::{discover_protected, ProtectedKind, ProtectedPath, PROTECTED_NAMES};
 pub use resolve::{resolve, FileId, PolicyInputs, SandboxPolicy, WritableRoot};
 

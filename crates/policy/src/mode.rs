@@ -92,3 +92,36 @@ impl FromStr for NetworkMode {
         }
     }
 }
+
+/// When the agent asks the user before running a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalPolicy {
+    /// Ask before any command that is not known to be read-only.
+    Untrusted,
+    /// Run in the sandbox; ask to run again outside it when it fails.
+    OnFailure,
+    /// Run in the sandbox; ask only when the model requests escalation.
+    #[default]
+    OnRequest,
+    /// Never ask: escalations are declined and reported to the model.
+    Never,
+}
+
+impl ApprovalPolicy {
+    /// The config spelling of this policy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalPolicy::Untrusted => "untrusted",
+            ApprovalPolicy::OnFailure => "on-failure",
+            ApprovalPolicy::OnRequest => "on-request",
+            ApprovalPolicy::Never => "never",
+        }
+    }
+}
+
+impl fmt::Display for ApprovalPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

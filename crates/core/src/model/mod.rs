@@ -3,9 +3,11 @@
 //! Completions (whose function-call arguments arrive in pieces).
 
 pub mod decode;
+pub mod http;
 pub mod request;
 pub mod retry;
 pub mod sse;
+pub mod url;
 
 pub use decode::{ChatDecoder, ResponsesDecoder};
 pub use sse::{SseEvent, SseParser};
