@@ -33,17 +33,82 @@ pub trait Transport {
     fn send(&mut self, body: &Value) -> Result<Chunks<'_>, Failure>;
 }
 
+/// A `shell` call as the model made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellCall {
+    /// argv.
+    pub command: Vec<String>,
+    /// Working directory, relative to the session's or absolute.
+    pub workdir: Option<String>,
+    /// Kill the command after this long.
+    pub timeout_ms: Option<u64>,
+    /// The model asked to run outside the sandbox.
+    pub escalate: bool,
+    /// Why, in the model's words.
+    pub justification: Option<String>,
+}
+
+/// What a file change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A new file.
+    Add,
+    /// Changed in place (or moved).
+    Update,
+    /// Removed.
+    Delete,
+}
+
+/// What a tool did, beyond its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolDetail {
+    /// A command ran (or was refused before it could).
+    Command {
+        /// The command line as shown to the user.
+        command: String,
+        /// Exit code, when it ran to an end.
+        exit_code: Option<i32>,
+        /// It did not run or did not finish normally.
+        failed: bool,
+        /// It asked to leave the sandbox and was declined.
+        declined: bool,
+    },
+    /// A patch was applied (all of it) or not (none of it).
+    Patch {
+        /// Paths and what happened to each.
+        changes: Vec<(String, ChangeKind)>,
+        /// Whether it applied.
+        applied: bool,
+    },
+    /// Nothing more to say.
+    None,
+}
+
+/// A tool's full output and what it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolResult {
+    /// Full output (the model gets it capped).
+    pub output: String,
+    /// Structured detail for the event stream.
+    pub detail: ToolDetail,
+}
+
+impl ToolResult {
+    /// A result with only text.
+    pub fn text(output: impl Into<String>) -> ToolResult {
+        ToolResult {
+            output: output.into(),
+            detail: ToolDetail::None,
+        }
+    }
+}
+
 /// Runs the model's tools.
 pub trait Tools {
-    /// Runs `shell` with its parsed arguments; returns the text for the model.
-    fn shell(
-        &mut self,
-        command: &[String],
-        workdir: Option<&str>,
-        timeout_ms: Option<u64>,
-    ) -> String;
-    /// Applies a patch; returns the text for the model (success or the error).
-    fn apply_patch(&mut self, input: &str) -> String;
+    /// Runs `shell`.
+    fn shell(&mut self, call: &ShellCall) -> ToolResult;
+    /// Applies a patch (all or nothing).
+    fn apply_patch(&mut self, input: &str) -> ToolResult;
 }
 
 /// What the loop reports as it goes.
@@ -66,17 +131,27 @@ pub enum AgentEvent {
     ToolCompleted {
         /// Call id.
         call_id: String,
+        /// Tool name.
+        name: String,
         /// Full output.
         output: String,
+        /// What it did.
+        detail: ToolDetail,
     },
-    /// `update_plan` was called with this plan.
+    /// `update_plan` was called with this plan (`[{step, status}]`).
     Plan(Value),
+    /// One response's answer text, complete.
+    MessageCompleted(String),
+    /// One response's reasoning summary, complete.
+    ReasoningCompleted(String),
     /// A request is retried after `delay`.
     Retrying {
         /// Attempt number (1-based) that failed.
         attempt: u32,
         /// Wait before the next.
         delay: Duration,
+        /// What went wrong.
+        reason: String,
     },
 }
 
@@ -90,14 +165,18 @@ pub struct TurnConfig<'a> {
     pub instructions: Option<&'a str>,
     /// `--output-schema`.
     pub output_schema: Option<&'a Value>,
-    /// Retries per request.
-    pub max_retries: u32,
+    /// Retries of a request that could not connect or got 429/5xx.
+    pub request_retries: u32,
+    /// Retries of a stream that broke off or went idle.
+    pub stream_retries: u32,
     /// Most bytes of tool output returned to the model.
     pub max_tool_output: usize,
     /// Most model round trips in one turn.
     pub max_steps: usize,
     /// How to wait between retries (tests pass a no-op).
     pub sleep: &'a dyn Fn(Duration),
+    /// Set when the user interrupts the turn.
+    pub interrupted: &'a dyn Fn() -> bool,
 }
 
 /// Why a turn failed.
@@ -112,11 +191,15 @@ pub enum TurnError {
     /// The model kept calling tools past the step limit.
     #[error("stopped after {0} model round trips without a final answer")]
     TooManySteps(usize),
+    /// The user interrupted the turn.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 fn describe(f: &Failure) -> String {
     match f {
-        Failure::Connect => "could not connect to the model provider".into(),
+        Failure::Connect(why) => format!("could not reach the model provider: {why}"),
+        Failure::Interrupted => "interrupted".into(),
         Failure::Status { code, body, .. } => format!(
             "HTTP {code}: {}",
             body.chars().take(300).collect::<String>()
@@ -148,11 +231,25 @@ fn exchange(
             Err(Attempt::Stream(e)) => return Err(TurnError::Stream(e)),
             Err(Attempt::Failed(f)) => f,
         };
-        match retry_delay(&failure, attempt, cfg.max_retries) {
+        if failure == Failure::Interrupted || (cfg.interrupted)() {
+            return Err(TurnError::Interrupted);
+        }
+        let budget = match failure {
+            Failure::Truncated | Failure::Idle => cfg.stream_retries,
+            _ => cfg.request_retries,
+        };
+        match retry_delay(&failure, attempt, budget) {
             Some(delay) => {
                 attempt += 1;
-                on_event(AgentEvent::Retrying { attempt, delay });
+                on_event(AgentEvent::Retrying {
+                    attempt,
+                    delay,
+                    reason: describe(&failure),
+                });
                 (cfg.sleep)(delay);
+                if (cfg.interrupted)() {
+                    return Err(TurnError::Interrupted);
+                }
             }
             None => return Err(TurnError::Request(describe(&failure))),
         }
@@ -191,49 +288,52 @@ fn stream_once(
     Ok(events)
 }
 
-/// Runs `name` with `arguments`; returns the full output text.
+/// Runs `name` with `arguments`; returns the full output and detail.
 fn run_tool(
     tools: &mut dyn Tools,
     name: &str,
     arguments: &str,
     on_event: &mut dyn FnMut(AgentEvent),
-) -> String {
+) -> ToolResult {
     let args: Value = match serde_json::from_str(arguments) {
         Ok(v) => v,
-        Err(e) => return format!("invalid arguments for {name}: {e}"),
+        Err(e) => return ToolResult::text(format!("invalid arguments for {name}: {e}")),
     };
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
     match name {
         "shell" => {
-            let command: Option<Vec<String>> =
-                args.get("command").and_then(Value::as_array).map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_string))
-                        .collect()
-                });
+            let command: Option<Vec<String>> = args
+                .get("command")
+                .and_then(Value::as_array)
+                .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_string)).collect());
             match command {
-                Some(c) if !c.is_empty() => tools.shell(
-                    &c,
-                    args.get("workdir").and_then(Value::as_str),
-                    args.get("timeout_ms").and_then(Value::as_u64),
+                Some(command) if !command.is_empty() => tools.shell(&ShellCall {
+                    command,
+                    workdir: text(&args, "workdir"),
+                    timeout_ms: args.get("timeout_ms").and_then(Value::as_u64),
+                    escalate: text(&args, "sandbox_permissions").as_deref()
+                        == Some("require_escalated"),
+                    justification: text(&args, "justification"),
+                }),
+                _ => ToolResult::text(
+                    "invalid arguments for shell: `command` must be a non-empty array of strings",
                 ),
-                _ => "invalid arguments for shell: `command` must be a non-empty array of strings"
-                    .into(),
             }
         }
         "apply_patch" => match args.get("input").and_then(Value::as_str) {
             Some(input) => tools.apply_patch(input),
-            None => "invalid arguments for apply_patch: `input` must be a string".into(),
+            None => ToolResult::text("invalid arguments for apply_patch: `input` must be a string"),
         },
         "update_plan" => match args.get("plan").filter(|p| p.is_array()) {
             Some(plan) => {
                 on_event(AgentEvent::Plan(plan.clone()));
-                "plan updated".into()
+                ToolResult::text("plan updated")
             }
-            None => "invalid arguments for update_plan: `plan` must be an array".into(),
+            None => ToolResult::text("invalid arguments for update_plan: `plan` must be an array"),
         },
-        other => {
-            format!("unknown tool `{other}`; the tools are shell, apply_patch and update_plan")
-        }
+        other => ToolResult::text(format!(
+            "unknown tool `{other}`; the tools are shell, apply_patch and update_plan"
+        )),
     }
 }
 
@@ -248,6 +348,9 @@ pub fn run_turn(
 ) -> Result<(String, Usage), TurnError> {
     let mut total = Usage::default();
     for _ in 0..cfg.max_steps {
+        if (cfg.interrupted)() {
+            return Err(TurnError::Interrupted);
+        }
         let body = match cfg.wire {
             WireApi::Responses => {
                 responses_body(cfg.model, cfg.instructions, history, cfg.output_schema)
@@ -260,6 +363,7 @@ pub fn run_turn(
             total.output_tokens += u.output_tokens;
         }
         let mut text = String::new();
+        let mut reasoning = String::new();
         let mut calls = Vec::new();
         for e in events {
             match e {
@@ -267,7 +371,10 @@ pub fn run_turn(
                     on_event(AgentEvent::TextDelta(t.clone()));
                     text.push_str(&t);
                 }
-                ModelEvent::ReasoningDelta(t) => on_event(AgentEvent::Reasoning(t)),
+                ModelEvent::ReasoningDelta(t) => {
+                    on_event(AgentEvent::Reasoning(t.clone()));
+                    reasoning.push_str(&t);
+                }
                 ModelEvent::FunctionCall {
                     call_id,
                     name,
@@ -276,7 +383,11 @@ pub fn run_turn(
                 ModelEvent::Completed { .. } => {}
             }
         }
+        if !reasoning.is_empty() {
+            on_event(AgentEvent::ReasoningCompleted(reasoning));
+        }
         if !text.is_empty() {
+            on_event(AgentEvent::MessageCompleted(text.clone()));
             history.push(Item::Assistant(text.clone()));
         }
         if calls.is_empty() {
@@ -293,15 +404,20 @@ pub fn run_turn(
                 name: name.clone(),
                 arguments: arguments.clone(),
             });
-            let output = run_tool(tools, &name, &arguments, on_event);
-            on_event(AgentEvent::ToolCompleted {
-                call_id: call_id.clone(),
-                output: output.clone(),
-            });
+            let result = run_tool(tools, &name, &arguments, on_event);
             history.push(Item::Output {
-                call_id,
-                output: cap_output(&output, cfg.max_tool_output),
+                call_id: call_id.clone(),
+                output: cap_output(&result.output, cfg.max_tool_output),
             });
+            on_event(AgentEvent::ToolCompleted {
+                call_id,
+                name,
+                output: result.output,
+                detail: result.detail,
+            });
+            if (cfg.interrupted)() {
+                return Err(TurnError::Interrupted);
+            }
         }
     }
     Err(TurnError::TooManySteps(cfg.max_steps))

@@ -43,13 +43,13 @@ struct FakeTools {
 }
 
 impl Tools for FakeTools {
-    fn shell(&mut self, command: &[String], _: Option<&str>, _: Option<u64>) -> String {
-        self.ran.push(command.to_vec());
-        format!("exit code: 0\n{}", "x".repeat(5000))
+    fn shell(&mut self, call: &ShellCall) -> ToolResult {
+        self.ran.push(call.command.clone());
+        ToolResult::text(format!("exit code: 0\n{}", "x".repeat(5000)))
     }
-    fn apply_patch(&mut self, input: &str) -> String {
+    fn apply_patch(&mut self, input: &str) -> ToolResult {
         self.patches.push(input.into());
-        "patch applied".into()
+        ToolResult::text("patch applied")
     }
 }
 
@@ -73,10 +73,12 @@ fn cfg(wire: WireApi) -> TurnConfig<'static> {
         model: "m",
         instructions: Some("be brief"),
         output_schema: None,
-        max_retries: 3,
+        request_retries: 3,
+        stream_retries: 3,
         max_tool_output: 1000,
         max_steps: 8,
         sleep: &|_| {},
+        interrupted: &|| false,
     }
 }
 

@@ -38,8 +38,9 @@ pub fn agents_files(home: Option<&Path>, cwd: &Path) -> Vec<PathBuf> {
 }
 
 /// The concatenated instructions (each file under a header naming it),
-/// cut at [`MAX_INSTRUCTIONS`] with a note when cut.
-pub fn load(home: Option<&Path>, cwd: &Path) -> Option<String> {
+/// cut at `max` bytes (`project_doc_max_bytes`, by default
+/// [`MAX_INSTRUCTIONS`]) with a note when cut.
+pub fn load(home: Option<&Path>, cwd: &Path, max: usize) -> Option<String> {
     let mut out = String::new();
     for file in agents_files(home, cwd) {
         let Ok(text) = std::fs::read_to_string(&file) else {
@@ -54,13 +55,13 @@ pub fn load(home: Option<&Path>, cwd: &Path) -> Option<String> {
     if out.is_empty() {
         return None;
     }
-    if out.len() > MAX_INSTRUCTIONS {
-        let mut cut = MAX_INSTRUCTIONS;
+    if out.len() > max {
+        let mut cut = max;
         while !out.is_char_boundary(cut) {
             cut -= 1;
         }
         out.truncate(cut);
-        out.push_str("\n[... instructions cut at 32 KiB ...]\n");
+        out.push_str(&format!("\n[... instructions cut at {max} bytes ...]\n"));
     }
     Some(out)
 }
@@ -84,7 +85,7 @@ mod tests {
         fs::write(repo.join("AGENTS.md"), "ROOT").unwrap();
         fs::write(deep.join("AGENTS.md"), "DEEP").unwrap();
         fs::write(tmp.path().join("AGENTS.md"), "ABOVE THE REPO").unwrap();
-        let text = load(Some(&home), &deep).unwrap();
+        let text = load(Some(&home), &deep, MAX_INSTRUCTIONS).unwrap();
         let (h, r, d) = (
             text.find("HOME").unwrap(),
             text.find("ROOT").unwrap(),
@@ -93,12 +94,12 @@ mod tests {
         assert!(h < r && r < d, "{text}");
         assert!(!text.contains("ABOVE THE REPO"));
         fs::write(repo.join("AGENTS.md"), "x".repeat(40 * 1024)).unwrap();
-        let text = load(None, &deep).unwrap();
-        assert!(text.len() < MAX_INSTRUCTIONS + 100 && text.ends_with("cut at 32 KiB ...]\n"));
+        let text = load(None, &deep, MAX_INSTRUCTIONS).unwrap();
+        assert!(text.len() < MAX_INSTRUCTIONS + 100 && text.ends_with("cut at 32768 bytes ...]\n"));
         let empty = tmp.path().join("empty");
         fs::create_dir_all(empty.join(".git")).unwrap();
         assert_eq!(
-            load(None, &empty),
+            load(None, &empty, MAX_INSTRUCTIONS),
             None,
             "no AGENTS.md, and an empty .git is no repository"
         );

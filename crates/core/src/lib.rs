@@ -1,14 +1,20 @@
-//! The agent core: the turn loop ([`agent`]) over a transport and tool
-//! runner, the `apply_patch` tool ([`patch`]), tool schemas and output cap
-//! ([`tools`]), model stream decoding, request bodies and retry policy for
-//! both wire APIs ([`model`]), project instructions, session files and
-//! notifications. The HTTP
-//! clients, the other tools and the turn loop arrive with `cordon exec`.
+//! The agent core: the turn loop ([`agent`]) over a model transport and a
+//! tool runner; the model clients for both wire APIs ([`model`]); the tools
+//! (`shell` through the sandbox in [`runner`], [`patch`], plans); session
+//! files ([`rollout`]), project instructions, notifications; and the
+//! headless `cordon exec` ([`exec`]) with its JSON event stream ([`events`]).
 
 pub mod agent;
+mod error;
+pub mod events;
+pub mod exec;
 pub mod instructions;
+pub mod interrupt;
 pub mod model;
 pub mod notify;
 pub mod patch;
 pub mod rollout;
+pub mod runner;
 pub mod tools;
+
+pub use error::CoreError;

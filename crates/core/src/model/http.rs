@@ -253,6 +253,7 @@ impl Client {
         headers: &[(String, String)],
         body: &[u8],
         timeouts: Timeouts,
+        interrupt: Option<&crate::interrupt::Interrupt>,
     ) -> Result<Response, HttpError> {
         let proxy = self.proxies.for_url(url).cloned();
         let key: PoolKey = (url.tls, url.host.clone(), url.port);
@@ -261,6 +262,9 @@ impl Client {
         head.extend_from_slice(body);
         if let Some((_, mut conn)) = pooled {
             conn.get_ref().tcp().set_read_timeout(Some(timeouts.idle))?;
+            if let Some(i) = interrupt {
+                i.watch_socket(conn.get_ref().tcp());
+            }
             // A kept-alive connection the server closed meanwhile fails
             // here or at the first read; then try once on a fresh one.
             if conn.get_mut().write_all(&head).is_ok() {
@@ -274,6 +278,9 @@ impl Client {
             }
         }
         let conn = self.connect(url, proxy.as_ref(), timeouts)?;
+        if let Some(i) = interrupt {
+            i.watch_socket(conn.tcp());
+        }
         let mut conn = BufReader::with_capacity(16 * 1024, conn);
         conn.get_mut().write_all(&head)?;
         conn.get_mut().flush()?;

@@ -81,7 +81,7 @@ fn chunked_body_and_kept_alive_connection() {
         .with_query(&[("x".into(), "1".into())]);
     let headers = [("Authorization".to_string(), "Bearer k".to_string())];
     for _ in 0..3 {
-        let mut r = client.post(&target, &headers, b"{}", T).unwrap();
+        let mut r = client.post(&target, &headers, b"{}", T, None).unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(body_text(&mut r), "hello world");
     }
@@ -101,7 +101,7 @@ fn content_length_error_status_and_a_server_that_closes() {
     });
     let mut client = Client::new(ProxyEnv::default());
     for _ in 0..2 {
-        let mut r = client.post(&url, &[], b"", T).unwrap();
+        let mut r = client.post(&url, &[], b"", T, None).unwrap();
         assert_eq!(r.status, 429);
         assert_eq!(r.header("retry-after"), Some("2"));
         assert_eq!(r.body.read_capped(100), "slow");
@@ -121,7 +121,7 @@ fn truncated_bodies_are_errors_not_short_answers() {
         s.shutdown(std::net::Shutdown::Both).unwrap();
     });
     let mut client = Client::new(ProxyEnv::default());
-    let mut r = client.post(&url, &[], b"", T).unwrap();
+    let mut r = client.post(&url, &[], b"", T, None).unwrap();
     let mut s = String::new();
     assert!(r.body.read_to_string(&mut s).is_err());
 
@@ -130,7 +130,7 @@ fn truncated_bodies_are_errors_not_short_answers() {
             .unwrap();
         s.shutdown(std::net::Shutdown::Both).unwrap();
     });
-    let mut r = client.post(&url, &[], b"", T).unwrap();
+    let mut r = client.post(&url, &[], b"", T, None).unwrap();
     let mut s = String::new();
     assert!(r.body.read_to_string(&mut s).is_err());
 
@@ -138,7 +138,7 @@ fn truncated_bodies_are_errors_not_short_answers() {
         s.write_all(b"NOT HTTP\r\n\r\n").unwrap();
     });
     assert!(matches!(
-        client.post(&url, &[], b"", T),
+        client.post(&url, &[], b"", T, None),
         Err(HttpError::Protocol(_))
     ));
 }
@@ -155,7 +155,7 @@ fn idle_timeout_ends_a_stalled_response() {
         connect: Duration::from_secs(5),
         idle: Duration::from_millis(200),
     };
-    let mut r = client.post(&url, &[], b"", t).unwrap();
+    let mut r = client.post(&url, &[], b"", t, None).unwrap();
     let mut buf = [0u8; 16];
     assert_eq!(r.body.read(&mut buf).unwrap(), 3);
     let e = r.body.read(&mut buf).unwrap_err();
@@ -186,7 +186,7 @@ fn plain_http_through_a_proxy_uses_the_absolute_form_and_credentials() {
     let env = ProxyEnv::from_vars(|k| (k == "http_proxy").then(|| proxy_url.clone())).unwrap();
     let mut client = Client::new(env);
     let url = Url::parse("http://model.invalid:8080/v1/chat").unwrap();
-    let mut r = client.post(&url, &[], b"", T).unwrap();
+    let mut r = client.post(&url, &[], b"", T, None).unwrap();
     assert_eq!(body_text(&mut r), "ok");
 }
 
@@ -225,7 +225,7 @@ fn connect_errors_name_the_target() {
     drop(listener);
     let mut client = Client::new(ProxyEnv::default());
     let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
-    let e = client.post(&url, &[], b"", T).err().unwrap();
+    let e = client.post(&url, &[], b"", T, None).err().unwrap();
     assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
 }
 

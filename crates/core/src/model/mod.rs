@@ -2,6 +2,7 @@
 //! for both wire APIs ([`decode`]): OpenAI's Responses API and Chat
 //! Completions (whose function-call arguments arrive in pieces).
 
+pub mod client;
 pub mod decode;
 pub mod http;
 pub mod request;

@@ -10,8 +10,10 @@ use std::time::Duration;
 /// What went wrong with one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// Could not connect or send.
-    Connect,
+    /// Could not connect or send; says why.
+    Connect(String),
+    /// The user interrupted (never retried).
+    Interrupted,
     /// An HTTP status with its `Retry-After` header and body text.
     Status {
         /// HTTP status code.
@@ -59,7 +61,8 @@ pub fn retry_delay(failure: &Failure, attempt: u32, max_retries: u32) -> Option<
         return None;
     }
     match failure {
-        Failure::Connect | Failure::Truncated | Failure::Idle => Some(backoff(attempt)),
+        Failure::Connect(_) | Failure::Truncated | Failure::Idle => Some(backoff(attempt)),
+        Failure::Interrupted => None,
         Failure::Status {
             code,
             retry_after,
@@ -123,7 +126,7 @@ mod tests {
             Some(Duration::from_millis(200))
         );
         assert_eq!(
-            retry_delay(&Failure::Connect, 10, 20),
+            retry_delay(&Failure::Connect("refused".into()), 10, 20),
             Some(Duration::from_secs(10)),
             "capped"
         );
@@ -135,6 +138,7 @@ mod tests {
             None,
             "retries used up"
         );
+        assert_eq!(retry_delay(&Failure::Interrupted, 0, 4), None);
         assert_eq!(
             retry_delay(&status(429, Some("-1"), ""), 0, 4),
             Some(Duration::from_millis(200))
