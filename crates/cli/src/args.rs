@@ -34,6 +34,8 @@ pub enum Command {
         /// Destination port.
         port: u16,
     },
+    /// Run the agent headless on one prompt (non-interactive; for scripts and CI).
+    Exec(Box<ExecCommand>),
     /// Debugging aliases.
     Debug {
         /// Which tool.
@@ -134,6 +136,10 @@ pub struct RunArgs {
     /// Print the plan as JSON and run nothing.
     #[arg(long)]
     pub plan: bool,
+    /// Write the `--log-denials` summary to FILE instead of stderr (used by
+    /// the agent's shell tool).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub denial_report: Option<PathBuf>,
     /// Override a config value: `-c key.path=value` (value parsed as TOML, else a string).
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
@@ -182,4 +188,100 @@ pub struct ProxyRuleArgs {
     /// Append every proxy decision to FILE as JSON lines.
     #[arg(long = "audit-log", value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+}
+
+/// `cordon exec [OPTIONS] [PROMPT]` and `cordon exec resume ...`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ExecCommand {
+    /// `resume`.
+    #[command(subcommand)]
+    pub action: Option<ExecAction>,
+    /// The prompt; `-` or absent reads it from stdin (when both are given,
+    /// stdin is appended as context).
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Option<String>,
+    /// Options.
+    #[command(flatten)]
+    pub options: ExecOptions,
+}
+
+/// `cordon exec` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExecAction {
+    /// Continue a recorded session: `resume --last [PROMPT]` or `resume ID [PROMPT]`.
+    Resume(ResumeArgs),
+}
+
+/// `cordon exec resume` arguments.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Continue the most recent session.
+    #[arg(long)]
+    pub last: bool,
+    /// `ID [PROMPT]`, or `[PROMPT]` with `--last`.
+    #[arg(value_name = "ID_OR_PROMPT", num_args = 0..=2)]
+    pub rest: Vec<String>,
+    /// Options.
+    #[command(flatten)]
+    pub options: ExecOptions,
+}
+
+/// Colour on stderr.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum ColorArg {
+    /// When stderr is a terminal.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Options of `cordon exec` and `cordon exec resume`.
+#[derive(Debug, Args)]
+pub struct ExecOptions {
+    /// Print events as JSON lines on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the final message to FILE.
+    #[arg(short = 'o', long = "output-last-message", value_name = "FILE")]
+    pub output_last_message: Option<PathBuf>,
+    /// JSON schema the final message must follow (sent as a strict response format).
+    #[arg(long, value_name = "FILE")]
+    pub output_schema: Option<PathBuf>,
+    /// Write nothing to disk (no session file, no history).
+    #[arg(long)]
+    pub ephemeral: bool,
+    /// Run outside a git repository too.
+    #[arg(long)]
+    pub skip_git_repo_check: bool,
+    /// Working directory.
+    #[arg(short = 'C', long = "cd", value_name = "DIR")]
+    pub cd: Option<PathBuf>,
+    /// Model name.
+    #[arg(short = 'm', long)]
+    pub model: Option<String>,
+    /// Use the local `ollama` provider.
+    #[arg(long)]
+    pub oss: bool,
+    /// Sandbox mode for the agent's commands.
+    #[arg(short = 's', long = "sandbox", value_enum)]
+    pub sandbox: Option<ModeArg>,
+    /// Shorthand for `--sandbox workspace-write`.
+    #[arg(long, conflicts_with = "sandbox")]
+    pub full_auto: bool,
+    /// Network mode for the agent's commands.
+    #[arg(long, value_enum)]
+    pub network: Option<NetworkArg>,
+    /// Colour on stderr.
+    #[arg(long, value_enum, default_value_t)]
+    pub color: ColorArg,
+    /// Override a config value: `-c key.path=value`.
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Config profile to apply.
+    #[arg(short = 'p', long = "profile", value_name = "NAME")]
+    pub profile: Option<String>,
 }

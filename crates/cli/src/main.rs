@@ -19,6 +19,10 @@ fn main() -> ExitCode {
             Some(SandboxTarget::Windows(_)) => unavailable("Windows"),
             None => native(cmd.run),
         },
+        Command::Exec(cmd) => {
+            init_logging();
+            settings::exec_command_settings(&cmd).and_then(commands::exec::run)
+        }
         Command::Debug {
             tool: DebugTool::Landlock(run),
         } => sandbox_linux(run),
@@ -52,4 +56,32 @@ fn native(run: args::RunArgs) -> anyhow::Result<i32> {
 fn unavailable(what: &str) -> anyhow::Result<i32> {
     eprintln!("cordon: the {what} sandbox backend is not implemented yet; only `cordon sandbox linux` runs today");
     Ok(2)
+}
+
+/// `RUST_LOG` (`error`, `warn`, `info`, `debug`, `trace`, optionally as
+/// `cordon=debug`) sends log lines to stderr; unset, only warnings.
+fn init_logging() {
+    struct Stderr;
+    impl log::Log for Stderr {
+        fn enabled(&self, m: &log::Metadata) -> bool {
+            m.level() <= log::max_level()
+        }
+        fn log(&self, r: &log::Record) {
+            if self.enabled(r.metadata()) {
+                eprintln!("cordon: {} {}: {}", r.level(), r.target(), r.args());
+            }
+        }
+        fn flush(&self) {}
+    }
+    let spec = std::env::var("RUST_LOG").unwrap_or_default();
+    // The most verbose level named anywhere in the spec wins.
+    let level = spec
+        .split(',')
+        .filter_map(|d| d.rsplit('=').next())
+        .filter_map(|l| l.trim().parse::<log::LevelFilter>().ok())
+        .max()
+        .unwrap_or(log::LevelFilter::Warn);
+    if log::set_boxed_logger(Box::new(Stderr)).is_ok() {
+        log::set_max_level(level);
+    }
 }

@@ -97,6 +97,8 @@ pub struct RunSettings {
     pub allow_degraded: bool,
     /// Print denials.
     pub log_denials: bool,
+    /// Write the denial summary here instead of stderr.
+    pub denial_report: Option<std::path::PathBuf>,
     /// Warnings to show before running.
     pub warnings: Vec<String>,
     /// The egress proxy (used with `--network proxy`).
@@ -123,6 +125,7 @@ fn overrides(args: &RunArgs) -> Overrides {
         allow_degraded: args.allow_degraded.then_some(true),
         profile: args.profile.clone(),
         raw: args.config.clone(),
+        ..Default::default()
     }
 }
 
@@ -166,13 +169,193 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
             cordon_home: Some(config.cordon_home.clone()),
         },
         allow_degraded: config.allow_degraded,
-        log_denials: args.log_denials,
+        log_denials: args.log_denials || args.denial_report.is_some(),
+        denial_report: args.denial_report.clone(),
         proxy: ProxySettings {
             rules: domain_rules(&config, &args.proxy.allow_domains, &args.proxy.deny_domains)?,
             allow_local_binding: config.allow_local_binding,
             audit_log: args.proxy.audit_log.clone(),
             upstream: upstream(&config)?,
         },
-        warnings,
+        // The agent's shell tool has shown the config's warnings once already.
+        warnings: if args.denial_report.is_some() {
+            Vec::new()
+        } else {
+            warnings
+        },
+    })
+}
+
+/// Settings for `cordon exec`, before the prompt is read.
+pub struct ExecSettings {
+    /// The request for the core, with an empty prompt.
+    pub request: cordon_core::exec::ExecRequest,
+    /// Refuse outside a git repository.
+    pub require_git: bool,
+    /// The prompt argument (`-` or absent: stdin).
+    pub prompt_arg: Option<String>,
+}
+
+/// Splits `cordon exec [resume ...]` into options, the session to resume
+/// and the prompt argument, then resolves the settings.
+pub fn exec_command_settings(cmd: &crate::args::ExecCommand) -> Result<ExecSettings> {
+    use cordon_core::exec::Resume;
+    let (options, resume, prompt) = match &cmd.action {
+        Some(crate::args::ExecAction::Resume(r)) => {
+            let mut rest = r.rest.iter().cloned();
+            let (which, prompt) = if r.last {
+                let prompt = rest.next();
+                if rest.next().is_some() {
+                    return Err(UsageError(
+                        "resume --last takes at most a PROMPT, not an ID".into(),
+                    )
+                    .into());
+                }
+                (Resume::Last, prompt)
+            } else {
+                let id = rest
+                    .next()
+                    .ok_or_else(|| UsageError("resume needs a session ID or --last".into()))?;
+                (Resume::Id(id), rest.next())
+            };
+            (&r.options, Some(which), prompt)
+        }
+        None => (&cmd.options, None, cmd.prompt.clone()),
+    };
+    let interrupt = std::sync::Arc::new(cordon_core::interrupt::Interrupt::default());
+    let mut settings = exec_settings(options, resume, interrupt)?;
+    settings.prompt_arg = prompt;
+    Ok(settings)
+}
+
+fn mode_arg(m: ModeArg) -> SandboxMode {
+    match m {
+        ModeArg::ReadOnly => SandboxMode::ReadOnly,
+        ModeArg::WorkspaceWrite => SandboxMode::WorkspaceWrite,
+        ModeArg::DangerFullAccess => SandboxMode::DangerFullAccess,
+    }
+}
+
+fn network_arg(n: NetworkArg) -> NetworkMode {
+    match n {
+        NetworkArg::None => NetworkMode::None,
+        NetworkArg::Proxy => NetworkMode::Proxy,
+        NetworkArg::Full => NetworkMode::Full,
+    }
+}
+
+/// Loads config for `cordon exec` and resolves the session's policy.
+fn exec_settings(
+    opts: &crate::args::ExecOptions,
+    resume: Option<cordon_core::exec::Resume>,
+    interrupt: std::sync::Arc<cordon_core::interrupt::Interrupt>,
+) -> Result<ExecSettings> {
+    let usage = |e: cordon_config::ConfigError| UsageError(e.to_string());
+    let home = cordon_config::cordon_home().map_err(usage)?;
+    let overrides = Overrides {
+        sandbox_mode: if opts.full_auto {
+            Some(SandboxMode::WorkspaceWrite)
+        } else {
+            opts.sandbox.map(mode_arg)
+        },
+        network: opts.network.map(network_arg),
+        allow_degraded: None,
+        profile: opts.profile.clone(),
+        model: opts.model.clone(),
+        model_provider: opts.oss.then(|| "ollama".to_string()),
+        raw: opts.config.clone(),
+    };
+    let config = cordon_config::load(&home, &overrides).map_err(usage)?;
+    for w in &config.warnings {
+        eprintln!("cordon: warning: {w}");
+    }
+    let (model, provider) = config.model().map_err(usage)?;
+    let cwd = match &opts.cd {
+        Some(dir) => std::fs::canonicalize(dir)
+            .map_err(|e| UsageError(format!("-C {}: {e}", dir.display())))?,
+        None => std::env::current_dir()?,
+    };
+    let output_schema = match &opts.output_schema {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| UsageError(format!("--output-schema {}: {e}", path.display())))?;
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                UsageError(format!(
+                    "--output-schema {}:{}:{}: not JSON: {e}",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+            if !value.is_object() {
+                return Err(UsageError(format!(
+                    "--output-schema {}: a JSON schema must be an object",
+                    path.display()
+                ))
+                .into());
+            }
+            Some(value)
+        }
+        None => None,
+    };
+    let inputs = PolicyInputs {
+        mode: config.sandbox_mode,
+        network: config.network,
+        cwd: cwd.clone(),
+        writable_roots: config.workspace_write.writable_roots.clone(),
+        exclude_tmpdir_env_var: config.workspace_write.exclude_tmpdir_env_var,
+        exclude_slash_tmp: config.workspace_write.exclude_slash_tmp,
+        tmpdir: std::env::var_os("TMPDIR")
+            .filter(|v| !v.is_empty())
+            .map(Into::into),
+        cordon_home: Some(config.cordon_home.clone()),
+    };
+    let policy = cordon_policy::resolve(&inputs)?;
+    // The child `cordon sandbox` reads the same config; the resolved mode
+    // and network are passed explicitly so flags given here apply there.
+    let mut sandbox_args: Vec<std::ffi::OsString> = vec![
+        "--sandbox".into(),
+        config.sandbox_mode.as_str().into(),
+        "--network".into(),
+        config.network.as_str().into(),
+    ];
+    if let Some(p) = &config.profile {
+        sandbox_args.push("-p".into());
+        sandbox_args.push(p.into());
+    }
+    for raw in &opts.config {
+        sandbox_args.push("-c".into());
+        sandbox_args.push(raw.into());
+    }
+    let color = match opts.color {
+        crate::args::ColorArg::Always => true,
+        crate::args::ColorArg::Never => false,
+        crate::args::ColorArg::Auto => {
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    Ok(ExecSettings {
+        prompt_arg: None,
+        require_git: !opts.skip_git_repo_check,
+        request: cordon_core::exec::ExecRequest {
+            home: config.cordon_home.clone(),
+            cwd,
+            prompt: String::new(),
+            model,
+            provider,
+            policy,
+            sandbox_args,
+            cordon_exe: std::env::current_exe()?,
+            json: opts.json,
+            color,
+            output_last_message: opts.output_last_message.clone(),
+            output_schema,
+            ephemeral: opts.ephemeral,
+            resume,
+            notify: config.notify.clone(),
+            instructions_max: config.project_doc_max_bytes,
+            interrupt,
+        },
     })
 }

@@ -143,7 +143,8 @@ impl SandboxRunner {
             })
         });
         if let Ok(denied) = std::fs::read_to_string(&report) {
-            if !denied.trim().is_empty() {
+            // The report says so when nothing was denied.
+            if !denied.trim().is_empty() && !denied.contains("no denials recorded") {
                 output.push_str(&format!(
                     "\n[{}] the sandbox denied:\n{}",
                     self.describe_policy(),

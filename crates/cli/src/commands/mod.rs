@@ -1,6 +1,7 @@
 //! One module per command; each takes settings, never clap structs.
 
 pub mod doctor;
+pub mod exec;
 pub mod proxy;
 pub mod proxy_connect;
 pub mod sandbox;

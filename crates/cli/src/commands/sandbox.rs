@@ -97,7 +97,18 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
                 summary.push_str(&lines);
             }
         }
-        eprint!("{summary}");
+        match &settings.denial_report {
+            Some(path) => {
+                if let Err(e) = std::fs::write(path, &summary) {
+                    eprint!("{summary}");
+                    warn(&format!(
+                        "cannot write the denial report {}: {e}",
+                        path.display()
+                    ));
+                }
+            }
+            None => eprint!("{summary}"),
+        }
     }
     Ok(outcome.exit_code)
 }

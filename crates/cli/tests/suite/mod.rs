@@ -1,5 +1,7 @@
 mod common;
 mod config;
+mod exec;
+mod fake_model;
 mod filesystem;
 mod network;
 mod process;

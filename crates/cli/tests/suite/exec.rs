@@ -1,0 +1,659 @@
+//! `cordon exec` end to end against a scripted model server on loopback:
+//! both wire APIs, tools through the real sandbox, retries, the JSON event
+//! stream, session files, resume and notify.
+
+use super::common::{text, World, CORDON};
+use super::fake_model::{chat_call, chat_text, responses_call, responses_text, FakeModel, Reply};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn configure(w: &World, model: &FakeModel, wire: &str, extra: &str) {
+    std::fs::write(
+        w.home.path().join("config.toml"),
+        format!(
+            "model = \"fake-model\"\nmodel_provider = \"fake\"\n{extra}\n[model_providers.fake]\nname = \"Fake\"\nbase_url = \"{}\"\nwire_api = \"{wire}\"\nenv_key = \"FAKE_MODEL_KEY\"\nrequest_max_retries = 2\nstream_max_retries = 2\nstream_idle_timeout_ms = 5000\nhttp_headers = {{ \"X-Test\" = \"yes\" }}\nquery_params = {{ \"api-version\" = \"7\" }}\n",
+            model.base_url()
+        ),
+    )
+    .unwrap();
+}
+
+fn exec_cmd(w: &World, args: &[&str]) -> Command {
+    let mut c = Command::new(CORDON);
+    c.arg("exec")
+        .args(args)
+        .current_dir(w.work())
+        .env("CORDON_HOME", w.home.path())
+        .env("FAKE_MODEL_KEY", "sk-test")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    c
+}
+
+fn exec(w: &World, args: &[&str]) -> Output {
+    exec_cmd(w, args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn events(o: &Output) -> Vec<Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// The function-call output the request carries for `call_id`.
+fn tool_output(body: &Value, call_id: &str) -> String {
+    if let Some(input) = body["input"].as_array() {
+        for i in input {
+            if i["type"] == "function_call_output" && i["call_id"] == call_id {
+                return i["output"].as_str().unwrap().to_string();
+            }
+        }
+    }
+    if let Some(msgs) = body["messages"].as_array() {
+        for m in msgs {
+            if m["role"] == "tool" && m["tool_call_id"] == call_id {
+                return m["content"].as_str().unwrap().to_string();
+            }
+        }
+    }
+    panic!("no output for {call_id} in {body}");
+}
+
+#[test]
+fn exec_text_answer_on_both_wire_apis_with_provider_settings() {
+    for (wire, reply) in [
+        ("responses", responses_text("The answer is 42.")),
+        ("chat", chat_text("The answer is 42.")),
+    ] {
+        let w = World::new();
+        std::fs::write(w.work().join("AGENTS.md"), "Always be brief.").unwrap();
+        let model = FakeModel::start(vec![Reply::Sse(reply)]);
+        configure(&w, &model, wire, "");
+        let o = exec(&w, &["--skip-git-repo-check", "what is the answer?"]);
+        assert_eq!(o.status.code(), Some(0), "{wire}: {}", text(&o));
+        assert_eq!(
+            stdout(&o),
+            "The answer is 42.\n",
+            "only the final message on stdout"
+        );
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains("what is the answer?"), "{stderr}");
+        let r = &model.requests()[0];
+        let path = if wire == "chat" {
+            "/v1/chat/completions?api-version=7"
+        } else {
+            "/v1/responses?api-version=7"
+        };
+        assert_eq!(r.path, path);
+        assert_eq!(r.header("authorization"), Some("Bearer sk-test"));
+        assert_eq!(r.header("x-test"), Some("yes"));
+        assert_eq!(r.body["model"], "fake-model");
+        assert_eq!(r.body["stream"], true);
+        let body = r.body.to_string();
+        assert!(
+            body.contains("Always be brief."),
+            "AGENTS.md is sent: {body}"
+        );
+        assert!(body.contains("what is the answer?"));
+        assert!(body.contains("apply_patch") && body.contains("update_plan"));
+    }
+}
+
+#[test]
+fn exec_shell_output_goes_back_to_the_model_and_json_events_have_their_shapes() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "call_1",
+            "update_plan",
+            &json!({"plan": [{"step": "look", "status": "in_progress"}]}),
+        )),
+        Reply::Sse(responses_call(
+            "call_2",
+            "shell",
+            &json!({"command": ["sh", "-c", "echo sandboxed-$((6*7)); echo to-stderr >&2"]}),
+        )),
+        Reply::Sse(responses_text("It printed sandboxed-42.")),
+    ]);
+    configure(&w, &model, "responses", "");
+    let o = exec(&w, &["--json", "--skip-git-repo-check", "run it"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = tool_output(&model.requests()[2].body, "call_2");
+    assert!(
+        out.contains("exit code: 0") && out.contains("sandboxed-42") && out.contains("to-stderr"),
+        "{out}"
+    );
+
+    let ev = events(&o);
+    let types: Vec<&str> = ev.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"thread.started"));
+    assert_eq!(types[1], "turn.started");
+    assert_eq!(types.last(), Some(&"turn.completed"));
+    assert!(ev[0]["thread_id"].as_str().unwrap().len() == 36);
+    for e in &ev {
+        let t = e["type"].as_str().unwrap();
+        assert!(
+            [
+                "thread.started",
+                "turn.started",
+                "item.started",
+                "item.updated",
+                "item.completed",
+                "turn.completed"
+            ]
+            .contains(&t),
+            "{e}"
+        );
+        if t.starts_with("item.") {
+            let item = &e["item"];
+            assert!(item["id"].as_str().unwrap().starts_with("item_"), "{e}");
+            match item["type"].as_str().unwrap() {
+                "agent_message" | "reasoning" => assert!(item["text"].is_string(), "{e}"),
+                "command_execution" => {
+                    assert!(
+                        item["command"].is_string() && item["aggregated_output"].is_string(),
+                        "{e}"
+                    );
+                    let status = item["status"].as_str().unwrap();
+                    if t == "item.started" {
+                        assert_eq!(status, "in_progress");
+                        assert!(item["exit_code"].is_null());
+                    } else {
+                        assert_eq!(status, "completed");
+                        assert_eq!(item["exit_code"], 0);
+                        assert!(item["aggregated_output"]
+                            .as_str()
+                            .unwrap()
+                            .contains("sandboxed-42"));
+                    }
+                }
+                "todo_list" => {
+                    assert_eq!(item["items"][0]["text"], "look");
+                    assert_eq!(item["items"][0]["completed"], false);
+                }
+                other => panic!("unexpected item type {other}: {e}"),
+            }
+        }
+    }
+    let completed = ev.last().unwrap();
+    assert_eq!(completed["usage"]["input_tokens"], 5 + 5 + 11);
+    assert_eq!(completed["usage"]["output_tokens"], 3 + 3 + 7);
+    assert!(ev
+        .iter()
+        .any(|e| e["item"]["type"] == "agent_message"
+            && e["item"]["text"] == "It printed sandboxed-42."));
+    assert!(ev
+        .iter()
+        .any(|e| e["type"] == "item.completed" && e["item"]["type"] == "todo_list"));
+    assert!(ev.iter().any(|e| e["item"]["type"] == "reasoning"));
+}
+
+#[test]
+fn exec_apply_patch_adds_updates_moves_and_deletes_then_fails_cleanly_on_chat() {
+    let w = World::new();
+    let work = w.work();
+    std::fs::write(work.join("keep.txt"), "one\ntwo\nthree\n").unwrap();
+    std::fs::write(work.join("old.txt"), "alpha\nbeta\n").unwrap();
+    std::fs::write(work.join("gone.txt"), "bye\n").unwrap();
+    let good = "*** Begin Patch\n*** Add File: src/new.txt\n+fresh\n*** Update File: keep.txt\n@@\n one\n-two\n+TWO\n three\n*** Update File: old.txt\n*** Move to: moved/renamed.txt\n@@\n alpha\n-beta\n+gamma\n*** Delete File: gone.txt\n*** End Patch\n";
+    let bad = "*** Begin Patch\n*** Update File: keep.txt\n@@\n-no such line\n+x\n*** Add File: another.txt\n+y\n*** End Patch\n";
+    let model = FakeModel::start(vec![
+        Reply::Sse(chat_call("p1", "apply_patch", &json!({"input": good}))),
+        Reply::Sse(chat_call("p2", "apply_patch", &json!({"input": bad}))),
+        Reply::Sse(chat_text("patched")),
+    ]);
+    configure(&w, &model, "chat", "");
+    let o = exec(
+        &w,
+        &["--json", "--full-auto", "--skip-git-repo-check", "patch it"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(work.join("src/new.txt")).unwrap(),
+        "fresh\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("keep.txt")).unwrap(),
+        "one\nTWO\nthree\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("moved/renamed.txt")).unwrap(),
+        "alpha\ngamma\n"
+    );
+    assert!(!work.join("old.txt").exists() && !work.join("gone.txt").exists());
+    // The failing patch changed nothing, not even its valid second file.
+    assert!(!work.join("another.txt").exists());
+    let second = tool_output(&model.requests()[2].body, "p2");
+    assert!(
+        second.contains("keep.txt")
+            && second.contains("hunk 1")
+            && second.contains("no file was changed"),
+        "{second}"
+    );
+    let ev = events(&o);
+    let changes: Vec<&Value> = ev
+        .iter()
+        .filter(|e| e["item"]["type"] == "file_change")
+        .collect();
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[0]["item"]["status"], "completed");
+    let kinds: Vec<&str> = changes[0]["item"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["add", "update", "update", "delete"]);
+    assert_eq!(changes[1]["item"]["status"], "failed");
+}
+
+#[test]
+fn exec_a_command_the_sandbox_denies_is_reported_to_the_model_with_control() {
+    let w = World::new();
+    let target = w.outside().join("escaped.txt");
+    let script = format!("echo leak > {}", target.display());
+    let call = json!({"command": ["sh", "-c", script]});
+    // Control: the same call under danger-full-access writes the file.
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call("c1", "shell", &call)),
+        Reply::Sse(responses_text("done")),
+    ]);
+    configure(&w, &model, "responses", "");
+    let o = exec(
+        &w,
+        &[
+            "-s",
+            "danger-full-access",
+            "--skip-git-repo-check",
+            "write it",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        target.exists(),
+        "control: the write works without the sandbox"
+    );
+    std::fs::remove_file(&target).unwrap();
+
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call("c1", "shell", &call)),
+        Reply::Sse(responses_call(
+            "c2",
+            "shell",
+            &json!({"command": ["sh", "-c", script], "sandbox_permissions": "require_escalated", "justification": "need to write outside"}),
+        )),
+        Reply::Sse(responses_text("could not")),
+    ]);
+    configure(&w, &model, "responses", "");
+    let o = exec(
+        &w,
+        &["--json", "--full-auto", "--skip-git-repo-check", "write it"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!target.exists(), "the sandbox stopped the write");
+    let reqs = model.requests();
+    let denied = tool_output(&reqs[1].body, "c1");
+    assert!(!denied.contains("exit code: 0"), "{denied}");
+    assert!(
+        denied.contains("the sandbox denied")
+            && denied.contains(&w.outside().display().to_string()),
+        "{denied}"
+    );
+    let declined = tool_output(&reqs[2].body, "c2");
+    assert!(
+        declined.contains("escalation declined") && declined.contains("need to write outside"),
+        "{declined}"
+    );
+    let ev = events(&o);
+    assert!(
+        ev.iter().any(|e| e["item"]["status"] == "declined"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        ev.iter().any(|e| e["item"]["status"] == "failed"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn exec_retries_429_and_cut_streams_then_gives_up_on_500s_and_bad_streams() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Status(429, vec![("Retry-After", "0".into())], "slow down".into()),
+        Reply::Cut("event: response.output_text.delta\ndata: {\"delta\":\"par".into()),
+        Reply::Sse(responses_text("finally")),
+    ]);
+    configure(&w, &model, "responses", "");
+    let o = exec(&w, &["--json", "--skip-git-repo-check", "go"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(model.requests().len(), 3);
+    let errors = events(&o)
+        .into_iter()
+        .filter(|e| e["item"]["type"] == "error")
+        .count();
+    assert_eq!(errors, 2, "each retry is reported");
+
+    let model = FakeModel::start(vec![
+        Reply::Status(500, vec![], "boom".into()),
+        Reply::Status(502, vec![], "boom".into()),
+        Reply::Status(503, vec![], "still down".into()),
+        Reply::Sse(responses_text("never reached")),
+    ]);
+    configure(&w, &model, "responses", "");
+    let o = exec(&w, &["--json", "--skip-git-repo-check", "go"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        model.requests().len(),
+        3,
+        "one try and request_max_retries = 2"
+    );
+    let last = events(&o).pop().unwrap();
+    assert_eq!(last["type"], "turn.failed");
+    assert!(
+        last["error"]["message"].as_str().unwrap().contains("503"),
+        "{last}"
+    );
+
+    for (bad, why) in [
+        (
+            Reply::Status(401, vec![], "{\"error\":\"invalid api key\"}".into()),
+            "invalid api key",
+        ),
+        (
+            Reply::Sse("event: response.output_text.delta\ndata: {not json\n\n".into()),
+            "malformed",
+        ),
+    ] {
+        let model = FakeModel::start(vec![bad, Reply::Sse(responses_text("never"))]);
+        configure(&w, &model, "responses", "");
+        let o = exec(&w, &["--skip-git-repo-check", "go"]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert_eq!(model.requests().len(), 1, "not retried");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(why),
+            "{}",
+            text(&o)
+        );
+        assert!(o.stdout.is_empty());
+    }
+}
+
+#[test]
+fn exec_output_files_schema_ephemeral_sessions_resume_and_notify() {
+    let w = World::new();
+    let schema = w.outside().join("schema.json");
+    std::fs::write(&schema, r#"{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"],"additionalProperties":false}"#).unwrap();
+    let last = w.outside().join("last.txt");
+    let model = FakeModel::start(vec![Reply::Sse(responses_text("{\"n\":7}"))]);
+    configure(&w, &model, "responses", "");
+    let o = exec(
+        &w,
+        &[
+            "--ephemeral",
+            "--skip-git-repo-check",
+            "--output-schema",
+            schema.to_str().unwrap(),
+            "-o",
+            last.to_str().unwrap(),
+            "count",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&last).unwrap(), "{\"n\":7}");
+    let format = &model.requests()[0].body["text"]["format"];
+    assert_eq!(format["type"], "json_schema");
+    assert_eq!(format["strict"], true);
+    assert_eq!(format["schema"]["required"][0], "n");
+    let written: Vec<_> = files_under(w.home.path())
+        .into_iter()
+        .filter(|f| !f.ends_with("config.toml"))
+        .collect();
+    assert!(written.is_empty(), "--ephemeral wrote {written:?}");
+
+    // A recorded session, then resumed by --last and by id.
+    let notified = w.outside().join("notify.json");
+    let notify = format!(
+        "notify = [\"sh\", \"-c\", \"printf '%s' \\\"$1\\\" > {}\", \"notify\"]",
+        notified.display()
+    );
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_text("first answer")),
+        Reply::Sse(responses_text("second answer")),
+        Reply::Sse(responses_text("third answer")),
+    ]);
+    configure(&w, &model, "responses", &notify);
+    let o = exec(&w, &["--json", "--skip-git-repo-check", "first question"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let thread = events(&o)[0]["thread_id"].as_str().unwrap().to_string();
+    let sessions: Vec<_> = files_under(&w.home.path().join("sessions"));
+    assert_eq!(sessions.len(), 1);
+    assert!(sessions[0]
+        .to_string_lossy()
+        .ends_with(&format!("-{thread}.jsonl")));
+    let history = w.home.path().join("history.jsonl");
+    assert!(std::fs::read_to_string(&history)
+        .unwrap()
+        .contains("first question"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&history).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let payload = wait_for_json(&notified);
+    assert_eq!(payload["type"], "agent-turn-complete");
+    assert_eq!(payload["thread-id"], thread.as_str());
+    assert_eq!(payload["last-assistant-message"], "first answer");
+    assert_eq!(payload["input-messages"][0], "first question");
+    assert_eq!(payload["cwd"], w.work().display().to_string());
+
+    let o = exec(
+        &w,
+        &[
+            "resume",
+            "--last",
+            "--skip-git-repo-check",
+            "second question",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(stdout(&o), "second answer\n");
+    let o = exec(
+        &w,
+        &["resume", &thread, "--skip-git-repo-check", "third question"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let third = model.requests()[2].body["input"].to_string();
+    for earlier in [
+        "first question",
+        "first answer",
+        "second question",
+        "second answer",
+        "third question",
+    ] {
+        assert!(
+            third.contains(earlier),
+            "resumed request lacks {earlier}: {third}"
+        );
+    }
+    assert_eq!(
+        files_under(&w.home.path().join("sessions")).len(),
+        1,
+        "resume appends to the same file"
+    );
+    for line in std::fs::read_to_string(&sessions[0]).unwrap().lines() {
+        serde_json::from_str::<Value>(line).unwrap();
+    }
+    let o = exec(&w, &["resume", "no-such-id", "--skip-git-repo-check", "x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+fn wait_for_json(path: &Path) -> Value {
+    for _ in 0..100 {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Ok(v) = serde_json::from_str(&text) {
+                return v;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{} never appeared", path.display());
+}
+
+#[test]
+fn exec_usage_errors_exit_2_and_stdin_prompts() {
+    let w = World::new();
+    let model = FakeModel::start(vec![Reply::Sse(responses_text("from stdin"))]);
+    configure(&w, &model, "responses", "");
+    // Outside a git repository without --skip-git-repo-check.
+    let o = exec(&w, &["hello"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--skip-git-repo-check"));
+    // Inside one it runs; the prompt comes from stdin with `-`.
+    std::fs::create_dir_all(w.work().join(".git")).unwrap();
+    std::fs::write(w.work().join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    let mut child = exec_cmd(&w, &["-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"prompt from a pipe")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(model.requests()[0]
+        .body
+        .to_string()
+        .contains("prompt from a pipe"));
+    // An empty prompt, a missing key, a bad schema, a bad flag.
+    let o = exec(&w, &["-"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = exec_cmd(&w, &["hi"])
+        .env_remove("FAKE_MODEL_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("FAKE_MODEL_KEY"),
+        "{}",
+        text(&o)
+    );
+    let bad_schema = w.outside().join("bad.json");
+    std::fs::write(&bad_schema, "{ nope").unwrap();
+    let o = exec(&w, &["--output-schema", bad_schema.to_str().unwrap(), "hi"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad.json:1:"),
+        "{}",
+        text(&o)
+    );
+    let o = exec(&w, &["--sandbox", "sideways", "hi"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    std::fs::write(
+        w.home.path().join("config.toml"),
+        "model_provider = \"nowhere\"\n",
+    )
+    .unwrap();
+    let o = exec(&w, &["hi"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown provider `nowhere`"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn exec_ctrl_c_kills_the_running_command_and_leaves_a_valid_session() {
+    let w = World::new();
+    let marker = w.work().join("finished");
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["sh", "-c", format!("sleep 30; touch {}", marker.display())]}),
+        )),
+        Reply::Sse(responses_text("never")),
+    ]);
+    configure(&w, &model, "responses", "");
+    let mut child = exec_cmd(
+        &w,
+        &["--json", "--full-auto", "--skip-git-repo-check", "wait"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait until the command has started (its item.started event).
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    use std::io::BufRead;
+    while !seen.contains("item.started") {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "exec ended early: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        start.elapsed().as_secs() < 10,
+        "interrupt took {:?}",
+        start.elapsed()
+    );
+    assert!(
+        rest.contains("turn.failed") && rest.contains("interrupted"),
+        "{rest}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!marker.exists(), "the command was killed, not left running");
+    assert_eq!(model.requests().len(), 1, "no request after the interrupt");
+    let sessions = files_under(&w.home.path().join("sessions"));
+    let text = std::fs::read_to_string(&sessions[0]).unwrap();
+    assert!(text.ends_with('\n'));
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(records
+        .iter()
+        .any(|r| r["payload"]["type"] == "turn.failed"));
+    assert!(records
+        .iter()
+        .any(|r| r["type"] == "response_item" && r["payload"]["type"] == "call"));
+}
