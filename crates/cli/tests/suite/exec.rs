@@ -537,6 +537,7 @@ fn exec_usage_errors_exit_2_and_stdin_prompts() {
     let mut child = exec_cmd(&w, &["-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
