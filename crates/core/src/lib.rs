@@ -5,6 +5,7 @@
 //! headless `cordon exec` ([`exec`]) with its JSON event stream ([`events`]).
 
 pub mod agent;
+pub mod approval;
 mod error;
 pub mod events;
 pub mod exec;

@@ -103,13 +103,12 @@ pub fn read(path: &Path) -> Result<Vec<Value>, String> {
 
 /// Appends a prompt to `$CORDON_HOME/history.jsonl`, created with mode 0600.
 pub fn record_history(home: &Path, session_id: &str, secs: u64, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     std::fs::create_dir_all(home)?;
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(home.join("history.jsonl"))?;
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(home.join("history.jsonl"))?;
     let line = format!(
         "{}\n",
         json!({"session_id": session_id, "ts": secs, "text": text})

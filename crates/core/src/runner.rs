@@ -8,6 +8,7 @@
 //! policy it ran under.
 
 use crate::agent::{ChangeKind, ShellCall, ToolDetail, ToolResult, Tools};
+use crate::approval::Decision;
 use crate::interrupt::Interrupt;
 use crate::patch::{self, FileChange};
 use cordon_policy::{ApprovalPolicy, SandboxPolicy};
@@ -39,7 +40,9 @@ pub struct SandboxRunner {
     pub cwd: PathBuf,
     /// The session's policy (for patches and for messages).
     pub policy: SandboxPolicy,
-    /// When to ask; `exec` uses [`ApprovalPolicy::Never`].
+    /// When to ask; `exec` uses [`ApprovalPolicy::Never`]. Every "ask"
+    /// is declined here (this runner has no one to ask) and reported
+    /// through `on_approval`.
     pub approval: ApprovalPolicy,
     /// Ctrl-C.
     pub interrupt: Arc<Interrupt>,
@@ -266,20 +269,32 @@ impl Tools for SandboxRunner {
             };
             return self.patch(&patch_text, &cwd);
         }
-        if call.escalate {
-            (self.on_approval)(&call.command, call.justification.as_deref());
-            if self.approval == ApprovalPolicy::Never {
-                return refused(format!(
-                    "escalation declined: approval_policy is `never`, so nothing runs outside the sandbox ({}). The command did not run. Your justification was: {}. Try a way that works inside the sandbox, or say what the user must do.",
-                    self.describe_policy(),
-                    call.justification.as_deref().unwrap_or("(none given)")
-                ), true);
+        match crate::approval::before_run(
+            self.approval,
+            &call.command,
+            call.escalate,
+            call.justification.as_deref(),
+        ) {
+            Decision::Run => {}
+            Decision::Decline(why) => {
+                return refused(
+                    format!(
+                        "{why}\nThe command did not run ({}). Try a way that works inside the sandbox, or tell the user what they must do.",
+                        self.describe_policy()
+                    ),
+                    true,
+                )
             }
-            return refused(
-                "escalation needs the user's approval, which this front end cannot ask for; the command did not run"
-                    .into(),
-                true,
-            );
+            Decision::Ask(why) => {
+                (self.on_approval)(&call.command, Some(&why));
+                return refused(
+                    format!(
+                        "approval needed ({why}), but this front end cannot ask the user, so it is declined; the command did not run ({})",
+                        self.describe_policy()
+                    ),
+                    true,
+                );
+            }
         }
         let timeout = call
             .timeout_ms

@@ -1,0 +1,146 @@
+//! When a command needs the user's approval, by `approval_policy`:
+//!
+//! | policy       | before running                                   | after a sandboxed failure |
+//! |--------------|--------------------------------------------------|---------------------------|
+//! | `untrusted`  | ask unless the command is known to be read-only  | —                         |
+//! | `on-failure` | run in the sandbox                               | ask to run it unsandboxed |
+//! | `on-request` | run in the sandbox; ask when escalation requested | —                        |
+//! | `never`      | run in the sandbox; escalation declined          | —                         |
+//!
+//! A front end that cannot ask (`cordon exec`) treats every "ask" as
+//! declined, and says so to the model.
+
+use cordon_policy::ApprovalPolicy;
+
+/// What to do with a command before running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Run it under the session's sandbox.
+    Run,
+    /// Ask the user first; the text says why.
+    Ask(String),
+    /// Do not run it; the text says why (for the model).
+    Decline(String),
+}
+
+/// Programs that only read, when called without their writing options.
+const READ_ONLY: &[&str] = &[
+    "cat", "cd", "echo", "false", "grep", "head", "ls", "nl", "pwd", "rg", "tail", "true", "wc",
+    "which", "whoami", "stat", "file", "tree", "du", "df", "uname", "id", "date",
+];
+
+/// Whether `argv` is known not to change anything.
+pub fn is_known_read_only(argv: &[String]) -> bool {
+    let Some((program, args)) = argv.split_first() else {
+        return false;
+    };
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let has = |flags: &[&str]| args.iter().any(|a| flags.iter().any(|f| a.starts_with(f)));
+    match name {
+        "find" => !has(&["-exec", "-execdir", "-ok", "-delete", "-fprint", "-fls"]),
+        "rg" => !has(&["--pre", "--search-zip", "-z"]),
+        "sed" => args.first().is_some_and(|a| a == "-n") && !has(&["-i", "--in-place", "w"]),
+        "git" => {
+            matches!(
+                args.first().map(String::as_str),
+                Some("status" | "log" | "diff" | "show" | "branch" | "rev-parse" | "ls-files")
+            ) && !has(&["--output", "-o"])
+        }
+        _ => READ_ONLY.contains(&name),
+    }
+}
+
+/// The decision before running `argv` (`escalate`: the model asked to run
+/// outside the sandbox, giving `justification`).
+pub fn before_run(
+    policy: ApprovalPolicy,
+    argv: &[String],
+    escalate: bool,
+    justification: Option<&str>,
+) -> Decision {
+    let why = justification.unwrap_or("(no justification given)");
+    match (policy, escalate) {
+        (ApprovalPolicy::Never, true) => Decision::Decline(format!(
+            "escalation declined: approval_policy is `never`, so nothing runs outside the sandbox. Your justification was: {why}"
+        )),
+        (_, true) => Decision::Ask(format!("the model asks to run outside the sandbox: {why}")),
+        (ApprovalPolicy::Untrusted, false) if !is_known_read_only(argv) => {
+            Decision::Ask("approval_policy is `untrusted` and this command may change things".into())
+        }
+        _ => Decision::Run,
+    }
+}
+
+/// After a sandboxed run failed: ask to run it again without the sandbox?
+pub fn after_failure(policy: ApprovalPolicy) -> Option<String> {
+    (policy == ApprovalPolicy::OnFailure)
+        .then(|| "the command failed in the sandbox; run it again without the sandbox?".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn each_policy_decides_as_documented() {
+        use ApprovalPolicy::*;
+        let ls = argv("ls -la");
+        let rm = argv("rm -rf build");
+        for p in [Untrusted, OnFailure, OnRequest, Never] {
+            let escalated = before_run(p, &ls, true, Some("need the network"));
+            match p {
+                Never => assert!(
+                    matches!(&escalated, Decision::Decline(m) if m.contains("need the network"))
+                ),
+                _ => assert!(
+                    matches!(&escalated, Decision::Ask(m) if m.contains("need the network"))
+                ),
+            }
+            assert_eq!(before_run(p, &ls, false, None), Decision::Run, "{p}");
+        }
+        assert!(matches!(
+            before_run(Untrusted, &rm, false, None),
+            Decision::Ask(_)
+        ));
+        for p in [OnFailure, OnRequest, Never] {
+            assert_eq!(before_run(p, &rm, false, None), Decision::Run, "{p}");
+        }
+        assert!(after_failure(OnFailure).is_some());
+        for p in [Untrusted, OnRequest, Never] {
+            assert_eq!(after_failure(p), None);
+        }
+    }
+
+    #[test]
+    fn read_only_commands_and_their_writing_options() {
+        for ok in [
+            "ls",
+            "/bin/cat a",
+            "git status",
+            "git diff HEAD",
+            "find . -name x",
+            "sed -n 1,5p f",
+            "rg foo",
+        ] {
+            assert!(is_known_read_only(&argv(ok)), "{ok}");
+        }
+        for no in [
+            "rm a",
+            "git commit -m x",
+            "git diff --output=f",
+            "find . -delete",
+            "find . -exec rm {} ;",
+            "sed -i s/a/b/ f",
+            "sed s/a/b/ f",
+            "rg --pre sh x",
+            "python3 x.py",
+            "",
+        ] {
+            assert!(!is_known_read_only(&argv(no)), "{no}");
+        }
+    }
+}
