@@ -658,3 +658,100 @@ fn exec_ctrl_c_kills_the_running_command_and_leaves_a_valid_session() {
         .iter()
         .any(|r| r["type"] == "response_item" && r["payload"]["type"] == "call"));
 }
+
+#[test]
+fn exec_over_tls_with_a_custom_root_and_through_cordons_own_proxy() {
+    let w = World::new();
+    let ip = super::common::own_addresses()
+        .into_iter()
+        .find(std::net::IpAddr::is_ipv4)
+        .expect("no non-loopback IPv4 address on this machine");
+    let tls = super::fake_model::Tls::for_ip(&w.outside(), ip);
+    let model = FakeModel::start_tls(
+        vec![
+            Reply::Sse(responses_text("over tls")),
+            Reply::Sse(responses_text("through the proxy")),
+        ],
+        ip,
+        &tls,
+    );
+    let config = |w: &World| {
+        std::fs::write(
+            w.home.path().join("config.toml"),
+            format!(
+                "model = \"m\"\nmodel_provider = \"tls\"\n[model_providers.tls]\nbase_url = \"https://{ip}:{}/v1\"\nrequest_max_retries = 0\n",
+                model.port
+            ),
+        )
+        .unwrap();
+    };
+    config(&w);
+    // Without the root the certificate is refused (and the model never asked).
+    let o = exec_cmd(&w, &["--skip-git-repo-check", "hi"])
+        .env("SSL_CERT_FILE", w.outside().join("missing.pem"))
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("TLS"),
+        "{}",
+        text(&o)
+    );
+    assert!(model.requests().is_empty());
+    // With it, the answer arrives.
+    let o = exec_cmd(&w, &["--skip-git-repo-check", "hi"])
+        .env("SSL_CERT_FILE", &tls.ca)
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(stdout(&o), "over tls\n");
+
+    // Through `cordon proxy` (token in the URL, CONNECT, audit log).
+    let proxy_home = tempfile::tempdir().unwrap();
+    let audit = proxy_home.path().join("audit.jsonl");
+    let mut proxy = Command::new(CORDON)
+        .args([
+            "proxy",
+            "--print-env",
+            &format!("--allow-domain={ip}"),
+            "--audit-log",
+        ])
+        .arg(&audit)
+        .env("CORDON_HOME", proxy_home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(proxy.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().split_once('=').unwrap().1.to_string();
+    let o = exec_cmd(&w, &["--skip-git-repo-check", "hi"])
+        .env("SSL_CERT_FILE", &tls.ca)
+        .env("HTTPS_PROXY", &url)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(stdout(&o), "through the proxy\n");
+    // The tunnel's record is written when it closes.
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = std::fs::read_to_string(&audit).unwrap_or_default();
+        if !log.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert!(
+        log.contains("\"allow\"") && log.contains(&ip.to_string()),
+        "{log}"
+    );
+}

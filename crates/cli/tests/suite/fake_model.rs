@@ -65,13 +65,149 @@ impl FakeModel {
     }
 }
 
+/// A test CA and the TLS server's certificate and key (PEM files).
+pub struct Tls {
+    pub ca: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+impl Tls {
+    /// A CA and a server certificate it signed for `ip`, made with the
+    /// openssl tool (webpki refuses a self-signed CA as a server's own).
+    pub fn for_ip(dir: &std::path::Path, ip: std::net::IpAddr) -> Tls {
+        let tls = Tls {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        };
+        let ext = dir.join("leaf.ext");
+        std::fs::write(
+            &ext,
+            format!("subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\n"),
+        )
+        .unwrap();
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-days",
+                "1",
+                "-subj",
+                "/CN=cordon-test-ca",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ],
+        ]
+        .concat());
+        run(&[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=cordon-test",
+                "-keyout",
+                "key.pem",
+                "-out",
+                "leaf.csr",
+            ],
+        ]
+        .concat());
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "cert.pem",
+        ]);
+        tls
+    }
+}
+
+impl FakeModel {
+    /// Like [`FakeModel::start`], over TLS on `ip`.
+    pub fn start_tls(script: Vec<Reply>, ip: std::net::IpAddr, tls: &Tls) -> FakeModel {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(&tls.key).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = std::sync::Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap(),
+        );
+        let listener = TcpListener::bind((ip, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
+        let recorded = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (script, recorded, config) = (script.clone(), recorded.clone(), config.clone());
+                std::thread::spawn(move || {
+                    let conn = rustls::ServerConnection::new(config).unwrap();
+                    let tls = rustls::StreamOwned::new(conn, stream);
+                    serve_on(tls, &script, &recorded);
+                });
+            }
+        });
+        FakeModel { port, requests }
+    }
+}
+
 fn serve(
     stream: TcpStream,
     script: &Mutex<std::collections::VecDeque<Reply>>,
     recorded: &Mutex<Vec<Request>>,
 ) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut out = stream;
+    serve_on(stream, script, recorded)
+}
+
+fn serve_on<S: Read + Write>(
+    stream: S,
+    script: &Mutex<std::collections::VecDeque<Reply>>,
+    recorded: &Mutex<Vec<Request>>,
+) {
+    let mut reader = BufReader::new(stream);
     loop {
         let mut request_line = String::new();
         if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
@@ -113,6 +249,7 @@ fn serve(
             .unwrap()
             .pop_front()
             .unwrap_or_else(|| Reply::Status(599, vec![], "script exhausted".into()));
+        let out = reader.get_mut();
         match reply {
             Reply::Sse(text) => {
                 let _ = out.write_all(
@@ -145,7 +282,7 @@ fn serve(
                 let _ = out.write_all(format!("{:x}\r\n", text.len()).as_bytes());
                 let _ = out.write_all(text.as_bytes());
                 let _ = out.write_all(b"\r\n");
-                let _ = out.shutdown(std::net::Shutdown::Both);
+                let _ = out.flush();
                 return;
             }
         }
