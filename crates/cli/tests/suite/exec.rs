@@ -218,9 +218,15 @@ fn exec_apply_patch_adds_updates_moves_and_deletes_then_fails_cleanly_on_chat() 
     std::fs::write(work.join("gone.txt"), "bye\n").unwrap();
     let good = "*** Begin Patch\n*** Add File: src/new.txt\n+fresh\n*** Update File: keep.txt\n@@\n one\n-two\n+TWO\n three\n*** Update File: old.txt\n*** Move to: moved/renamed.txt\n@@\n alpha\n-beta\n+gamma\n*** Delete File: gone.txt\n*** End Patch\n";
     let bad = "*** Begin Patch\n*** Update File: keep.txt\n@@\n-no such line\n+x\n*** Add File: another.txt\n+y\n*** End Patch\n";
+    let heredoc = "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: via-shell.txt\n+heredoc\n*** End Patch\nEOF\n";
     let model = FakeModel::start(vec![
         Reply::Sse(chat_call("p1", "apply_patch", &json!({"input": good}))),
         Reply::Sse(chat_call("p2", "apply_patch", &json!({"input": bad}))),
+        Reply::Sse(chat_call(
+            "p3",
+            "shell",
+            &json!({"command": ["bash", "-lc", heredoc]}),
+        )),
         Reply::Sse(chat_text("patched")),
     ]);
     configure(&w, &model, "chat", "");
@@ -256,7 +262,12 @@ fn exec_apply_patch_adds_updates_moves_and_deletes_then_fails_cleanly_on_chat() 
         .iter()
         .filter(|e| e["item"]["type"] == "file_change")
         .collect();
-    assert_eq!(changes.len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(work.join("via-shell.txt")).unwrap(),
+        "heredoc\n"
+    );
+    assert_eq!(changes.len(), 3, "the heredoc form is a file change too");
+    assert!(!ev.iter().any(|e| e["item"]["type"] == "command_execution"));
     assert_eq!(changes[0]["item"]["status"], "completed");
     let kinds: Vec<&str> = changes[0]["item"]["changes"]
         .as_array()
@@ -407,13 +418,21 @@ fn exec_output_files_schema_ephemeral_sessions_resume_and_notify() {
     let schema = w.outside().join("schema.json");
     std::fs::write(&schema, r#"{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"],"additionalProperties":false}"#).unwrap();
     let last = w.outside().join("last.txt");
-    let model = FakeModel::start(vec![Reply::Sse(responses_text("{\"n\":7}"))]);
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["sh", "-c", "echo x > made-here.txt"]}),
+        )),
+        Reply::Sse(responses_text("{\"n\":7}")),
+    ]);
     configure(&w, &model, "responses", "");
     let o = exec(
         &w,
         &[
             "--ephemeral",
             "--skip-git-repo-check",
+            "--full-auto",
             "--output-schema",
             schema.to_str().unwrap(),
             "-o",
@@ -423,7 +442,8 @@ fn exec_output_files_schema_ephemeral_sessions_resume_and_notify() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&last).unwrap(), "{\"n\":7}");
-    let format = &model.requests()[0].body["text"]["format"];
+    assert!(w.work().join("made-here.txt").exists(), "the command ran");
+    let format = &model.requests()[1].body["text"]["format"];
     assert_eq!(format["type"], "json_schema");
     assert_eq!(format["strict"], true);
     assert_eq!(format["schema"]["required"][0], "n");

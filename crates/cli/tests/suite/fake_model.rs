@@ -15,6 +15,8 @@ pub enum Reply {
     Status(u16, Vec<(&'static str, String)>, String),
     /// 200, part of the SSE text, then the connection closes mid-body.
     Cut(String),
+    /// 200, part of the SSE text, then silence for this long.
+    Stall(String, std::time::Duration),
 }
 
 /// A recorded request.
@@ -274,6 +276,17 @@ fn serve_on<S: Read + Write>(
                 head.push_str("\r\n");
                 let _ = out.write_all(head.as_bytes());
                 let _ = out.write_all(body.as_bytes());
+            }
+            Reply::Stall(text, pause) => {
+                let _ = out.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+                );
+                let _ = out.write_all(format!("{:x}\r\n", text.len()).as_bytes());
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.write_all(b"\r\n");
+                let _ = out.flush();
+                std::thread::sleep(pause);
+                return;
             }
             Reply::Cut(text) => {
                 let _ = out.write_all(
