@@ -775,3 +775,44 @@ fn exec_over_tls_with_a_custom_root_and_through_cordons_own_proxy() {
         "{log}"
     );
 }
+
+#[test]
+fn exec_ctrl_c_while_the_model_streams_stops_at_once() {
+    let w = World::new();
+    let model = FakeModel::start(vec![Reply::Stall(
+        "event: response.output_text.delta\ndata: {\"delta\":\"slow\"}\n\n".into(),
+        std::time::Duration::from_secs(30),
+    )]);
+    configure(&w, &model, "responses", "");
+    let mut child = exec_cmd(&w, &["--json", "--skip-git-repo-check", "wait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the request is in flight.
+    for _ in 0..200 {
+        if !model.requests().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(model.requests().len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let start = std::time::Instant::now();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "the stalled stream was not cut: {:?}",
+        start.elapsed()
+    );
+    let last = events(&o).pop().unwrap();
+    assert_eq!(last["type"], "turn.failed", "{last}");
+    assert!(last["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
+    assert_eq!(model.requests().len(), 1, "an interrupt is not retried");
+}
