@@ -784,7 +784,7 @@ fn exec_ctrl_c_while_the_model_streams_stops_at_once() {
         std::time::Duration::from_secs(30),
     )]);
     configure(&w, &model, "responses", "");
-    let mut child = exec_cmd(&w, &["--json", "--skip-git-repo-check", "wait"])
+    let child = exec_cmd(&w, &["--json", "--skip-git-repo-check", "wait"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
