@@ -14,6 +14,12 @@
 
 mod mode;
 pub mod network;
+#[cfg(unix)]
+#[path = "os/unix.rs"]
+mod os;
+#[cfg(windows)]
+#[path = "os/windows.rs"]
+mod os;
 mod protected;
 mod resolve;
 
