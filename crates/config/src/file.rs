@@ -2,6 +2,7 @@
 
 use cordon_policy::network::RuleAction;
 use cordon_policy::{NetworkMode, SandboxMode};
+
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ pub struct ConfigToml {
     pub allow_degraded: Option<bool>,
     /// `[network]`.
     pub network: Option<NetworkToml>,
+    /// `[windows]`.
+    pub windows: Option<WindowsToml>,
     /// Named profiles: each is a layer with the same keys as the top level.
     #[serde(default)]
     pub profiles: BTreeMap<String, ConfigToml>,
@@ -52,6 +55,15 @@ pub struct NetworkToml {
     pub allow_local_binding: Option<bool>,
     /// Chain outbound connections through the host's own `HTTPS_PROXY`.
     pub allow_upstream_proxy: Option<bool>,
+}
+
+/// `[windows]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct WindowsToml {
+    /// `elevated` (sandbox accounts, the default) or `unelevated`
+    /// (restricted token; runs that need network enforcement still use
+    /// the offline account).
+    pub sandbox: Option<cordon_policy::WindowsSandbox>,
 }
 
 /// `"allow"` or `"deny"`.

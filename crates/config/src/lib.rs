@@ -11,7 +11,7 @@ mod file;
 mod layers;
 
 pub use error::ConfigError;
-pub use file::{ActionToml, ConfigToml, NetworkToml, WorkspaceWriteToml};
+pub use file::{ActionToml, ConfigToml, NetworkToml, WindowsToml, WorkspaceWriteToml};
 pub use layers::parse_override;
 
 use cordon_policy::{NetworkMode, SandboxMode};
@@ -52,6 +52,8 @@ pub struct Config {
     pub allow_local_binding: bool,
     /// `[network] allow_upstream_proxy`.
     pub allow_upstream_proxy: bool,
+    /// `[windows] sandbox`.
+    pub windows_sandbox: cordon_policy::WindowsSandbox,
     /// The profile in effect, if any.
     pub profile: Option<String>,
     /// Warnings for the user (unknown keys and the like).
@@ -131,6 +133,11 @@ pub fn load_from_str(
         domain_rules,
         allow_local_binding: network_toml.allow_local_binding.unwrap_or(false),
         allow_upstream_proxy: network_toml.allow_upstream_proxy.unwrap_or(false),
+        windows_sandbox: toml
+            .windows
+            .as_ref()
+            .and_then(|w| w.sandbox)
+            .unwrap_or_default(),
         profile: merged.profile,
         warnings,
     })

@@ -23,7 +23,7 @@ mod os;
 mod protected;
 mod resolve;
 
-pub use mode::{NetworkMode, SandboxMode};
+pub use mode::{NetworkMode, SandboxMode, WindowsSandbox};
 pub use protected::{discover_protected, ProtectedKind, ProtectedPath, PROTECTED_NAMES};
 pub use resolve::{resolve, FileId, PolicyInputs, SandboxPolicy, WritableRoot};
 

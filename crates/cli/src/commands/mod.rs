@@ -1,6 +1,8 @@
 //! One module per command; each takes settings, never clap structs.
 
 pub mod doctor;
+pub mod macos;
 pub mod proxy;
 pub mod proxy_connect;
 pub mod sandbox;
+pub mod windows;

@@ -2,6 +2,7 @@ mod common;
 mod config;
 mod filesystem;
 mod network;
+mod plans;
 mod process;
 mod protected;
 mod proxy;

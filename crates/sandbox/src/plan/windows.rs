@@ -29,6 +29,7 @@
 
 use super::shared::{all_carve_outs, base_env, serialize_os_strings};
 use crate::SandboxError;
+pub use cordon_policy::WindowsSandbox;
 use cordon_policy::{NetworkMode, ProtectedKind, SandboxMode, SandboxPolicy};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -67,17 +68,6 @@ pub enum Launch {
     RestrictedToken,
     /// No sandbox (danger-full-access): the caller's own token.
     Unsandboxed,
-}
-
-/// `[windows] sandbox`: how the caller asked cordon to sandbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WindowsSandbox {
-    /// Sandbox accounts created by an elevated setup (the default).
-    #[default]
-    Elevated,
-    /// A restricted token; no setup needed, no network enforcement.
-    Unelevated,
 }
 
 /// Traffic direction of a firewall rule.
