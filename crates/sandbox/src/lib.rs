@@ -143,7 +143,12 @@ pub fn windows_state_dir(cordon_home: &Path) -> PathBuf {
 /// Reads the marker the last `cordon sandbox windows setup` wrote, if any.
 /// A marker that cannot be parsed counts as none (setup runs again).
 pub fn read_windows_marker(cordon_home: &Path) -> Result<Option<SetupMarker>, SandboxError> {
-    let path = windows_state_dir(cordon_home).join("setup.json");
+    read_marker_in(&windows_state_dir(cordon_home))
+}
+
+/// [`read_windows_marker`] given the state directory itself.
+pub(crate) fn read_marker_in(state: &Path) -> Result<Option<SetupMarker>, SandboxError> {
+    let path = state.join("setup.json");
     match std::fs::read(&path) {
         Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
