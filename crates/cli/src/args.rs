@@ -68,12 +68,50 @@ pub struct SandboxCommand {
 pub enum SandboxTarget {
     /// The Linux backend (namespaces, mounts, Landlock, seccomp).
     Linux(RunArgs),
-    /// The macOS backend (Seatbelt); not available yet.
+    /// The macOS backend (Seatbelt via sandbox-exec). `--plan` works on any OS.
     Macos(RunArgs),
-    /// The Windows backend; not available yet.
-    Windows(RunArgs),
+    /// The Windows backend (sandbox accounts, firewall rules, ACLs).
+    /// `--plan` works on any OS.
+    Windows(Box<WindowsCommand>),
     /// Report which sandbox layers this host supports, and how to fix the rest.
     Doctor(DoctorArgs),
+}
+
+/// `cordon sandbox windows [setup|uninstall] ...`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct WindowsCommand {
+    /// `setup` or `uninstall`; without one, run a command.
+    #[command(subcommand)]
+    pub action: Option<WindowsAction>,
+    /// Run options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// One-time administration of the Windows sandbox (elevated).
+#[derive(Debug, Subcommand)]
+pub enum WindowsAction {
+    /// Create the offline and online sandbox accounts and the offline
+    /// account's firewall rules (run from an elevated prompt).
+    Setup(WindowsSetupArgs),
+    /// Remove the sandbox accounts, their firewall rules and stored passwords.
+    Uninstall,
+}
+
+/// `cordon sandbox windows setup` options.
+#[derive(Debug, Args)]
+pub struct WindowsSetupArgs {
+    /// Loopback port(s) cordon's proxy listens on (default: the ones
+    /// programmed before, else 47128).
+    #[arg(long = "proxy-port", value_name = "PORT")]
+    pub proxy_ports: Vec<u16>,
+    /// Override a config value (`network.allow_local_binding`).
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Config profile to apply.
+    #[arg(short = 'p', long = "profile", value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 /// `cordon sandbox doctor` options.

@@ -5,7 +5,7 @@ mod args;
 mod commands;
 mod settings;
 
-use args::{Cli, Command, DebugTool, SandboxTarget};
+use args::{Cli, Command, DebugTool, SandboxTarget, WindowsAction};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -15,8 +15,16 @@ fn main() -> ExitCode {
         Command::Sandbox(cmd) => match cmd.target {
             Some(SandboxTarget::Doctor(d)) => commands::doctor::run(d.json),
             Some(SandboxTarget::Linux(run)) => sandbox_linux(run),
-            Some(SandboxTarget::Macos(_)) => unavailable("macOS (Seatbelt)"),
-            Some(SandboxTarget::Windows(_)) => unavailable("Windows"),
+            Some(SandboxTarget::Macos(run)) => sandbox_macos(run),
+            Some(SandboxTarget::Windows(cmd)) => match cmd.action {
+                Some(WindowsAction::Setup(a)) => {
+                    settings::windows_setup_settings(&a).and_then(commands::windows::setup)
+                }
+                Some(WindowsAction::Uninstall) => {
+                    settings::cordon_home().and_then(commands::windows::uninstall)
+                }
+                None => sandbox_windows(cmd.run),
+            },
             None => native(cmd.run),
         },
         Command::Exec(cmd) => {
@@ -45,17 +53,24 @@ fn sandbox_linux(run: args::RunArgs) -> anyhow::Result<i32> {
     commands::sandbox::run(settings, &run.command, run.plan)
 }
 
-fn native(run: args::RunArgs) -> anyhow::Result<i32> {
-    if cfg!(target_os = "linux") {
-        sandbox_linux(run)
-    } else {
-        unavailable(std::env::consts::OS)
-    }
+fn sandbox_macos(run: args::RunArgs) -> anyhow::Result<i32> {
+    let settings = settings::run_settings(&run)?;
+    commands::macos::run(settings, &run.command, run.plan)
 }
 
-fn unavailable(what: &str) -> anyhow::Result<i32> {
-    eprintln!("cordon: the {what} sandbox backend is not implemented yet; only `cordon sandbox linux` runs today");
-    Ok(2)
+fn sandbox_windows(run: args::RunArgs) -> anyhow::Result<i32> {
+    let settings = settings::run_settings(&run)?;
+    commands::windows::run(settings, &run.command, run.plan)
+}
+
+fn native(run: args::RunArgs) -> anyhow::Result<i32> {
+    if cfg!(target_os = "macos") {
+        sandbox_macos(run)
+    } else if cfg!(target_os = "windows") {
+        sandbox_windows(run)
+    } else {
+        sandbox_linux(run)
+    }
 }
 
 /// `RUST_LOG` (`error`, `warn`, `info`, `debug`, `trace`, optionally as

@@ -103,6 +103,10 @@ pub struct RunSettings {
     pub warnings: Vec<String>,
     /// The egress proxy (used with `--network proxy`).
     pub proxy: ProxySettings,
+    /// `$CORDON_HOME`.
+    pub cordon_home: std::path::PathBuf,
+    /// `[windows] sandbox`.
+    pub windows_sandbox: cordon_policy::WindowsSandbox,
 }
 
 fn overrides(args: &RunArgs) -> Overrides {
@@ -183,6 +187,8 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         } else {
             warnings
         },
+        cordon_home: config.cordon_home.clone(),
+        windows_sandbox: config.windows_sandbox,
     })
 }
 
@@ -358,4 +364,44 @@ fn exec_settings(
             interrupt,
         },
     })
+}
+
+/// What `cordon sandbox windows setup` needs.
+pub struct WindowsSetupSettings {
+    /// `$CORDON_HOME`.
+    pub cordon_home: std::path::PathBuf,
+    /// `--proxy-port`, in order given.
+    pub proxy_ports: Vec<u16>,
+    /// `[network] allow_local_binding`.
+    pub allow_local_binding: bool,
+}
+
+/// Settings for `cordon sandbox windows setup|uninstall`.
+pub fn windows_setup_settings(
+    args: &crate::args::WindowsSetupArgs,
+) -> Result<WindowsSetupSettings> {
+    let usage = |e: cordon_config::ConfigError| UsageError(e.to_string());
+    let home = cordon_config::cordon_home().map_err(usage)?;
+    let overrides = Overrides {
+        profile: args.profile.clone(),
+        raw: args.config.clone(),
+        ..Default::default()
+    };
+    let config = cordon_config::load(&home, &overrides).map_err(usage)?;
+    for w in &config.warnings {
+        eprintln!("cordon: warning: {w}");
+    }
+    if args.proxy_ports.contains(&0) {
+        return Err(UsageError("--proxy-port must be 1-65535".into()).into());
+    }
+    Ok(WindowsSetupSettings {
+        cordon_home: home,
+        proxy_ports: args.proxy_ports.clone(),
+        allow_local_binding: config.allow_local_binding,
+    })
+}
+
+/// `$CORDON_HOME` for commands that need nothing else.
+pub fn cordon_home() -> Result<std::path::PathBuf> {
+    cordon_config::cordon_home().map_err(|e| UsageError(e.to_string()).into())
 }

@@ -33,6 +33,8 @@ pub struct ConfigToml {
     pub notify: Option<Vec<String>>,
     /// Most bytes of AGENTS.md text sent as instructions.
     pub project_doc_max_bytes: Option<usize>,
+    /// `[windows]`.
+    pub windows: Option<WindowsToml>,
     /// Named profiles: each is a layer with the same keys as the top level.
     #[serde(default)]
     pub profiles: BTreeMap<String, ConfigToml>,
@@ -66,6 +68,15 @@ pub struct NetworkToml {
     pub allow_local_binding: Option<bool>,
     /// Chain outbound connections through the host's own `HTTPS_PROXY`.
     pub allow_upstream_proxy: Option<bool>,
+}
+
+/// `[windows]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct WindowsToml {
+    /// `elevated` (sandbox accounts, the default) or `unelevated`
+    /// (restricted token; runs that need network enforcement still use
+    /// the offline account).
+    pub sandbox: Option<cordon_policy::WindowsSandbox>,
 }
 
 /// `"allow"` or `"deny"`.

@@ -13,7 +13,7 @@ mod layers;
 
 pub use agent::{resolve_provider, ModelProvider, ModelProviderToml, WireApi, BUILT_IN_PROVIDERS};
 pub use error::ConfigError;
-pub use file::{ActionToml, ConfigToml, NetworkToml, WorkspaceWriteToml};
+pub use file::{ActionToml, ConfigToml, NetworkToml, WindowsToml, WorkspaceWriteToml};
 pub use layers::parse_override;
 
 use cordon_policy::{ApprovalPolicy, NetworkMode, SandboxMode};
@@ -58,6 +58,8 @@ pub struct Config {
     pub allow_local_binding: bool,
     /// `[network] allow_upstream_proxy`.
     pub allow_upstream_proxy: bool,
+    /// `[windows] sandbox`.
+    pub windows_sandbox: cordon_policy::WindowsSandbox,
     /// The profile in effect, if any.
     pub profile: Option<String>,
     /// The file read (for error messages).
@@ -202,6 +204,11 @@ pub fn load_from_str(
         domain_rules,
         allow_local_binding: network_toml.allow_local_binding.unwrap_or(false),
         allow_upstream_proxy: network_toml.allow_upstream_proxy.unwrap_or(false),
+        windows_sandbox: toml
+            .windows
+            .as_ref()
+            .and_then(|w| w.sandbox)
+            .unwrap_or_default(),
         profile: merged.profile,
         warnings,
     })

@@ -268,3 +268,23 @@ fn bad_provider_settings_name_the_key() {
         .to_string();
     assert!(e.contains("notify"), "{e}");
 }
+
+#[test]
+fn windows_sandbox_key() {
+    let c = load_text("", &Overrides::default()).unwrap();
+    assert_eq!(c.windows_sandbox, cordon_policy::WindowsSandbox::Elevated);
+    let c = load_text(
+        "[windows]\nsandbox = \"unelevated\"\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.windows_sandbox, cordon_policy::WindowsSandbox::Unelevated);
+    let o = Overrides {
+        raw: vec!["windows.sandbox=elevated".into()],
+        ..Default::default()
+    };
+    let c = load_text("[windows]\nsandbox = \"unelevated\"\n", &o).unwrap();
+    assert_eq!(c.windows_sandbox, cordon_policy::WindowsSandbox::Elevated);
+    let err = load_text("[windows]\nsandbox = \"admin\"\n", &Overrides::default()).unwrap_err();
+    assert!(err.to_string().contains("windows.sandbox"), "{err}");
+}

@@ -14,10 +14,16 @@
 
 mod mode;
 pub mod network;
+#[cfg(unix)]
+#[path = "os/unix.rs"]
+mod os;
+#[cfg(windows)]
+#[path = "os/windows.rs"]
+mod os;
 mod protected;
 mod resolve;
 
-pub use mode::{ApprovalPolicy, NetworkMode, SandboxMode};
+pub use mode::{ApprovalPolicy, NetworkMode, SandboxMode, WindowsSandbox};
 pub use protected::{discover_protected, ProtectedKind, ProtectedPath, PROTECTED_NAMES};
 pub use resolve::{resolve, FileId, PolicyInputs, SandboxPolicy, WritableRoot};
 

@@ -48,6 +48,19 @@ impl FromStr for SandboxMode {
     }
 }
 
+/// `[windows] sandbox`: how cordon sandboxes commands on Windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowsSandbox {
+    /// Sandbox accounts created once by an elevated setup (the default);
+    /// the only way to enforce network policy.
+    #[default]
+    Elevated,
+    /// A restricted copy of the caller's token; no setup, no network
+    /// enforcement (runs that need it use the offline account anyway).
+    Unelevated,
+}
+
 /// How a sandboxed command may reach the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]

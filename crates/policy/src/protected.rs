@@ -137,12 +137,7 @@ fn read_gitfile(path: &Path) -> Option<PathBuf> {
 /// never blocking on a FIFO or device planted by a sandboxed command.
 fn read_small_file(path: &Path) -> Option<String> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(O_NONBLOCK | O_NOFOLLOW | O_NOCTTY)
-        .open(path)
-        .ok()?;
+    let file = crate::os::open_guarded(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.len() > 4096 {
         return None;
@@ -152,20 +147,7 @@ fn read_small_file(path: &Path) -> Option<String> {
     Some(text)
 }
 
-// Open flags, spelled out to keep this crate free of libc.
-#[cfg(target_os = "linux")]
-const O_NONBLOCK: i32 = 0o4000;
-#[cfg(target_os = "linux")]
-const O_NOFOLLOW: i32 = 0o400000;
-#[cfg(target_os = "linux")]
-const O_NOCTTY: i32 = 0o400;
-#[cfg(not(target_os = "linux"))]
-const O_NONBLOCK: i32 = 4;
-#[cfg(not(target_os = "linux"))]
-const O_NOFOLLOW: i32 = 0x100;
-#[cfg(not(target_os = "linux"))]
-const O_NOCTTY: i32 = 0x20000;
-
-#[cfg(test)]
+// The tests build symlinks and permission bits with Unix APIs.
+#[cfg(all(test, unix))]
 #[path = "protected_tests.rs"]
 mod tests;

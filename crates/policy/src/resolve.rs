@@ -46,13 +46,10 @@ pub struct FileId {
 
 impl FileId {
     /// The identity of `path` itself (a final symlink is not followed).
+    /// Always `None` on Windows, where nothing is pinned.
     pub fn of(path: &Path) -> Option<FileId> {
-        use std::os::unix::fs::MetadataExt;
-        let m = std::fs::symlink_metadata(path).ok()?;
-        Some(FileId {
-            dev: m.dev(),
-            ino: m.ino(),
-        })
+        let (dev, ino) = crate::os::file_id(path)?;
+        Some(FileId { dev, ino })
     }
 }
 

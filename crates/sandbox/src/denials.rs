@@ -6,6 +6,8 @@
 //! The kernel gives no signal when a mount or Landlock denies a write, so
 //! this is a prediction from the policy, made for each observed call.
 
+pub mod seatbelt;
+
 use cordon_policy::{NetworkMode, SandboxPolicy};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -33,6 +33,16 @@ pub enum SandboxError {
     /// An argument contains a NUL byte.
     #[error("argument or environment entry contains a NUL byte")]
     Nul,
+    /// A layer cannot be applied; which one, why, and how to fix it.
+    #[error("refusing to run: sandbox layer `{layer}` cannot be applied: {why}\n(fix: {fix})")]
+    Layer {
+        /// The layer (windows-firewall, windows-accounts, acl, seatbelt, ...).
+        layer: String,
+        /// Why it cannot be applied.
+        why: String,
+        /// What the user can do.
+        fix: String,
+    },
     /// The host OS has no executor for this backend yet.
     #[error("{0}")]
     Unsupported(String),

@@ -5,12 +5,19 @@
 //!   [`plan::LinuxPlan`]: namespaces, mount steps, Landlock rules, seccomp
 //!   rules, and the list of guarantees a degraded run gives up;
 //! * the Linux executor (private module `linux`) applies that plan;
+//! * [`plan::windows`] and [`plan::macos`] plan Windows and macOS runs
+//!   (accounts, firewall rules and ACLs; a Seatbelt profile), and the
+//!   executors [`windows_setup`], [`windows_uninstall`],
+//!   [`execute_windows`] and [`execute_macos`] apply them on those systems
+//!   (elsewhere they return [`SandboxError::Unsupported`]);
 //! * [`support`] and [`doctor`] say which layers this host has and why not;
 //! * [`denials`] decides which observed attempts the policy denied.
 //!
 //! # Limitations
-//! * Only Linux has an executor; on other systems [`execute`] returns
+//! * Each executor runs only on its own OS; elsewhere it returns
 //!   [`SandboxError::Unsupported`].
+//! * The Windows and macOS executors are compiled and linted for their
+//!   targets in CI but have not been run on a real Windows or macOS machine.
 //! * `--log-denials` is a prediction from observed calls, not a kernel audit
 //!   trail; see [`denials`].
 
@@ -22,12 +29,27 @@ pub mod support;
 
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "macos")]
+#[path = "exec_macos.rs"]
+mod macos_exec;
+#[cfg(not(target_os = "macos"))]
+#[path = "exec_unsupported/macos.rs"]
+mod macos_exec;
+#[cfg(target_os = "windows")]
+#[path = "exec_windows/mod.rs"]
+mod windows_exec;
+#[cfg(not(target_os = "windows"))]
+#[path = "exec_unsupported/windows.rs"]
+mod windows_exec;
 
 pub use error::SandboxError;
 
 use cordon_policy::SandboxPolicy;
+use plan::macos::MacosPlan;
+use plan::windows::{SetupMarker, WindowsPlan};
 use plan::{LinuxPlan, PlanOptions};
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use support::{HostFacts, HostSupport};
 
 /// The result of a sandboxed run.
@@ -111,4 +133,60 @@ pub fn execute(
             "the Linux sandbox runs only on Linux".into(),
         ))
     }
+}
+
+/// Where the Windows setup keeps its marker and encrypted passwords.
+pub fn windows_state_dir(cordon_home: &Path) -> PathBuf {
+    cordon_home.join("windows-sandbox")
+}
+
+/// Reads the marker the last `cordon sandbox windows setup` wrote, if any.
+/// A marker that cannot be parsed counts as none (setup runs again).
+pub fn read_windows_marker(cordon_home: &Path) -> Result<Option<SetupMarker>, SandboxError> {
+    read_marker_in(&windows_state_dir(cordon_home))
+}
+
+/// [`read_windows_marker`] given the state directory itself.
+pub(crate) fn read_marker_in(state: &Path) -> Result<Option<SetupMarker>, SandboxError> {
+    let path = state.join("setup.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SandboxError::Io {
+            context: format!("reading {}", path.display()),
+            source,
+        }),
+    }
+}
+
+/// Creates the `offline` and `online` accounts (random passwords stored
+/// with DPAPI under `cordon_home`), programs the offline account's firewall
+/// rules for `marker`, and writes the marker. Needs an elevated process.
+pub fn windows_setup(cordon_home: &Path, marker: &SetupMarker) -> Result<(), SandboxError> {
+    windows_exec::setup(&windows_state_dir(cordon_home), marker)
+}
+
+/// Removes what [`windows_setup`] created: firewall rules, accounts,
+/// stored passwords and the marker.
+pub fn windows_uninstall(cordon_home: &Path) -> Result<(), SandboxError> {
+    windows_exec::uninstall(&windows_state_dir(cordon_home))
+}
+
+/// Runs a planned Windows command; blocks until it ends. Setup must be up
+/// to date (the plan's `setup` decision).
+pub fn execute_windows(
+    cordon_home: &Path,
+    plan: &WindowsPlan,
+    env: &[(OsString, OsString)],
+) -> Result<RunOutcome, SandboxError> {
+    windows_exec::run(&windows_state_dir(cordon_home), plan, env)
+}
+
+/// Runs a planned macOS command under `sandbox-exec`; blocks until it ends.
+/// With `log_denials`, follows the unified log and returns the summary.
+pub fn execute_macos(
+    plan: &MacosPlan,
+    env: &[(OsString, OsString)],
+) -> Result<RunOutcome, SandboxError> {
+    macos_exec::run(plan, env)
 }

@@ -2,7 +2,13 @@
 //! exact list of layers, mounts, Landlock rules and seccomp rules to apply.
 //!
 //! Nothing here makes a syscall, so every decision is unit-tested on any OS
-//! and printed for users to audit.
+//! and printed for users to audit. The Windows and macOS planners live in
+//! [`windows`] and [`macos`]; [`OsPlan`] is any of the three, as printed by
+//! `cordon sandbox linux|macos|windows --plan`.
+
+pub mod macos;
+mod shared;
+pub mod windows;
 
 use crate::support::HostSupport;
 use cordon_policy::{NetworkMode, ProtectedKind, SandboxMode, SandboxPolicy};
@@ -481,6 +487,18 @@ fn inside_any_root(policy: &SandboxPolicy, path: &Path) -> bool {
         .writable_roots
         .iter()
         .any(|r| path.starts_with(&r.root))
+}
+
+/// A plan for any backend, tagged with its `os` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "os", rename_all = "lowercase")]
+pub enum OsPlan {
+    /// The Linux plan.
+    Linux(LinuxPlan),
+    /// The macOS (Seatbelt) plan.
+    Macos(macos::MacosPlan),
+    /// The Windows plan.
+    Windows(windows::WindowsPlan),
 }
 
 #[cfg(test)]

@@ -1,117 +1,14 @@
 //! A path swapped between discovery and mounting refuses the run: the
 //! sandbox binds exactly the objects it discovered, or nothing.
 //! (harness = false: `execute` forks and must run single-threaded.)
+//! Linux only: the pinning is the Linux executor's.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use cordon_policy::{resolve, PolicyInputs, SandboxMode};
-use cordon_sandbox::plan::PlanOptions;
-use cordon_sandbox::{command_env, execute, host_facts, plan_for_host, RunHooks};
-use std::ffi::OsString;
-use std::fs;
-use std::path::Path;
-
-fn inputs(cwd: &Path, roots: Vec<std::path::PathBuf>) -> PolicyInputs {
-    PolicyInputs {
-        mode: SandboxMode::WorkspaceWrite,
-        cwd: cwd.to_path_buf(),
-        writable_roots: roots,
-        exclude_slash_tmp: true,
-        exclude_tmpdir_env_var: true,
-        ..Default::default()
-    }
-}
-
-fn sh(script: &str) -> Vec<OsString> {
-    vec!["sh".into(), "-c".into(), script.into()]
-}
-
-/// Resolves, lets `swap` change the tree, then runs `script`.
-fn run_after(
-    i: &PolicyInputs,
-    swap: impl FnOnce(),
-    script: &str,
-) -> Result<i32, cordon_sandbox::SandboxError> {
-    let policy = resolve(i).unwrap();
-    let plan = plan_for_host(&policy, &host_facts(false), PlanOptions::default()).unwrap();
-    swap();
-    execute(
-        &policy,
-        &plan,
-        &sh(script),
-        &command_env(&plan),
-        RunHooks::default(),
-    )
-    .map(|o| o.exit_code)
-}
-
-fn swapped_git_dir_is_refused() {
-    let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
-    let w = fs::canonicalize(tmp.path()).unwrap();
-    fs::create_dir_all(w.join("lib/.git")).unwrap();
-    fs::write(w.join("lib/.git/config"), "orig").unwrap();
-    let i = inputs(&w, vec![]);
-    let target = w.join("lib.real/.git/config");
-    let script = format!("echo evil > {}", target.display());
-    // Control: no swap, the run starts (and the protected config cannot be written).
-    assert_eq!(
-        run_after(
-            &i,
-            || {},
-            &format!("echo x > {}/lib/.git/config", w.display())
-        )
-        .unwrap(),
-        2
-    );
-    // The real repository is moved away and a decoy takes its place.
-    let err = run_after(
-        &i,
-        || {
-            fs::rename(w.join("lib"), w.join("lib.real")).unwrap();
-            fs::create_dir_all(w.join("lib/.git")).unwrap();
-        },
-        &script,
-    )
-    .unwrap_err();
-    assert!(err.is_stale_pin(), "{err}");
-    assert_eq!(fs::read_to_string(&target).unwrap(), "orig");
-}
-
-fn root_swapped_for_a_symlink_is_refused() {
-    let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
-    let base = fs::canonicalize(tmp.path()).unwrap();
-    let (cwd, root, victim) = (base.join("cwd"), base.join("wr"), base.join("victim"));
-    for d in [&cwd, &root, &victim] {
-        fs::create_dir(d).unwrap();
-    }
-    let i = inputs(&cwd, vec![root.clone()]);
-    let script = format!("echo x > {}/marker", root.display());
-    // Control: no swap, the root is writable.
-    assert_eq!(run_after(&i, || {}, &script).unwrap(), 0);
-    assert!(root.join("marker").exists());
-    let err = run_after(
-        &i,
-        || {
-            fs::rename(&root, base.join("wr.real")).unwrap();
-            std::os::unix::fs::symlink(&victim, &root).unwrap();
-        },
-        &script,
-    )
-    .unwrap_err();
-    assert!(err.is_stale_pin(), "{err}");
-    assert!(!victim.join("marker").exists());
-}
+#[cfg(target_os = "linux")]
+#[path = "pinning/linux.rs"]
+mod linux;
 
 fn main() {
-    let tests: [(&str, fn()); 2] = [
-        ("swapped_git_dir_is_refused", swapped_git_dir_is_refused),
-        (
-            "root_swapped_for_a_symlink_is_refused",
-            root_swapped_for_a_symlink_is_refused,
-        ),
-    ];
-    for (name, test) in tests {
-        test();
-        println!("test {name} ... ok");
-    }
-    println!("pinning: {} passed, 0 failed", tests.len());
+    #[cfg(target_os = "linux")]
+    linux::main();
 }

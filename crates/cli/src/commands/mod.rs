@@ -2,6 +2,8 @@
 
 pub mod doctor;
 pub mod exec;
+pub mod macos;
 pub mod proxy;
 pub mod proxy_connect;
 pub mod sandbox;
+pub mod windows;

@@ -1,4 +1,4 @@
-//! `cordon sandbox [linux] -- CMD`.
+//! `cordon sandbox [linux] -- CMD`, and helpers the other backends share.
 
 use crate::settings::{ProxySettings, RunSettings};
 use anyhow::Result;
@@ -11,13 +11,13 @@ use std::ffi::OsString;
 /// Exit status when cordon itself refuses or fails to start the command.
 pub const EXIT_REFUSED: i32 = 125;
 
-fn warn(msg: &str) {
+pub(crate) fn warn(msg: &str) {
     eprintln!("cordon: warning: {msg}");
 }
 
 /// A port for the proxy inside the sandbox's fresh network namespace, where
 /// every port is free; varied so programs cannot count on a fixed one.
-fn pick_proxy_port() -> u16 {
+pub(crate) fn pick_proxy_port() -> u16 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -66,6 +66,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
             Err(e) => return refuse(e),
         };
         if plan_only {
+            let plan = cordon_sandbox::plan::OsPlan::Linux(plan);
             println!("{}", serde_json::to_string_pretty(&plan)?);
             return Ok(0);
         }
@@ -113,7 +114,8 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     Ok(outcome.exit_code)
 }
 
-fn build_proxy(s: &ProxySettings) -> Result<Proxy> {
+/// The egress proxy for one run, with its audit log.
+pub(crate) fn build_proxy(s: &ProxySettings) -> Result<Proxy> {
     let audit = match &s.audit_log {
         Some(path) => Some(
             AuditLog::open(path)
@@ -174,6 +176,37 @@ fn launch(
     cordon_sandbox::execute(policy, plan, command, &env, hooks)
 }
 
+/// Refuses a backend that cannot run on this host (exit status 2), or
+/// returns the usual refusal.
+pub(crate) fn refuse_here(e: SandboxError) -> Result<i32> {
+    match e {
+        SandboxError::Unsupported(msg) => Err(crate::settings::UsageError(msg).into()),
+        e => refuse(e),
+    }
+}
+
+/// cordon's own path, for `GIT_SSH_COMMAND` in the proxy environment.
+pub(crate) fn cordon_exe() -> String {
+    std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "cordon".into())
+}
+
+/// Resolves the policy and warns about roots that do not exist.
+pub(crate) fn resolve_policy(settings: &RunSettings) -> Result<SandboxPolicy> {
+    for w in &settings.warnings {
+        warn(w);
+    }
+    let policy = cordon_policy::resolve(&settings.policy)?;
+    for missing in &policy.missing_roots {
+        warn(&format!(
+            "writable root {} does not exist; ignored",
+            missing.display()
+        ));
+    }
+    Ok(policy)
+}
+
 fn announce_degraded(unenforced: &[String]) {
     if unenforced.is_empty() {
         return;
@@ -184,7 +217,8 @@ fn announce_degraded(unenforced: &[String]) {
     }
 }
 
-fn refuse(e: SandboxError) -> Result<i32> {
+/// Prints why cordon refused to run and returns the exit status.
+pub(crate) fn refuse(e: SandboxError) -> Result<i32> {
     let code = match &e {
         SandboxError::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
         SandboxError::Exec { .. } => 126,

@@ -4,6 +4,7 @@ mod exec;
 mod fake_model;
 mod filesystem;
 mod network;
+mod plans;
 mod process;
 mod protected;
 mod proxy;

@@ -1,0 +1,264 @@
+//! `cordon sandbox linux|macos|windows --plan`: every backend's plan is
+//! printed as JSON on any host, runs nothing, and is consistent with
+//! itself (the proxy port in the environment is the one the firewall
+//! rules or the Seatbelt profile let through).
+
+use super::common::{text, World};
+use serde_json::Value;
+
+fn plan(w: &World, flags: &[&str], cmd: &[&str]) -> Value {
+    let out = w.cordon(flags, cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+}
+
+/// The value of `name` in a plan's `env` (an array of [name, value]).
+fn env<'a>(plan: &'a Value, name: &str) -> &'a str {
+    plan["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|kv| kv[0] == name)
+        .unwrap_or_else(|| panic!("no {name} in {}", plan["env"]))[1]
+        .as_str()
+        .unwrap()
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// Whether `port` lies in a Firewall API port list such as `1-3127,3129-65535`.
+fn in_ranges(list: &str, port: u16) -> bool {
+    list == "*"
+        || list.split(',').any(|part| {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            (a.parse::<u16>().unwrap()..=b.parse::<u16>().unwrap()).contains(&port)
+        })
+}
+
+#[test]
+fn linux_plan_names_its_os_and_proxy_port() {
+    let w = World::new();
+    let p = plan(&w, &["linux", "--plan", "--network", "proxy"], &["true"]);
+    assert_eq!(p["os"], "linux");
+    let port = p["proxy"]["port"].as_u64().unwrap() as u16;
+    assert_eq!(port_of(env(&p, "HTTP_PROXY")), port);
+    assert_eq!(port_of(env(&p, "https_proxy")), port);
+}
+
+#[test]
+fn windows_proxy_plan_is_consistent() {
+    let w = World::new();
+    std::fs::create_dir(w.work().join(".git")).unwrap();
+    let ran = w.work().join("ran");
+    let p = plan(
+        &w,
+        &["windows", "--plan", "--full-auto", "--network", "proxy"],
+        &["touch", ran.to_str().unwrap()],
+    );
+    assert!(!ran.exists(), "--plan runs nothing");
+    assert_eq!(p["os"], "windows");
+    assert_eq!(p["identity"], "offline");
+    assert_eq!(p["launch"], "logon-user");
+    assert_eq!(p["allow_local_binding"], false);
+    let ports: Vec<u16> = p["proxy_ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u16)
+        .collect();
+    assert_eq!(ports.len(), 1);
+    let port = ports[0];
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "WS_PROXY",
+        "wss_proxy",
+    ] {
+        assert_eq!(port_of(env(&p, var)), port, "{var}");
+    }
+    assert_eq!(
+        p["setup_marker"]["proxy_ports"][0].as_u64(),
+        Some(port.into())
+    );
+    let rules = p["firewall_rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 4);
+    for r in rules {
+        for key in [
+            "name",
+            "direction",
+            "action",
+            "protocol",
+            "remote_addresses",
+            "remote_ports",
+        ] {
+            assert!(r[key].is_string(), "{key} in {r}");
+        }
+        assert_eq!(r["direction"], "out");
+        assert_eq!(r["action"], "block");
+    }
+    let tcp = rules.iter().find(|r| r["protocol"] == "tcp").unwrap();
+    let blocked = tcp["remote_ports"].as_str().unwrap();
+    assert!(
+        !in_ranges(blocked, port),
+        "the proxy port is open: {blocked}"
+    );
+    assert!(
+        in_ranges(blocked, port - 1) && in_ranges(blocked, port + 1),
+        "{blocked}"
+    );
+    assert!(
+        in_ranges(blocked, 1) && in_ranges(blocked, 65535),
+        "{blocked}"
+    );
+    let roots: Vec<&str> = p["writable_roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert!(roots.contains(&w.work().to_str().unwrap()), "{roots:?}");
+    let denied: Vec<&str> = p["protected_paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        denied.contains(&w.work().join(".git").to_str().unwrap()),
+        "{denied:?}"
+    );
+    assert_eq!(
+        p["argv"],
+        serde_json::json!(["touch", ran.to_str().unwrap()])
+    );
+}
+
+#[test]
+fn windows_unelevated_keeps_proxy_runs_on_the_offline_account() {
+    let w = World::new();
+    let unelevated = ["windows", "--plan", "-c", "windows.sandbox=unelevated"];
+    let mut flags = unelevated.to_vec();
+    flags.extend(["--network", "proxy"]);
+    let p = plan(&w, &flags, &["true"]);
+    assert_eq!(p["launch"], "logon-user");
+    assert_eq!(p["identity"], "offline");
+    assert!(p["launch_reason"].as_str().unwrap().contains("unelevated"));
+    let mut flags = unelevated.to_vec();
+    flags.extend(["--network", "full"]);
+    let p = plan(&w, &flags, &["true"]);
+    assert_eq!(p["launch"], "restricted-token");
+    assert_eq!(p["identity"], "online");
+    assert_eq!(p["firewall_rules"], serde_json::json!([]));
+}
+
+#[test]
+fn windows_allow_local_binding_drops_the_loopback_rules() {
+    let w = World::new();
+    let p = plan(
+        &w,
+        &[
+            "windows",
+            "--plan",
+            "--network",
+            "proxy",
+            "-c",
+            "network.allow_local_binding=true",
+        ],
+        &["true"],
+    );
+    assert_eq!(p["allow_local_binding"], true);
+    let rules = p["firewall_rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert!(rules.iter().all(|r| r["protocol"] == "any"));
+}
+
+#[test]
+fn macos_proxy_plan_is_consistent() {
+    let w = World::new();
+    let ran = w.work().join("ran");
+    let p = plan(
+        &w,
+        &["macos", "--plan", "--full-auto", "--network", "proxy"],
+        &["touch", ran.to_str().unwrap()],
+    );
+    assert!(!ran.exists(), "--plan runs nothing");
+    assert_eq!(p["os"], "macos");
+    let port = port_of(env(&p, "HTTP_PROXY"));
+    assert_eq!(port_of(env(&p, "ALL_PROXY")), port);
+    let profile = p["profile"].as_str().unwrap();
+    assert!(
+        profile.starts_with("(version 1)\n(deny default)"),
+        "{profile}"
+    );
+    let outbound: Vec<&str> = profile
+        .lines()
+        .filter(|l| l.contains("network-outbound"))
+        .collect();
+    assert_eq!(
+        outbound,
+        vec![format!(
+            "(allow network-outbound (remote ip \"localhost:{port}\"))"
+        )],
+        "{profile}"
+    );
+    let argv: Vec<&str> = p["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(&argv[..3], &["/usr/bin/sandbox-exec", "-p", profile]);
+    let work = w.work();
+    let work = work.to_str().unwrap();
+    let root = argv
+        .iter()
+        .find_map(|a| a.strip_prefix("-D")?.strip_suffix(&format!("={work}")))
+        .unwrap_or_else(|| panic!("no -D parameter for the workspace: {argv:?}"));
+    assert!(root.starts_with("WRITABLE_ROOT_"), "{root}");
+    assert!(
+        profile.contains(&format!("(subpath (param \"{root}\"))")),
+        "{profile}"
+    );
+    let sep = argv.iter().position(|a| *a == "--").unwrap();
+    assert_eq!(&argv[sep + 1..], &["touch", ran.to_str().unwrap()]);
+}
+
+#[test]
+fn macos_plan_without_network_allows_no_network() {
+    let w = World::new();
+    let p = plan(&w, &["macos", "--plan"], &["true"]);
+    let profile = p["profile"].as_str().unwrap();
+    assert!(!profile.contains("network-outbound"), "{profile}");
+    assert!(
+        !profile.contains("(allow file-write* (subpath"),
+        "read-only: {profile}"
+    );
+    assert_eq!(env(&p, "CORDON_NETWORK"), "none");
+}
+
+#[test]
+fn other_os_backends_refuse_to_run_here() {
+    let w = World::new();
+    let ran = w.work().join("ran");
+    for backend in ["windows", "macos"] {
+        let out = w.cordon(&[backend], &["touch", ran.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{backend}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--plan"),
+            "{backend}: {}",
+            text(&out)
+        );
+        assert!(!ran.exists(), "{backend} ran the command");
+    }
+    for action in [&["windows", "setup"][..], &["windows", "uninstall"][..]] {
+        let mut c = std::process::Command::new(super::common::CORDON);
+        c.arg("sandbox")
+            .args(action)
+            .env("CORDON_HOME", w.home.path());
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{action:?}: {}", text(&out));
+    }
+}

@@ -1,0 +1,263 @@
+//! The sandbox accounts and their DPAPI-protected passwords.
+
+use super::{code_err, win_err};
+use crate::plan::windows::Identity;
+use crate::SandboxError;
+use std::path::{Path, PathBuf};
+use windows::core::{HSTRING, PCWSTR, PWSTR};
+use windows::Win32::Foundation::{LocalFree, HLOCAL};
+use windows::Win32::NetworkManagement::NetManagement::{
+    NERR_Success, NERR_UserExists, NERR_UserNotFound, NetUserAdd, NetUserDel, NetUserSetInfo,
+    UF_DONT_EXPIRE_PASSWD, UF_PASSWD_CANT_CHANGE, UF_SCRIPT, USER_INFO_1, USER_INFO_1003,
+    USER_PRIV_USER,
+};
+use windows::Win32::Security::Authorization::ConvertSidToStringSidW;
+use windows::Win32::Security::Cryptography::{
+    BCryptGenRandom, CryptProtectData, CryptUnprotectData, BCRYPT_USE_SYSTEM_PREFERRED_RNG,
+    CRYPTPROTECT_UI_FORBIDDEN, CRYPT_INTEGER_BLOB,
+};
+use windows::Win32::Security::{LookupAccountNameW, PSID, SID_NAME_USE};
+
+const LAYER: &str = "windows-accounts";
+const ACCESS_DENIED: u32 = 5;
+
+fn password_file(state: &Path, identity: Identity) -> PathBuf {
+    state.join(format!("{}.password.dpapi", identity.account()))
+}
+
+/// `N` bytes from the system's random source.
+pub(super) fn random_bytes<const N: usize>() -> Result<[u8; N], SandboxError> {
+    let mut bytes = [0u8; N];
+    // SAFETY: `bytes` is a valid, writable buffer for the call's duration.
+    let status = unsafe { BCryptGenRandom(None, &mut bytes, BCRYPT_USE_SYSTEM_PREFERRED_RNG) };
+    if status.is_err() {
+        return Err(SandboxError::Layer {
+            layer: LAYER.into(),
+            why: format!("BCryptGenRandom failed with NTSTATUS {:#x}", status.0),
+            fix: "retry; if it persists, the system's random source is broken".into(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// A random password that meets the default complexity rules.
+fn random_password() -> Result<String, SandboxError> {
+    let bytes = random_bytes::<24>()?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("Cq9!{hex}"))
+}
+
+/// Creates the account (or resets its password) and stores the password
+/// encrypted for the current user with DPAPI.
+pub(super) fn ensure(state: &Path, identity: Identity) -> Result<(), SandboxError> {
+    let password = random_password()?;
+    let mut name: Vec<u16> = identity.account().encode_utf16().chain([0]).collect();
+    let mut pw: Vec<u16> = password.encode_utf16().chain([0]).collect();
+    let mut comment: Vec<u16> = "cordon sandbox account".encode_utf16().chain([0]).collect();
+    let info = USER_INFO_1 {
+        usri1_name: PWSTR(name.as_mut_ptr()),
+        usri1_password: PWSTR(pw.as_mut_ptr()),
+        usri1_password_age: 0,
+        usri1_priv: USER_PRIV_USER,
+        usri1_home_dir: PWSTR::null(),
+        usri1_comment: PWSTR(comment.as_mut_ptr()),
+        usri1_flags: UF_SCRIPT | UF_DONT_EXPIRE_PASSWD | UF_PASSWD_CANT_CHANGE,
+        usri1_script_path: PWSTR::null(),
+    };
+    // SAFETY: `info` and the buffers it points to live across the call;
+    // level 1 matches USER_INFO_1.
+    let status = unsafe { NetUserAdd(PCWSTR::null(), 1, std::ptr::addr_of!(info).cast(), None) };
+    if status == NERR_UserExists {
+        {
+            let reset = USER_INFO_1003 {
+                usri1003_password: PWSTR(pw.as_mut_ptr()),
+            };
+            // SAFETY: as above; level 1003 matches USER_INFO_1003.
+            let status = unsafe {
+                NetUserSetInfo(
+                    PCWSTR::null(),
+                    PCWSTR(name.as_ptr()),
+                    1003,
+                    std::ptr::addr_of!(reset).cast(),
+                    None,
+                )
+            };
+            if status != NERR_Success {
+                return Err(denied_or(
+                    status,
+                    "resetting the password of an existing sandbox account",
+                ));
+            }
+        }
+    } else if status != NERR_Success {
+        return Err(denied_or(status, "creating a sandbox account (NetUserAdd)"));
+    }
+    let sealed = protect(password.as_bytes())?;
+    let path = password_file(state, identity);
+    std::fs::write(&path, sealed).map_err(|source| SandboxError::Io {
+        context: format!("writing {}", path.display()),
+        source,
+    })
+}
+
+fn denied_or(status: u32, step: &str) -> SandboxError {
+    if status == ACCESS_DENIED {
+        SandboxError::Layer {
+            layer: LAYER.into(),
+            why: format!("{step} needs administrator rights"),
+            fix: "run `cordon sandbox windows setup` from an elevated prompt".into(),
+        }
+    } else {
+        code_err(LAYER, step, status)
+    }
+}
+
+/// Deletes the account; a missing account is fine.
+pub(super) fn remove(identity: Identity) -> Result<(), SandboxError> {
+    let name = HSTRING::from(identity.account());
+    // SAFETY: `name` is a NUL-terminated wide string living across the call.
+    let status = unsafe { NetUserDel(PCWSTR::null(), &name) };
+    if status == NERR_Success || status == NERR_UserNotFound {
+        Ok(())
+    } else {
+        Err(denied_or(status, "deleting a sandbox account (NetUserDel)"))
+    }
+}
+
+/// The stored password of `identity`.
+pub(super) fn password(state: &Path, identity: Identity) -> Result<String, SandboxError> {
+    let path = password_file(state, identity);
+    let sealed = std::fs::read(&path).map_err(|_| SandboxError::Layer {
+        layer: LAYER.into(),
+        why: format!(
+            "the password of {} is not stored at {}",
+            identity.account(),
+            path.display()
+        ),
+        fix: "run `cordon sandbox windows setup` from an elevated prompt".into(),
+    })?;
+    let plain = unprotect(&sealed)?;
+    String::from_utf8(plain).map_err(|_| SandboxError::Layer {
+        layer: LAYER.into(),
+        why: format!("{} does not hold a valid password", path.display()),
+        fix: "run `cordon sandbox windows setup` again".into(),
+    })
+}
+
+fn blob(data: &[u8]) -> Result<CRYPT_INTEGER_BLOB, SandboxError> {
+    Ok(CRYPT_INTEGER_BLOB {
+        cbData: u32::try_from(data.len()).map_err(|_| SandboxError::Layer {
+            layer: LAYER.into(),
+            why: "data too large for DPAPI".into(),
+            fix: "this is a bug in cordon; report it".into(),
+        })?,
+        pbData: data.as_ptr().cast_mut(),
+    })
+}
+
+/// Copies a DPAPI output blob and frees it.
+fn take(out: CRYPT_INTEGER_BLOB) -> Vec<u8> {
+    if out.pbData.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: DPAPI returned `cbData` valid bytes at `pbData`.
+    let bytes = unsafe { std::slice::from_raw_parts(out.pbData, out.cbData as usize) }.to_vec();
+    // SAFETY: the buffer was allocated by DPAPI with LocalAlloc and is freed once.
+    unsafe { LocalFree(Some(HLOCAL(out.pbData.cast()))) };
+    bytes
+}
+
+fn protect(data: &[u8]) -> Result<Vec<u8>, SandboxError> {
+    let input = blob(data)?;
+    let mut out = CRYPT_INTEGER_BLOB::default();
+    let description = HSTRING::from("cordon sandbox account password");
+    // SAFETY: `input` points at `data`, which outlives the call; DPAPI
+    // only reads it and allocates `out`.
+    unsafe {
+        CryptProtectData(
+            &input,
+            &description,
+            None,
+            None,
+            None,
+            CRYPTPROTECT_UI_FORBIDDEN,
+            &mut out,
+        )
+    }
+    .map_err(|e| win_err(LAYER, "encrypting a password with DPAPI", &e))?;
+    Ok(take(out))
+}
+
+fn unprotect(data: &[u8]) -> Result<Vec<u8>, SandboxError> {
+    let input = blob(data)?;
+    let mut out = CRYPT_INTEGER_BLOB::default();
+    // SAFETY: as in `protect`.
+    unsafe {
+        CryptUnprotectData(
+            &input,
+            None,
+            None,
+            None,
+            None,
+            CRYPTPROTECT_UI_FORBIDDEN,
+            &mut out,
+        )
+    }
+    .map_err(|e| win_err(LAYER, "decrypting a stored password with DPAPI", &e))?;
+    Ok(take(out))
+}
+
+/// The SID of a local account, as a string (`S-1-5-21-...`).
+pub(super) fn sid_string(account: &str) -> Result<String, SandboxError> {
+    let name = HSTRING::from(account);
+    let mut sid_len = 0u32;
+    let mut domain_len = 0u32;
+    let mut kind = SID_NAME_USE::default();
+    // SAFETY: a size query: null buffers with zero lengths; the call fills the lengths.
+    let _ = unsafe {
+        LookupAccountNameW(
+            PCWSTR::null(),
+            &name,
+            None,
+            &mut sid_len,
+            None,
+            &mut domain_len,
+            &mut kind,
+        )
+    };
+    if sid_len == 0 {
+        return Err(SandboxError::Layer {
+            layer: LAYER.into(),
+            why: format!("the account {account} does not exist"),
+            fix: "run `cordon sandbox windows setup` from an elevated prompt".into(),
+        });
+    }
+    let mut sid = vec![0u8; sid_len as usize];
+    let mut domain = vec![0u16; domain_len.max(1) as usize];
+    // SAFETY: the buffers have the sizes the first call asked for.
+    unsafe {
+        LookupAccountNameW(
+            PCWSTR::null(),
+            &name,
+            Some(PSID(sid.as_mut_ptr().cast())),
+            &mut sid_len,
+            Some(PWSTR(domain.as_mut_ptr())),
+            &mut domain_len,
+            &mut kind,
+        )
+    }
+    .map_err(|e| win_err(LAYER, "looking up a sandbox account's SID", &e))?;
+    let mut text = PWSTR::null();
+    // SAFETY: `sid` holds a valid SID; the call allocates `text` with LocalAlloc.
+    unsafe { ConvertSidToStringSidW(PSID(sid.as_mut_ptr().cast()), &mut text) }
+        .map_err(|e| win_err(LAYER, "formatting a SID", &e))?;
+    // SAFETY: `text` is a NUL-terminated wide string from the call above.
+    let result = unsafe { text.to_string() };
+    // SAFETY: allocated by ConvertSidToStringSidW; freed once.
+    unsafe { LocalFree(Some(HLOCAL(text.0.cast()))) };
+    result.map_err(|_| SandboxError::Layer {
+        layer: LAYER.into(),
+        why: "a SID string is not valid UTF-16".into(),
+        fix: "this is a bug in cordon; report it".into(),
+    })
+}

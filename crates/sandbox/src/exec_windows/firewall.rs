@@ -1,0 +1,146 @@
+//! The offline account's Windows Firewall rules, through `INetFwPolicy2`.
+
+use super::win_err;
+use crate::plan::windows::{
+    firewall_rules, FirewallRule, FirewallStep, SetupMarker, ALL_RULE_NAMES, RULE_LOOPBACK_TCP,
+    RULE_LOOPBACK_UDP,
+};
+use crate::SandboxError;
+use windows::core::{Interface, BSTR};
+use windows::Win32::Foundation::VARIANT_TRUE;
+use windows::Win32::NetworkManagement::WindowsFirewall::{
+    INetFwPolicy2, INetFwRule, INetFwRule3, INetFwRules, NetFwPolicy2, NetFwRule,
+    NET_FW_ACTION_BLOCK, NET_FW_PROFILE2_ALL, NET_FW_RULE_DIR_OUT,
+};
+use windows::Win32::System::Com::{
+    CoCreateInstance, CoInitializeEx, CLSCTX_INPROC_SERVER, COINIT_APARTMENTTHREADED,
+};
+
+const LAYER: &str = "windows-firewall";
+/// The rule group shown in the Windows Firewall console.
+const GROUPING: &str = "cordon sandbox";
+
+fn rules() -> Result<INetFwRules, SandboxError> {
+    // SAFETY: initialising COM on this thread; an earlier initialisation
+    // (any model) is fine, and a real failure surfaces in CoCreateInstance.
+    let _ = unsafe { CoInitializeEx(None, COINIT_APARTMENTTHREADED) };
+    // SAFETY: NetFwPolicy2 is the CLSID of the INetFwPolicy2 coclass.
+    let policy: INetFwPolicy2 = unsafe {
+        CoCreateInstance(
+            &NetFwPolicy2,
+            None::<&windows::core::IUnknown>,
+            CLSCTX_INPROC_SERVER,
+        )
+    }
+    .map_err(|e| win_err(LAYER, "opening the firewall policy (INetFwPolicy2)", &e))?;
+    // SAFETY: a COM call on a live interface.
+    unsafe { policy.Rules() }.map_err(|e| win_err(LAYER, "reading the firewall rules", &e))
+}
+
+fn existing(rules: &INetFwRules, name: &str) -> Option<INetFwRule> {
+    // SAFETY: a COM call on a live interface; a missing rule is an error result.
+    unsafe { rules.Item(&BSTR::from(name)) }.ok()
+}
+
+/// Sets every property of `rule` from the plan, scoped to `sid`.
+fn configure(rule: &INetFwRule3, planned: &FirewallRule, sid: &str) -> windows::core::Result<()> {
+    let sddl = format!("O:LSD:(A;;CC;;;{sid})");
+    // SAFETY: COM property setters on a live interface with owned BSTRs.
+    unsafe {
+        rule.SetName(&BSTR::from(planned.name.as_str()))?;
+        rule.SetDescription(&BSTR::from(
+            "cordon: keeps the offline sandbox account off the network",
+        ))?;
+        rule.SetGrouping(&BSTR::from(GROUPING))?;
+        rule.SetDirection(NET_FW_RULE_DIR_OUT)?;
+        rule.SetAction(NET_FW_ACTION_BLOCK)?;
+        rule.SetProtocol(planned.protocol.number())?;
+        rule.SetRemoteAddresses(&BSTR::from(planned.remote_addresses.as_str()))?;
+        if planned.remote_ports != "*" {
+            rule.SetRemotePorts(&BSTR::from(planned.remote_ports.as_str()))?;
+        }
+        rule.SetProfiles(NET_FW_PROFILE2_ALL.0)?;
+        rule.SetLocalUserAuthorizedList(&BSTR::from(sddl))?;
+        rule.SetEnabled(VARIANT_TRUE)?;
+    }
+    Ok(())
+}
+
+/// Adds `planned`, or brings an existing rule of that name to it (a rule
+/// left by an earlier setup stays in force until it is rewritten).
+fn upsert(rules: &INetFwRules, planned: &FirewallRule, sid: &str) -> Result<(), SandboxError> {
+    let step = format!("installing firewall rule {}", planned.name);
+    if let Some(rule) = existing(rules, &planned.name) {
+        let rule: INetFwRule3 = rule.cast().map_err(|e| win_err(LAYER, &step, &e))?;
+        return configure(&rule, planned, sid).map_err(|e| win_err(LAYER, &step, &e));
+    }
+    // SAFETY: NetFwRule is the CLSID of the firewall rule coclass.
+    let rule: INetFwRule3 = unsafe {
+        CoCreateInstance(
+            &NetFwRule,
+            None::<&windows::core::IUnknown>,
+            CLSCTX_INPROC_SERVER,
+        )
+    }
+    .map_err(|e| win_err(LAYER, &step, &e))?;
+    configure(&rule, planned, sid).map_err(|e| win_err(LAYER, &step, &e))?;
+    let base: INetFwRule = rule.cast().map_err(|e| win_err(LAYER, &step, &e))?;
+    // SAFETY: a COM call on live interfaces.
+    unsafe { rules.Add(&base) }.map_err(|e| win_err(LAYER, &step, &e))
+}
+
+/// Programs the rules for `marker`, scoped to the offline account's SID,
+/// in the planned order: broad blocks first, then narrowed.
+pub(super) fn program(offline_sid: &str, marker: &SetupMarker) -> Result<(), SandboxError> {
+    let rules = rules()?;
+    let (_, steps) = firewall_rules(&marker.proxy_ports, marker.allow_local_binding);
+    for step in &steps {
+        match step {
+            FirewallStep::Add { rule } => upsert(&rules, rule, offline_sid)?,
+            FirewallStep::NarrowRemotePorts { name, remote_ports } => {
+                let what = format!("narrowing firewall rule {name} to ports {remote_ports}");
+                let rule = existing(&rules, name).ok_or_else(|| SandboxError::Layer {
+                    layer: LAYER.into(),
+                    why: format!("rule {name} vanished while it was being installed"),
+                    fix: "run `cordon sandbox windows setup` again".into(),
+                })?;
+                // SAFETY: a COM property setter on a live interface.
+                unsafe { rule.SetRemotePorts(&BSTR::from(remote_ports.as_str())) }
+                    .map_err(|e| win_err(LAYER, &what, &e))?;
+            }
+        }
+    }
+    if marker.allow_local_binding {
+        // Asked for: the loopback blocks go; the non-loopback blocks stay.
+        for name in [RULE_LOOPBACK_UDP, RULE_LOOPBACK_TCP] {
+            remove(&rules, name)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove(rules: &INetFwRules, name: &str) -> Result<(), SandboxError> {
+    // Names are not unique in the firewall: remove every copy (bounded).
+    for _ in 0..16 {
+        if existing(rules, name).is_none() {
+            return Ok(());
+        }
+        // SAFETY: a COM call on a live interface.
+        unsafe { rules.Remove(&BSTR::from(name)) }
+            .map_err(|e| win_err(LAYER, &format!("removing firewall rule {name}"), &e))?;
+    }
+    Err(SandboxError::Layer {
+        layer: LAYER.into(),
+        why: format!("firewall rule {name} is still present after 16 removals"),
+        fix: format!("remove the rules named {name} in the Windows Defender Firewall console"),
+    })
+}
+
+/// Removes every rule setup may have installed.
+pub(super) fn remove_all() -> Result<(), SandboxError> {
+    let rules = rules()?;
+    for name in ALL_RULE_NAMES {
+        remove(&rules, name)?;
+    }
+    Ok(())
+}

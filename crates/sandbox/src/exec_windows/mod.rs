@@ -1,0 +1,138 @@
+//! The Windows executor: applies a [`WindowsPlan`] with the Win32 and COM
+//! APIs (through Microsoft's `windows` crate).
+//!
+//! * [`accounts`]: the `offline` and `online` local accounts, random
+//!   passwords kept with DPAPI under `$CORDON_HOME/windows-sandbox`;
+//! * [`firewall`]: the offline account's rules through `INetFwPolicy2`;
+//! * [`acl`]: grants on writable and readable roots, denies on protected paths;
+//! * [`spawn`]: `CreateProcessWithLogonW` (logon-user) or a restricted
+//!   token and `CreateProcessAsUserW` (restricted-token).
+//!
+//! # Limitations
+//! Compiled and linted for `x86_64-pc-windows-msvc` only; it has not been
+//! run on a real Windows machine. The command's process tree is not put in
+//! a job object, so children that outlive it are not killed.
+
+mod accounts;
+mod acl;
+mod firewall;
+mod spawn;
+
+use crate::plan::windows::{
+    setup_decision, Identity, Launch, SetupDecision, SetupMarker, Trustee, WindowsPlan,
+};
+use crate::{RunOutcome, SandboxError};
+use std::ffi::OsString;
+use std::path::Path;
+
+/// A Win32 or COM failure as the crate's error, naming the layer and step.
+pub(crate) fn win_err(layer: &str, step: &str, e: &windows::core::Error) -> SandboxError {
+    SandboxError::Setup {
+        layer: layer.into(),
+        step: step.into(),
+        source: std::io::Error::other(e.message()),
+    }
+}
+
+/// A Win32 status code as the crate's error.
+pub(crate) fn code_err(layer: &str, step: &str, code: u32) -> SandboxError {
+    SandboxError::Setup {
+        layer: layer.into(),
+        step: step.into(),
+        source: std::io::Error::from_raw_os_error(i32::try_from(code).unwrap_or(i32::MAX)),
+    }
+}
+
+fn io_err(context: String) -> impl FnOnce(std::io::Error) -> SandboxError {
+    move |source| SandboxError::Io { context, source }
+}
+
+pub(crate) fn setup(state: &Path, marker: &SetupMarker) -> Result<(), SandboxError> {
+    std::fs::create_dir_all(state).map_err(io_err(format!("creating {}", state.display())))?;
+    for identity in [Identity::Offline, Identity::Online] {
+        accounts::ensure(state, identity)?;
+    }
+    let offline_sid = accounts::sid_string(Identity::Offline.account())?;
+    firewall::program(&offline_sid, marker)?;
+    let path = state.join("setup.json");
+    let tmp = state.join("setup.json.tmp");
+    let text = serde_json::to_vec_pretty(marker).map_err(|e| SandboxError::Io {
+        context: "encoding the setup marker".into(),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(&tmp, text).map_err(io_err(format!("writing {}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(io_err(format!("writing {}", path.display())))?;
+    Ok(())
+}
+
+pub(crate) fn uninstall(state: &Path) -> Result<(), SandboxError> {
+    firewall::remove_all()?;
+    for identity in [Identity::Offline, Identity::Online] {
+        accounts::remove(identity)?;
+    }
+    match std::fs::remove_dir_all(state) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(SandboxError::Io {
+            context: format!("removing {}", state.display()),
+            source,
+        }),
+    }
+}
+
+pub(crate) fn run(
+    state: &Path,
+    plan: &WindowsPlan,
+    env: &[(OsString, OsString)],
+) -> Result<RunOutcome, SandboxError> {
+    if plan.launch == Launch::Unsandboxed {
+        return spawn::unsandboxed(plan, env);
+    }
+    if plan.launch == Launch::LogonUser {
+        // The rules in force must be the ones this plan was made for.
+        let marker = crate::read_marker_in(state)?;
+        if let SetupDecision::Run { reason } = setup_decision(marker.as_ref(), &plan.setup_marker) {
+            return Err(SandboxError::Layer {
+                layer: "windows-firewall".into(),
+                why: format!("the sandbox accounts are not set up for this run: {reason}"),
+                fix: "run `cordon sandbox windows setup` from an elevated prompt".into(),
+            });
+        }
+    }
+    for dir in &plan.placeholders {
+        std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+    }
+    let trustee_sid = match &plan.trustee {
+        Trustee::Account { name } => accounts::sid_string(name)?,
+        Trustee::CapabilitySid => acl::new_capability_sid()?,
+        Trustee::None => {
+            return Err(SandboxError::Layer {
+                layer: "acl".into(),
+                why: "a sandboxed plan names no trustee".into(),
+                fix: "this is a bug in cordon's planner; report it".into(),
+            })
+        }
+    };
+    let entries: Vec<_> = plan
+        .readable_roots
+        .iter()
+        .chain(&plan.writable_roots)
+        .chain(&plan.protected_paths)
+        .collect();
+    acl::apply(&trustee_sid, &entries)?;
+    let outcome = match (plan.launch, plan.identity) {
+        (Launch::LogonUser, Some(identity)) => {
+            let password = accounts::password(state, identity)?;
+            spawn::logon_user(plan, identity, &password, env)
+        }
+        _ => spawn::restricted_token(plan, &trustee_sid, env),
+    };
+    if plan.trustee == Trustee::CapabilitySid {
+        // A per-run SID: take its entries off again, even after a failure.
+        let revoked = acl::revoke(&trustee_sid, &entries);
+        let outcome = outcome?;
+        revoked?;
+        return Ok(outcome);
+    }
+    outcome
+}

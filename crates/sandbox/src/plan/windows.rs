@@ -1,0 +1,790 @@
+//! The Windows planner: a pure function from policy and options to the
+//! identity a command runs as, how it is launched, the firewall rules that
+//! identity is under, the ACL grants and denies on the file system, and the
+//! environment.
+//!
+//! The model: two local accounts created once by an elevated
+//! `cordon sandbox windows setup`:
+//! * `offline` ([`Identity::Offline`]): outbound traffic to non-loopback
+//!   addresses is blocked by Windows Firewall rules scoped to its SID, and
+//!   so are loopback UDP and loopback TCP except to cordon's proxy ports;
+//! * `online` ([`Identity::Online`]): no firewall restriction.
+//!
+//! A proxy-enforced run and a run without network use `offline`; a run with
+//! the full network uses `online`. The unelevated mode (`[windows] sandbox =
+//! "unelevated"`) runs the command under a restricted copy of the caller's
+//! token with a per-run capability SID instead of an account; such a token
+//! cannot be singled out by firewall rules, so every run that needs network
+//! enforcement is moved to the `offline` account transparently.
+//!
+//! # Limitations
+//! * Firewall rules are programmed at setup, not per run: a setup marker
+//!   records the proxy ports and `allow_local_binding` it programmed, and a
+//!   run whose values differ re-runs setup ([`setup_decision`]).
+//! * A `--network none` run as `offline` can reach a loopback listener on
+//!   the proxy ports that setup programmed (normally cordon's own proxy,
+//!   which is not running then).
+//! * ACL grants on writable and readable roots are left in place after a
+//!   logon-user run (they name the sandbox account only).
+
+use super::shared::{all_carve_outs, base_env, serialize_os_strings};
+use crate::SandboxError;
+pub use cordon_policy::WindowsSandbox;
+use cordon_policy::{NetworkMode, ProtectedKind, SandboxMode, SandboxPolicy};
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+/// The two sandbox accounts. No other identity is ever introduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Identity {
+    /// No direct network egress (firewall rules scoped to its SID).
+    Offline,
+    /// Full network.
+    Online,
+}
+
+impl Identity {
+    /// The local account's user name.
+    pub fn account(self) -> &'static str {
+        match self {
+            Identity::Offline => "cordon-offline",
+            Identity::Online => "cordon-online",
+        }
+    }
+}
+
+/// How the command is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Launch {
+    /// Logged on as the sandbox account (`LogonUserW` with the stored
+    /// password, `CreateProcessWithLogonW`).
+    LogonUser,
+    /// The caller's token, restricted, with a per-run capability SID
+    /// (`CreateRestrictedToken`, `CreateProcessAsUserW`).
+    RestrictedToken,
+    /// No sandbox (danger-full-access): the caller's own token.
+    Unsandboxed,
+}
+
+/// Traffic direction of a firewall rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Outbound.
+    Out,
+}
+
+/// What a firewall rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirewallAction {
+    /// Drop matching traffic.
+    Block,
+}
+
+/// The protocol a firewall rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// Every IP protocol (`NET_FW_IP_PROTOCOL_ANY`, 256).
+    Any,
+    /// TCP (6).
+    Tcp,
+    /// UDP (17).
+    Udp,
+}
+
+impl Protocol {
+    /// The IANA number the Firewall API takes (256 for any).
+    pub fn number(self) -> i32 {
+        match self {
+            Protocol::Any => 256,
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+        }
+    }
+}
+
+/// One Windows Firewall rule for the `offline` account (all profiles).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FirewallRule {
+    /// Unique rule name (`cordon-offline-...`).
+    pub name: String,
+    /// Direction.
+    pub direction: Direction,
+    /// Action.
+    pub action: FirewallAction,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Remote addresses in Firewall API syntax (ranges, CIDR, lists).
+    pub remote_addresses: String,
+    /// Remote ports (`*` or ranges such as `1-3127,3129-65535`).
+    pub remote_ports: String,
+}
+
+/// One step of programming the rules, in order. The broad block comes
+/// first and is narrowed afterwards, so a failure part-way leaves the
+/// account with less access, never more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum FirewallStep {
+    /// Add a rule.
+    Add {
+        /// The rule as added.
+        rule: FirewallRule,
+    },
+    /// Change the remote ports of a rule added earlier.
+    NarrowRemotePorts {
+        /// The rule's name.
+        name: String,
+        /// The new remote ports.
+        remote_ports: String,
+    },
+}
+
+/// Rule name: every outbound packet to non-loopback IPv4 addresses.
+pub const RULE_NON_LOOPBACK_V4: &str = "cordon-offline-block-non-loopback-ipv4";
+/// Rule name: every outbound packet to non-loopback IPv6 addresses.
+pub const RULE_NON_LOOPBACK_V6: &str = "cordon-offline-block-non-loopback-ipv6";
+/// Rule name: loopback UDP.
+pub const RULE_LOOPBACK_UDP: &str = "cordon-offline-block-loopback-udp";
+/// Rule name: loopback TCP except the proxy ports.
+pub const RULE_LOOPBACK_TCP: &str = "cordon-offline-block-loopback-tcp";
+/// Every rule name setup may install (uninstall removes all of them).
+pub const ALL_RULE_NAMES: [&str; 4] = [
+    RULE_NON_LOOPBACK_V4,
+    RULE_NON_LOOPBACK_V6,
+    RULE_LOOPBACK_UDP,
+    RULE_LOOPBACK_TCP,
+];
+
+/// IPv4 addresses outside 127.0.0.0/8.
+pub const NON_LOOPBACK_V4: &str = "0.0.0.0-126.255.255.255,128.0.0.0-255.255.255.255";
+/// IPv6 addresses other than ::1.
+pub const NON_LOOPBACK_V6: &str = "::,::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+/// The loopback addresses.
+pub const LOOPBACK: &str = "127.0.0.0/8,::1";
+
+/// What setup programmed, stored as JSON under `$CORDON_HOME`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupMarker {
+    /// Marker format version.
+    pub version: u32,
+    /// Loopback TCP ports the `offline` account may reach.
+    pub proxy_ports: Vec<u16>,
+    /// Whether the loopback rules were left out.
+    pub allow_local_binding: bool,
+}
+
+/// The current marker format.
+pub const MARKER_VERSION: u32 = 1;
+
+/// Whether setup must run (again) before a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum SetupDecision {
+    /// Setup is not needed for this run's launch.
+    NotNeeded,
+    /// The accounts and rules match what this run needs.
+    UpToDate,
+    /// Setup must run; why.
+    Run {
+        /// The reason, for the user.
+        reason: String,
+    },
+}
+
+/// Decides whether setup must (re-)run: no marker, another marker version,
+/// other proxy ports, or another `allow_local_binding`.
+pub fn setup_decision(existing: Option<&SetupMarker>, wanted: &SetupMarker) -> SetupDecision {
+    let Some(old) = existing else {
+        return SetupDecision::Run {
+            reason: "the Windows sandbox accounts have not been set up (no setup marker)".into(),
+        };
+    };
+    let mut reasons = Vec::new();
+    if old.version != wanted.version {
+        reasons.push(format!(
+            "setup marker version {} differs from {}",
+            old.version, wanted.version
+        ));
+    }
+    if old.proxy_ports != wanted.proxy_ports {
+        reasons.push(format!(
+            "proxy ports changed from {} to {}",
+            port_list(&old.proxy_ports),
+            port_list(&wanted.proxy_ports)
+        ));
+    }
+    if old.allow_local_binding != wanted.allow_local_binding {
+        reasons.push(format!(
+            "allow_local_binding changed from {} to {}",
+            old.allow_local_binding, wanted.allow_local_binding
+        ));
+    }
+    if reasons.is_empty() {
+        SetupDecision::UpToDate
+    } else {
+        SetupDecision::Run {
+            reason: reasons.join("; "),
+        }
+    }
+}
+
+fn port_list(ports: &[u16]) -> String {
+    if ports.is_empty() {
+        return "none".into();
+    }
+    ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The proxy port a Windows plan uses when no setup marker names one; a
+/// fixed port, because the firewall rules are programmed once at setup.
+pub const DEFAULT_PROXY_PORT: u16 = 47_128;
+
+/// The port cordon's proxy listens on for a Windows run: the first port the
+/// existing setup programmed, else [`DEFAULT_PROXY_PORT`].
+pub fn preferred_proxy_port(marker: Option<&SetupMarker>) -> u16 {
+    marker
+        .and_then(|m| m.proxy_ports.first().copied())
+        .unwrap_or(DEFAULT_PROXY_PORT)
+}
+
+/// The variables whose values name proxies.
+pub const PROXY_VARIABLES: [&str; 5] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "WS_PROXY",
+    "WSS_PROXY",
+];
+
+/// The loopback proxy ports named in `env`: `HTTP_PROXY`, `HTTPS_PROXY`,
+/// `ALL_PROXY`, `WS_PROXY` and `WSS_PROXY` in either case. Only loopback
+/// hosts count (`localhost`, `127.0.0.0/8`, `[::1]`); credentials are
+/// ignored; a missing port takes the scheme's default; port 0 and
+/// unparsable values are skipped. Sorted, without duplicates.
+pub fn proxy_ports_from_env(env: &[(String, String)]) -> Vec<u16> {
+    let mut ports: Vec<u16> = env
+        .iter()
+        .filter(|(k, _)| PROXY_VARIABLES.iter().any(|v| k.eq_ignore_ascii_case(v)))
+        .filter_map(|(_, v)| loopback_proxy_port(v))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// The port of a proxy URL (`[scheme://][user[:pass]@]host[:port][/...]`)
+/// whose host is loopback.
+pub fn loopback_proxy_port(value: &str) -> Option<u16> {
+    let value = value.trim();
+    let (scheme, rest) = match value.split_once("://") {
+        Some((s, r)) => (Some(s.to_ascii_lowercase()), r),
+        None => (None, value),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // Credentials end at the last '@' (a password may contain '@').
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = if let Some(inside) = hostport.strip_prefix('[') {
+        let (host, after) = inside.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else {
+        match hostport.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    if !is_loopback_host(host) {
+        return None;
+    }
+    let port = match port {
+        Some(p) => p.parse::<u16>().ok()?,
+        None => match scheme.as_deref() {
+            Some("http") | Some("ws") => 80,
+            Some("https") | Some("wss") => 443,
+            Some("socks") | Some("socks4") | Some("socks4a") | Some("socks5") | Some("socks5h") => {
+                1080
+            }
+            _ => return None,
+        },
+    };
+    (port != 0).then_some(port)
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(IpAddr::V6(v6)) => v6.is_loopback(),
+        Err(_) => host.parse::<Ipv4Addr>().is_ok_and(|v4| v4.is_loopback()),
+    }
+}
+
+/// The remote ports outside `allowed`, as Firewall API ranges
+/// (`1-3127,3129-65535`); `None` when every port is allowed.
+pub fn port_complement(allowed: &[u16]) -> Option<String> {
+    let mut allowed: Vec<u16> = allowed.iter().copied().filter(|p| *p != 0).collect();
+    allowed.sort_unstable();
+    allowed.dedup();
+    let mut parts = Vec::new();
+    let mut next: u32 = 1;
+    for port in allowed.iter().map(|p| u32::from(*p)) {
+        if port > next {
+            parts.push(range(next, port - 1));
+        }
+        next = port + 1;
+    }
+    if next <= 65_535 {
+        parts.push(range(next, 65_535));
+    }
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+fn range(from: u32, to: u32) -> String {
+    if from == to {
+        from.to_string()
+    } else {
+        format!("{from}-{to}")
+    }
+}
+
+fn rule(name: &str, protocol: Protocol, addresses: &str, ports: &str) -> FirewallRule {
+    FirewallRule {
+        name: name.into(),
+        direction: Direction::Out,
+        action: FirewallAction::Block,
+        protocol,
+        remote_addresses: addresses.into(),
+        remote_ports: ports.into(),
+    }
+}
+
+/// The rules for the `offline` account, in their final state, and the
+/// steps that install them (broad block first, then narrowed). With
+/// `allow_local_binding` the two loopback rules are left out; the
+/// non-loopback blocks always stay.
+pub fn firewall_rules(
+    proxy_ports: &[u16],
+    allow_local_binding: bool,
+) -> (Vec<FirewallRule>, Vec<FirewallStep>) {
+    let mut steps = vec![
+        FirewallStep::Add {
+            rule: rule(RULE_NON_LOOPBACK_V4, Protocol::Any, NON_LOOPBACK_V4, "*"),
+        },
+        FirewallStep::Add {
+            rule: rule(RULE_NON_LOOPBACK_V6, Protocol::Any, NON_LOOPBACK_V6, "*"),
+        },
+    ];
+    if !allow_local_binding {
+        steps.push(FirewallStep::Add {
+            rule: rule(RULE_LOOPBACK_UDP, Protocol::Udp, LOOPBACK, "*"),
+        });
+        steps.push(FirewallStep::Add {
+            rule: rule(RULE_LOOPBACK_TCP, Protocol::Tcp, LOOPBACK, "*"),
+        });
+        if let Some(ports) = port_complement(proxy_ports) {
+            if ports != "1-65535" {
+                steps.push(FirewallStep::NarrowRemotePorts {
+                    name: RULE_LOOPBACK_TCP.into(),
+                    remote_ports: ports,
+                });
+            }
+        }
+    }
+    let mut rules: Vec<FirewallRule> = Vec::new();
+    for step in &steps {
+        match step {
+            FirewallStep::Add { rule } => rules.push(rule.clone()),
+            FirewallStep::NarrowRemotePorts { name, remote_ports } => {
+                for r in rules.iter_mut().filter(|r| &r.name == name) {
+                    r.remote_ports = remote_ports.clone();
+                }
+            }
+        }
+    }
+    (rules, steps)
+}
+
+/// Which account a policy runs as: `None` for danger-full-access (no
+/// sandbox, as on Linux); `offline` when the network is none or
+/// proxy-enforced; `online` for the full network.
+pub fn select_identity(mode: SandboxMode, network: NetworkMode) -> Option<Identity> {
+    if mode == SandboxMode::DangerFullAccess {
+        return None;
+    }
+    Some(match network {
+        NetworkMode::None | NetworkMode::Proxy => Identity::Offline,
+        NetworkMode::Full => Identity::Online,
+    })
+}
+
+/// How a run is launched, and why when it differs from what was asked.
+pub fn select_launch(
+    identity: Option<Identity>,
+    network: NetworkMode,
+    requested: WindowsSandbox,
+) -> (Launch, String) {
+    match (identity, requested) {
+        (None, _) => (
+            Launch::Unsandboxed,
+            "danger-full-access: no sandbox".into(),
+        ),
+        (Some(_), WindowsSandbox::Elevated) => (
+            Launch::LogonUser,
+            "[windows] sandbox = \"elevated\": run as the sandbox account".into(),
+        ),
+        (Some(Identity::Online), WindowsSandbox::Unelevated) => (
+            Launch::RestrictedToken,
+            "[windows] sandbox = \"unelevated\" and the full network: a restricted token with a per-run capability SID".into(),
+        ),
+        (Some(Identity::Offline), WindowsSandbox::Unelevated) => (
+            Launch::LogonUser,
+            format!(
+                "network {network} needs the offline account's firewall rules, which a restricted token cannot be held to; running as the offline account although [windows] sandbox = \"unelevated\""
+            ),
+        ),
+    }
+}
+
+/// An ACL entry the executor adds before the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AclEntry {
+    /// The file or directory (inherited by everything below).
+    pub path: PathBuf,
+    /// `read-execute`, `modify` or `deny-write`.
+    pub access: AclAccess,
+}
+
+/// The access an [`AclEntry`] grants or denies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AclAccess {
+    /// Allow read and execute.
+    ReadExecute,
+    /// Allow read, write, execute and delete.
+    Modify,
+    /// Deny writing, appending, deleting and changing attributes or the ACL.
+    DenyWrite,
+}
+
+/// Who the ACL entries name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Trustee {
+    /// A sandbox account, by user name.
+    Account {
+        /// The user name.
+        name: String,
+    },
+    /// A capability SID generated for this run.
+    CapabilitySid,
+    /// Nobody (unsandboxed).
+    None,
+}
+
+/// Options that are not part of the policy.
+#[derive(Debug, Clone, Default)]
+pub struct WindowsOptions {
+    /// `[windows] sandbox`.
+    pub sandbox: WindowsSandbox,
+    /// `[network] allow_local_binding`.
+    pub allow_local_binding: bool,
+    /// Port cordon's proxy listens on with `--network proxy`.
+    pub proxy_port: u16,
+    /// Path of the cordon executable (for `GIT_SSH_COMMAND`).
+    pub cordon_exe: String,
+    /// The environment the command inherits, before the plan's additions.
+    pub inherited_env: Vec<(String, String)>,
+    /// The marker of the last setup, if any.
+    pub marker: Option<SetupMarker>,
+    /// Record denials (not available on Windows; refused by the planner).
+    pub log_denials: bool,
+}
+
+/// The complete plan for one Windows run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WindowsPlan {
+    /// The sandbox mode.
+    pub mode: SandboxMode,
+    /// The network mode.
+    pub network: NetworkMode,
+    /// Working directory of the command.
+    pub cwd: PathBuf,
+    /// The account the command runs as (`None`: unsandboxed).
+    pub identity: Option<Identity>,
+    /// How it is started.
+    pub launch: Launch,
+    /// Why that launch.
+    pub launch_reason: String,
+    /// Loopback TCP ports the command may reach (cordon's proxy).
+    pub proxy_ports: Vec<u16>,
+    /// `[network] allow_local_binding`.
+    pub allow_local_binding: bool,
+    /// The firewall rules the command's identity is under (final state).
+    pub firewall_rules: Vec<FirewallRule>,
+    /// How setup installs them, in order.
+    pub firewall_install_order: Vec<FirewallStep>,
+    /// Who the ACL entries name.
+    pub trustee: Trustee,
+    /// Directories the command may write (ACL grants).
+    pub writable_roots: Vec<AclEntry>,
+    /// Directories the command may read in addition to what the account
+    /// can read anyway (the working directory).
+    pub readable_roots: Vec<AclEntry>,
+    /// Paths inside writable roots that stay read-only (ACL denies).
+    pub protected_paths: Vec<AclEntry>,
+    /// Empty directories created before the run so a missing `.git` or
+    /// `.cordon` at a root's top can carry a deny entry.
+    pub placeholders: Vec<PathBuf>,
+    /// What setup must have programmed for this run.
+    pub setup_marker: SetupMarker,
+    /// Whether setup must run first.
+    pub setup: SetupDecision,
+    /// The command line passed to `CreateProcess*` (quoted per the
+    /// Microsoft C runtime rules).
+    pub command_line: String,
+    /// The command's arguments.
+    #[serde(serialize_with = "serialize_os_strings")]
+    pub argv: Vec<OsString>,
+    /// Variables added to the command's environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// Plans a Windows run of `argv` under `policy`.
+///
+/// Fails when proxy enforcement finds no usable loopback proxy port in the
+/// command's environment, when the command line cannot be represented, or
+/// when `--log-denials` is asked for (Windows has no denial log yet).
+pub fn plan_windows(
+    policy: &SandboxPolicy,
+    argv: &[OsString],
+    options: &WindowsOptions,
+) -> Result<WindowsPlan, SandboxError> {
+    if argv.is_empty() {
+        return Err(SandboxError::NoCommand);
+    }
+    if options.log_denials && policy.mode != SandboxMode::DangerFullAccess {
+        return Err(SandboxError::Unsupported(
+            "--log-denials is not available on Windows: Windows Firewall and ACL denials are not collected; run without it".into(),
+        ));
+    }
+    let identity = select_identity(policy.mode, policy.network);
+    let (launch, launch_reason) = select_launch(identity, policy.network, options.sandbox);
+    let env = base_env(policy, options.proxy_port, &options.cordon_exe);
+    let enforced = policy.network == NetworkMode::Proxy && identity.is_some();
+    let proxy_ports = if enforced {
+        let mut full: Vec<(String, String)> = options
+            .inherited_env
+            .iter()
+            .filter(|(k, _)| !env.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)))
+            .cloned()
+            .collect();
+        full.extend(env.iter().cloned());
+        let ports = proxy_ports_from_env(&full);
+        if ports.is_empty() {
+            return Err(SandboxError::Layer {
+                layer: "windows-firewall".into(),
+                why: format!(
+                    "--network proxy needs a loopback proxy port in {} and none is usable (loopback host, port 1-65535)",
+                    PROXY_VARIABLES.join(", ")
+                ),
+                fix: "set HTTP_PROXY to cordon's proxy on 127.0.0.1:PORT, or run with --network none".into(),
+            });
+        }
+        ports
+    } else {
+        Vec::new()
+    };
+    // Network none keeps whatever ports setup programmed (see Limitations).
+    let marker_ports = if enforced {
+        proxy_ports.clone()
+    } else {
+        options
+            .marker
+            .as_ref()
+            .map(|m| m.proxy_ports.clone())
+            .unwrap_or_default()
+    };
+    let setup_marker = SetupMarker {
+        version: MARKER_VERSION,
+        proxy_ports: marker_ports,
+        allow_local_binding: options.allow_local_binding,
+    };
+    let setup = if launch == Launch::LogonUser {
+        setup_decision(options.marker.as_ref(), &setup_marker)
+    } else {
+        SetupDecision::NotNeeded
+    };
+    let (firewall_rules, firewall_install_order) = if identity == Some(Identity::Offline) {
+        firewall_rules(&setup_marker.proxy_ports, options.allow_local_binding)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let trustee = match (launch, identity) {
+        (Launch::LogonUser, Some(id)) => Trustee::Account {
+            name: id.account().into(),
+        },
+        (Launch::RestrictedToken, _) => Trustee::CapabilitySid,
+        _ => Trustee::None,
+    };
+    let sandboxed = identity.is_some();
+    let entries = |paths: Vec<PathBuf>, access| -> Vec<AclEntry> {
+        paths
+            .into_iter()
+            .map(|path| AclEntry { path, access })
+            .collect()
+    };
+    let writable_roots = if sandboxed {
+        entries(
+            policy
+                .writable_roots
+                .iter()
+                .map(|r| r.root.clone())
+                .collect(),
+            AclAccess::Modify,
+        )
+    } else {
+        Vec::new()
+    };
+    let readable_roots = if launch == Launch::LogonUser {
+        entries(vec![policy.cwd.clone()], AclAccess::ReadExecute)
+    } else {
+        Vec::new()
+    };
+    let protected_paths = if sandboxed {
+        entries(all_carve_outs(policy), AclAccess::DenyWrite)
+    } else {
+        Vec::new()
+    };
+    let placeholders = if sandboxed {
+        policy
+            .writable_roots
+            .iter()
+            .flat_map(|r| &r.protected)
+            .filter(|p| p.kind == ProtectedKind::Missing)
+            .map(|p| p.path.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(WindowsPlan {
+        mode: policy.mode,
+        network: policy.network,
+        cwd: policy.cwd.clone(),
+        identity,
+        launch,
+        launch_reason,
+        proxy_ports,
+        allow_local_binding: options.allow_local_binding,
+        firewall_rules,
+        firewall_install_order,
+        trustee,
+        writable_roots,
+        readable_roots,
+        protected_paths,
+        placeholders,
+        setup_marker,
+        setup,
+        command_line: command_line(argv)?,
+        argv: argv.to_vec(),
+        env,
+    })
+}
+
+/// Joins `argv` into one command line that `CommandLineToArgvW` and the
+/// Microsoft C runtime split back into the same arguments: an argument
+/// with a space, tab or quote (or an empty one) is quoted; backslashes
+/// before a quote are doubled.
+pub fn command_line(argv: &[OsString]) -> Result<String, SandboxError> {
+    let mut out = String::new();
+    for (i, arg) in argv.iter().enumerate() {
+        let arg = arg.to_str().ok_or_else(|| {
+            SandboxError::Unsupported(format!(
+                "argument {i} is not valid Unicode and cannot be passed to a Windows command line"
+            ))
+        })?;
+        if arg.contains('\0') {
+            return Err(SandboxError::Nul);
+        }
+        if i > 0 {
+            out.push(' ');
+        }
+        let needs_quotes = arg.is_empty() || arg.contains([' ', '\t', '\n', '\x0b', '"']);
+        if !needs_quotes {
+            out.push_str(arg);
+            continue;
+        }
+        out.push('"');
+        let mut backslashes = 0usize;
+        for c in arg.chars() {
+            match c {
+                '\\' => backslashes += 1,
+                '"' => {
+                    out.extend(std::iter::repeat_n('\\', backslashes * 2 + 1));
+                    out.push('"');
+                    backslashes = 0;
+                }
+                _ => {
+                    out.extend(std::iter::repeat_n('\\', backslashes));
+                    out.push(c);
+                    backslashes = 0;
+                }
+            }
+        }
+        out.extend(std::iter::repeat_n('\\', backslashes * 2));
+        out.push('"');
+    }
+    Ok(out)
+}
+
+/// The environment block for `CreateProcess*`: `inherited` with `added`
+/// replacing variables of the same name (compared without case, as
+/// Windows does), sorted without case, as UTF-16 `NAME=VALUE\0...\0\0`.
+pub fn environment_block(
+    inherited: &[(OsString, OsString)],
+    added: &[(String, String)],
+) -> Result<Vec<u16>, SandboxError> {
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for (k, v) in inherited {
+        let (Some(k), Some(v)) = (k.to_str(), v.to_str()) else {
+            continue;
+        };
+        if !added.iter().any(|(a, _)| a.eq_ignore_ascii_case(k)) {
+            vars.push((k.to_string(), v.to_string()));
+        }
+    }
+    vars.extend(added.iter().cloned());
+    vars.sort_by_key(|(k, _)| k.to_ascii_uppercase());
+    let mut block = Vec::new();
+    for (k, v) in vars {
+        if k.is_empty() || k.contains(['=', '\0']) || v.contains('\0') {
+            return Err(SandboxError::Nul);
+        }
+        block.extend(format!("{k}={v}").encode_utf16());
+        block.push(0);
+    }
+    if block.is_empty() {
+        block.push(0);
+    }
+    block.push(0);
+    Ok(block)
+}
+
+#[cfg(test)]
+#[path = "windows_tests.rs"]
+mod tests;

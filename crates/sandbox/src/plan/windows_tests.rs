@@ -1,0 +1,548 @@
+use super::*;
+use cordon_policy::{ProtectedPath, WritableRoot};
+
+const MODES: [SandboxMode; 3] = [
+    SandboxMode::ReadOnly,
+    SandboxMode::WorkspaceWrite,
+    SandboxMode::DangerFullAccess,
+];
+const NETWORKS: [NetworkMode; 3] = [NetworkMode::None, NetworkMode::Proxy, NetworkMode::Full];
+
+fn policy(mode: SandboxMode, network: NetworkMode) -> SandboxPolicy {
+    let writable_roots = if mode == SandboxMode::WorkspaceWrite {
+        vec![
+            WritableRoot {
+                root: "/w".into(),
+                protected: vec![
+                    ProtectedPath {
+                        path: "/w/.cordon".into(),
+                        kind: ProtectedKind::Missing,
+                    },
+                    ProtectedPath {
+                        path: "/w/.git".into(),
+                        kind: ProtectedKind::Existing,
+                    },
+                    // A gitdir pointing at another root must not freeze it.
+                    ProtectedPath {
+                        path: "/w/sub".into(),
+                        kind: ProtectedKind::Existing,
+                    },
+                ],
+            },
+            WritableRoot {
+                root: "/w/sub".into(),
+                protected: vec![],
+            },
+        ]
+    } else {
+        vec![]
+    };
+    SandboxPolicy {
+        mode,
+        network,
+        cwd: "/w".into(),
+        writable_roots,
+        missing_roots: vec![],
+        pins: Default::default(),
+    }
+}
+
+fn options(sandbox: WindowsSandbox) -> WindowsOptions {
+    WindowsOptions {
+        sandbox,
+        proxy_port: 3128,
+        cordon_exe: "cordon.exe".into(),
+        ..Default::default()
+    }
+}
+
+fn argv() -> Vec<OsString> {
+    vec!["cmd.exe".into(), "/c".into(), "echo hi".into()]
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn identity_for_every_mode_and_network() {
+    for mode in MODES {
+        for network in NETWORKS {
+            let expected = match (mode, network) {
+                (SandboxMode::DangerFullAccess, _) => None,
+                (_, NetworkMode::Full) => Some(Identity::Online),
+                (_, NetworkMode::None | NetworkMode::Proxy) => Some(Identity::Offline),
+            };
+            assert_eq!(select_identity(mode, network), expected, "{mode} {network}");
+            let plan = plan_windows(
+                &policy(mode, network),
+                &argv(),
+                &options(WindowsSandbox::Elevated),
+            )
+            .unwrap();
+            assert_eq!(plan.identity, expected, "{mode} {network}");
+        }
+    }
+}
+
+#[test]
+fn launch_for_every_mode_network_and_requested_sandbox() {
+    for mode in MODES {
+        for network in NETWORKS {
+            for requested in [WindowsSandbox::Elevated, WindowsSandbox::Unelevated] {
+                let plan =
+                    plan_windows(&policy(mode, network), &argv(), &options(requested)).unwrap();
+                let expected = match (mode, network, requested) {
+                    (SandboxMode::DangerFullAccess, _, _) => Launch::Unsandboxed,
+                    (_, _, WindowsSandbox::Elevated) => Launch::LogonUser,
+                    (_, NetworkMode::Full, WindowsSandbox::Unelevated) => Launch::RestrictedToken,
+                    // Network enforcement needs the offline account.
+                    (_, _, WindowsSandbox::Unelevated) => Launch::LogonUser,
+                };
+                assert_eq!(plan.launch, expected, "{mode} {network} {requested:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn proxy_run_is_moved_to_logon_user_and_says_why() {
+    let plan = plan_windows(
+        &policy(SandboxMode::WorkspaceWrite, NetworkMode::Proxy),
+        &argv(),
+        &options(WindowsSandbox::Unelevated),
+    )
+    .unwrap();
+    assert_eq!(plan.launch, Launch::LogonUser);
+    assert_eq!(plan.identity, Some(Identity::Offline));
+    assert!(
+        plan.launch_reason.contains("unelevated"),
+        "{}",
+        plan.launch_reason
+    );
+    assert_eq!(
+        plan.trustee,
+        Trustee::Account {
+            name: "cordon-offline".into()
+        }
+    );
+}
+
+#[test]
+fn ports_from_both_cases_deduplicated_and_sorted() {
+    let e = env(&[
+        ("http_proxy", "http://127.0.0.1:3128"),
+        ("HTTPS_PROXY", "http://localhost:3128/"),
+        ("ALL_PROXY", "socks5h://127.0.0.1:1081"),
+        ("ws_proxy", "http://127.5.6.7:9000"),
+        ("WSS_PROXY", "http://[::1]:9001"),
+        ("PATH", "http://127.0.0.1:1"),
+    ]);
+    assert_eq!(proxy_ports_from_env(&e), vec![1081, 3128, 9000, 9001]);
+}
+
+#[test]
+fn ports_ignore_credentials_and_non_loopback_hosts() {
+    assert_eq!(
+        loopback_proxy_port("http://user:p%40ss@127.0.0.1:8080"),
+        Some(8080)
+    );
+    assert_eq!(
+        loopback_proxy_port("http://user:p@ss@localhost:8081/x"),
+        Some(8081)
+    );
+    // Credentials naming loopback do not make a remote host loopback.
+    assert_eq!(
+        loopback_proxy_port("http://127.0.0.1:1@proxy.example:8080"),
+        None
+    );
+    assert_eq!(loopback_proxy_port("http://10.0.0.1:3128"), None);
+    assert_eq!(loopback_proxy_port("http://proxy.example:3128"), None);
+    assert_eq!(loopback_proxy_port("http://[2001:db8::1]:3128"), None);
+    assert_eq!(loopback_proxy_port("http://[::ffff:10.0.0.1]:3128"), None);
+    assert_eq!(loopback_proxy_port("http://localhost.example:3128"), None);
+    assert_eq!(loopback_proxy_port("LOCALHOST:3130"), Some(3130));
+    assert_eq!(loopback_proxy_port("http://[::1]:3131"), Some(3131));
+    assert_eq!(
+        loopback_proxy_port("http://[0:0:0:0:0:0:0:1]:3132"),
+        Some(3132)
+    );
+    assert_eq!(
+        loopback_proxy_port("http://127.255.255.254:3133"),
+        Some(3133)
+    );
+}
+
+#[test]
+fn ports_reject_zero_and_garbage_and_default_by_scheme() {
+    assert_eq!(loopback_proxy_port("http://127.0.0.1:0"), None);
+    assert_eq!(loopback_proxy_port("http://127.0.0.1:65536"), None);
+    assert_eq!(loopback_proxy_port("http://127.0.0.1:abc"), None);
+    assert_eq!(loopback_proxy_port("http://[::1"), None);
+    assert_eq!(loopback_proxy_port(""), None);
+    assert_eq!(loopback_proxy_port("http://localhost"), Some(80));
+    assert_eq!(loopback_proxy_port("https://localhost"), Some(443));
+    assert_eq!(loopback_proxy_port("socks5h://[::1]"), Some(1080));
+    assert_eq!(loopback_proxy_port("localhost"), None, "no scheme, no port");
+    let e = env(&[
+        ("HTTP_PROXY", "http://127.0.0.1:0"),
+        ("HTTPS_PROXY", "http://10.1.1.1:3128"),
+    ]);
+    assert!(proxy_ports_from_env(&e).is_empty());
+}
+
+#[test]
+fn enforced_proxy_without_a_usable_port_is_an_error() {
+    let mut o = options(WindowsSandbox::Elevated);
+    o.proxy_port = 0;
+    let err = plan_windows(
+        &policy(SandboxMode::ReadOnly, NetworkMode::Proxy),
+        &argv(),
+        &o,
+    )
+    .unwrap_err();
+    match err {
+        SandboxError::Layer { layer, why, fix } => {
+            assert_eq!(layer, "windows-firewall");
+            assert!(why.contains("HTTP_PROXY"), "{why}");
+            assert!(!fix.is_empty());
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Not enforced: no error, no ports.
+    let plan = plan_windows(
+        &policy(SandboxMode::ReadOnly, NetworkMode::None),
+        &argv(),
+        &o,
+    )
+    .unwrap();
+    assert!(plan.proxy_ports.is_empty());
+}
+
+#[test]
+fn inherited_proxy_variables_are_overridden_by_cordons() {
+    let mut o = options(WindowsSandbox::Elevated);
+    o.inherited_env = env(&[
+        ("HTTP_PROXY", "http://127.0.0.1:9999"),
+        ("wss_proxy", "http://127.0.0.1:9998"),
+        ("Ws_Proxy", "http://127.0.0.1:9997"),
+    ]);
+    let plan = plan_windows(
+        &policy(SandboxMode::ReadOnly, NetworkMode::Proxy),
+        &argv(),
+        &o,
+    )
+    .unwrap();
+    assert_eq!(plan.proxy_ports, vec![3128]);
+}
+
+#[test]
+fn port_complement_edges() {
+    assert_eq!(port_complement(&[]).as_deref(), Some("1-65535"));
+    assert_eq!(
+        port_complement(&[3128]).as_deref(),
+        Some("1-3127,3129-65535")
+    );
+    assert_eq!(port_complement(&[1]).as_deref(), Some("2-65535"));
+    assert_eq!(port_complement(&[65535]).as_deref(), Some("1-65534"));
+    assert_eq!(port_complement(&[1, 65535]).as_deref(), Some("2-65534"));
+    assert_eq!(port_complement(&[2]).as_deref(), Some("1,3-65535"));
+    assert_eq!(port_complement(&[65534]).as_deref(), Some("1-65533,65535"));
+    assert_eq!(
+        port_complement(&[8080, 3128, 3130, 3128]).as_deref(),
+        Some("1-3127,3129,3131-8079,8081-65535")
+    );
+    assert_eq!(
+        port_complement(&[3128, 3129]).as_deref(),
+        Some("1-3127,3130-65535")
+    );
+    let all: Vec<u16> = (1..=65535).collect();
+    assert_eq!(port_complement(&all), None);
+}
+
+/// Every port in 1..=65535 is either allowed or blocked, never both.
+#[test]
+fn port_complement_partitions_the_port_space() {
+    let allowed = [1u16, 80, 81, 443, 3128, 65535];
+    let text = port_complement(&allowed).unwrap();
+    let mut blocked = std::collections::BTreeSet::new();
+    for part in text.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u16, u16) = (a.parse().unwrap(), b.parse().unwrap());
+        assert!(a <= b);
+        blocked.extend(a..=b);
+    }
+    for port in 1..=65535u16 {
+        assert_ne!(
+            blocked.contains(&port),
+            allowed.contains(&port),
+            "port {port}"
+        );
+    }
+}
+
+#[test]
+fn rules_without_allow_local_binding() {
+    let (rules, steps) = firewall_rules(&[3128], false);
+    let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ALL_RULE_NAMES.to_vec());
+    for r in &rules {
+        assert_eq!(r.direction, Direction::Out);
+        assert_eq!(r.action, FirewallAction::Block);
+    }
+    assert_eq!(rules[0].remote_addresses, NON_LOOPBACK_V4);
+    assert_eq!(rules[0].protocol, Protocol::Any);
+    assert_eq!(rules[1].remote_addresses, NON_LOOPBACK_V6);
+    assert_eq!(rules[2].protocol, Protocol::Udp);
+    assert_eq!(rules[2].remote_addresses, LOOPBACK);
+    assert_eq!(rules[2].remote_ports, "*");
+    assert_eq!(rules[3].protocol, Protocol::Tcp);
+    assert_eq!(rules[3].remote_addresses, LOOPBACK);
+    assert_eq!(rules[3].remote_ports, "1-3127,3129-65535");
+    // Broad first: the TCP block is added for every port, then narrowed last.
+    assert_eq!(steps.len(), 5);
+    match &steps[3] {
+        FirewallStep::Add { rule } => {
+            assert_eq!(rule.name, RULE_LOOPBACK_TCP);
+            assert_eq!(rule.remote_ports, "*");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        steps[4],
+        FirewallStep::NarrowRemotePorts {
+            name: RULE_LOOPBACK_TCP.into(),
+            remote_ports: "1-3127,3129-65535".into()
+        }
+    );
+    for step in &steps[..4] {
+        assert!(matches!(step, FirewallStep::Add { .. }));
+    }
+}
+
+#[test]
+fn rules_with_allow_local_binding_keep_only_the_non_loopback_blocks() {
+    let (rules, steps) = firewall_rules(&[3128], true);
+    let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec![RULE_NON_LOOPBACK_V4, RULE_NON_LOOPBACK_V6]);
+    assert_eq!(steps.len(), 2);
+}
+
+#[test]
+fn rules_without_ports_block_all_loopback_tcp() {
+    let (rules, steps) = firewall_rules(&[], false);
+    assert_eq!(rules[3].remote_ports, "*");
+    assert_eq!(steps.len(), 4, "nothing to narrow");
+}
+
+#[test]
+fn plan_rules_are_consistent_with_the_proxy_port() {
+    let plan = plan_windows(
+        &policy(SandboxMode::WorkspaceWrite, NetworkMode::Proxy),
+        &argv(),
+        &options(WindowsSandbox::Elevated),
+    )
+    .unwrap();
+    assert_eq!(plan.proxy_ports, vec![3128]);
+    assert_eq!(plan.setup_marker.proxy_ports, vec![3128]);
+    let tcp = plan
+        .firewall_rules
+        .iter()
+        .find(|r| r.name == RULE_LOOPBACK_TCP)
+        .unwrap();
+    assert_eq!(tcp.remote_ports, "1-3127,3129-65535");
+    let http = plan.env.iter().find(|(k, _)| k == "HTTP_PROXY").unwrap();
+    assert_eq!(http.1, "http://127.0.0.1:3128");
+}
+
+#[test]
+fn online_runs_get_no_firewall_rules() {
+    let plan = plan_windows(
+        &policy(SandboxMode::WorkspaceWrite, NetworkMode::Full),
+        &argv(),
+        &options(WindowsSandbox::Elevated),
+    )
+    .unwrap();
+    assert!(plan.firewall_rules.is_empty());
+    assert!(plan.firewall_install_order.is_empty());
+    assert!(plan.proxy_ports.is_empty());
+}
+
+#[test]
+fn acl_grants_and_denies() {
+    let plan = plan_windows(
+        &policy(SandboxMode::WorkspaceWrite, NetworkMode::None),
+        &argv(),
+        &options(WindowsSandbox::Elevated),
+    )
+    .unwrap();
+    let paths = |e: &[AclEntry]| -> Vec<PathBuf> { e.iter().map(|a| a.path.clone()).collect() };
+    assert_eq!(
+        paths(&plan.writable_roots),
+        vec![PathBuf::from("/w"), "/w/sub".into()]
+    );
+    assert!(plan
+        .writable_roots
+        .iter()
+        .all(|a| a.access == AclAccess::Modify));
+    assert_eq!(
+        paths(&plan.protected_paths),
+        vec![PathBuf::from("/w/.cordon"), "/w/.git".into()],
+        "a protected path that is itself a root is not denied"
+    );
+    assert!(plan
+        .protected_paths
+        .iter()
+        .all(|a| a.access == AclAccess::DenyWrite));
+    assert_eq!(plan.placeholders, vec![PathBuf::from("/w/.cordon")]);
+    assert_eq!(paths(&plan.readable_roots), vec![PathBuf::from("/w")]);
+
+    let ro = plan_windows(
+        &policy(SandboxMode::ReadOnly, NetworkMode::None),
+        &argv(),
+        &options(WindowsSandbox::Elevated),
+    )
+    .unwrap();
+    assert!(ro.writable_roots.is_empty() && ro.protected_paths.is_empty());
+
+    let rt = plan_windows(
+        &policy(SandboxMode::WorkspaceWrite, NetworkMode::Full),
+        &argv(),
+        &options(WindowsSandbox::Unelevated),
+    )
+    .unwrap();
+    assert_eq!(rt.trustee, Trustee::CapabilitySid);
+    assert_eq!(rt.writable_roots.len(), 2);
+    assert!(rt.readable_roots.is_empty());
+}
+
+#[test]
+fn env_marks_the_sandbox_and_is_empty_without_one() {
+    let plan = plan_windows(
+        &policy(SandboxMode::ReadOnly, NetworkMode::None),
+        &argv(),
+        &options(WindowsSandbox::Elevated),
+    )
+    .unwrap();
+    assert_eq!(
+        plan.env,
+        env(&[("CORDON_SANDBOX", "1"), ("CORDON_NETWORK", "none")])
+    );
+    let plan = plan_windows(
+        &policy(SandboxMode::DangerFullAccess, NetworkMode::Proxy),
+        &argv(),
+        &options(WindowsSandbox::Elevated),
+    )
+    .unwrap();
+    assert!(plan.env.is_empty() && plan.proxy_ports.is_empty());
+    assert_eq!(plan.setup, SetupDecision::NotNeeded);
+}
+
+fn marker(ports: &[u16], allow_local_binding: bool) -> SetupMarker {
+    SetupMarker {
+        version: MARKER_VERSION,
+        proxy_ports: ports.to_vec(),
+        allow_local_binding,
+    }
+}
+
+#[test]
+fn marker_decision() {
+    assert!(matches!(
+        setup_decision(None, &marker(&[3128], false)),
+        SetupDecision::Run { .. }
+    ));
+    assert_eq!(
+        setup_decision(Some(&marker(&[3128], false)), &marker(&[3128], false)),
+        SetupDecision::UpToDate
+    );
+    let SetupDecision::Run { reason } =
+        setup_decision(Some(&marker(&[3128], false)), &marker(&[3129], false))
+    else {
+        panic!("ports differ")
+    };
+    assert_eq!(reason, "proxy ports changed from 3128 to 3129");
+    let SetupDecision::Run { reason } =
+        setup_decision(Some(&marker(&[3128], false)), &marker(&[3128], true))
+    else {
+        panic!("flag differs")
+    };
+    assert_eq!(reason, "allow_local_binding changed from false to true");
+    let SetupDecision::Run { reason } =
+        setup_decision(Some(&marker(&[], true)), &marker(&[1, 2], false))
+    else {
+        panic!("both differ")
+    };
+    assert!(reason.contains("from none to 1,2") && reason.contains("allow_local_binding"));
+    let mut old = marker(&[3128], false);
+    old.version = 0;
+    assert!(matches!(
+        setup_decision(Some(&old), &marker(&[3128], false)),
+        SetupDecision::Run { .. }
+    ));
+}
+
+#[test]
+fn plan_reports_stale_setup_and_keeps_marker_ports_for_network_none() {
+    let mut o = options(WindowsSandbox::Elevated);
+    o.marker = Some(marker(&[4000], false));
+    let plan = plan_windows(
+        &policy(SandboxMode::ReadOnly, NetworkMode::Proxy),
+        &argv(),
+        &o,
+    )
+    .unwrap();
+    assert!(
+        matches!(plan.setup, SetupDecision::Run { ref reason } if reason.contains("4000 to 3128"))
+    );
+    let plan = plan_windows(
+        &policy(SandboxMode::ReadOnly, NetworkMode::None),
+        &argv(),
+        &o,
+    )
+    .unwrap();
+    assert_eq!(plan.setup, SetupDecision::UpToDate);
+    assert_eq!(plan.setup_marker.proxy_ports, vec![4000]);
+    assert_eq!(preferred_proxy_port(o.marker.as_ref()), 4000);
+    assert_eq!(preferred_proxy_port(None), DEFAULT_PROXY_PORT);
+}
+
+#[test]
+fn log_denials_is_refused() {
+    let mut o = options(WindowsSandbox::Elevated);
+    o.log_denials = true;
+    let err = plan_windows(
+        &policy(SandboxMode::ReadOnly, NetworkMode::None),
+        &argv(),
+        &o,
+    );
+    assert!(matches!(err, Err(SandboxError::Unsupported(_))));
+}
+
+#[test]
+fn command_line_quoting() {
+    let cl =
+        |args: &[&str]| command_line(&args.iter().map(OsString::from).collect::<Vec<_>>()).unwrap();
+    assert_eq!(cl(&["a", "b c", ""]), r#"a "b c" """#);
+    assert_eq!(cl(&[r"C:\dir\", r"x\y"]), r"C:\dir\ x\y");
+    assert_eq!(cl(&[r"C:\my dir\"]), r#""C:\my dir\\""#);
+    assert_eq!(cl(&[r#"say "hi""#]), r#""say \"hi\"""#);
+    assert_eq!(cl(&[r#"a\"b c"#]), r#""a\\\"b c""#);
+}
+
+#[test]
+fn environment_block_overrides_without_case_and_terminates() {
+    let inherited: Vec<(OsString, OsString)> = vec![
+        ("Path".into(), "C:\\bin".into()),
+        ("http_proxy".into(), "http://elsewhere:1".into()),
+    ];
+    let block =
+        environment_block(&inherited, &env(&[("HTTP_PROXY", "http://127.0.0.1:3128")])).unwrap();
+    let text = String::from_utf16(&block).unwrap();
+    assert_eq!(text, "HTTP_PROXY=http://127.0.0.1:3128\0Path=C:\\bin\0\0");
+    assert_eq!(environment_block(&[], &[]).unwrap(), vec![0, 0]);
+    assert!(environment_block(&[], &env(&[("A=B", "x")])).is_err());
+}
