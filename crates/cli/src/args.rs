@@ -178,6 +178,10 @@ pub struct RunArgs {
     /// the agent's shell tool).
     #[arg(long, hide = true, value_name = "FILE")]
     pub denial_report: Option<PathBuf>,
+    /// Start the command in DIR; the policy (writable roots) still comes
+    /// from `-C` (used by the agent's shell tool for the model's `workdir`).
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub command_cwd: Option<PathBuf>,
     /// Override a config value: `-c key.path=value` (value parsed as TOML, else a string).
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,

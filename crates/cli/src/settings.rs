@@ -99,6 +99,8 @@ pub struct RunSettings {
     pub log_denials: bool,
     /// Write the denial summary here instead of stderr.
     pub denial_report: Option<std::path::PathBuf>,
+    /// Where the command starts, when not the policy's working directory.
+    pub command_cwd: Option<std::path::PathBuf>,
     /// Warnings to show before running.
     pub warnings: Vec<String>,
     /// The egress proxy (used with `--network proxy`).
@@ -175,6 +177,7 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         allow_degraded: config.allow_degraded,
         log_denials: args.log_denials || args.denial_report.is_some(),
         denial_report: args.denial_report.clone(),
+        command_cwd: args.command_cwd.clone(),
         proxy: ProxySettings {
             rules: domain_rules(&config, &args.proxy.allow_domains, &args.proxy.deny_domains)?,
             allow_local_binding: config.allow_local_binding,
@@ -316,7 +319,7 @@ fn exec_settings(
             .map(Into::into),
         cordon_home: Some(config.cordon_home.clone()),
     };
-    let policy = cordon_policy::resolve(&inputs)?;
+    let policy = cordon_policy::resolve(&inputs).map_err(|e| UsageError(e.to_string()))?;
     // The child `cordon sandbox` reads the same config; the resolved mode
     // and network are passed explicitly so flags given here apply there.
     let mut sandbox_args: Vec<std::ffi::OsString> = vec![

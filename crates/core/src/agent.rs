@@ -144,6 +144,8 @@ pub enum AgentEvent {
     MessageCompleted(String),
     /// One response's reasoning summary, complete.
     ReasoningCompleted(String),
+    /// An item was added to the conversation (to record it at once).
+    Item(Item),
     /// A request is retried after `delay`.
     Retrying {
         /// Attempt number (1-based) that failed.
@@ -337,6 +339,12 @@ fn run_tool(
     }
 }
 
+/// Adds `item` to the history and reports it.
+fn remember(history: &mut Vec<Item>, item: Item, on_event: &mut dyn FnMut(AgentEvent)) {
+    on_event(AgentEvent::Item(item.clone()));
+    history.push(item);
+}
+
 /// Runs one turn on `history` (which gains the new items); returns the
 /// final assistant message and the usage summed over the round trips.
 pub fn run_turn(
@@ -388,27 +396,35 @@ pub fn run_turn(
         }
         if !text.is_empty() {
             on_event(AgentEvent::MessageCompleted(text.clone()));
-            history.push(Item::Assistant(text.clone()));
+            remember(history, Item::Assistant(text.clone()), on_event);
         }
         if calls.is_empty() {
             return Ok((text, total));
         }
         for (call_id, name, arguments) in calls {
-            history.push(Item::Call {
-                call_id: call_id.clone(),
-                name: name.clone(),
-                arguments: arguments.clone(),
-            });
+            remember(
+                history,
+                Item::Call {
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                },
+                on_event,
+            );
             on_event(AgentEvent::ToolStarted {
                 call_id: call_id.clone(),
                 name: name.clone(),
                 arguments: arguments.clone(),
             });
             let result = run_tool(tools, &name, &arguments, on_event);
-            history.push(Item::Output {
-                call_id: call_id.clone(),
-                output: cap_output(&result.output, cfg.max_tool_output),
-            });
+            remember(
+                history,
+                Item::Output {
+                    call_id: call_id.clone(),
+                    output: cap_output(&result.output, cfg.max_tool_output),
+                },
+                on_event,
+            );
             on_event(AgentEvent::ToolCompleted {
                 call_id,
                 name,

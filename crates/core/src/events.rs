@@ -41,7 +41,7 @@ impl EventMapper {
     /// The events for one agent event (often none: deltas are not items).
     pub fn map(&mut self, event: &AgentEvent) -> Vec<Value> {
         match event {
-            AgentEvent::TextDelta(_) | AgentEvent::Reasoning(_) => vec![],
+            AgentEvent::TextDelta(_) | AgentEvent::Reasoning(_) | AgentEvent::Item(_) => vec![],
             AgentEvent::MessageCompleted(text) => {
                 let id = self.id();
                 vec![completed(

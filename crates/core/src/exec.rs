@@ -269,8 +269,9 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
     let turn_id = new_id();
     out.emit(&json!({"type": "turn.started"}));
     out.human("user", &req.prompt);
-    let first_new = history.len();
-    history.push(Item::User(req.prompt.clone()));
+    let prompt_item = Item::User(req.prompt.clone());
+    out.record(&item_record(&prompt_item));
+    history.push(prompt_item);
 
     let instructions = instructions::load(Some(&req.home), &req.cwd, req.instructions_max);
     let wire = match req.provider.wire_api {
@@ -278,6 +279,7 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
         cordon_config::WireApi::Chat => WireApi::Chat,
     };
     let interrupt = req.interrupt.clone();
+    let sleeper = req.interrupt.clone();
     let cfg = TurnConfig {
         wire,
         model: &req.model,
@@ -287,7 +289,7 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
         stream_retries: req.provider.stream_max_retries,
         max_tool_output: MAX_TOOL_OUTPUT,
         max_steps: MAX_STEPS,
-        sleep: &|d| std::thread::sleep(d),
+        sleep: &|d| sleeper.sleep(d),
         interrupted: &|| interrupt.is_set(),
     };
     let notify_argv = req.notify.clone();
@@ -317,21 +319,24 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
         }),
     };
     let mut mapper = EventMapper::default();
+    // Each item and event is appended (and flushed) as it happens, so a
+    // crash loses at most the line being written.
     let result = run_turn(
         &mut transport,
         &mut tools,
         &cfg,
         &mut history,
         &mut |event| {
+            if let AgentEvent::Item(item) = &event {
+                out.record(&item_record(item));
+                return;
+            }
             show(&out, &event);
             for e in mapper.map(&event) {
                 out.emit(&e);
             }
         },
     );
-    for item in &history[first_new..] {
-        out.record(&item_record(item));
-    }
     let (ok, last) = match &result {
         Ok((text, usage)) => {
             for e in mapper.finish(Ok(usage)) {

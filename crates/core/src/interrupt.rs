@@ -1,17 +1,22 @@
 //! Interrupting a turn (Ctrl-C): a flag the loop checks, plus the things
-//! that block and must be woken: the model connection (shut down) and
-//! running commands (killed, which ends their sandbox).
+//! that block and must be woken: the model connection (shut down), a
+//! retry's wait (woken) and running commands (killed, which ends their
+//! sandbox).
 
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Shared interrupt state for one session.
 #[derive(Debug, Default)]
 pub struct Interrupt {
     set: AtomicBool,
-    sockets: Mutex<Vec<TcpStream>>,
+    /// The connection in use (a turn makes one request at a time); holding
+    /// only the latest keeps abandoned connections from staying open.
+    socket: Mutex<Option<TcpStream>>,
     children: Mutex<Vec<u32>>,
+    wake: Condvar,
 }
 
 impl Interrupt {
@@ -20,12 +25,12 @@ impl Interrupt {
         self.set.load(Ordering::SeqCst)
     }
 
-    /// Interrupts: sets the flag, shuts the registered connections and
-    /// kills the registered processes.
+    /// Interrupts: sets the flag, shuts the watched connection, wakes a
+    /// waiting retry and kills the registered processes.
     pub fn trigger(&self) {
         self.set.store(true, Ordering::SeqCst);
-        if let Ok(sockets) = self.sockets.lock() {
-            for s in sockets.iter() {
+        if let Ok(socket) = self.socket.lock() {
+            if let Some(s) = socket.as_ref() {
                 let _ = s.shutdown(std::net::Shutdown::Both);
             }
         }
@@ -33,14 +38,14 @@ impl Interrupt {
             for &pid in children.iter() {
                 kill(pid);
             }
+            self.wake.notify_all();
         }
     }
 
-    /// Registers a connection to shut down on interrupt (a clone of it).
+    /// Watches `socket` (a duplicate of it) in place of the previous one.
     pub fn watch_socket(&self, socket: &TcpStream) {
-        if let (Ok(clone), Ok(mut sockets)) = (socket.try_clone(), self.sockets.lock()) {
-            sockets.retain(|s| s.peer_addr().is_ok());
-            sockets.push(clone);
+        if let Ok(mut slot) = self.socket.lock() {
+            *slot = socket.try_clone().ok();
         }
         if self.is_set() {
             let _ = socket.shutdown(std::net::Shutdown::Both);
@@ -57,10 +62,28 @@ impl Interrupt {
         }
     }
 
-    /// Forgets a process that has been reaped (its pid may be reused).
+    /// Forgets a process before it is reaped (its pid may then be reused).
     pub fn forget_child(&self, pid: u32) {
         if let Ok(mut c) = self.children.lock() {
             c.retain(|&p| p != pid);
+        }
+    }
+
+    /// Sleeps for `d` unless interrupted first.
+    pub fn sleep(&self, d: Duration) {
+        let deadline = Instant::now() + d;
+        let Ok(mut guard) = self.children.lock() else {
+            return;
+        };
+        while !self.is_set() {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            match self.wake.wait_timeout(guard, deadline - now) {
+                Ok((g, _)) => guard = g,
+                Err(_) => return,
+            }
         }
     }
 }
@@ -76,4 +99,24 @@ pub fn kill(pid: u32) {
     }
     #[cfg(not(unix))]
     let _ = pid;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupt_wakes_a_sleeping_retry() {
+        let i = std::sync::Arc::new(Interrupt::default());
+        let j = i.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            j.trigger();
+        });
+        let start = Instant::now();
+        i.sleep(Duration::from_secs(30));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        t.join().unwrap();
+        assert!(i.is_set());
+    }
 }

@@ -44,6 +44,15 @@ pub fn rollout_path(home: &Path, secs: u64, id: &str) -> PathBuf {
         ))
 }
 
+/// Creates `dir` and its missing parents readable by the owner only.
+fn private_dirs(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
 /// An open rollout, appended one flushed line at a time.
 pub struct Rollout {
     file: File,
@@ -54,12 +63,14 @@ impl Rollout {
     /// Creates the file (and its directories) and writes the session record.
     pub fn create(path: PathBuf, meta: Value) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            private_dirs(dir)?;
         }
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)?;
+        let mut options = OpenOptions::new();
+        options.create_new(true).append(true);
+        // Sessions hold prompts, command output and file contents.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path)?;
         let mut r = Rollout { file, path };
         r.append(&json!({"type": "session_meta", "payload": meta}))?;
         Ok(r)

@@ -72,9 +72,13 @@ impl SandboxRunner {
         let start = Instant::now();
         let report = tempfile_path();
         let mut cmd = Command::new(&self.cordon_exe);
+        // The policy's working directory (the writable root) is always the
+        // session's; the model's `workdir` only says where the command starts.
         cmd.arg("sandbox")
             .args(&self.sandbox_args)
             .arg("-C")
+            .arg(&self.cwd)
+            .arg("--command-cwd")
             .arg(workdir)
             .arg("--denial-report")
             .arg(&report)
@@ -83,6 +87,11 @@ impl SandboxRunner {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        for (name, _) in std::env::vars_os() {
+            if is_secret_name(&name.to_string_lossy()) {
+                cmd.env_remove(&name);
+            }
+        }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -111,28 +120,28 @@ impl SandboxRunner {
             }
         });
         let stderr = child.stderr.take();
-        let err_reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut e) = stderr {
-                let _ = e.read_to_end(&mut buf);
-            }
-            buf
+        let err_reader = std::thread::spawn(move || match stderr {
+            Some(e) => HeadTail::read(e),
+            None => HeadTail::default(),
         });
-        let mut out = Vec::new();
-        if let Some(mut o) = child.stdout.take() {
-            let _ = o.read_to_end(&mut out);
-        }
-        let status = child.wait();
+        let out = match child.stdout.take() {
+            Some(o) => HeadTail::read(o),
+            None => HeadTail::default(),
+        };
+        // Wait without reaping, so the pid cannot be reused while the timer
+        // or an interrupt might still signal it; then stop both and reap.
+        wait_unreaped(pid);
         self.interrupt.forget_child(pid);
         let _ = done_tx.send(());
         let timed_out = timer.join().unwrap_or(false);
+        let status = child.wait();
         let err = err_reader.join().unwrap_or_default();
-        let mut output = String::from_utf8_lossy(&out).into_owned();
+        let mut output = out.text();
         if !err.is_empty() {
             if !output.is_empty() && !output.ends_with('\n') {
                 output.push('\n');
             }
-            output.push_str(&String::from_utf8_lossy(&err));
+            output.push_str(&err.text());
         }
         let code = status.ok().and_then(|s| {
             s.code().or_else(|| {
@@ -208,17 +217,105 @@ impl SandboxRunner {
         }
     }
 
+    /// The model's `workdir` (relative to the session's), as a real path.
     fn workdir(&self, requested: Option<&str>) -> Result<PathBuf, String> {
         let dir = match requested {
             Some(w) if !w.is_empty() => self.cwd.join(w),
             _ => self.cwd.clone(),
         };
-        if dir.is_dir() {
-            Ok(dir)
-        } else {
-            Err(format!("workdir {} is not a directory", dir.display()))
+        match std::fs::canonicalize(&dir) {
+            Ok(real) if real.is_dir() => Ok(real),
+            _ => Err(format!("workdir {} is not a directory", dir.display())),
         }
     }
+}
+
+/// Names of variables kept from the agent's commands: API keys, tokens,
+/// secrets and passwords (`*KEY*`, `*TOKEN*`, `*SECRET*`, `*PASSWORD*`,
+/// case-insensitive), so a command cannot print the model's key back.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["KEY", "TOKEN", "SECRET", "PASSWORD"]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
+/// Most bytes of each stream kept from the start and from the end; the
+/// middle of a longer output is counted, not kept.
+const KEEP: usize = 512 * 1024;
+
+/// The head and tail of a stream.
+#[derive(Default)]
+struct HeadTail {
+    head: Vec<u8>,
+    tail: std::collections::VecDeque<u8>,
+    dropped: u64,
+}
+
+impl HeadTail {
+    fn read(mut from: impl Read) -> HeadTail {
+        let mut ht = HeadTail::default();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let mut data = &buf[..n];
+            if ht.head.len() < KEEP {
+                let take = data.len().min(KEEP - ht.head.len());
+                ht.head.extend_from_slice(&data[..take]);
+                data = &data[take..];
+            }
+            ht.tail.extend(data);
+            while ht.tail.len() > KEEP {
+                let excess = ht.tail.len() - KEEP;
+                ht.tail.drain(..excess);
+                ht.dropped += excess as u64;
+            }
+        }
+        ht
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head.is_empty()
+    }
+
+    fn text(&self) -> String {
+        let mut s = String::from_utf8_lossy(&self.head).into_owned();
+        if self.dropped > 0 {
+            s.push_str(&format!(
+                "\n[... {} bytes of output not kept ...]\n",
+                self.dropped
+            ));
+        }
+        let (a, b) = self.tail.as_slices();
+        let mut tail = a.to_vec();
+        tail.extend_from_slice(b);
+        s.push_str(&String::from_utf8_lossy(&tail));
+        s
+    }
+}
+
+/// Blocks until child `pid` has exited, leaving it unreaped (a zombie
+/// keeps its pid, so nothing else can get it meanwhile).
+fn wait_unreaped(pid: u32) {
+    #[cfg(unix)]
+    {
+        let id: libc::id_t = pid;
+        loop {
+            // SAFETY: waitid on our own child with a zeroed siginfo to fill.
+            let rc = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT)
+            };
+            if rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
 }
 
 /// A fresh path in the temp directory for the denial report.
@@ -263,8 +360,15 @@ impl Tools for SandboxRunner {
             Err(e) => return refused(e, false),
         };
         if let Some((dir, patch_text)) = patch::parse_heredoc_invocation(&call.command) {
+            // Paths are checked as real paths (symlinks and `..` resolved)
+            // against the policy, wherever the `cd` pointed.
             let cwd = match dir {
-                Some(d) => workdir.join(d),
+                Some(d) => match std::fs::canonicalize(workdir.join(&d)) {
+                    Ok(real) => real,
+                    Err(e) => {
+                        return refused(format!("cd {d}: {e}; the patch was not applied"), false)
+                    }
+                },
                 None => workdir,
             };
             return self.patch(&patch_text, &cwd);

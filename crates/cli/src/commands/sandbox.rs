@@ -62,7 +62,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
                 .unwrap_or_else(|_| "cordon".into()),
         };
         let plan = match cordon_sandbox::plan_for_host(&policy, &facts, options.clone()) {
-            Ok(plan) => plan,
+            Ok(plan) => start_in(plan, settings.command_cwd.as_deref()),
             Err(e) => return refuse(e),
         };
         if plan_only {
@@ -79,7 +79,12 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
                 match cordon_sandbox::plan_for_host(&policy, &facts, options) {
                     // The probe says namespaces work: the original failure stands.
                     Ok(plan) if !plan.namespaces.is_empty() => return refuse(e),
-                    Ok(plan) => match launch(&policy, &plan, command, None) {
+                    Ok(plan) => match launch(
+                        &policy,
+                        &start_in(plan, settings.command_cwd.as_deref()),
+                        command,
+                        None,
+                    ) {
                         Ok(outcome) => break outcome,
                         Err(e) => return refuse(e),
                     },
@@ -112,6 +117,15 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         }
     }
     Ok(outcome.exit_code)
+}
+
+/// The plan with the command starting in `dir` (the agent's `workdir`)
+/// instead of the policy's working directory; the policy is unchanged.
+fn start_in(mut plan: LinuxPlan, dir: Option<&std::path::Path>) -> LinuxPlan {
+    if let Some(dir) = dir {
+        plan.cwd = dir.to_path_buf();
+    }
+    plan
 }
 
 /// The egress proxy for one run, with its audit log.

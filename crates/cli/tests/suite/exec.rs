@@ -478,10 +478,14 @@ fn exec_output_files_schema_ephemeral_sessions_resume_and_notify() {
         .unwrap()
         .contains("first question"));
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&history).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    for private in [&history, &sessions[0]] {
+        assert_eq!(
+            std::fs::metadata(private).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            private.display()
+        );
+    }
     let payload = wait_for_json(&notified);
     assert_eq!(payload["type"], "agent-turn-complete");
     assert_eq!(payload["thread-id"], thread.as_str());
@@ -815,4 +819,147 @@ fn exec_ctrl_c_while_the_model_streams_stops_at_once() {
         .unwrap()
         .contains("interrupted"));
     assert_eq!(model.requests().len(), 1, "an interrupt is not retried");
+}
+
+/// Runs one exec turn in which the model makes `calls` (shell or
+/// apply_patch), then answers; returns the tool outputs by call id.
+fn turn_with_calls(w: &World, flags: &[&str], calls: &[(&str, &str, Value)]) -> Vec<String> {
+    let mut script: Vec<Reply> = calls
+        .iter()
+        .map(|(id, name, args)| Reply::Sse(responses_call(id, name, args)))
+        .collect();
+    script.push(Reply::Sse(responses_text("done")));
+    let model = FakeModel::start(script);
+    configure(w, &model, "responses", "");
+    let mut args = vec!["--skip-git-repo-check"];
+    args.extend_from_slice(flags);
+    args.push("go");
+    let o = exec(w, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let last = model.requests().pop().unwrap();
+    calls
+        .iter()
+        .map(|(id, ..)| tool_output(&last.body, id))
+        .collect()
+}
+
+#[test]
+fn exec_workdir_heredoc_cd_and_symlinks_cannot_widen_the_policy() {
+    let w = World::new();
+    let work = w.work();
+    let outside = w.outside();
+    std::fs::create_dir_all(work.join(".git/hooks")).unwrap();
+    std::fs::write(work.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    let rel_outside = format!("../{}", outside.file_name().unwrap().to_string_lossy());
+    let calls = |tag: &str| {
+        vec![
+            // The model's workdir is where the command starts, not a new writable root.
+            (
+                "w1",
+                "shell",
+                json!({"command": ["sh", "-c", format!("echo x > {tag}-workdir.txt")], "workdir": rel_outside}),
+            ),
+            (
+                "w2",
+                "shell",
+                json!({"command": ["sh", "-c", format!("echo x > hooks/{tag}-hook")], "workdir": ".git"}),
+            ),
+            // `cd DIR && apply_patch` is checked where the cd points.
+            (
+                "p1",
+                "shell",
+                json!({"command": ["bash", "-lc", format!("cd {rel_outside} && apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: {tag}-heredoc.txt\n+x\n*** End Patch\nEOF\n")]}),
+            ),
+            // A symlink a command planted does not redirect a patch.
+            (
+                "s1",
+                "shell",
+                json!({"command": ["ln", "-sfn", outside.display().to_string(), format!("{tag}-link")]}),
+            ),
+            (
+                "p2",
+                "apply_patch",
+                json!({"input": format!("*** Begin Patch\n*** Add File: {tag}-link/{tag}-symlinked.txt\n+x\n*** End Patch\n")}),
+            ),
+        ]
+    };
+    let escaped = |tag: &str| {
+        [
+            outside.join(format!("{tag}-workdir.txt")),
+            work.join(format!(".git/hooks/{tag}-hook")),
+            outside.join(format!("{tag}-heredoc.txt")),
+            outside.join(format!("{tag}-symlinked.txt")),
+        ]
+    };
+    // Control: without the sandbox every one of these lands.
+    turn_with_calls(&w, &["-s", "danger-full-access"], &calls("control"));
+    for f in escaped("control") {
+        assert!(f.exists(), "control: {} should exist", f.display());
+    }
+    let out = turn_with_calls(&w, &["--full-auto"], &calls("sandboxed"));
+    for f in escaped("sandboxed") {
+        assert!(
+            !f.exists(),
+            "{} escaped the policy; outputs: {out:#?}",
+            f.display()
+        );
+    }
+    assert!(out[0].contains("the sandbox denied"), "{}", out[0]);
+    assert!(
+        out[2].contains("not allow") && out[4].contains("not allow"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
+    let w = World::new();
+    let calls = [
+        (
+            "e1",
+            "shell",
+            json!({"command": ["sh", "-c", "echo key=${FAKE_MODEL_KEY:-unset} token=${MY_TOKEN:-unset} plain=${CORDON_TEST_PLAIN:-unset}"]}),
+        ),
+        (
+            "b1",
+            "shell",
+            json!({"command": ["sh", "-c", "head -c 5000000 /dev/zero | tr '\\0' a; echo END"]}),
+        ),
+    ];
+    let mut script: Vec<Reply> = calls
+        .iter()
+        .map(|(id, name, args)| Reply::Sse(responses_call(id, name, args)))
+        .collect();
+    script.push(Reply::Sse(responses_text("done")));
+    let model = FakeModel::start(script);
+    configure(&w, &model, "responses", "");
+    let o = exec_cmd(&w, &["--json", "--skip-git-repo-check", "go"])
+        .env("MY_TOKEN", "tok-123")
+        .env("CORDON_TEST_PLAIN", "visible")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let last = model.requests().pop().unwrap();
+    let env_out = tool_output(&last.body, "e1");
+    assert!(
+        env_out.contains("key=unset token=unset plain=visible"),
+        "{env_out}"
+    );
+    assert!(!stdout(&o).contains("sk-test") && !stdout(&o).contains("tok-123"));
+    let big = events(&o)
+        .into_iter()
+        .find(|e| {
+            e["type"] == "item.completed"
+                && e["item"]["aggregated_output"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("END"))
+        })
+        .unwrap();
+    let kept = big["item"]["aggregated_output"].as_str().unwrap();
+    assert!(kept.len() < 1_200_000, "{} bytes kept", kept.len());
+    assert!(kept.contains("bytes of output not kept"));
+    assert!(
+        tool_output(&last.body, "b1").len() < 20_000,
+        "the model gets a capped copy"
+    );
 }

@@ -277,10 +277,7 @@ impl Client {
                 }
             }
         }
-        let conn = self.connect(url, proxy.as_ref(), timeouts)?;
-        if let Some(i) = interrupt {
-            i.watch_socket(conn.tcp());
-        }
+        let conn = self.connect(url, proxy.as_ref(), timeouts, interrupt)?;
         let mut conn = BufReader::with_capacity(16 * 1024, conn);
         conn.get_mut().write_all(&head)?;
         conn.get_mut().flush()?;
@@ -331,6 +328,7 @@ impl Client {
         url: &Url,
         proxy: Option<&Url>,
         timeouts: Timeouts,
+        interrupt: Option<&crate::interrupt::Interrupt>,
     ) -> Result<Conn, HttpError> {
         let hop = proxy.unwrap_or(url);
         let target = match proxy {
@@ -362,6 +360,11 @@ impl Client {
                     .unwrap_or_else(|| "the name has no addresses".into()),
             )
         })?;
+        // Watched from here on: an interrupt cuts the proxy's CONNECT, the
+        // TLS handshake and the response alike.
+        if let Some(i) = interrupt {
+            i.watch_socket(&stream);
+        }
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(timeouts.idle))?;
         stream.set_write_timeout(Some(timeouts.idle))?;

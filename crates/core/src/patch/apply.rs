@@ -51,7 +51,41 @@ fn resolve(cwd: &Path, rel: &str) -> Result<PathBuf, PatchError> {
             _ => return Err(bad()),
         }
     }
-    Ok(out)
+    real_path(&out).map_err(|message| PatchError::State {
+        path: rel.to_string(),
+        message,
+    })
+}
+
+/// `path` with every symlink and `..` resolved: the deepest part that
+/// exists is canonicalized, the rest (which does not exist yet) appended.
+/// The policy is checked against this path and the write goes to it, so a
+/// symlink planted by a command cannot redirect a patch outside the policy.
+/// A dangling symlink on the way is refused.
+fn real_path(path: &Path) -> Result<PathBuf, String> {
+    let mut existing = path.to_path_buf();
+    let mut missing = Vec::new();
+    loop {
+        match std::fs::symlink_metadata(&existing) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match existing.components().next_back() {
+                    Some(Component::Normal(name)) => missing.push(name.to_os_string()),
+                    _ => return Err("the path leaves the directories that exist".into()),
+                }
+                existing.pop();
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let mut real = std::fs::canonicalize(&existing).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "a symlink on the way points nowhere".to_string(),
+        _ => e.to_string(),
+    })?;
+    for name in missing.into_iter().rev() {
+        real.push(name);
+    }
+    Ok(real)
 }
 
 fn check_policy(policy: Option<&SandboxPolicy>, path: &Path) -> Result<(), PatchError> {
