@@ -198,6 +198,36 @@ fn the_policy_must_allow_every_path() {
         Err(PatchError::Denied { .. })
     ));
     assert!(!d.join("ok.txt").exists(), "nothing written");
+
+    // Symlinks are followed before the check: one to .git or outside the
+    // root is refused, a dangling one too; with no policy the same patch
+    // lands (the control).
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(d.join(".git"), d.join("g")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), d.join("out")).unwrap();
+    std::os::unix::fs::symlink(d.join("nowhere"), d.join("dangling")).unwrap();
+    for target in ["g/hooks/post-checkout", "out/x.txt"] {
+        let patch = parse(&format!(
+            "*** Begin Patch\n*** Add File: {target}\n+evil\n*** End Patch"
+        ))
+        .unwrap();
+        assert!(
+            matches!(
+                apply(&patch, &d, Some(&policy)),
+                Err(PatchError::Denied { .. })
+            ),
+            "{target}"
+        );
+    }
+    let patch = parse("*** Begin Patch\n*** Add File: dangling\n+x\n*** End Patch").unwrap();
+    assert!(matches!(
+        apply(&patch, &d, Some(&policy)),
+        Err(PatchError::State { .. })
+    ));
+    assert!(!outside.path().join("x.txt").exists());
+    let patch = parse("*** Begin Patch\n*** Add File: out/x.txt\n+fine\n*** End Patch").unwrap();
+    apply(&patch, &d, None).unwrap();
+    assert!(outside.path().join("x.txt").exists(), "control");
 }
 
 #[test]
