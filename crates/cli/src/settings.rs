@@ -68,19 +68,47 @@ fn domain_rules(config: &Config, allow: &[String], deny: &[String]) -> Result<Do
     Ok(rules)
 }
 
-/// Settings for `cordon proxy`.
-pub fn proxy_settings(args: &crate::args::ProxyArgs) -> Result<ProxySettings> {
+/// The policy resolver's inputs from config, the working directory and
+/// the writable roots.
+fn policy_inputs(
+    config: &Config,
+    cwd: std::path::PathBuf,
+    writable_roots: Vec<std::path::PathBuf>,
+) -> PolicyInputs {
+    PolicyInputs {
+        mode: config.sandbox_mode,
+        network: config.network,
+        cwd,
+        writable_roots,
+        exclude_tmpdir_env_var: config.workspace_write.exclude_tmpdir_env_var,
+        exclude_slash_tmp: config.workspace_write.exclude_slash_tmp,
+        tmpdir: std::env::var_os("TMPDIR")
+            .filter(|v| !v.is_empty())
+            .map(Into::into),
+        cordon_home: Some(config.cordon_home.clone()),
+    }
+}
+
+/// Loads config with only `-p` and `-c` (for commands without sandbox
+/// flags), printing its warnings.
+fn load_plain(profile: Option<&String>, raw: &[String]) -> Result<Config> {
     let usage = |e: cordon_config::ConfigError| UsageError(e.to_string());
     let home = cordon_config::cordon_home().map_err(usage)?;
     let overrides = Overrides {
-        profile: args.profile.clone(),
-        raw: args.config.clone(),
+        profile: profile.cloned(),
+        raw: raw.to_vec(),
         ..Default::default()
     };
     let config = cordon_config::load(&home, &overrides).map_err(usage)?;
     for w in &config.warnings {
         eprintln!("cordon: warning: {w}");
     }
+    Ok(config)
+}
+
+/// Settings for `cordon proxy`.
+pub fn proxy_settings(args: &crate::args::ProxyArgs) -> Result<ProxySettings> {
+    let config = load_plain(args.profile.as_ref(), &args.config)?;
     Ok(ProxySettings {
         rules: domain_rules(&config, &args.proxy.allow_domains, &args.proxy.deny_domains)?,
         allow_local_binding: config.allow_local_binding,
@@ -162,18 +190,7 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         ));
     }
     Ok(RunSettings {
-        policy: PolicyInputs {
-            mode: config.sandbox_mode,
-            network: config.network,
-            cwd,
-            writable_roots,
-            exclude_tmpdir_env_var: config.workspace_write.exclude_tmpdir_env_var,
-            exclude_slash_tmp: config.workspace_write.exclude_slash_tmp,
-            tmpdir: std::env::var_os("TMPDIR")
-                .filter(|v| !v.is_empty())
-                .map(Into::into),
-            cordon_home: Some(config.cordon_home.clone()),
-        },
+        policy: policy_inputs(&config, cwd, writable_roots),
         allow_degraded: config.allow_degraded,
         log_denials: args.log_denials || args.denial_report.is_some(),
         denial_report: args.denial_report.clone(),
@@ -307,18 +324,11 @@ fn exec_settings(
         }
         None => None,
     };
-    let inputs = PolicyInputs {
-        mode: config.sandbox_mode,
-        network: config.network,
-        cwd: cwd.clone(),
-        writable_roots: config.workspace_write.writable_roots.clone(),
-        exclude_tmpdir_env_var: config.workspace_write.exclude_tmpdir_env_var,
-        exclude_slash_tmp: config.workspace_write.exclude_slash_tmp,
-        tmpdir: std::env::var_os("TMPDIR")
-            .filter(|v| !v.is_empty())
-            .map(Into::into),
-        cordon_home: Some(config.cordon_home.clone()),
-    };
+    let inputs = policy_inputs(
+        &config,
+        cwd.clone(),
+        config.workspace_write.writable_roots.clone(),
+    );
     let policy = cordon_policy::resolve(&inputs).map_err(|e| UsageError(e.to_string()))?;
     // The child `cordon sandbox` reads the same config; the resolved mode
     // and network are passed explicitly so flags given here apply there.
@@ -383,22 +393,12 @@ pub struct WindowsSetupSettings {
 pub fn windows_setup_settings(
     args: &crate::args::WindowsSetupArgs,
 ) -> Result<WindowsSetupSettings> {
-    let usage = |e: cordon_config::ConfigError| UsageError(e.to_string());
-    let home = cordon_config::cordon_home().map_err(usage)?;
-    let overrides = Overrides {
-        profile: args.profile.clone(),
-        raw: args.config.clone(),
-        ..Default::default()
-    };
-    let config = cordon_config::load(&home, &overrides).map_err(usage)?;
-    for w in &config.warnings {
-        eprintln!("cordon: warning: {w}");
-    }
+    let config = load_plain(args.profile.as_ref(), &args.config)?;
     if args.proxy_ports.contains(&0) {
         return Err(UsageError("--proxy-port must be 1-65535".into()).into());
     }
     Ok(WindowsSetupSettings {
-        cordon_home: home,
+        cordon_home: config.cordon_home.clone(),
         proxy_ports: args.proxy_ports.clone(),
         allow_local_binding: config.allow_local_binding,
     })

@@ -44,6 +44,17 @@ pub struct FakeModel {
 impl FakeModel {
     pub fn start(script: Vec<Reply>) -> FakeModel {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::accept(listener, script, |stream, script, recorded| {
+            serve_on(stream, script, recorded)
+        })
+    }
+
+    /// Serves each connection of `listener` on its own thread with `each`.
+    fn accept(
+        listener: TcpListener,
+        script: Vec<Reply>,
+        each: impl Fn(TcpStream, &Script, &Mutex<Vec<Request>>) + Send + Sync + Clone + 'static,
+    ) -> FakeModel {
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
@@ -51,8 +62,8 @@ impl FakeModel {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
-                let (script, recorded) = (script.clone(), recorded.clone());
-                std::thread::spawn(move || serve(stream, &script, &recorded));
+                let (script, recorded, each) = (script.clone(), recorded.clone(), each.clone());
+                std::thread::spawn(move || each(stream, &script, &recorded));
             }
         });
         FakeModel { port, requests }
@@ -177,38 +188,17 @@ impl FakeModel {
                 .unwrap(),
         );
         let listener = TcpListener::bind((ip, 0)).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
-        let recorded = requests.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let (script, recorded, config) = (script.clone(), recorded.clone(), config.clone());
-                std::thread::spawn(move || {
-                    let conn = rustls::ServerConnection::new(config).unwrap();
-                    let tls = rustls::StreamOwned::new(conn, stream);
-                    serve_on(tls, &script, &recorded);
-                });
-            }
-        });
-        FakeModel { port, requests }
+        Self::accept(listener, script, move |stream, script, recorded| {
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            serve_on(rustls::StreamOwned::new(conn, stream), script, recorded)
+        })
     }
 }
 
-fn serve(
-    stream: TcpStream,
-    script: &Mutex<std::collections::VecDeque<Reply>>,
-    recorded: &Mutex<Vec<Request>>,
-) {
-    serve_on(stream, script, recorded)
-}
+/// The replies still to give.
+type Script = Mutex<std::collections::VecDeque<Reply>>;
 
-fn serve_on<S: Read + Write>(
-    stream: S,
-    script: &Mutex<std::collections::VecDeque<Reply>>,
-    recorded: &Mutex<Vec<Request>>,
-) {
+fn serve_on<S: Read + Write>(stream: S, script: &Script, recorded: &Mutex<Vec<Request>>) {
     let mut reader = BufReader::new(stream);
     loop {
         let mut request_line = String::new();
