@@ -17,6 +17,7 @@
 //! close` upstream). Through an upstream proxy, every connection is a
 //! CONNECT to the address cordon checked.
 
+mod addresses;
 mod audit;
 mod decide;
 pub mod http;
@@ -24,6 +25,7 @@ mod relay;
 pub mod sni;
 pub mod socks;
 
+pub use addresses::{own_addresses, OwnAddressesError};
 pub use audit::{AuditLog, AuditRecord};
 pub use decide::{Denial, Reason};
 
@@ -182,47 +184,6 @@ impl Proxy {
             .map(|d| d.clone())
             .unwrap_or_default()
     }
-}
-
-/// This machine's addresses (all interfaces), so the proxy treats them as local.
-#[cfg(unix)]
-pub fn own_addresses() -> Vec<std::net::IpAddr> {
-    let mut out = Vec::new();
-    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills a list that is only read here and freed below.
-    unsafe {
-        if libc::getifaddrs(&mut ifap) != 0 {
-            return out;
-        }
-        let mut cur = ifap;
-        while !cur.is_null() {
-            let addr = (*cur).ifa_addr;
-            if !addr.is_null() {
-                match i32::from((*addr).sa_family) {
-                    libc::AF_INET => {
-                        let sin = &*(addr as *const libc::sockaddr_in);
-                        out.push(std::net::IpAddr::from(
-                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
-                        ));
-                    }
-                    libc::AF_INET6 => {
-                        let sin6 = &*(addr as *const libc::sockaddr_in6);
-                        out.push(std::net::IpAddr::from(sin6.sin6_addr.s6_addr));
-                    }
-                    _ => {}
-                }
-            }
-            cur = (*cur).ifa_next;
-        }
-        libc::freeifaddrs(ifap);
-    }
-    out
-}
-
-/// This machine's addresses (none known on this OS).
-#[cfg(not(unix))]
-pub fn own_addresses() -> Vec<std::net::IpAddr> {
-    Vec::new()
 }
 
 /// One line per denied host:port with the reasons and a count.
