@@ -16,6 +16,11 @@
 //! Plain-HTTP requests are forwarded one per connection (`Connection:
 //! close` upstream). Through an upstream proxy, every connection is a
 //! CONNECT to the address cordon checked.
+//!
+//! Linux relays tunnel bytes with `splice(2)`; macOS and Windows copy them
+//! through a buffer (same byte counts, idle and half-close behaviour). On
+//! Windows the audit log's owner is not checked (see [`AuditLog::open`]) and
+//! the listen backlog is not raised (see [`Proxy::serve`]).
 
 mod addresses;
 mod audit;
@@ -114,14 +119,12 @@ impl Proxy {
         }
     }
 
-    /// Accepts connections forever. The listen backlog is raised to 4096 so
-    /// that bursts of new connections are not dropped.
+    /// Accepts connections forever. On Unix the listen backlog is raised to
+    /// 4096 so that bursts of new connections are not dropped; Windows
+    /// ignores a second `listen` and keeps the backlog the listener has.
     pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
-        {
-            use std::os::fd::AsRawFd;
-            // SAFETY: listen(2) again on a listening socket only resizes its backlog.
-            unsafe { libc::listen(listener.as_raw_fd(), 4096) };
-        }
+        // Listening again on a listening socket only resizes its backlog.
+        let _ = socket2::SockRef::from(&listener).listen(4096);
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(conn) => conn,
