@@ -3,11 +3,16 @@
 
 use std::net::IpAddr;
 
-// Listing interface addresses is OS-specific: getifaddrs(3) on Unix.
+// Listing interface addresses is OS-specific: getifaddrs(3) on Unix,
+// GetAdaptersAddresses on Windows.
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 use unix::list;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows::list;
 
 /// The machine's addresses could not be listed. Callers should not run the
 /// proxy without them: it would let a sandboxed command reach this host's
