@@ -7,6 +7,17 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+// How the file is opened safely differs by OS; the checks are documented on
+// [`AuditLog::open`].
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix::open_append;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows::open_append;
+
 /// One decision.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRecord {
@@ -86,8 +97,6 @@ impl AuditRecord {
     }
 }
 
-use libc::{geteuid, O_NOFOLLOW};
-
 /// A host as recorded: printable ASCII only, at most 255 bytes, so what a
 /// client sends cannot smuggle control characters or grow memory.
 pub(crate) fn clean_host(host: &str) -> String {
@@ -105,35 +114,17 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Opens (appends to) `path`: never through a symlink, only a regular
-    /// file owned by us. A sandboxed command that can write the log's
-    /// directory must not be able to point the next run's log at, say,
-    /// `~/.bashrc`.
+    /// file (on Unix also: owned by us). A sandboxed command that can write
+    /// the log's directory must not be able to point the next run's log at,
+    /// say, `~/.bashrc`.
+    ///
+    /// # Limitations
+    /// On Windows there is no `O_NOFOLLOW` and the owner is not checked: the
+    /// path is opened without following a reparse point at its last
+    /// component, and any reparse point (symlink, junction, cloud-file
+    /// placeholder) is refused, as is anything but a regular file.
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            // Non-blocking so a FIFO planted at the path cannot hang us;
-            // cleared again below once it is known to be a regular file.
-            .custom_flags(O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path)?;
-        let meta = file.metadata()?;
-        // SAFETY: geteuid cannot fail.
-        let me = unsafe { geteuid() };
-        if !meta.is_file() || meta.uid() != me {
-            return Err(std::io::Error::other(format!(
-                "{} is not a regular file owned by uid {me}",
-                path.display()
-            )));
-        }
-        {
-            use std::os::fd::AsRawFd;
-            // SAFETY: fcntl on a descriptor we own.
-            unsafe {
-                let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
-                libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
-            }
-        }
+        let file = open_append(path)?;
         Ok(AuditLog {
             out: Arc::new(Mutex::new(BufWriter::new(file))),
         })

@@ -16,7 +16,13 @@
 //! Plain-HTTP requests are forwarded one per connection (`Connection:
 //! close` upstream). Through an upstream proxy, every connection is a
 //! CONNECT to the address cordon checked.
+//!
+//! Linux relays tunnel bytes with `splice(2)`; macOS and Windows copy them
+//! through a buffer (same byte counts, idle and half-close behaviour). On
+//! Windows the audit log's owner is not checked (see [`AuditLog::open`]) and
+//! the listen backlog is not raised (see [`Proxy::serve`]).
 
+mod addresses;
 mod audit;
 mod decide;
 pub mod http;
@@ -24,6 +30,7 @@ mod relay;
 pub mod sni;
 pub mod socks;
 
+pub use addresses::{own_addresses, OwnAddressesError};
 pub use audit::{AuditLog, AuditRecord};
 pub use decide::{Denial, Reason};
 
@@ -112,14 +119,12 @@ impl Proxy {
         }
     }
 
-    /// Accepts connections forever. The listen backlog is raised to 4096 so
-    /// that bursts of new connections are not dropped.
+    /// Accepts connections forever. On Unix the listen backlog is raised to
+    /// 4096 so that bursts of new connections are not dropped; Windows
+    /// ignores a second `listen` and keeps the backlog the listener has.
     pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
-        {
-            use std::os::fd::AsRawFd;
-            // SAFETY: listen(2) again on a listening socket only resizes its backlog.
-            unsafe { libc::listen(listener.as_raw_fd(), 4096) };
-        }
+        // Listening again on a listening socket only resizes its backlog.
+        let _ = socket2::SockRef::from(&listener).listen(4096);
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(conn) => conn,
@@ -182,47 +187,6 @@ impl Proxy {
             .map(|d| d.clone())
             .unwrap_or_default()
     }
-}
-
-/// This machine's addresses (all interfaces), so the proxy treats them as local.
-#[cfg(unix)]
-pub fn own_addresses() -> Vec<std::net::IpAddr> {
-    let mut out = Vec::new();
-    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills a list that is only read here and freed below.
-    unsafe {
-        if libc::getifaddrs(&mut ifap) != 0 {
-            return out;
-        }
-        let mut cur = ifap;
-        while !cur.is_null() {
-            let addr = (*cur).ifa_addr;
-            if !addr.is_null() {
-                match i32::from((*addr).sa_family) {
-                    libc::AF_INET => {
-                        let sin = &*(addr as *const libc::sockaddr_in);
-                        out.push(std::net::IpAddr::from(
-                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
-                        ));
-                    }
-                    libc::AF_INET6 => {
-                        let sin6 = &*(addr as *const libc::sockaddr_in6);
-                        out.push(std::net::IpAddr::from(sin6.sin6_addr.s6_addr));
-                    }
-                    _ => {}
-                }
-            }
-            cur = (*cur).ifa_next;
-        }
-        libc::freeifaddrs(ifap);
-    }
-    out
-}
-
-/// This machine's addresses (none known on this OS).
-#[cfg(not(unix))]
-pub fn own_addresses() -> Vec<std::net::IpAddr> {
-    Vec::new()
 }
 
 /// One line per denied host:port with the reasons and a count.

@@ -30,7 +30,7 @@ pub fn run(settings: ProxySettings, listen: std::net::SocketAddr, print_env: boo
         allow_local_binding: settings.allow_local_binding,
         upstream: settings.upstream.clone(),
         token: Some(token.clone()),
-        own_addresses: cordon_proxy::own_addresses(),
+        own_addresses: cordon_proxy::own_addresses()?,
         ..Default::default()
     };
     let listener = std::net::TcpListener::bind(listen)

@@ -143,7 +143,7 @@ pub(crate) fn build_proxy(s: &ProxySettings) -> Result<Proxy> {
         upstream: s.upstream.clone(),
         // The listener lives in the sandbox's own namespace: nothing else can reach it.
         token: None,
-        own_addresses: cordon_proxy::own_addresses(),
+        own_addresses: cordon_proxy::own_addresses()?,
         ..Default::default()
     };
     Ok(Proxy::new(config, audit))

@@ -114,7 +114,7 @@ pub fn is_root() -> bool {
 
 /// This machine's own non-loopback, non-link-local addresses.
 pub fn own_addresses() -> Vec<IpAddr> {
-    let mut out = cordon_proxy::own_addresses();
+    let mut out = cordon_proxy::own_addresses().expect("listing own addresses");
     out.retain(|ip| {
         !ip.is_loopback()
             && match ip {
