@@ -61,6 +61,14 @@ pub struct ProxyConfig {
     pub own_addresses: Vec<std::net::IpAddr>,
 }
 
+/// A fresh per-run token (128 random bits as hex) for a proxy that listens
+/// on a host address.
+pub fn new_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// An upstream HTTP proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {

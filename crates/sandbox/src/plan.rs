@@ -174,10 +174,13 @@ pub struct ProxyPlan {
 /// The environment that points programs at the proxy on `port`: HTTP(S)
 /// and ALL_PROXY in both cases, npm/yarn/pip/cargo/docker settings, JVM
 /// properties, Node's built-in proxy support, and ssh through
-/// `cordon proxy-connect`.
-pub fn proxy_env(port: u16, cordon_exe: &str) -> Vec<(String, String)> {
-    let http = format!("http://127.0.0.1:{port}");
-    let socks = format!("socks5h://127.0.0.1:{port}");
+/// `cordon proxy-connect`. With a `token` (a proxy on a host address,
+/// macOS and Windows), the URLs carry it as `cordon:TOKEN@`; the JVM
+/// properties cannot, so Java programs need their own authenticator there.
+pub fn proxy_env(port: u16, cordon_exe: &str, token: Option<&str>) -> Vec<(String, String)> {
+    let userinfo = token.map(|t| format!("cordon:{t}@")).unwrap_or_default();
+    let http = format!("http://{userinfo}127.0.0.1:{port}");
+    let socks = format!("socks5h://{userinfo}127.0.0.1:{port}");
     let mut env = Vec::new();
     for key in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
         env.push((key.to_string(), http.clone()));
@@ -314,7 +317,7 @@ pub fn plan_linux(
             port: options.proxy_port,
         });
         plan.env
-            .extend(proxy_env(options.proxy_port, &options.cordon_exe));
+            .extend(proxy_env(options.proxy_port, &options.cordon_exe, None));
     }
     let has = |layer| !missing.iter().any(|m: &MissingLayer| m.layer == layer);
 

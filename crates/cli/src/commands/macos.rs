@@ -1,7 +1,7 @@
 //! `cordon sandbox macos ... -- CMD`.
 
 use crate::commands::sandbox::{
-    build_proxy, cordon_exe, pick_proxy_port, refuse, refuse_here, resolve_policy,
+    build_proxy, cordon_exe, pick_proxy_port, proxy_token, refuse, refuse_here, resolve_policy,
     serve_in_background,
 };
 use crate::settings::{RunSettings, UsageError};
@@ -35,8 +35,10 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         Some(l) => l.local_addr()?.port(),
         None => pick_proxy_port(),
     };
+    let token = proxy_token(plan_only)?;
     let options = MacosOptions {
         proxy_port,
+        proxy_token: token.clone(),
         allow_local_binding: settings.proxy.allow_local_binding,
         log_denials: settings.log_denials,
         cordon_exe: cordon_exe(),
@@ -51,7 +53,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     }
     let proxy = match listener {
         Some(listener) => {
-            let proxy = build_proxy(&settings.proxy)?;
+            let proxy = build_proxy(&settings.proxy, Some(token))?;
             serve_in_background(proxy.clone(), listener);
             Some(proxy)
         }

@@ -6,19 +6,10 @@
 use crate::settings::ProxySettings;
 use anyhow::{Context, Result};
 use cordon_proxy::{AuditLog, Proxy, ProxyConfig};
-use std::io::Read;
-
-fn token() -> Result<String> {
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("reading /dev/urandom for the proxy token")?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
 
 /// Serves until killed.
 pub fn run(settings: ProxySettings, listen: std::net::SocketAddr, print_env: bool) -> Result<i32> {
-    let token = token()?;
+    let token = cordon_proxy::new_token().context("generating the proxy token")?;
     let audit = match &settings.audit_log {
         Some(p) => Some(
             AuditLog::open(p).with_context(|| format!("cannot open audit log {}", p.display()))?,

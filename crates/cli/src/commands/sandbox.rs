@@ -33,7 +33,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     let facts = cordon_sandbox::host_facts(plan_only);
     let proxy_needed = settings.policy.network == cordon_policy::NetworkMode::Proxy;
     let proxy = if proxy_needed && !plan_only {
-        Some(build_proxy(&settings.proxy)?)
+        Some(build_proxy(&settings.proxy, None)?)
     } else {
         None
     };
@@ -128,8 +128,10 @@ fn start_in(mut plan: LinuxPlan, dir: Option<&std::path::Path>) -> LinuxPlan {
     plan
 }
 
-/// The egress proxy for one run, with its audit log.
-pub(crate) fn build_proxy(s: &ProxySettings) -> Result<Proxy> {
+/// The egress proxy for one run, with its audit log. `token` is required
+/// from clients when the proxy listens on a host address (macOS, Windows);
+/// inside the sandbox's own namespace nothing else can reach it.
+pub(crate) fn build_proxy(s: &ProxySettings, token: Option<String>) -> Result<Proxy> {
     let audit = match &s.audit_log {
         Some(path) => Some(
             AuditLog::open(path)
@@ -141,8 +143,7 @@ pub(crate) fn build_proxy(s: &ProxySettings) -> Result<Proxy> {
         rules: s.rules.clone(),
         allow_local_binding: s.allow_local_binding,
         upstream: s.upstream.clone(),
-        // The listener lives in the sandbox's own namespace: nothing else can reach it.
-        token: None,
+        token,
         own_addresses: cordon_proxy::own_addresses()?,
         ..Default::default()
     };
@@ -188,6 +189,15 @@ fn launch(
         }));
     }
     cordon_sandbox::execute(policy, plan, command, &env, hooks)
+}
+
+/// The per-run proxy token for a backend whose proxy listens on the
+/// host's loopback; a placeholder when only printing the plan.
+pub(crate) fn proxy_token(plan_only: bool) -> Result<String> {
+    if plan_only {
+        return Ok("PER-RUN-TOKEN".into());
+    }
+    cordon_proxy::new_token().map_err(|e| anyhow::anyhow!("cannot generate the proxy token: {e}"))
 }
 
 /// Refuses a backend that cannot run on this host (exit status 2), or

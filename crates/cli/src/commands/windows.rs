@@ -1,7 +1,7 @@
 //! `cordon sandbox windows [setup|uninstall] ... -- CMD`.
 
 use crate::commands::sandbox::{
-    build_proxy, cordon_exe, refuse, refuse_here, resolve_policy, serve_in_background,
+    build_proxy, cordon_exe, proxy_token, refuse, refuse_here, resolve_policy, serve_in_background,
 };
 use crate::settings::{RunSettings, UsageError, WindowsSetupSettings};
 use anyhow::Result;
@@ -22,7 +22,9 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     }
     let policy = resolve_policy(&settings)?;
     let marker = cordon_sandbox::read_windows_marker(&settings.cordon_home)?;
+    let token = proxy_token(plan_only)?;
     let options = WindowsOptions {
+        proxy_token: token.clone(),
         sandbox: settings.windows_sandbox,
         allow_local_binding: settings.proxy.allow_local_binding,
         proxy_port: preferred_proxy_port(marker.as_ref()),
@@ -48,7 +50,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         }
     }
     if plan.network == NetworkMode::Proxy && plan.identity.is_some() {
-        let proxy = build_proxy(&settings.proxy)?;
+        let proxy = build_proxy(&settings.proxy, Some(token))?;
         for port in &plan.proxy_ports {
             let listener = std::net::TcpListener::bind(("127.0.0.1", *port)).map_err(|e| {
                 anyhow::anyhow!(

@@ -78,6 +78,11 @@ fn windows_proxy_plan_is_consistent() {
         "wss_proxy",
     ] {
         assert_eq!(port_of(env(&p, var)), port, "{var}");
+        // The proxy listens on the host's loopback: its URLs carry a token.
+        assert!(
+            env(&p, var).contains("://cordon:PER-RUN-TOKEN@127.0.0.1:"),
+            "{var}"
+        );
     }
     assert_eq!(
         p["setup_marker"]["proxy_ports"][0].as_u64(),
@@ -188,6 +193,10 @@ fn macos_proxy_plan_is_consistent() {
     assert_eq!(p["os"], "macos");
     let port = port_of(env(&p, "HTTP_PROXY"));
     assert_eq!(port_of(env(&p, "ALL_PROXY")), port);
+    assert_eq!(
+        env(&p, "ALL_PROXY"),
+        format!("socks5h://cordon:PER-RUN-TOKEN@127.0.0.1:{port}")
+    );
     let profile = p["profile"].as_str().unwrap();
     assert!(
         profile.starts_with("(version 1)\n(deny default)"),

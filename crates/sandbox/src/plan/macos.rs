@@ -31,6 +31,10 @@ pub const SANDBOX_EXEC: &str = "/usr/bin/sandbox-exec";
 pub struct MacosOptions {
     /// Port cordon's proxy listens on (host loopback) with `--network proxy`.
     pub proxy_port: u16,
+    /// The per-run token the proxy requires (it listens on the host's
+    /// loopback, where any local process could reach it); carried in the
+    /// proxy URLs as `cordon:TOKEN@`.
+    pub proxy_token: String,
     /// `[network] allow_local_binding`: let the command listen on loopback.
     pub allow_local_binding: bool,
     /// Follow the unified log for sandbox violations.
@@ -83,7 +87,12 @@ pub fn plan_macos(
     if command.is_empty() {
         return Err(SandboxError::NoCommand);
     }
-    let env = base_env(policy, options.proxy_port, &options.cordon_exe);
+    let env = base_env(
+        policy,
+        options.proxy_port,
+        &options.proxy_token,
+        &options.cordon_exe,
+    );
     let mut plan = MacosPlan {
         mode: policy.mode,
         network: policy.network,

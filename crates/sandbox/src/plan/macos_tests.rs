@@ -43,6 +43,7 @@ fn policy(mode: SandboxMode, network: NetworkMode) -> SandboxPolicy {
 fn options(allow_local_binding: bool) -> MacosOptions {
     MacosOptions {
         proxy_port: 3128,
+        proxy_token: "t0k3n".into(),
         allow_local_binding,
         log_denials: false,
         cordon_exe: "/usr/local/bin/cordon".into(),
@@ -252,9 +253,18 @@ fn argv_passes_every_param_and_the_command() {
         let name = chunk.split('"').next().unwrap();
         assert!(plan.params.iter().any(|p| p.name == name), "{name}");
     }
-    // The environment points at the same port the profile allows.
+    // The environment points at the same port the profile allows, with
+    // the run's token (the proxy listens on the host's loopback).
     let http = plan.env.iter().find(|(k, _)| k == "HTTP_PROXY").unwrap();
-    assert_eq!(http.1, "http://127.0.0.1:3128");
+    assert_eq!(http.1, "http://cordon:t0k3n@127.0.0.1:3128");
+    let socks = plan.env.iter().find(|(k, _)| k == "ALL_PROXY").unwrap();
+    assert_eq!(socks.1, "socks5h://cordon:t0k3n@127.0.0.1:3128");
+    // Every proxy URL carries the token.
+    for (k, v) in &plan.env {
+        if v.contains("127.0.0.1:3128") && v.contains("://") {
+            assert!(v.contains("cordon:t0k3n@"), "{k}={v}");
+        }
+    }
     assert_eq!(plan.proxy_ports, vec![3128]);
 }
 

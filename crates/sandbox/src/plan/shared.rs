@@ -36,10 +36,13 @@ pub(crate) fn all_carve_outs(policy: &SandboxPolicy) -> Vec<PathBuf> {
 }
 
 /// The variables every sandboxed run gets, plus the proxy's with
-/// `--network proxy`. Empty for danger-full-access, as on Linux.
+/// `--network proxy` (carrying `proxy_token`, since on macOS and Windows
+/// the proxy listens on the host's loopback). Empty for
+/// danger-full-access, as on Linux.
 pub(crate) fn base_env(
     policy: &SandboxPolicy,
     proxy_port: u16,
+    proxy_token: &str,
     cordon_exe: &str,
 ) -> Vec<(String, String)> {
     if policy.mode == SandboxMode::DangerFullAccess {
@@ -53,9 +56,9 @@ pub(crate) fn base_env(
         ),
     ];
     if policy.network == NetworkMode::Proxy {
-        env.extend(super::proxy_env(proxy_port, cordon_exe));
+        env.extend(super::proxy_env(proxy_port, cordon_exe, Some(proxy_token)));
         // Leave no inherited WebSocket proxy pointing elsewhere.
-        let http = format!("http://127.0.0.1:{proxy_port}");
+        let http = format!("http://cordon:{proxy_token}@127.0.0.1:{proxy_port}");
         for key in ["WS_PROXY", "WSS_PROXY", "ws_proxy", "wss_proxy"] {
             env.push((key.to_string(), http.clone()));
         }

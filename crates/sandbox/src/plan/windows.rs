@@ -506,6 +506,10 @@ pub struct WindowsOptions {
     pub allow_local_binding: bool,
     /// Port cordon's proxy listens on with `--network proxy`.
     pub proxy_port: u16,
+    /// The per-run token the proxy requires (it listens on the host's
+    /// loopback, where any local process could reach it); carried in the
+    /// proxy URLs as `cordon:TOKEN@`.
+    pub proxy_token: String,
     /// Path of the cordon executable (for `GIT_SSH_COMMAND`).
     pub cordon_exe: String,
     /// The environment the command inherits, before the plan's additions.
@@ -585,7 +589,12 @@ pub fn plan_windows(
     }
     let identity = select_identity(policy.mode, policy.network);
     let (launch, launch_reason) = select_launch(identity, policy.network, options.sandbox);
-    let env = base_env(policy, options.proxy_port, &options.cordon_exe);
+    let env = base_env(
+        policy,
+        options.proxy_port,
+        &options.proxy_token,
+        &options.cordon_exe,
+    );
     let enforced = policy.network == NetworkMode::Proxy && identity.is_some();
     let proxy_ports = if enforced {
         let mut full: Vec<(String, String)> = options

@@ -51,6 +51,7 @@ fn options(sandbox: WindowsSandbox) -> WindowsOptions {
     WindowsOptions {
         sandbox,
         proxy_port: 3128,
+        proxy_token: "t0k3n".into(),
         cordon_exe: "cordon.exe".into(),
         ..Default::default()
     }
@@ -355,7 +356,9 @@ fn plan_rules_are_consistent_with_the_proxy_port() {
         .unwrap();
     assert_eq!(tcp.remote_ports, "1-3127,3129-65535");
     let http = plan.env.iter().find(|(k, _)| k == "HTTP_PROXY").unwrap();
-    assert_eq!(http.1, "http://127.0.0.1:3128");
+    assert_eq!(http.1, "http://cordon:t0k3n@127.0.0.1:3128");
+    // The token is stripped when the ports are read back from the URLs.
+    assert_eq!(proxy_ports_from_env(&plan.env), vec![3128]);
 }
 
 #[test]
