@@ -2,15 +2,16 @@
 
 use super::win_err;
 use crate::plan::windows::{
-    firewall_rules, FirewallRule, FirewallStep, SetupMarker, ALL_RULE_NAMES, RULE_LOOPBACK_TCP,
-    RULE_LOOPBACK_UDP,
+    firewall_problems, firewall_rules, FirewallRule, FirewallStep, ObservedFirewall, ObservedRule,
+    Protocol, SetupMarker, ALL_RULE_NAMES, RULE_LOOPBACK_TCP, RULE_LOOPBACK_UDP,
 };
 use crate::SandboxError;
-use windows::core::{Interface, BSTR};
-use windows::Win32::Foundation::VARIANT_TRUE;
+use windows::core::{Interface, BSTR, HRESULT};
+use windows::Win32::Foundation::{ERROR_FILE_NOT_FOUND, VARIANT_TRUE};
 use windows::Win32::NetworkManagement::WindowsFirewall::{
     INetFwPolicy2, INetFwRule, INetFwRule3, INetFwRules, NetFwPolicy2, NetFwRule,
-    NET_FW_ACTION_BLOCK, NET_FW_PROFILE2_ALL, NET_FW_RULE_DIR_OUT,
+    NET_FW_ACTION_BLOCK, NET_FW_MODIFY_STATE_GP_OVERRIDE, NET_FW_PROFILE2_ALL,
+    NET_FW_PROFILE2_DOMAIN, NET_FW_PROFILE2_PRIVATE, NET_FW_PROFILE2_PUBLIC, NET_FW_RULE_DIR_OUT,
 };
 use windows::Win32::System::Com::{
     CoCreateInstance, CoInitializeEx, CLSCTX_INPROC_SERVER, COINIT_APARTMENTTHREADED,
@@ -20,7 +21,7 @@ const LAYER: &str = "windows-firewall";
 /// The rule group shown in the Windows Firewall console.
 const GROUPING: &str = "cordon sandbox";
 
-fn rules() -> Result<INetFwRules, SandboxError> {
+fn policy() -> Result<INetFwPolicy2, SandboxError> {
     // SAFETY: initialising COM on this thread; an earlier initialisation
     // (any model) is fine, and a real failure surfaces in CoCreateInstance.
     let _ = unsafe { CoInitializeEx(None, COINIT_APARTMENTTHREADED) };
@@ -33,13 +34,100 @@ fn rules() -> Result<INetFwRules, SandboxError> {
         )
     }
     .map_err(|e| win_err(LAYER, "opening the firewall policy (INetFwPolicy2)", &e))?;
+    Ok(policy)
+}
+
+fn rules_of(policy: &INetFwPolicy2) -> Result<INetFwRules, SandboxError> {
     // SAFETY: a COM call on a live interface.
     unsafe { policy.Rules() }.map_err(|e| win_err(LAYER, "reading the firewall rules", &e))
 }
 
-fn existing(rules: &INetFwRules, name: &str) -> Option<INetFwRule> {
-    // SAFETY: a COM call on a live interface; a missing rule is an error result.
-    unsafe { rules.Item(&BSTR::from(name)) }.ok()
+fn rules() -> Result<INetFwRules, SandboxError> {
+    rules_of(&policy()?)
+}
+
+/// Reads one rule's properties.
+fn observe_rule(rule: &INetFwRule) -> windows::core::Result<ObservedRule> {
+    let rule3: INetFwRule3 = rule.cast()?;
+    // SAFETY: COM property getters on live interfaces.
+    unsafe {
+        let protocol = rule.Protocol()?;
+        Ok(ObservedRule {
+            enabled: rule.Enabled()?.as_bool(),
+            block: rule.Action()? == NET_FW_ACTION_BLOCK,
+            outbound: rule.Direction()? == NET_FW_RULE_DIR_OUT,
+            protocol,
+            remote_ports: if protocol == Protocol::Any.number() {
+                String::new()
+            } else {
+                rule.RemotePorts()?.to_string()
+            },
+            profiles: rule.Profiles()?,
+            local_users: rule3.LocalUserAuthorizedList()?.to_string(),
+        })
+    }
+}
+
+/// Refuses the run unless Windows Firewall, as it is now, holds the
+/// offline account (`offline_sid`) to `expected`: firewall on in every
+/// profile, no group policy override, every rule present, enabled, and as
+/// planned. The setup marker alone is not trusted.
+pub(super) fn verify(offline_sid: &str, expected: &[FirewallRule]) -> Result<(), SandboxError> {
+    let policy = policy()?;
+    let step = "reading the firewall state";
+    let mut observed = ObservedFirewall::default();
+    // SAFETY: COM property getters on a live interface.
+    let state = unsafe { policy.LocalPolicyModifyState() }.map_err(|e| win_err(LAYER, step, &e))?;
+    observed.group_policy_override = state == NET_FW_MODIFY_STATE_GP_OVERRIDE;
+    for (profile, name) in [
+        (NET_FW_PROFILE2_DOMAIN, "domain"),
+        (NET_FW_PROFILE2_PRIVATE, "private"),
+        (NET_FW_PROFILE2_PUBLIC, "public"),
+    ] {
+        // SAFETY: as above.
+        let on =
+            unsafe { policy.get_FirewallEnabled(profile) }.map_err(|e| win_err(LAYER, step, &e))?;
+        if !on.as_bool() {
+            observed.disabled_profiles.push(name.into());
+        }
+    }
+    let rules = rules_of(&policy)?;
+    for planned in expected {
+        let found = match existing(&rules, &planned.name)? {
+            Some(rule) => Some(observe_rule(&rule).map_err(|e| {
+                win_err(
+                    LAYER,
+                    &format!("reading firewall rule {}", planned.name),
+                    &e,
+                )
+            })?),
+            None => None,
+        };
+        observed.rules.push((planned.name.clone(), found));
+    }
+    let problems = firewall_problems(expected, offline_sid, &observed);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(SandboxError::Layer {
+        layer: LAYER.into(),
+        why: format!(
+            "the firewall does not hold the offline account as planned: {}",
+            problems.join("; ")
+        ),
+        fix: "turn Windows Firewall on for every profile and run `cordon sandbox windows setup` from an elevated prompt (if group policy manages the firewall, ask its administrator to allow local rules)".into(),
+    })
+}
+
+/// The rule named `name`, or `None` when there is none. Any other failure
+/// is an error: a rule that cannot be read is not taken for absent.
+fn existing(rules: &INetFwRules, name: &str) -> Result<Option<INetFwRule>, SandboxError> {
+    // SAFETY: a COM call on a live interface.
+    match unsafe { rules.Item(&BSTR::from(name)) } {
+        Ok(rule) => Ok(Some(rule)),
+        Err(e) if e.code() == HRESULT::from_win32(ERROR_FILE_NOT_FOUND.0) => Ok(None),
+        Err(e) => Err(win_err(LAYER, &format!("reading firewall rule {name}"), &e)),
+    }
 }
 
 /// Sets every property of `rule` from the plan, scoped to `sid`.
@@ -56,7 +144,9 @@ fn configure(rule: &INetFwRule3, planned: &FirewallRule, sid: &str) -> windows::
         rule.SetAction(NET_FW_ACTION_BLOCK)?;
         rule.SetProtocol(planned.protocol.number())?;
         rule.SetRemoteAddresses(&BSTR::from(planned.remote_addresses.as_str()))?;
-        if planned.remote_ports != "*" {
+        // Ports exist only for TCP and UDP; `*` is set too, so a rewritten
+        // rule does not keep the ports of an earlier setup.
+        if planned.protocol != Protocol::Any {
             rule.SetRemotePorts(&BSTR::from(planned.remote_ports.as_str()))?;
         }
         rule.SetProfiles(NET_FW_PROFILE2_ALL.0)?;
@@ -70,9 +160,16 @@ fn configure(rule: &INetFwRule3, planned: &FirewallRule, sid: &str) -> windows::
 /// left by an earlier setup stays in force until it is rewritten).
 fn upsert(rules: &INetFwRules, planned: &FirewallRule, sid: &str) -> Result<(), SandboxError> {
     let step = format!("installing firewall rule {}", planned.name);
-    if let Some(rule) = existing(rules, &planned.name) {
-        let rule: INetFwRule3 = rule.cast().map_err(|e| win_err(LAYER, &step, &e))?;
-        return configure(&rule, planned, sid).map_err(|e| win_err(LAYER, &step, &e));
+    if let Some(rule) = existing(rules, &planned.name)? {
+        // SAFETY: a COM property getter on a live interface.
+        let protocol = unsafe { rule.Protocol() }.map_err(|e| win_err(LAYER, &step, &e))?;
+        if protocol == planned.protocol.number() {
+            let rule: INetFwRule3 = rule.cast().map_err(|e| win_err(LAYER, &step, &e))?;
+            return configure(&rule, planned, sid).map_err(|e| win_err(LAYER, &step, &e));
+        }
+        // Another protocol cannot be rewritten in place (ports would be
+        // invalid): the old rule goes and the planned one is added below.
+        remove(rules, &planned.name)?;
     }
     // SAFETY: NetFwRule is the CLSID of the firewall rule coclass.
     let rule: INetFwRule3 = unsafe {
@@ -99,7 +196,7 @@ pub(super) fn program(offline_sid: &str, marker: &SetupMarker) -> Result<(), San
             FirewallStep::Add { rule } => upsert(&rules, rule, offline_sid)?,
             FirewallStep::NarrowRemotePorts { name, remote_ports } => {
                 let what = format!("narrowing firewall rule {name} to ports {remote_ports}");
-                let rule = existing(&rules, name).ok_or_else(|| SandboxError::Layer {
+                let rule = existing(&rules, name)?.ok_or_else(|| SandboxError::Layer {
                     layer: LAYER.into(),
                     why: format!("rule {name} vanished while it was being installed"),
                     fix: "run `cordon sandbox windows setup` again".into(),
@@ -122,7 +219,7 @@ pub(super) fn program(offline_sid: &str, marker: &SetupMarker) -> Result<(), San
 fn remove(rules: &INetFwRules, name: &str) -> Result<(), SandboxError> {
     // Names are not unique in the firewall: remove every copy (bounded).
     for _ in 0..16 {
-        if existing(rules, name).is_none() {
+        if existing(rules, name)?.is_none() {
             return Ok(());
         }
         // SAFETY: a COM call on a live interface.

@@ -49,12 +49,24 @@ fn io_err(context: String) -> impl FnOnce(std::io::Error) -> SandboxError {
 
 pub(crate) fn setup(state: &Path, marker: &SetupMarker) -> Result<(), SandboxError> {
     std::fs::create_dir_all(state).map_err(io_err(format!("creating {}", state.display())))?;
+    // No marker while the rules are being changed: a setup that fails
+    // part-way leaves runs refusing, not trusting half-programmed rules.
+    let path = state.join("setup.json");
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(SandboxError::Io {
+                context: format!("removing {}", path.display()),
+                source,
+            })
+        }
+    }
     for identity in [Identity::Offline, Identity::Online] {
         accounts::ensure(state, identity)?;
     }
     let offline_sid = accounts::sid_string(Identity::Offline.account())?;
     firewall::program(&offline_sid, marker)?;
-    let path = state.join("setup.json");
     let tmp = state.join("setup.json.tmp");
     let text = serde_json::to_vec_pretty(marker).map_err(|e| SandboxError::Io {
         context: "encoding the setup marker".into(),
@@ -97,6 +109,11 @@ pub(crate) fn run(
                 why: format!("the sandbox accounts are not set up for this run: {reason}"),
                 fix: "run `cordon sandbox windows setup` from an elevated prompt".into(),
             });
+        }
+        if plan.identity == Some(Identity::Offline) {
+            // ...and they must still be in force now.
+            let sid = accounts::sid_string(Identity::Offline.account())?;
+            firewall::verify(&sid, &plan.firewall_rules)?;
         }
     }
     for dir in &plan.placeholders {

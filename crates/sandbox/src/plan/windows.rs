@@ -420,6 +420,147 @@ pub fn firewall_rules(
     (rules, steps)
 }
 
+/// One rule as read back from Windows Firewall before a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedRule {
+    /// The rule is enabled.
+    pub enabled: bool,
+    /// Its action is block.
+    pub block: bool,
+    /// Its direction is outbound.
+    pub outbound: bool,
+    /// Its protocol number (256: any).
+    pub protocol: i32,
+    /// Its remote ports (`*` or ranges; empty for protocol any).
+    pub remote_ports: String,
+    /// Its profile bit mask (`NET_FW_PROFILE2_*`).
+    pub profiles: i32,
+    /// Its `LocalUserAuthorizedList` (an SDDL string naming the account).
+    pub local_users: String,
+}
+
+/// The firewall state that matters to the `offline` account, read by the
+/// executor before every run that relies on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedFirewall {
+    /// Group policy overrides local rules (`LocalPolicyModifyState` is
+    /// `NET_FW_MODIFY_STATE_GP_OVERRIDE`): rules setup added may not apply.
+    pub group_policy_override: bool,
+    /// Profiles (`domain`, `private`, `public`) whose firewall is off.
+    pub disabled_profiles: Vec<String>,
+    /// Each planned rule's name and what was found under it.
+    pub rules: Vec<(String, Option<ObservedRule>)>,
+}
+
+/// Every profile bit (`NET_FW_PROFILE2_ALL`).
+pub const ALL_PROFILES: i32 = 0x7fff_ffff;
+
+/// Why the firewall as observed does not hold the `offline` account
+/// (`sid`) to `expected`; empty when it does. Remote addresses are not
+/// compared (the API may render them in its own notation); everything
+/// else that decides what the rule blocks is.
+pub fn firewall_problems(
+    expected: &[FirewallRule],
+    sid: &str,
+    observed: &ObservedFirewall,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if observed.group_policy_override {
+        problems.push(
+            "group policy overrides local firewall rules, so the rules setup added may not apply"
+                .to_string(),
+        );
+    }
+    for profile in &observed.disabled_profiles {
+        problems.push(format!("Windows Firewall is off for the {profile} profile"));
+    }
+    for rule in expected {
+        let found = observed
+            .rules
+            .iter()
+            .find(|(name, _)| name == &rule.name)
+            .and_then(|(_, r)| r.as_ref());
+        let Some(found) = found else {
+            problems.push(format!("firewall rule {} is missing", rule.name));
+            continue;
+        };
+        let mut wrong = Vec::new();
+        if !found.enabled {
+            wrong.push("disabled".to_string());
+        }
+        if !found.block {
+            wrong.push("its action is not block".to_string());
+        }
+        if !found.outbound {
+            wrong.push("it is not outbound".to_string());
+        }
+        if found.protocol != rule.protocol.number() {
+            wrong.push(format!(
+                "protocol {} instead of {}",
+                found.protocol,
+                rule.protocol.number()
+            ));
+        }
+        if rule.protocol != Protocol::Any
+            && port_set(&found.remote_ports) != port_set(&rule.remote_ports)
+        {
+            wrong.push(format!(
+                "remote ports {:?} instead of {:?}",
+                found.remote_ports, rule.remote_ports
+            ));
+        }
+        if found.profiles & ALL_PROFILES != ALL_PROFILES {
+            wrong.push(format!("profiles {:#x} instead of all", found.profiles));
+        }
+        if !found
+            .local_users
+            .to_ascii_uppercase()
+            .contains(&sid.to_ascii_uppercase())
+        {
+            wrong.push(format!(
+                "it does not name the offline account ({sid}) but {:?}",
+                found.local_users
+            ));
+        }
+        if !wrong.is_empty() {
+            problems.push(format!("firewall rule {}: {}", rule.name, wrong.join(", ")));
+        }
+    }
+    problems
+}
+
+/// A Firewall API port list as merged inclusive ranges (`*` is every
+/// port); `None` when it does not parse.
+pub fn port_set(list: &str) -> Option<Vec<(u16, u16)>> {
+    let list = list.trim();
+    if list == "*" || list.eq_ignore_ascii_case("any") {
+        return Some(vec![(0, 65_535)]);
+    }
+    let mut ranges = Vec::new();
+    for part in list.split(',') {
+        let part = part.trim();
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b) = (a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?);
+        if a > b {
+            return None;
+        }
+        ranges.push((a, b));
+    }
+    ranges.sort_unstable();
+    let mut merged: Vec<(u16, u16)> = Vec::new();
+    for (a, b) in ranges {
+        match merged.last_mut() {
+            Some(last) if u32::from(a) <= u32::from(last.1) + 1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    // Port 0 is never a destination: `1-65535` and `*` block the same.
+    if merged.first() == Some(&(0, 65_535)) || merged.first() == Some(&(1, 65_535)) {
+        return Some(vec![(0, 65_535)]);
+    }
+    Some(merged)
+}
+
 /// Which account a policy runs as: `None` for danger-full-access (no
 /// sandbox, as on Linux); `offline` when the network is none or
 /// proxy-enforced; `online` for the full network.

@@ -549,3 +549,123 @@ fn environment_block_overrides_without_case_and_terminates() {
     assert_eq!(environment_block(&[], &[]).unwrap(), vec![0, 0]);
     assert!(environment_block(&[], &env(&[("A=B", "x")])).is_err());
 }
+
+const SID: &str = "S-1-5-21-1-2-3-1001";
+
+/// The firewall as setup leaves it for `rules`.
+fn observed_as_installed(rules: &[FirewallRule]) -> ObservedFirewall {
+    ObservedFirewall {
+        group_policy_override: false,
+        disabled_profiles: vec![],
+        rules: rules
+            .iter()
+            .map(|r| {
+                let found = ObservedRule {
+                    enabled: true,
+                    block: true,
+                    outbound: true,
+                    protocol: r.protocol.number(),
+                    remote_ports: if r.protocol == Protocol::Any {
+                        String::new()
+                    } else {
+                        r.remote_ports.clone()
+                    },
+                    profiles: ALL_PROFILES,
+                    local_users: format!("O:LSD:(A;;CC;;;{SID})"),
+                };
+                (r.name.clone(), Some(found))
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn installed_rules_verify_and_every_drift_is_named() {
+    let (rules, _) = firewall_rules(&[3128], false);
+    let good = observed_as_installed(&rules);
+    assert_eq!(firewall_problems(&rules, SID, &good), Vec::<String>::new());
+    // The API may space or order port ranges differently.
+    let mut spaced = good.clone();
+    for (name, r) in &mut spaced.rules {
+        if name == RULE_LOOPBACK_TCP {
+            r.as_mut().unwrap().remote_ports = "3129-65535, 1-3127".into();
+        }
+    }
+    assert!(firewall_problems(&rules, SID, &spaced).is_empty());
+
+    type Drift = Box<dyn Fn(&mut ObservedFirewall)>;
+    let drifted: Vec<(&str, Drift)> = vec![
+        ("group policy", Box::new(|o| o.group_policy_override = true)),
+        (
+            "off for the public",
+            Box::new(|o| o.disabled_profiles.push("public".into())),
+        ),
+        ("missing", Box::new(|o| o.rules[0].1 = None)),
+        (
+            "disabled",
+            Box::new(|o| o.rules[1].1.as_mut().unwrap().enabled = false),
+        ),
+        (
+            "not block",
+            Box::new(|o| o.rules[2].1.as_mut().unwrap().block = false),
+        ),
+        (
+            "not outbound",
+            Box::new(|o| o.rules[3].1.as_mut().unwrap().outbound = false),
+        ),
+        (
+            "protocol",
+            Box::new(|o| o.rules[2].1.as_mut().unwrap().protocol = 6),
+        ),
+        (
+            "remote ports",
+            Box::new(|o| o.rules[3].1.as_mut().unwrap().remote_ports = "1-3127".into()),
+        ),
+        (
+            "remote ports",
+            Box::new(|o| o.rules[3].1.as_mut().unwrap().remote_ports = "*".into()),
+        ),
+        (
+            "profiles",
+            Box::new(|o| o.rules[0].1.as_mut().unwrap().profiles = 4),
+        ),
+        (
+            "does not name the offline account",
+            Box::new(|o| {
+                o.rules[1].1.as_mut().unwrap().local_users = "O:LSD:(A;;CC;;;S-1-5-21-9)".into()
+            }),
+        ),
+    ];
+    for (want, change) in drifted {
+        let mut o = good.clone();
+        change(&mut o);
+        let problems = firewall_problems(&rules, SID, &o);
+        assert_eq!(problems.len(), 1, "{want}: {problems:?}");
+        assert!(problems[0].contains(want), "{want}: {problems:?}");
+    }
+}
+
+#[test]
+fn allow_local_binding_expects_only_the_non_loopback_rules() {
+    let (rules, _) = firewall_rules(&[3128], true);
+    let o = observed_as_installed(&rules);
+    assert!(firewall_problems(&rules, SID, &o).is_empty());
+    // Rules for a stricter setup (ports narrowed) also hold the account.
+    let (strict, _) = firewall_rules(&[3128], false);
+    assert!(firewall_problems(&rules, SID, &observed_as_installed(&strict)).is_empty());
+}
+
+#[test]
+fn port_sets_merge_and_compare() {
+    assert_eq!(port_set("*"), Some(vec![(0, 65_535)]));
+    assert_eq!(port_set("1-65535"), port_set("*"));
+    assert_eq!(
+        port_set("1-3127,3129-65535"),
+        Some(vec![(1, 3127), (3129, 65_535)])
+    );
+    assert_eq!(port_set("5,3-4,1-2"), Some(vec![(1, 5)]));
+    assert_eq!(port_set("1-3127,3128,3129-65535"), port_set("*"));
+    assert_eq!(port_set("9-3"), None);
+    assert_eq!(port_set("abc"), None);
+    assert_eq!(port_set("70000"), None);
+}
