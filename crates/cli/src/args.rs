@@ -75,6 +75,21 @@ pub enum SandboxTarget {
     Windows(Box<WindowsCommand>),
     /// Report which sandbox layers this host supports, and how to fix the rest.
     Doctor(DoctorArgs),
+    /// Internal: the half of a Windows run that starts as the sandbox
+    /// account and restricts itself before running the command.
+    #[command(name = "windows-runner", hide = true)]
+    WindowsRunner(WindowsRunnerArgs),
+}
+
+/// `cordon sandbox windows-runner` (started by cordon itself).
+#[derive(Debug, Args)]
+pub struct WindowsRunnerArgs {
+    /// The run's capability SID.
+    #[arg(long, value_name = "SID")]
+    pub capability_sid: String,
+    /// The command's own command line, passed through unchanged.
+    #[arg(long, value_name = "LINE", allow_hyphen_values = true)]
+    pub command_line: String,
 }
 
 /// `cordon sandbox windows [setup|uninstall] ...`.

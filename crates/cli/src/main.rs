@@ -14,6 +14,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sandbox(cmd) => match cmd.target {
             Some(SandboxTarget::Doctor(d)) => commands::doctor::run(d.json),
+            Some(SandboxTarget::WindowsRunner(r)) => {
+                commands::windows::runner(&r.capability_sid, &r.command_line)
+            }
             Some(SandboxTarget::Linux(run)) => sandbox_linux(run),
             Some(SandboxTarget::Macos(run)) => sandbox_macos(run),
             Some(SandboxTarget::Windows(cmd)) => match cmd.action {

@@ -182,6 +182,16 @@ pub fn execute_windows(
     windows_exec::run(&windows_state_dir(cordon_home), plan, env)
 }
 
+/// The runner half of a logon-user Windows run: started as the sandbox
+/// account by [`execute_windows`], it restricts its own token to
+/// `capability_sid` and runs `command_line`. Not for direct use.
+pub fn windows_runner(
+    capability_sid: &str,
+    command_line: &str,
+) -> Result<RunOutcome, SandboxError> {
+    windows_exec::runner(capability_sid, command_line)
+}
+
 /// Runs a planned macOS command under `sandbox-exec`; blocks until it ends.
 /// With `log_denials`, follows the unified log and returns the summary.
 pub fn execute_macos(

@@ -67,6 +67,14 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     }
 }
 
+/// `cordon sandbox windows-runner`: the runner half of a logon-user run.
+pub fn runner(capability_sid: &str, command_line: &str) -> Result<i32> {
+    match cordon_sandbox::windows_runner(capability_sid, command_line) {
+        Ok(outcome) => Ok(outcome.exit_code),
+        Err(e) => refuse_here(e),
+    }
+}
+
 /// `cordon sandbox windows setup`.
 pub fn setup(settings: WindowsSetupSettings) -> Result<i32> {
     let existing = cordon_sandbox::read_windows_marker(&settings.cordon_home)?;

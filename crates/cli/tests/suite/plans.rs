@@ -61,6 +61,13 @@ fn windows_proxy_plan_is_consistent() {
     assert_eq!(p["os"], "windows");
     assert_eq!(p["identity"], "offline");
     assert_eq!(p["launch"], "logon-user");
+    assert_eq!(p["trustee"]["kind"], "account-and-capability-sid");
+    // The account starts cordon's runner, which restricts itself first.
+    let runner = p["runner_command_line"].as_str().unwrap();
+    assert!(
+        runner.contains(" sandbox windows-runner --capability-sid CAPABILITY-SID --command-line "),
+        "{runner}"
+    );
     assert_eq!(p["allow_local_binding"], false);
     let ports: Vec<u16> = p["proxy_ports"]
         .as_array()

@@ -26,3 +26,10 @@ pub(crate) fn run(
 ) -> Result<RunOutcome, SandboxError> {
     Err(unsupported())
 }
+
+pub(crate) fn runner(
+    _capability_sid: &str,
+    _command_line: &str,
+) -> Result<RunOutcome, SandboxError> {
+    Err(unsupported())
+}

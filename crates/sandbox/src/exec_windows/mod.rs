@@ -5,8 +5,10 @@
 //!   passwords kept with DPAPI under `$CORDON_HOME/windows-sandbox`;
 //! * [`firewall`]: the offline account's rules through `INetFwPolicy2`;
 //! * [`acl`]: grants on writable and readable roots, denies on protected paths;
-//! * [`spawn`]: `CreateProcessWithLogonW` (logon-user) or a restricted
-//!   token and `CreateProcessAsUserW` (restricted-token).
+//! * [`spawn`]: cordon's runner started with `CreateProcessWithLogonW`
+//!   (logon-user), which restricts its own token with the run's capability
+//!   SID; or a restricted copy of the caller's token (restricted-token);
+//!   either way the command starts with `CreateProcessAsUserW`.
 //!
 //! # Limitations
 //! Compiled and linted for `x86_64-pc-windows-msvc` only; it has not been
@@ -119,9 +121,11 @@ pub(crate) fn run(
     for dir in &plan.placeholders {
         std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
     }
-    let trustee_sid = match &plan.trustee {
-        Trustee::Account { name } => accounts::sid_string(name)?,
-        Trustee::CapabilitySid => acl::new_capability_sid()?,
+    // Every sandboxed write needs the run's capability SID (the token is
+    // write-restricted to it); its entries are revoked after the run.
+    let account = match &plan.trustee {
+        Trustee::AccountAndCapabilitySid { name } => Some(accounts::sid_string(name)?),
+        Trustee::CapabilitySid => None,
         Trustee::None => {
             return Err(SandboxError::Layer {
                 layer: "acl".into(),
@@ -136,20 +140,27 @@ pub(crate) fn run(
         .chain(&plan.writable_roots)
         .chain(&plan.protected_paths)
         .collect();
-    acl::apply(&trustee_sid, &entries)?;
-    let outcome = match (plan.launch, plan.identity) {
-        (Launch::LogonUser, Some(identity)) => {
-            let password = accounts::password(state, identity)?;
-            spawn::logon_user(plan, identity, &password, env)
-        }
-        _ => spawn::restricted_token(plan, &trustee_sid, env),
-    };
-    if plan.trustee == Trustee::CapabilitySid {
-        // A per-run SID: take its entries off again, even after a failure.
-        let revoked = acl::revoke(&trustee_sid, &entries);
-        let outcome = outcome?;
-        revoked?;
-        return Ok(outcome);
+    if let Some(account) = &account {
+        // The account's half of each grant (its normal access check); kept,
+        // since concurrent runs share the account and it allows no write alone.
+        acl::apply(account, &entries)?;
     }
-    outcome
+    let capability = acl::new_capability_sid()?;
+    let outcome = acl::apply(&capability, &entries).and_then(|()| match plan.identity {
+        Some(identity) if plan.launch == Launch::LogonUser => {
+            let password = accounts::password(state, identity)?;
+            spawn::logon_user(plan, identity, &password, &capability, env)
+        }
+        _ => spawn::restricted_token(plan, &capability, env),
+    });
+    // Taken off again even after a failure (entries never added are skipped).
+    let revoked = acl::revoke(&capability, &entries);
+    let outcome = outcome?;
+    revoked?;
+    Ok(outcome)
+}
+
+/// The runner's side of a logon-user run (`cordon sandbox windows-runner`).
+pub(crate) fn runner(capability_sid: &str, command_line: &str) -> Result<RunOutcome, SandboxError> {
+    spawn::runner(capability_sid, command_line)
 }

@@ -1,14 +1,14 @@
-//! Starting the command: as a sandbox account, under a restricted token,
-//! or (danger-full-access) as the caller.
+//! Starting the command: through cordon's runner as a sandbox account,
+//! under a restricted token, or (danger-full-access) as the caller.
 
 use super::acl::OwnedSid;
 use super::win_err;
-use crate::plan::windows::{environment_block, Identity, WindowsPlan};
+use crate::plan::windows::{environment_block, runner_command_line, Identity, WindowsPlan};
 use crate::{RunOutcome, SandboxError};
 use std::ffi::OsString;
 use std::os::windows::io::AsRawHandle;
 use windows::core::{HSTRING, PCWSTR, PWSTR};
-use windows::Win32::Foundation::{CloseHandle, HANDLE};
+use windows::Win32::Foundation::{CloseHandle, SetHandleInformation, HANDLE, HANDLE_FLAG_INHERIT};
 use windows::Win32::Security::{
     CreateRestrictedToken, DISABLE_MAX_PRIVILEGE, SID_AND_ATTRIBUTES, TOKEN_ADJUST_DEFAULT,
     TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_QUERY, WRITE_RESTRICTED,
@@ -65,14 +65,21 @@ fn wait(info: PROCESS_INFORMATION) -> Result<RunOutcome, SandboxError> {
     })
 }
 
-/// Runs the command as the sandbox account with its stored password.
+/// Starts cordon's runner as the sandbox account with its stored password;
+/// the runner restricts itself to `capability_sid` and runs the command.
 pub(super) fn logon_user(
     plan: &WindowsPlan,
     identity: Identity,
     password: &str,
+    capability_sid: &str,
     env: &[(OsString, OsString)],
 ) -> Result<RunOutcome, SandboxError> {
-    let mut command_line = wide(&plan.command_line);
+    let exe = std::env::current_exe().map_err(|source| SandboxError::Io {
+        context: "finding cordon's own executable for the runner".into(),
+        source,
+    })?;
+    let line = runner_command_line(&exe.to_string_lossy(), capability_sid, &plan.command_line)?;
+    let mut command_line = wide(&line);
     let block = environment_block(env, &plan.env)?;
     let cwd = HSTRING::from(plan.cwd.as_os_str());
     let user = HSTRING::from(identity.account());
@@ -116,6 +123,42 @@ pub(super) fn restricted_token(
     capability_sid: &str,
     env: &[(OsString, OsString)],
 ) -> Result<RunOutcome, SandboxError> {
+    let block = environment_block(env, &plan.env)?;
+    let cwd = HSTRING::from(plan.cwd.as_os_str());
+    spawn_restricted(&plan.command_line, capability_sid, Some(&block), Some(&cwd))
+}
+
+/// The runner's side of [`Launch::LogonUser`](crate::plan::windows::Launch):
+/// already the sandbox account, it starts `command_line` under a
+/// write-restricted copy of its own token (the only kind of token
+/// `CreateProcessAsUserW` takes without privileges), with its own
+/// environment, working directory and standard handles.
+pub(crate) fn runner(capability_sid: &str, command_line: &str) -> Result<RunOutcome, SandboxError> {
+    // The standard handles come from CreateProcessWithLogonW and need not
+    // be inheritable; the command must get them.
+    for handle in [
+        std::io::stdin().as_raw_handle(),
+        std::io::stdout().as_raw_handle(),
+        std::io::stderr().as_raw_handle(),
+    ] {
+        // SAFETY: this process's own standard handles; a missing one
+        // (null) just fails, which is harmless.
+        let _ = unsafe {
+            SetHandleInformation(HANDLE(handle), HANDLE_FLAG_INHERIT.0, HANDLE_FLAG_INHERIT)
+        };
+    }
+    spawn_restricted(command_line, capability_sid, None, None)
+}
+
+/// Starts `command_line` under a write-restricted copy of this process's
+/// token restricted to `capability_sid`, and waits for it. `None` for the
+/// environment or directory inherits this process's.
+fn spawn_restricted(
+    command_line: &str,
+    capability_sid: &str,
+    env_block: Option<&[u16]>,
+    cwd: Option<&HSTRING>,
+) -> Result<RunOutcome, SandboxError> {
     let sid = OwnedSid::parse(capability_sid)?;
     let mut token = HANDLE::default();
     // SAFETY: the pseudo-handle of this process; `token` is a writable local.
@@ -146,9 +189,7 @@ pub(super) fn restricted_token(
     }
     .map_err(|e| win_err(LAYER, "creating the restricted token", &e))?;
     let restricted = Owned(restricted);
-    let mut command_line = wide(&plan.command_line);
-    let block = environment_block(env, &plan.env)?;
-    let cwd = HSTRING::from(plan.cwd.as_os_str());
+    let mut command_line = wide(command_line);
     let startup = startup_info();
     let mut info = PROCESS_INFORMATION::default();
     // SAFETY: as in `logon_user`; the standard handles are inherited.
@@ -161,8 +202,8 @@ pub(super) fn restricted_token(
             None,
             true,
             CREATE_UNICODE_ENVIRONMENT,
-            Some(block.as_ptr().cast()),
-            &cwd,
+            env_block.map(|b| b.as_ptr().cast()),
+            cwd.map_or(PCWSTR::null(), |c| PCWSTR(c.as_ptr())),
             &startup,
             &mut info,
         )

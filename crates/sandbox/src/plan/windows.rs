@@ -24,8 +24,10 @@
 //! * A `--network none` run as `offline` can reach a loopback listener on
 //!   the proxy ports that setup programmed (normally cordon's own proxy,
 //!   which is not running then).
-//! * ACL grants on writable and readable roots are left in place after a
-//!   logon-user run (they name the sandbox account only).
+//! * The sandbox account's own ACL entries (the half of each grant that
+//!   its normal access check needs) stay after a logon-user run, so that
+//!   concurrent runs keep working; alone they let nothing be written, since
+//!   every write also needs the run's capability SID, which is revoked.
 
 use super::shared::{all_carve_outs, base_env, serialize_os_strings};
 use crate::SandboxError;
@@ -60,8 +62,12 @@ impl Identity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Launch {
-    /// Logged on as the sandbox account (`LogonUserW` with the stored
-    /// password, `CreateProcessWithLogonW`).
+    /// cordon's runner (`cordon sandbox windows-runner`) is started as the
+    /// sandbox account with its stored password (`CreateProcessWithLogonW`);
+    /// it restricts its own token to writes the run's capability SID is
+    /// granted (`WRITE_RESTRICTED`) and starts the command with it
+    /// (`CreateProcessAsUserW`, allowed for a restricted copy of the
+    /// caller's own token).
     LogonUser,
     /// The caller's token, restricted, with a per-run capability SID
     /// (`CreateRestrictedToken`, `CreateProcessAsUserW`).
@@ -627,9 +633,11 @@ pub enum AclAccess {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Trustee {
-    /// A sandbox account, by user name.
-    Account {
-        /// The user name.
+    /// A sandbox account (for its normal access check; kept between runs)
+    /// and a capability SID generated for this run (for the write-restricted
+    /// check; revoked after the run). A write needs both.
+    AccountAndCapabilitySid {
+        /// The account's user name.
         name: String,
     },
     /// A capability SID generated for this run.
@@ -686,6 +694,10 @@ pub struct WindowsPlan {
     pub firewall_install_order: Vec<FirewallStep>,
     /// Who the ACL entries name.
     pub trustee: Trustee,
+    /// With [`Launch::LogonUser`]: the command line started as the sandbox
+    /// account (cordon's runner), with `CAPABILITY-SID` standing for the
+    /// SID the executor generates per run.
+    pub runner_command_line: Option<String>,
     /// Directories the command may write (ACL grants).
     pub writable_roots: Vec<AclEntry>,
     /// Directories the command may read in addition to what the account
@@ -786,7 +798,7 @@ pub fn plan_windows(
         (Vec::new(), Vec::new())
     };
     let trustee = match (launch, identity) {
-        (Launch::LogonUser, Some(id)) => Trustee::Account {
+        (Launch::LogonUser, Some(id)) => Trustee::AccountAndCapabilitySid {
             name: id.account().into(),
         },
         (Launch::RestrictedToken, _) => Trustee::CapabilitySid,
@@ -811,8 +823,13 @@ pub fn plan_windows(
     } else {
         Vec::new()
     };
+    // The account needs to read the working directory and run cordon's
+    // runner, both usually in the caller's profile.
     let readable_roots = if launch == Launch::LogonUser {
-        entries(vec![policy.cwd.clone()], AclAccess::ReadExecute)
+        entries(
+            vec![policy.cwd.clone(), PathBuf::from(&options.cordon_exe)],
+            AclAccess::ReadExecute,
+        )
     } else {
         Vec::new()
     };
@@ -832,6 +849,16 @@ pub fn plan_windows(
     } else {
         Vec::new()
     };
+    let command_line = command_line(argv)?;
+    let runner_command_line = if launch == Launch::LogonUser {
+        Some(runner_command_line(
+            &options.cordon_exe,
+            CAPABILITY_SID_PLACEHOLDER,
+            &command_line,
+        )?)
+    } else {
+        None
+    };
     Ok(WindowsPlan {
         mode: policy.mode,
         network: policy.network,
@@ -844,16 +871,42 @@ pub fn plan_windows(
         firewall_rules,
         firewall_install_order,
         trustee,
+        runner_command_line,
         writable_roots,
         readable_roots,
         protected_paths,
         placeholders,
         setup_marker,
         setup,
-        command_line: command_line(argv)?,
+        command_line,
         argv: argv.to_vec(),
         env,
     })
+}
+
+/// Stands for the per-run capability SID in a printed plan.
+pub const CAPABILITY_SID_PLACEHOLDER: &str = "CAPABILITY-SID";
+
+/// The hidden `cordon sandbox` subcommand that is the runner.
+pub const RUNNER_SUBCOMMAND: &str = "windows-runner";
+
+/// The command line that starts cordon's runner as the sandbox account:
+/// `cordon.exe sandbox windows-runner --capability-sid SID --command-line
+/// LINE`, where `LINE` is the command's own command line, passed through.
+pub fn runner_command_line(
+    cordon_exe: &str,
+    capability_sid: &str,
+    command_line: &str,
+) -> Result<String, SandboxError> {
+    self::command_line(&[
+        OsString::from(cordon_exe),
+        "sandbox".into(),
+        RUNNER_SUBCOMMAND.into(),
+        "--capability-sid".into(),
+        capability_sid.into(),
+        "--command-line".into(),
+        command_line.into(),
+    ])
 }
 
 /// Joins `argv` into one command line that `CommandLineToArgvW` and the

@@ -126,9 +126,23 @@ fn proxy_run_is_moved_to_logon_user_and_says_why() {
     );
     assert_eq!(
         plan.trustee,
-        Trustee::Account {
+        Trustee::AccountAndCapabilitySid {
             name: "cordon-offline".into()
         }
+    );
+    // The runner is what starts as the account, with the command's line.
+    let runner = plan.runner_command_line.as_deref().unwrap();
+    assert_eq!(
+        split_like_msvcrt(runner),
+        vec![
+            "cordon.exe",
+            "sandbox",
+            "windows-runner",
+            "--capability-sid",
+            "CAPABILITY-SID",
+            "--command-line",
+            &plan.command_line,
+        ]
     );
 }
 
@@ -401,7 +415,11 @@ fn acl_grants_and_denies() {
         .iter()
         .all(|a| a.access == AclAccess::DenyWrite));
     assert_eq!(plan.placeholders, vec![PathBuf::from("/w/.cordon")]);
-    assert_eq!(paths(&plan.readable_roots), vec![PathBuf::from("/w")]);
+    assert_eq!(
+        paths(&plan.readable_roots),
+        vec![PathBuf::from("/w"), "cordon.exe".into()],
+        "the account reads the working directory and runs cordon's runner"
+    );
 
     let ro = plan_windows(
         &policy(SandboxMode::ReadOnly, NetworkMode::None),
@@ -420,6 +438,7 @@ fn acl_grants_and_denies() {
     assert_eq!(rt.trustee, Trustee::CapabilitySid);
     assert_eq!(rt.writable_roots.len(), 2);
     assert!(rt.readable_roots.is_empty());
+    assert_eq!(rt.runner_command_line, None, "no account, no runner");
 }
 
 #[test]
@@ -668,4 +687,81 @@ fn port_sets_merge_and_compare() {
     assert_eq!(port_set("9-3"), None);
     assert_eq!(port_set("abc"), None);
     assert_eq!(port_set("70000"), None);
+}
+
+/// Splits a command line the way the Microsoft C runtime does (the rules
+/// `command_line` quotes for), to check that the runner gets the command's
+/// line back unchanged.
+fn split_like_msvcrt(line: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek() == Some(&' ') {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return args;
+        }
+        let mut arg = String::new();
+        let mut quoted = false;
+        while let Some(&c) = chars.peek() {
+            if c == ' ' && !quoted {
+                break;
+            }
+            chars.next();
+            match c {
+                '\\' => {
+                    let mut n = 1;
+                    while chars.peek() == Some(&'\\') {
+                        chars.next();
+                        n += 1;
+                    }
+                    if chars.peek() == Some(&'"') {
+                        arg.extend(std::iter::repeat_n('\\', n / 2));
+                        if n % 2 == 1 {
+                            chars.next();
+                            arg.push('"');
+                        }
+                    } else {
+                        arg.extend(std::iter::repeat_n('\\', n));
+                    }
+                }
+                '"' => quoted = !quoted,
+                _ => arg.push(c),
+            }
+        }
+        args.push(arg);
+    }
+}
+
+#[test]
+fn the_runner_gets_the_command_line_back_unchanged() {
+    for argv in [
+        vec!["cmd.exe", "/c", "echo hi"],
+        vec![r"C:\my dir\tool.exe", r#"say "hi""#, r"trailing\", ""],
+        vec![r#"a\"b c"#, r"C:\x\\"],
+    ] {
+        let argv: Vec<OsString> = argv.into_iter().map(OsString::from).collect();
+        let line = command_line(&argv).unwrap();
+        let exe = r"C:\Program Files\cordon\cordon.exe";
+        let runner = runner_command_line(exe, "S-1-15-3-1024-1-2-3-4", &line).unwrap();
+        let expected: Vec<String> = [
+            exe,
+            "sandbox",
+            "windows-runner",
+            "--capability-sid",
+            "S-1-15-3-1024-1-2-3-4",
+            "--command-line",
+            &line,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(split_like_msvcrt(&runner), expected);
+        let back: Vec<OsString> = split_like_msvcrt(&line)
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(back, argv);
+    }
 }
