@@ -21,7 +21,7 @@ use cordon_policy::{NetworkMode, SandboxMode, SandboxPolicy};
 use serde::Serialize;
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The `sandbox-exec` binary.
 pub const SANDBOX_EXEC: &str = "/usr/bin/sandbox-exec";
@@ -187,6 +187,7 @@ fn profile(
     if policy.writable_roots.is_empty() {
         text.push_str("; none\n");
     }
+    let mut fixed: Vec<String> = Vec::new();
     for (i, root) in policy.writable_roots.iter().enumerate() {
         let name = format!("WRITABLE_ROOT_{i}");
         params.push(ProfileParam {
@@ -202,12 +203,31 @@ fn profile(
             text,
             "(allow file-write*\n  (require-all\n    (subpath (param \"{name}\"))"
         );
-        for (j, path) in carved.into_iter().enumerate() {
+        for (j, path) in carved.iter().enumerate() {
             let ro = format!("{name}_RO_{j}");
             let _ = writeln!(text, "    (require-not (subpath (param \"{ro}\")))");
-            params.push(ProfileParam { name: ro, path });
+            params.push(ProfileParam {
+                name: ro,
+                path: path.clone(),
+            });
         }
         text.push_str("  ))\n");
+        // A protected path must not be carried off by renaming (or
+        // removing) a directory between it and the root: those directories
+        // themselves are fixed (their contents stay writable).
+        for (k, path) in fixed_ancestors(&root.root, &carved).into_iter().enumerate() {
+            let anc = format!("{name}_FIXED_{k}");
+            fixed.push(format!("  (literal (param \"{anc}\"))\n"));
+            params.push(ProfileParam { name: anc, path });
+        }
+    }
+    // After every allow, so no root's grant can win over it.
+    if !fixed.is_empty() {
+        text.push_str(
+            "; directories above protected paths cannot be renamed or removed\n(deny file-write*\n",
+        );
+        text.push_str(&fixed.concat());
+        text.push_str(")\n");
     }
 
     text.push_str("\n; network\n");
@@ -240,6 +260,20 @@ fn profile(
         );
     }
     (text, params)
+}
+
+/// The directories strictly between `root` and each of `protected`, each
+/// once, sorted: renaming any of them would move a protected path.
+pub fn fixed_ancestors(root: &Path, protected: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = protected
+        .iter()
+        .flat_map(|p| p.ancestors().skip(1))
+        .filter(|a| a.starts_with(root) && *a != root)
+        .map(Path::to_path_buf)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The `log stream` command that follows sandbox violations as NDJSON.

@@ -204,6 +204,28 @@ fn writable_roots_carve_out_protected_paths() {
         PathBuf::from("/Users/me/work/vendor/lib/.git")
     );
     assert_eq!(param("WRITABLE_ROOT_1"), PathBuf::from("/private/tmp"));
+    // The directories above the nested .git are fixed: renaming vendor/
+    // or vendor/lib would carry the protected .git off.
+    assert_eq!(
+        param("WRITABLE_ROOT_0_FIXED_0"),
+        PathBuf::from("/Users/me/work/vendor")
+    );
+    assert_eq!(
+        param("WRITABLE_ROOT_0_FIXED_1"),
+        PathBuf::from("/Users/me/work/vendor/lib")
+    );
+    assert!(plan
+        .params
+        .iter()
+        .all(|p| p.name != "WRITABLE_ROOT_0_FIXED_2"));
+    assert!(plan.profile.contains(
+        "(deny file-write*\n  (literal (param \"WRITABLE_ROOT_0_FIXED_0\"))\n  (literal (param \"WRITABLE_ROOT_0_FIXED_1\"))\n)"
+    ));
+    // The deny comes after every allow it narrows.
+    assert!(
+        plan.profile.find("(deny file-write*").unwrap()
+            > plan.profile.rfind("(allow file-write*").unwrap()
+    );
     assert!(plan
         .profile
         .contains("(require-not (subpath (param \"WRITABLE_ROOT_0_RO_1\")))"));
@@ -315,4 +337,21 @@ fn log_stream_follows_sandbox_reports_as_ndjson() {
     assert_eq!(argv[0], "/usr/bin/log");
     assert!(argv.iter().any(|a| a == "ndjson"));
     assert!(argv.last().unwrap().to_str().unwrap().contains("Sandbox"));
+}
+
+#[test]
+fn fixed_ancestors_lie_strictly_between_root_and_protected_path() {
+    let root = Path::new("/w");
+    assert_eq!(
+        fixed_ancestors(
+            root,
+            &[
+                "/w/.git".into(),
+                "/w/a/b/.git".into(),
+                "/w/a/.cordon".into()
+            ]
+        ),
+        vec![PathBuf::from("/w/a"), "/w/a/b".into()]
+    );
+    assert!(fixed_ancestors(root, &["/w/.git".into()]).is_empty());
 }
