@@ -1,8 +1,8 @@
 //! `cordon sandbox macos ... -- CMD`.
 
 use crate::commands::sandbox::{
-    build_proxy, cordon_exe, pick_proxy_port, proxy_token, refuse, refuse_here, resolve_policy,
-    serve_in_background,
+    build_proxy, cordon_exe, denial_summary, pick_proxy_port, proxy_token, refuse, refuse_here,
+    resolve_policy, serve_in_background,
 };
 use crate::settings::{RunSettings, UsageError};
 use anyhow::Result;
@@ -65,15 +65,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         Err(e) => return refuse_here(e),
     };
     if settings.log_denials {
-        let mut summary = outcome.denial_summary.unwrap_or_default();
-        if let Some(proxy) = &proxy {
-            let lines = cordon_proxy::denial_summary(&proxy.denials());
-            if !lines.is_empty() {
-                summary.push_str("cordon: the proxy refused:\n");
-                summary.push_str(&lines);
-            }
-        }
-        eprint!("{summary}");
+        eprint!("{}", denial_summary(outcome.denial_summary, proxy.as_ref()));
     }
     Ok(outcome.exit_code)
 }

@@ -95,14 +95,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         }
     };
     if settings.log_denials {
-        let mut summary = outcome.denial_summary.unwrap_or_default();
-        if let Some(proxy) = &proxy {
-            let lines = cordon_proxy::denial_summary(&proxy.denials());
-            if !lines.is_empty() {
-                summary.push_str("cordon: the proxy refused:\n");
-                summary.push_str(&lines);
-            }
-        }
+        let summary = denial_summary(outcome.denial_summary, proxy.as_ref());
         match &settings.denial_report {
             Some(path) => {
                 if let Err(e) = std::fs::write(path, &summary) {
@@ -117,6 +110,20 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         }
     }
     Ok(outcome.exit_code)
+}
+
+/// The `--log-denials` report: the sandbox's own summary, then what the
+/// proxy refused, one line per host.
+pub(crate) fn denial_summary(sandbox: Option<String>, proxy: Option<&Proxy>) -> String {
+    let mut summary = sandbox.unwrap_or_default();
+    if let Some(proxy) = proxy {
+        let lines = cordon_proxy::denial_summary(&proxy.denials());
+        if !lines.is_empty() {
+            summary.push_str("cordon: the proxy refused:\n");
+            summary.push_str(&lines);
+        }
+    }
+    summary
 }
 
 /// The plan with the command starting in `dir` (the agent's `workdir`)
