@@ -244,7 +244,20 @@ fn create_placeholders(plan: &mut LinuxPlan) -> Result<Vec<PathBuf>, SandboxErro
 /// placeholders do not pile up, and a run never pulls one out from under a
 /// concurrent run (which would drop that run's read-only bind).
 struct PlaceholderGuard {
-    locks: Vec<(PathBuf, std::fs::File, bool)>,
+    locks: Vec<PlaceholderLock>,
+}
+
+/// One locked empty protected directory.
+struct PlaceholderLock {
+    /// The directory itself, locked shared for the run.
+    dir: std::fs::File,
+    /// Its parent, opened when it was locked: removal happens in this very
+    /// directory, even if the parent's path is swapped meanwhile.
+    parent: Option<std::fs::File>,
+    /// Its name in `parent`.
+    name: CString,
+    /// This run created it (and so removes it).
+    created: bool,
 }
 
 impl PlaceholderGuard {
@@ -284,9 +297,23 @@ impl PlaceholderGuard {
                     }
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                guard
-                    .locks
-                    .push((path.clone(), file, created.contains(path)));
+                let parent = path.parent().and_then(|p| {
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+                        .open(p)
+                        .ok()
+                });
+                let name = path
+                    .file_name()
+                    .and_then(|n| CString::new(n.as_bytes()).ok())
+                    .unwrap_or_default();
+                guard.locks.push(PlaceholderLock {
+                    dir: file,
+                    parent,
+                    name,
+                    created: created.contains(path),
+                });
             }
         }
         Ok(guard)
@@ -295,23 +322,39 @@ impl PlaceholderGuard {
 
 impl Drop for PlaceholderGuard {
     fn drop(&mut self) {
-        for (path, file, created) in &self.locks {
+        use std::os::unix::fs::MetadataExt;
+        for lock in &self.locks {
+            let Some(parent) = &lock.parent else { continue };
+            if !lock.created || lock.name.as_bytes().is_empty() {
+                continue;
+            }
             // SAFETY: flock on a descriptor we own.
             let exclusive =
-                unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-            let still_empty = std::fs::read_dir(path)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
-            // The very directory we locked, not one created since in its place.
-            let same = {
-                use std::os::unix::fs::MetadataExt;
-                match (file.metadata(), std::fs::symlink_metadata(path)) {
-                    (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-                    _ => false,
-                }
-            };
-            if *created && exclusive && still_empty && same {
-                let _ = std::fs::remove_dir(path);
+                unsafe { libc::flock(lock.dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+            // The very directory we locked, not one created since in its
+            // place, looked up in the parent we opened (never by path).
+            // SAFETY: a zeroed stat is a valid out-buffer.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: `parent` is open, `name` NUL-terminated, `st` writable.
+            let found = unsafe {
+                libc::fstatat(
+                    parent.as_raw_fd(),
+                    lock.name.as_ptr(),
+                    &mut st,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            } == 0;
+            let same = found
+                && lock
+                    .dir
+                    .metadata()
+                    .is_ok_and(|m| m.dev() == st.st_dev && m.ino() == st.st_ino);
+            if exclusive && same {
+                // rmdir semantics: a directory that is no longer empty stays.
+                // SAFETY: as for fstatat.
+                unsafe {
+                    libc::unlinkat(parent.as_raw_fd(), lock.name.as_ptr(), libc::AT_REMOVEDIR)
+                };
             }
         }
     }
