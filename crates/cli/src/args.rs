@@ -87,9 +87,6 @@ pub struct WindowsRunnerArgs {
     /// The run's capability SID.
     #[arg(long, value_name = "SID")]
     pub capability_sid: String,
-    /// The command's own command line, passed through unchanged.
-    #[arg(long, value_name = "LINE", allow_hyphen_values = true)]
-    pub command_line: String,
 }
 
 /// `cordon sandbox windows [setup|uninstall] ...`.

@@ -15,7 +15,11 @@ fn main() -> ExitCode {
         Command::Sandbox(cmd) => match cmd.target {
             Some(SandboxTarget::Doctor(d)) => commands::doctor::run(d.json),
             Some(SandboxTarget::WindowsRunner(r)) => {
-                commands::windows::runner(&r.capability_sid, &r.command_line)
+                // The command's exit status as it is (Windows codes exceed 255).
+                match commands::windows::runner(&r.capability_sid) {
+                    Ok(code) => std::process::exit(code),
+                    Err(e) => Err(e),
+                }
             }
             Some(SandboxTarget::Linux(run)) => sandbox_linux(run),
             Some(SandboxTarget::Macos(run)) => sandbox_macos(run),

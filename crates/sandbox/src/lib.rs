@@ -184,12 +184,10 @@ pub fn execute_windows(
 
 /// The runner half of a logon-user Windows run: started as the sandbox
 /// account by [`execute_windows`], it restricts its own token to
-/// `capability_sid` and runs `command_line`. Not for direct use.
-pub fn windows_runner(
-    capability_sid: &str,
-    command_line: &str,
-) -> Result<RunOutcome, SandboxError> {
-    windows_exec::runner(capability_sid, command_line)
+/// `capability_sid` and runs the command line it finds in
+/// [`plan::windows::RUNNER_COMMAND_LINE_VAR`]. Not for direct use.
+pub fn windows_runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
+    windows_exec::runner(capability_sid)
 }
 
 /// Runs a planned macOS command under `sandbox-exec`; blocks until it ends.

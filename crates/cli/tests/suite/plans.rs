@@ -65,8 +65,16 @@ fn windows_proxy_plan_is_consistent() {
     // The account starts cordon's runner, which restricts itself first.
     let runner = p["runner_command_line"].as_str().unwrap();
     assert!(
-        runner.contains(" sandbox windows-runner --capability-sid CAPABILITY-SID --command-line "),
+        runner.ends_with(" sandbox windows-runner --capability-sid CAPABILITY-SID"),
         "{runner}"
+    );
+    // The workspace root holds a .git: it cannot be renamed away.
+    let fixed = p["fixed_directories"].as_array().unwrap();
+    assert!(
+        fixed
+            .iter()
+            .any(|e| e["path"] == w.work().to_str().unwrap() && e["access"] == "deny-delete"),
+        "{fixed:?}"
     );
     assert_eq!(p["allow_local_binding"], false);
     let ports: Vec<u16> = p["proxy_ports"]

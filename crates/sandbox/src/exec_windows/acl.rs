@@ -1,4 +1,5 @@
-//! ACL grants and denies for the sandbox identity.
+//! ACL grants and denies for the sandbox identity and the run's
+//! capability SID, and their removal after the run.
 
 use super::{accounts, code_err, win_err};
 use crate::plan::windows::{AclAccess, AclEntry};
@@ -6,13 +7,13 @@ use crate::SandboxError;
 use windows::core::{HSTRING, PWSTR};
 use windows::Win32::Foundation::{LocalFree, HLOCAL};
 use windows::Win32::Security::Authorization::{
-    ConvertStringSidToSidW, GetNamedSecurityInfoW, SetEntriesInAclW, SetNamedSecurityInfoW,
-    ACCESS_MODE, DENY_ACCESS, EXPLICIT_ACCESS_W, GRANT_ACCESS, NO_MULTIPLE_TRUSTEE, REVOKE_ACCESS,
-    SE_FILE_OBJECT, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
+    ConvertSidToStringSidW, ConvertStringSidToSidW, GetNamedSecurityInfoW, SetEntriesInAclW,
+    SetNamedSecurityInfoW, ACCESS_MODE, DENY_ACCESS, EXPLICIT_ACCESS_W, GRANT_ACCESS,
+    NO_MULTIPLE_TRUSTEE, SE_FILE_OBJECT, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows::Win32::Security::{
-    ACE_FLAGS, ACL, DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
-    SUB_CONTAINERS_AND_OBJECTS_INHERIT,
+    DeleteAce, EqualSid, GetAce, ACE_FLAGS, ACE_HEADER, ACL, DACL_SECURITY_INFORMATION,
+    INHERITED_ACE, NO_INHERITANCE, PSECURITY_DESCRIPTOR, PSID, SUB_CONTAINERS_AND_OBJECTS_INHERIT,
 };
 use windows::Win32::Storage::FileSystem::{
     DELETE, FILE_APPEND_DATA, FILE_DELETE_CHILD, FILE_GENERIC_EXECUTE, FILE_GENERIC_READ,
@@ -35,6 +36,25 @@ impl OwnedSid {
     }
 }
 
+impl OwnedSid {
+    /// The string form (`S-1-...`) of a SID owned elsewhere.
+    pub(super) fn string_of(sid: PSID) -> Result<String, SandboxError> {
+        let mut text = PWSTR::null();
+        // SAFETY: `sid` is a valid SID; the call allocates `text` with
+        // LocalAlloc, freed below.
+        unsafe { ConvertSidToStringSidW(sid, &mut text) }
+            .map_err(|e| win_err(LAYER, "printing a SID", &e))?;
+        // SAFETY: a NUL-terminated string from the call above.
+        let out = unsafe { text.to_string() };
+        // SAFETY: allocated by ConvertSidToStringSidW, freed once.
+        unsafe { LocalFree(Some(HLOCAL(text.0.cast()))) };
+        out.map_err(|e| SandboxError::Io {
+            context: "printing a SID".into(),
+            source: std::io::Error::other(e),
+        })
+    }
+}
+
 impl Drop for OwnedSid {
     fn drop(&mut self) {
         // SAFETY: allocated by ConvertStringSidToSidW and freed once.
@@ -42,7 +62,54 @@ impl Drop for OwnedSid {
     }
 }
 
-/// A fresh capability SID for one restricted-token run.
+/// An ACL built by `SetEntriesInAclW`, freed on drop.
+pub(super) struct OwnedAcl(pub(super) *mut ACL);
+
+impl OwnedAcl {
+    /// An ACL granting `mask` (not inherited) to each of `sids`.
+    pub(super) fn granting(sids: &[&str], mask: u32) -> Result<Self, SandboxError> {
+        let parsed: Vec<OwnedSid> = sids
+            .iter()
+            .map(|s| OwnedSid::parse(s))
+            .collect::<Result<_, _>>()?;
+        let entries: Vec<EXPLICIT_ACCESS_W> = parsed
+            .iter()
+            .map(|sid| explicit(sid, mask, GRANT_ACCESS, NO_INHERITANCE))
+            .collect();
+        let mut acl: *mut ACL = std::ptr::null_mut();
+        // SAFETY: the entries point at SIDs alive across the call, which
+        // allocates `acl` with LocalAlloc (freed on drop).
+        let status = unsafe { SetEntriesInAclW(Some(&entries), None, &mut acl) };
+        if status.is_err() {
+            return Err(code_err(LAYER, "building a DACL", status.0));
+        }
+        Ok(OwnedAcl(acl))
+    }
+}
+
+impl Drop for OwnedAcl {
+    fn drop(&mut self) {
+        // SAFETY: allocated by SetEntriesInAclW and freed once.
+        unsafe { LocalFree(Some(HLOCAL(self.0.cast()))) };
+    }
+}
+
+fn explicit(sid: &OwnedSid, mask: u32, mode: ACCESS_MODE, inherit: ACE_FLAGS) -> EXPLICIT_ACCESS_W {
+    EXPLICIT_ACCESS_W {
+        grfAccessPermissions: mask,
+        grfAccessMode: mode,
+        grfInheritance: inherit,
+        Trustee: TRUSTEE_W {
+            pMultipleTrustee: std::ptr::null_mut(),
+            MultipleTrusteeOperation: NO_MULTIPLE_TRUSTEE,
+            TrusteeForm: TRUSTEE_IS_SID,
+            TrusteeType: TRUSTEE_IS_UNKNOWN,
+            ptstrName: PWSTR(sid.0 .0.cast()),
+        },
+    }
+}
+
+/// A fresh capability SID for one run.
 pub(super) fn new_capability_sid() -> Result<String, SandboxError> {
     let bytes = accounts::random_bytes::<16>()?;
     let parts: Vec<String> = bytes
@@ -52,16 +119,24 @@ pub(super) fn new_capability_sid() -> Result<String, SandboxError> {
     Ok(format!("S-1-15-3-1024-{}", parts.join("-")))
 }
 
-/// The access mask and mode for an entry. Modify leaves out
-/// `FILE_DELETE_CHILD`, so a denied `.git` cannot be renamed away through
-/// its parent.
-fn mask(access: AclAccess) -> (u32, ACCESS_MODE) {
+/// The access mask, mode and whether it is inherited, for an entry.
+/// Modify leaves out `FILE_DELETE_CHILD`, so a denied `.git` cannot be
+/// renamed away through its parent.
+fn mask(access: AclAccess) -> (u32, ACCESS_MODE, bool) {
     match access {
-        AclAccess::ReadExecute => ((FILE_GENERIC_READ | FILE_GENERIC_EXECUTE).0, GRANT_ACCESS),
+        AclAccess::ReadExecute => (
+            (FILE_GENERIC_READ | FILE_GENERIC_EXECUTE).0,
+            GRANT_ACCESS,
+            true,
+        ),
         AclAccess::Modify => (
             (FILE_GENERIC_READ | FILE_GENERIC_WRITE | FILE_GENERIC_EXECUTE | DELETE).0,
             GRANT_ACCESS,
+            true,
         ),
+        // This directory only: it cannot be renamed or removed, while what
+        // is inside stays as the other entries say.
+        AclAccess::DenyDelete => (DELETE.0, DENY_ACCESS, false),
         AclAccess::DenyWrite => (
             (FILE_WRITE_DATA
                 | FILE_APPEND_DATA
@@ -73,6 +148,7 @@ fn mask(access: AclAccess) -> (u32, ACCESS_MODE) {
                 | WRITE_OWNER)
                 .0,
             DENY_ACCESS,
+            true,
         ),
     }
 }
@@ -81,12 +157,12 @@ fn mask(access: AclAccess) -> (u32, ACCESS_MODE) {
 fn set_entry(
     path: &std::path::Path,
     sid: &OwnedSid,
-    permissions: u32,
-    mode: ACCESS_MODE,
+    access: AclAccess,
 ) -> Result<(), SandboxError> {
+    let (permissions, mode, inherit) = mask(access);
     let name = HSTRING::from(path.as_os_str());
     let step = format!("changing the ACL of {}", path.display());
-    let inheritance = if path.is_dir() {
+    let inheritance = if inherit && path.is_dir() {
         SUB_CONTAINERS_AND_OBJECTS_INHERIT
     } else {
         ACE_FLAGS(0)
@@ -110,18 +186,7 @@ fn set_entry(
     if status.is_err() {
         return Err(code_err(LAYER, &step, status.0));
     }
-    let entry = EXPLICIT_ACCESS_W {
-        grfAccessPermissions: permissions,
-        grfAccessMode: mode,
-        grfInheritance: inheritance,
-        Trustee: TRUSTEE_W {
-            pMultipleTrustee: std::ptr::null_mut(),
-            MultipleTrusteeOperation: NO_MULTIPLE_TRUSTEE,
-            TrusteeForm: TRUSTEE_IS_SID,
-            TrusteeType: TRUSTEE_IS_UNKNOWN,
-            ptstrName: PWSTR(sid.0 .0.cast()),
-        },
-    };
+    let entry = explicit(sid, permissions, mode, inheritance);
     let mut new: *mut ACL = std::ptr::null_mut();
     // SAFETY: `old` points into `descriptor`, still alive; the call
     // allocates `new` with LocalAlloc.
@@ -160,19 +225,116 @@ fn set_entry(
 pub(super) fn apply(sid: &str, entries: &[&AclEntry]) -> Result<(), SandboxError> {
     let sid = OwnedSid::parse(sid)?;
     for entry in entries {
-        let (permissions, mode) = mask(entry.access);
-        set_entry(&entry.path, &sid, permissions, mode)?;
+        set_entry(&entry.path, &sid, entry.access)?;
     }
     Ok(())
 }
 
-/// Removes every entry naming `sid` from the paths (after a
-/// restricted-token run); tries every path and reports the first failure.
+/// Like [`apply`] for one read grant that may fail: when cordon may not
+/// change the file's ACL, the file is left as it is.
+pub(super) fn try_grant_read(sid: &str, path: &std::path::Path) -> Result<(), SandboxError> {
+    let sid = OwnedSid::parse(sid)?;
+    // A failure shows later, and is explained, if the account cannot
+    // start the runner.
+    let _ = set_entry(path, &sid, AclAccess::ReadExecute);
+    Ok(())
+}
+
+/// Access-allowed and access-denied ACE types (the only kinds set here).
+const ACCESS_ALLOWED_ACE_TYPE: u8 = 0;
+const ACCESS_DENIED_ACE_TYPE: u8 = 1;
+/// Where the SID starts in those ACEs: after the header and the mask.
+const ACE_SID_OFFSET: usize = 8;
+
+/// Removes every explicit allow and deny entry naming `sid` from the DACL
+/// of `path` (revoking would leave the denies; inherited copies below go
+/// with their source).
+fn remove_sid(path: &std::path::Path, sid: &OwnedSid) -> Result<(), SandboxError> {
+    let name = HSTRING::from(path.as_os_str());
+    let step = format!(
+        "removing the run's entries from the ACL of {}",
+        path.display()
+    );
+    let mut dacl: *mut ACL = std::ptr::null_mut();
+    let mut descriptor = PSECURITY_DESCRIPTOR::default();
+    // SAFETY: out-pointers to locals; the descriptor (which owns `dacl`)
+    // is freed below.
+    let status = unsafe {
+        GetNamedSecurityInfoW(
+            &name,
+            SE_FILE_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            None,
+            None,
+            Some(&mut dacl),
+            None,
+            &mut descriptor,
+        )
+    };
+    if status.is_err() {
+        return Err(code_err(LAYER, &step, status.0));
+    }
+    let mut result = Ok(());
+    if !dacl.is_null() {
+        let mut removed = false;
+        // SAFETY: `dacl` is a valid ACL inside `descriptor`; ACEs are read
+        // through GetAce and deleted from the end, so indices stay valid.
+        unsafe {
+            for index in (0..u32::from((*dacl).AceCount)).rev() {
+                let mut ace: *mut core::ffi::c_void = std::ptr::null_mut();
+                if GetAce(dacl, index, &mut ace).is_err() {
+                    continue;
+                }
+                let header = &*ace.cast::<ACE_HEADER>();
+                let kind_matches = header.AceType == ACCESS_ALLOWED_ACE_TYPE
+                    || header.AceType == ACCESS_DENIED_ACE_TYPE;
+                let inherited = u32::from(header.AceFlags) & INHERITED_ACE.0 != 0;
+                if !kind_matches || inherited {
+                    continue;
+                }
+                let ace_sid = PSID(ace.cast::<u8>().add(ACE_SID_OFFSET).cast());
+                if EqualSid(ace_sid, sid.0).is_ok() {
+                    if let Err(e) = DeleteAce(dacl, index) {
+                        result = Err(win_err(LAYER, &step, &e));
+                        break;
+                    }
+                    removed = true;
+                }
+            }
+        }
+        if removed && result.is_ok() {
+            // SAFETY: `dacl` is still a valid ACL (entries only removed).
+            let status = unsafe {
+                SetNamedSecurityInfoW(
+                    &name,
+                    SE_FILE_OBJECT,
+                    DACL_SECURITY_INFORMATION,
+                    None,
+                    None,
+                    Some(dacl),
+                    None,
+                )
+            };
+            if status.is_err() {
+                result = Err(code_err(LAYER, &step, status.0));
+            }
+        }
+    }
+    // SAFETY: allocated by GetNamedSecurityInfoW, freed once.
+    unsafe { LocalFree(Some(HLOCAL(descriptor.0))) };
+    result
+}
+
+/// Removes every entry naming `sid` from the paths (after a run); tries
+/// every path and reports the first failure.
 pub(super) fn revoke(sid: &str, entries: &[&AclEntry]) -> Result<(), SandboxError> {
     let sid = OwnedSid::parse(sid)?;
+    let mut paths: Vec<&std::path::Path> = entries.iter().map(|e| e.path.as_path()).collect();
+    paths.sort();
+    paths.dedup();
     let mut first = None;
-    for entry in entries {
-        if let Err(e) = set_entry(&entry.path, &sid, 0, REVOKE_ACCESS) {
+    for path in paths {
+        if let Err(e) = remove_sid(path, &sid) {
             first.get_or_insert(e);
         }
     }

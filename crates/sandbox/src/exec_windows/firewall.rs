@@ -2,8 +2,9 @@
 
 use super::win_err;
 use crate::plan::windows::{
-    firewall_problems, firewall_rules, FirewallRule, FirewallStep, ObservedFirewall, ObservedRule,
-    Protocol, SetupMarker, ALL_RULE_NAMES, RULE_LOOPBACK_TCP, RULE_LOOPBACK_UDP,
+    firewall_problems, firewall_rules, rule_users_sddl, FirewallRule, FirewallStep,
+    ObservedFirewall, ObservedRule, Protocol, SetupMarker, ALL_RULE_NAMES, RULE_LOOPBACK_TCP,
+    RULE_LOOPBACK_UDP,
 };
 use crate::SandboxError;
 use windows::core::{Interface, BSTR, HRESULT};
@@ -64,6 +65,15 @@ fn observe_rule(rule: &INetFwRule) -> windows::core::Result<ObservedRule> {
             },
             profiles: rule.Profiles()?,
             local_users: rule3.LocalUserAuthorizedList()?.to_string(),
+            local_addresses: rule.LocalAddresses()?.to_string(),
+            local_ports: if protocol == Protocol::Any.number() {
+                String::new()
+            } else {
+                rule.LocalPorts()?.to_string()
+            },
+            interface_types: rule.InterfaceTypes()?.to_string(),
+            application_name: rule.ApplicationName().unwrap_or_default().to_string(),
+            service_name: rule.ServiceName().unwrap_or_default().to_string(),
         })
     }
 }
@@ -132,7 +142,7 @@ fn existing(rules: &INetFwRules, name: &str) -> Result<Option<INetFwRule>, Sandb
 
 /// Sets every property of `rule` from the plan, scoped to `sid`.
 fn configure(rule: &INetFwRule3, planned: &FirewallRule, sid: &str) -> windows::core::Result<()> {
-    let sddl = format!("O:LSD:(A;;CC;;;{sid})");
+    let sddl = rule_users_sddl(sid);
     // SAFETY: COM property setters on a live interface with owned BSTRs.
     unsafe {
         rule.SetName(&BSTR::from(planned.name.as_str()))?;
@@ -148,7 +158,10 @@ fn configure(rule: &INetFwRule3, planned: &FirewallRule, sid: &str) -> windows::
         // rule does not keep the ports of an earlier setup.
         if planned.protocol != Protocol::Any {
             rule.SetRemotePorts(&BSTR::from(planned.remote_ports.as_str()))?;
+            rule.SetLocalPorts(&BSTR::from("*"))?;
         }
+        rule.SetLocalAddresses(&BSTR::from("*"))?;
+        rule.SetInterfaceTypes(&BSTR::from("All"))?;
         rule.SetProfiles(NET_FW_PROFILE2_ALL.0)?;
         rule.SetLocalUserAuthorizedList(&BSTR::from(sddl))?;
         rule.SetEnabled(VARIANT_TRUE)?;
@@ -163,12 +176,18 @@ fn upsert(rules: &INetFwRules, planned: &FirewallRule, sid: &str) -> Result<(), 
     if let Some(rule) = existing(rules, &planned.name)? {
         // SAFETY: a COM property getter on a live interface.
         let protocol = unsafe { rule.Protocol() }.map_err(|e| win_err(LAYER, &step, &e))?;
-        if protocol == planned.protocol.number() {
+        // SAFETY: as above.
+        let limited = unsafe {
+            !rule.ApplicationName().unwrap_or_default().is_empty()
+                || !rule.ServiceName().unwrap_or_default().is_empty()
+        };
+        if protocol == planned.protocol.number() && !limited {
             let rule: INetFwRule3 = rule.cast().map_err(|e| win_err(LAYER, &step, &e))?;
             return configure(&rule, planned, sid).map_err(|e| win_err(LAYER, &step, &e));
         }
         // Another protocol cannot be rewritten in place (ports would be
-        // invalid): the old rule goes and the planned one is added below.
+        // invalid), nor a rule limited to one program or service: the old
+        // rule goes and the planned one is added below.
         remove(rules, &planned.name)?;
     }
     // SAFETY: NetFwRule is the CLSID of the firewall rule coclass.

@@ -19,6 +19,7 @@ mod accounts;
 mod acl;
 mod firewall;
 mod spawn;
+mod token;
 
 use crate::plan::windows::{
     setup_decision, Identity, Launch, SetupDecision, SetupMarker, Trustee, WindowsPlan,
@@ -139,11 +140,15 @@ pub(crate) fn run(
         .iter()
         .chain(&plan.writable_roots)
         .chain(&plan.protected_paths)
+        .chain(&plan.fixed_directories)
         .collect();
     if let Some(account) = &account {
         // The account's half of each grant (its normal access check); kept,
         // since concurrent runs share the account and it allows no write alone.
         acl::apply(account, &entries)?;
+        if let Some(exe) = &plan.runner_exe {
+            acl::try_grant_read(account, exe)?;
+        }
     }
     let capability = acl::new_capability_sid()?;
     let outcome = acl::apply(&capability, &entries).and_then(|()| match plan.identity {
@@ -161,6 +166,6 @@ pub(crate) fn run(
 }
 
 /// The runner's side of a logon-user run (`cordon sandbox windows-runner`).
-pub(crate) fn runner(capability_sid: &str, command_line: &str) -> Result<RunOutcome, SandboxError> {
-    spawn::runner(capability_sid, command_line)
+pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
+    spawn::runner(capability_sid)
 }

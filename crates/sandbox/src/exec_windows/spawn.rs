@@ -1,35 +1,61 @@
 //! Starting the command: through cordon's runner as a sandbox account,
-//! under a restricted token, or (danger-full-access) as the caller.
+//! under a restricted token, or (danger-full-access) as the caller. Every
+//! sandboxed process starts suspended, is put in a kill-on-close job object
+//! and only then resumed; Ctrl-C and Ctrl-Break end the job, and cordon
+//! goes on to revoke the run's ACL entries.
 
-use super::acl::OwnedSid;
+use super::token::{self, Owned};
 use super::win_err;
-use crate::plan::windows::{environment_block, runner_command_line, Identity, WindowsPlan};
+use crate::plan::windows::{
+    environment_block, runner_command_line, Identity, WindowsPlan, RUNNER_COMMAND_LINE_VAR,
+};
 use crate::{RunOutcome, SandboxError};
 use std::ffi::OsString;
 use std::os::windows::io::AsRawHandle;
-use windows::core::{HSTRING, PCWSTR, PWSTR};
-use windows::Win32::Foundation::{CloseHandle, SetHandleInformation, HANDLE, HANDLE_FLAG_INHERIT};
-use windows::Win32::Security::{
-    CreateRestrictedToken, DISABLE_MAX_PRIVILEGE, SID_AND_ATTRIBUTES, TOKEN_ADJUST_DEFAULT,
-    TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_QUERY, WRITE_RESTRICTED,
+use std::sync::atomic::{AtomicIsize, Ordering};
+use windows::core::{BOOL, HSTRING, PCWSTR, PWSTR};
+use windows::Win32::Foundation::{SetHandleInformation, HANDLE, HANDLE_FLAG_INHERIT};
+use windows::Win32::System::Console::SetConsoleCtrlHandler;
+use windows::Win32::System::JobObjects::{
+    AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
+    SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows::Win32::System::Threading::{
-    CreateProcessAsUserW, CreateProcessWithLogonW, GetCurrentProcess, GetExitCodeProcess,
-    OpenProcessToken, WaitForSingleObject, CREATE_UNICODE_ENVIRONMENT, INFINITE,
+    CreateProcessAsUserW, CreateProcessWithLogonW, GetExitCodeProcess, ResumeThread,
+    TerminateProcess, WaitForSingleObject, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, INFINITE,
     LOGON_WITH_PROFILE, PROCESS_INFORMATION, STARTF_USESTDHANDLES, STARTUPINFOW,
 };
 
 const LAYER: &str = "windows-launch";
 
-/// A handle closed on drop.
-struct Owned(HANDLE);
+/// The job of the run in progress, for the console control handler.
+static JOB: AtomicIsize = AtomicIsize::new(0);
 
-impl Drop for Owned {
-    fn drop(&mut self) {
-        if !self.0.is_invalid() {
-            // SAFETY: the handle is owned here and closed once.
-            let _ = unsafe { CloseHandle(self.0) };
-        }
+/// Ctrl-C, Ctrl-Break, closing the console: end the job's processes and
+/// let cordon carry on to its clean-up.
+unsafe extern "system" fn on_console_event(_kind: u32) -> BOOL {
+    let job = JOB.load(Ordering::SeqCst);
+    if job != 0 {
+        // SAFETY: the job handle stays open while it is published here.
+        let _ = unsafe { TerminateJobObject(HANDLE(job as *mut _), 1) };
+    }
+    BOOL::from(true)
+}
+
+/// Makes this process's standard handles inheritable, so a child started
+/// with them (and `STARTF_USESTDHANDLES`) gets working ones.
+fn inheritable_std_handles() {
+    for handle in [
+        std::io::stdin().as_raw_handle(),
+        std::io::stdout().as_raw_handle(),
+        std::io::stderr().as_raw_handle(),
+    ] {
+        // SAFETY: this process's own standard handles; a missing one (null)
+        // just fails, which is harmless.
+        let _ = unsafe {
+            SetHandleInformation(HANDLE(handle), HANDLE_FLAG_INHERIT.0, HANDLE_FLAG_INHERIT)
+        };
     }
 }
 
@@ -48,16 +74,60 @@ fn wide(text: &str) -> Vec<u16> {
     text.encode_utf16().chain([0]).collect()
 }
 
-/// Waits for the process and returns its exit code.
-fn wait(info: PROCESS_INFORMATION) -> Result<RunOutcome, SandboxError> {
+/// A job whose processes all die when its last handle closes.
+fn kill_on_close_job() -> Result<Owned, SandboxError> {
+    // SAFETY: an unnamed job with default security.
+    let job = unsafe { CreateJobObjectW(None, PCWSTR::null()) }
+        .map_err(|e| win_err(LAYER, "creating the run's job object", &e))?;
+    let job = Owned(job);
+    let mut limits = JOBOBJECT_EXTENDED_LIMIT_INFORMATION::default();
+    limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    // SAFETY: `limits` is a valid structure of the size given.
+    unsafe {
+        SetInformationJobObject(
+            job.0,
+            JobObjectExtendedLimitInformation,
+            std::ptr::from_ref(&limits).cast(),
+            u32::try_from(std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>()).unwrap_or(0),
+        )
+    }
+    .map_err(|e| win_err(LAYER, "making the job kill its processes on close", &e))?;
+    Ok(job)
+}
+
+/// Puts the suspended process in a kill-on-close job, resumes it, waits,
+/// and returns its exit code. A process that cannot be put in the job is
+/// killed before it ran a single instruction.
+fn run_in_job(info: PROCESS_INFORMATION) -> Result<RunOutcome, SandboxError> {
     let process = Owned(info.hProcess);
-    let _thread = Owned(info.hThread);
+    let thread = Owned(info.hThread);
+    let job = match kill_on_close_job().and_then(|job| {
+        // SAFETY: both handles are live and owned here.
+        unsafe { AssignProcessToJobObject(job.0, process.0) }
+            .map(|()| job)
+            .map_err(|e| win_err(LAYER, "putting the command in its job object", &e))
+    }) {
+        Ok(job) => job,
+        Err(e) => {
+            // SAFETY: the suspended process is ours to end.
+            let _ = unsafe { TerminateProcess(process.0, 1) };
+            return Err(e);
+        }
+    };
+    JOB.store(job.0 .0 as isize, Ordering::SeqCst);
+    // SAFETY: a handler with the system's signature, for this process.
+    let _ = unsafe { SetConsoleCtrlHandler(Some(on_console_event), true) };
+    // SAFETY: the primary thread of the suspended process.
+    unsafe { ResumeThread(thread.0) };
     // SAFETY: `process` is a live process handle owned here.
     unsafe { WaitForSingleObject(process.0, INFINITE) };
+    JOB.store(0, Ordering::SeqCst);
     let mut code = 1u32;
     // SAFETY: as above; `code` is a writable local.
     unsafe { GetExitCodeProcess(process.0, &mut code) }
         .map_err(|e| win_err(LAYER, "reading the command's exit code", &e))?;
+    // Closing the job (dropped here) ends whatever the command left behind.
+    drop(job);
     Ok(RunOutcome {
         // NTSTATUS-style codes (0xC0000005) become negative, as in cmd's %ERRORLEVEL%.
         exit_code: i32::from_ne_bytes(code.to_ne_bytes()),
@@ -66,7 +136,8 @@ fn wait(info: PROCESS_INFORMATION) -> Result<RunOutcome, SandboxError> {
 }
 
 /// Starts cordon's runner as the sandbox account with its stored password;
-/// the runner restricts itself to `capability_sid` and runs the command.
+/// the runner restricts itself to `capability_sid` and runs the command,
+/// whose command line it finds in [`RUNNER_COMMAND_LINE_VAR`].
 pub(super) fn logon_user(
     plan: &WindowsPlan,
     identity: Identity,
@@ -78,12 +149,15 @@ pub(super) fn logon_user(
         context: "finding cordon's own executable for the runner".into(),
         source,
     })?;
-    let line = runner_command_line(&exe.to_string_lossy(), capability_sid, &plan.command_line)?;
+    let line = runner_command_line(&exe.to_string_lossy(), capability_sid)?;
     let mut command_line = wide(&line);
-    let block = environment_block(env, &plan.env)?;
+    let mut added = plan.env.clone();
+    added.push((RUNNER_COMMAND_LINE_VAR.into(), plan.command_line.clone()));
+    let block = environment_block(env, &added)?;
     let cwd = HSTRING::from(plan.cwd.as_os_str());
     let user = HSTRING::from(identity.account());
     let password = HSTRING::from(password);
+    inheritable_std_handles();
     let startup = startup_info();
     let mut info = PROCESS_INFORMATION::default();
     // SAFETY: every buffer lives across the call; the command line is a
@@ -96,7 +170,7 @@ pub(super) fn logon_user(
             LOGON_WITH_PROFILE,
             PCWSTR::null(),
             Some(PWSTR(command_line.as_mut_ptr())),
-            CREATE_UNICODE_ENVIRONMENT,
+            CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED,
             Some(block.as_ptr().cast()),
             &cwd,
             &startup,
@@ -107,13 +181,14 @@ pub(super) fn logon_user(
         win_err(
             LAYER,
             &format!(
-                "starting the command as {} (CreateProcessWithLogonW)",
-                identity.account()
+                "starting cordon's runner as {} (CreateProcessWithLogonW; the account must be able to read {})",
+                identity.account(),
+                exe.display()
             ),
             &e,
         )
     })?;
-    wait(info)
+    run_in_job(info)
 }
 
 /// Runs the command under a write-restricted copy of the caller's token
@@ -129,70 +204,40 @@ pub(super) fn restricted_token(
 }
 
 /// The runner's side of [`Launch::LogonUser`](crate::plan::windows::Launch):
-/// already the sandbox account, it starts `command_line` under a
+/// already the sandbox account, it closes its own process to other runs,
+/// takes the command's line out of its environment and starts it under a
 /// write-restricted copy of its own token (the only kind of token
-/// `CreateProcessAsUserW` takes without privileges), with its own
-/// environment, working directory and standard handles.
-pub(crate) fn runner(capability_sid: &str, command_line: &str) -> Result<RunOutcome, SandboxError> {
-    // The standard handles come from CreateProcessWithLogonW and need not
-    // be inheritable; the command must get them.
-    for handle in [
-        std::io::stdin().as_raw_handle(),
-        std::io::stdout().as_raw_handle(),
-        std::io::stderr().as_raw_handle(),
-    ] {
-        // SAFETY: this process's own standard handles; a missing one
-        // (null) just fails, which is harmless.
-        let _ = unsafe {
-            SetHandleInformation(HANDLE(handle), HANDLE_FLAG_INHERIT.0, HANDLE_FLAG_INHERIT)
-        };
-    }
-    spawn_restricted(command_line, capability_sid, None, None)
+/// `CreateProcessAsUserW` takes without privileges), with its environment,
+/// working directory and standard handles.
+pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
+    token::protect_own_process()?;
+    let command_line = std::env::var(RUNNER_COMMAND_LINE_VAR).map_err(|_| SandboxError::Layer {
+        layer: LAYER.into(),
+        why: format!("the runner found no command line in {RUNNER_COMMAND_LINE_VAR}"),
+        fix: "the runner is started by `cordon sandbox windows`, not directly".into(),
+    })?;
+    // SAFETY: the runner is single-threaded; nothing reads the environment
+    // concurrently.
+    unsafe { std::env::remove_var(RUNNER_COMMAND_LINE_VAR) };
+    inheritable_std_handles();
+    spawn_restricted(&command_line, capability_sid, None, None)
 }
 
 /// Starts `command_line` under a write-restricted copy of this process's
-/// token restricted to `capability_sid`, and waits for it. `None` for the
-/// environment or directory inherits this process's.
+/// token restricted to `capability_sid`, in a job, and waits for it.
+/// `None` for the environment or directory inherits this process's.
 fn spawn_restricted(
     command_line: &str,
     capability_sid: &str,
     env_block: Option<&[u16]>,
     cwd: Option<&HSTRING>,
 ) -> Result<RunOutcome, SandboxError> {
-    let sid = OwnedSid::parse(capability_sid)?;
-    let mut token = HANDLE::default();
-    // SAFETY: the pseudo-handle of this process; `token` is a writable local.
-    unsafe {
-        OpenProcessToken(
-            GetCurrentProcess(),
-            TOKEN_DUPLICATE | TOKEN_QUERY | TOKEN_ASSIGN_PRIMARY | TOKEN_ADJUST_DEFAULT,
-            &mut token,
-        )
-    }
-    .map_err(|e| win_err(LAYER, "opening cordon's own token", &e))?;
-    let token = Owned(token);
-    let restrict = [SID_AND_ATTRIBUTES {
-        Sid: sid.0,
-        Attributes: 0,
-    }];
-    let mut restricted = HANDLE::default();
-    // SAFETY: `token` is live; `restrict` and `restricted` outlive the call.
-    unsafe {
-        CreateRestrictedToken(
-            token.0,
-            DISABLE_MAX_PRIVILEGE | WRITE_RESTRICTED,
-            None,
-            None,
-            Some(&restrict),
-            &mut restricted,
-        )
-    }
-    .map_err(|e| win_err(LAYER, "creating the restricted token", &e))?;
-    let restricted = Owned(restricted);
+    let restricted = token::restricted(capability_sid)?;
     let mut command_line = wide(command_line);
     let startup = startup_info();
     let mut info = PROCESS_INFORMATION::default();
-    // SAFETY: as in `logon_user`; the standard handles are inherited.
+    // SAFETY: every buffer lives across the call; the standard handles are
+    // inherited.
     unsafe {
         CreateProcessAsUserW(
             Some(restricted.0),
@@ -201,7 +246,7 @@ fn spawn_restricted(
             None,
             None,
             true,
-            CREATE_UNICODE_ENVIRONMENT,
+            CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED,
             env_block.map(|b| b.as_ptr().cast()),
             cwd.map_or(PCWSTR::null(), |c| PCWSTR(c.as_ptr())),
             &startup,
@@ -209,7 +254,7 @@ fn spawn_restricted(
         )
     }
     .map_err(|e| win_err(LAYER, "starting the command (CreateProcessAsUserW)", &e))?;
-    wait(info)
+    run_in_job(info)
 }
 
 /// danger-full-access: the command as the caller, no sandbox.

@@ -15,13 +15,13 @@
 //!   proxy's loopback port(s) and to nothing else; Seatbelt matches
 //!   `localhost` only, not a specific loopback address.
 
-use super::shared::{base_env, carve_outs, serialize_os_strings};
+use super::shared::{base_env, carve_outs, fixed_directories, serialize_os_strings};
 use crate::SandboxError;
 use cordon_policy::{NetworkMode, SandboxMode, SandboxPolicy};
 use serde::Serialize;
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The `sandbox-exec` binary.
 pub const SANDBOX_EXEC: &str = "/usr/bin/sandbox-exec";
@@ -213,9 +213,12 @@ fn profile(
         }
         text.push_str("  ))\n");
         // A protected path must not be carried off by renaming (or
-        // removing) a directory between it and the root: those directories
-        // themselves are fixed (their contents stay writable).
-        for (k, path) in fixed_ancestors(&root.root, &carved).into_iter().enumerate() {
+        // removing) the root or a directory between it and the root: those
+        // directories themselves are fixed (their contents stay writable).
+        for (k, path) in fixed_directories(&root.root, &carved)
+            .into_iter()
+            .enumerate()
+        {
             let anc = format!("{name}_FIXED_{k}");
             fixed.push(format!("  (literal (param \"{anc}\"))\n"));
             params.push(ProfileParam { name: anc, path });
@@ -224,7 +227,7 @@ fn profile(
     // After every allow, so no root's grant can win over it.
     if !fixed.is_empty() {
         text.push_str(
-            "; directories above protected paths cannot be renamed or removed\n(deny file-write*\n",
+            "; roots holding protected paths, and directories between: not renamed or removed\n(deny file-write*\n",
         );
         text.push_str(&fixed.concat());
         text.push_str(")\n");
@@ -260,20 +263,6 @@ fn profile(
         );
     }
     (text, params)
-}
-
-/// The directories strictly between `root` and each of `protected`, each
-/// once, sorted: renaming any of them would move a protected path.
-pub fn fixed_ancestors(root: &Path, protected: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = protected
-        .iter()
-        .flat_map(|p| p.ancestors().skip(1))
-        .filter(|a| a.starts_with(root) && *a != root)
-        .map(Path::to_path_buf)
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// The `log stream` command that follows sandbox violations as NDJSON.

@@ -204,22 +204,32 @@ fn writable_roots_carve_out_protected_paths() {
         PathBuf::from("/Users/me/work/vendor/lib/.git")
     );
     assert_eq!(param("WRITABLE_ROOT_1"), PathBuf::from("/private/tmp"));
-    // The directories above the nested .git are fixed: renaming vendor/
-    // or vendor/lib would carry the protected .git off.
+    // The root and the directories above the nested .git are fixed:
+    // renaming the root, vendor/ or vendor/lib would carry a .git off.
     assert_eq!(
         param("WRITABLE_ROOT_0_FIXED_0"),
-        PathBuf::from("/Users/me/work/vendor")
+        PathBuf::from("/Users/me/work")
     );
     assert_eq!(
         param("WRITABLE_ROOT_0_FIXED_1"),
+        PathBuf::from("/Users/me/work/vendor")
+    );
+    assert_eq!(
+        param("WRITABLE_ROOT_0_FIXED_2"),
         PathBuf::from("/Users/me/work/vendor/lib")
     );
     assert!(plan
         .params
         .iter()
-        .all(|p| p.name != "WRITABLE_ROOT_0_FIXED_2"));
+        .all(|p| p.name != "WRITABLE_ROOT_0_FIXED_3"));
+    assert!(
+        plan.params
+            .iter()
+            .all(|p| p.name != "WRITABLE_ROOT_1_FIXED_0"),
+        "nothing protected in /private/tmp"
+    );
     assert!(plan.profile.contains(
-        "(deny file-write*\n  (literal (param \"WRITABLE_ROOT_0_FIXED_0\"))\n  (literal (param \"WRITABLE_ROOT_0_FIXED_1\"))\n)"
+        "(deny file-write*\n  (literal (param \"WRITABLE_ROOT_0_FIXED_0\"))\n  (literal (param \"WRITABLE_ROOT_0_FIXED_1\"))\n  (literal (param \"WRITABLE_ROOT_0_FIXED_2\"))\n)"
     ));
     // The deny comes after every allow it narrows.
     assert!(
@@ -340,10 +350,10 @@ fn log_stream_follows_sandbox_reports_as_ndjson() {
 }
 
 #[test]
-fn fixed_ancestors_lie_strictly_between_root_and_protected_path() {
+fn fixed_directories_are_the_root_and_those_between_it_and_protected_paths() {
     let root = Path::new("/w");
     assert_eq!(
-        fixed_ancestors(
+        fixed_directories(
             root,
             &[
                 "/w/.git".into(),
@@ -351,7 +361,12 @@ fn fixed_ancestors_lie_strictly_between_root_and_protected_path() {
                 "/w/a/.cordon".into()
             ]
         ),
-        vec![PathBuf::from("/w/a"), "/w/a/b".into()]
+        vec![PathBuf::from("/w"), "/w/a".into(), "/w/a/b".into()]
     );
-    assert!(fixed_ancestors(root, &["/w/.git".into()]).is_empty());
+    assert_eq!(
+        fixed_directories(root, &["/w/.git".into()]),
+        vec![PathBuf::from("/w")],
+        "renaming the root itself would carry its .git off"
+    );
+    assert!(fixed_directories(root, &[]).is_empty());
 }

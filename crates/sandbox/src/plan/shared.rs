@@ -35,6 +35,21 @@ pub(crate) fn all_carve_outs(policy: &SandboxPolicy) -> Vec<PathBuf> {
     out
 }
 
+/// The directories whose renaming or removal would carry a protected path
+/// off: `root` itself and every directory between it and each of
+/// `protected`; each once, sorted, none when nothing is protected.
+pub(crate) fn fixed_directories(root: &Path, protected: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = protected
+        .iter()
+        .flat_map(|p| p.ancestors().skip(1))
+        .filter(|a| a.starts_with(root))
+        .map(Path::to_path_buf)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The variables every sandboxed run gets, plus the proxy's with
 /// `--network proxy` (carrying `proxy_token`, since on macOS and Windows
 /// the proxy listens on the host's loopback). Empty for

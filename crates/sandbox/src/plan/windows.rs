@@ -29,7 +29,9 @@
 //!   concurrent runs keep working; alone they let nothing be written, since
 //!   every write also needs the run's capability SID, which is revoked.
 
-use super::shared::{all_carve_outs, base_env, serialize_os_strings};
+use super::shared::{
+    all_carve_outs, base_env, carve_outs, fixed_directories, serialize_os_strings,
+};
 use crate::SandboxError;
 pub use cordon_policy::WindowsSandbox;
 use cordon_policy::{NetworkMode, ProtectedKind, SandboxMode, SandboxPolicy};
@@ -443,6 +445,22 @@ pub struct ObservedRule {
     pub profiles: i32,
     /// Its `LocalUserAuthorizedList` (an SDDL string naming the account).
     pub local_users: String,
+    /// Its local addresses (`*`: any).
+    pub local_addresses: String,
+    /// Its local ports (`*`: any; empty for protocol any).
+    pub local_ports: String,
+    /// Its interface types (`All`).
+    pub interface_types: String,
+    /// The program it is limited to (empty: any).
+    pub application_name: String,
+    /// The service it is limited to (empty: any).
+    pub service_name: String,
+}
+
+/// The `LocalUserAuthorizedList` of every rule: exactly the `offline`
+/// account (`sid`).
+pub fn rule_users_sddl(sid: &str) -> String {
+    format!("O:LSD:(A;;CC;;;{sid})")
 }
 
 /// The firewall state that matters to the `offline` account, read by the
@@ -458,13 +476,15 @@ pub struct ObservedFirewall {
     pub rules: Vec<(String, Option<ObservedRule>)>,
 }
 
-/// Every profile bit (`NET_FW_PROFILE2_ALL`).
-pub const ALL_PROFILES: i32 = 0x7fff_ffff;
+/// The domain, private and public profile bits, all of which a rule must
+/// cover (`NET_FW_PROFILE2_ALL` reads back as a superset).
+pub const ALL_PROFILES: i32 = 0x7;
 
 /// Why the firewall as observed does not hold the `offline` account
 /// (`sid`) to `expected`; empty when it does. Remote addresses are not
-/// compared (the API may render them in its own notation); everything
-/// else that decides what the rule blocks is.
+/// compared (the API may render them in its own notation), nor the
+/// per-rule interface list; every other property that narrows what the
+/// rule blocks is.
 pub fn firewall_problems(
     expected: &[FirewallRule],
     sid: &str,
@@ -520,13 +540,32 @@ pub fn firewall_problems(
         }
         if !found
             .local_users
-            .to_ascii_uppercase()
-            .contains(&sid.to_ascii_uppercase())
+            .trim()
+            .eq_ignore_ascii_case(&rule_users_sddl(sid))
         {
             wrong.push(format!(
-                "it does not name the offline account ({sid}) but {:?}",
+                "it does not name exactly the offline account ({sid}) but {:?}",
                 found.local_users
             ));
+        }
+        let any = |v: &str| v.trim().is_empty() || v.trim() == "*";
+        if !any(&found.local_addresses) {
+            wrong.push(format!("local addresses {:?}", found.local_addresses));
+        }
+        if rule.protocol != Protocol::Any && !any(&found.local_ports) {
+            wrong.push(format!("local ports {:?}", found.local_ports));
+        }
+        if !found.interface_types.trim().eq_ignore_ascii_case("all") {
+            wrong.push(format!("interface types {:?}", found.interface_types));
+        }
+        if !found.application_name.trim().is_empty() {
+            wrong.push(format!(
+                "limited to the program {:?}",
+                found.application_name
+            ));
+        }
+        if !found.service_name.trim().is_empty() {
+            wrong.push(format!("limited to the service {:?}", found.service_name));
         }
         if !wrong.is_empty() {
             problems.push(format!("firewall rule {}: {}", rule.name, wrong.join(", ")));
@@ -627,6 +666,9 @@ pub enum AclAccess {
     Modify,
     /// Deny writing, appending, deleting and changing attributes or the ACL.
     DenyWrite,
+    /// Deny deleting (so renaming) this directory itself; not inherited,
+    /// its contents stay writable.
+    DenyDelete,
 }
 
 /// Who the ACL entries name.
@@ -696,7 +738,9 @@ pub struct WindowsPlan {
     pub trustee: Trustee,
     /// With [`Launch::LogonUser`]: the command line started as the sandbox
     /// account (cordon's runner), with `CAPABILITY-SID` standing for the
-    /// SID the executor generates per run.
+    /// SID the executor generates per run. The command's own line reaches
+    /// the runner in [`RUNNER_COMMAND_LINE_VAR`], not on this line (which
+    /// `CreateProcessWithLogonW` limits to 1024 characters).
     pub runner_command_line: Option<String>,
     /// Directories the command may write (ACL grants).
     pub writable_roots: Vec<AclEntry>,
@@ -705,6 +749,15 @@ pub struct WindowsPlan {
     pub readable_roots: Vec<AclEntry>,
     /// Paths inside writable roots that stay read-only (ACL denies).
     pub protected_paths: Vec<AclEntry>,
+    /// Each root holding a protected path, and every directory between it
+    /// and that path: they cannot be renamed or removed (which would carry
+    /// the protected path off), though their contents stay writable.
+    pub fixed_directories: Vec<AclEntry>,
+    /// With [`Launch::LogonUser`]: cordon's executable, which the account
+    /// must read to start the runner; granted when cordon may change its
+    /// ACL, and otherwise left as it is (readable to Users when installed
+    /// for all users).
+    pub runner_exe: Option<PathBuf>,
     /// Empty directories created before the run so a missing `.git` or
     /// `.cordon` at a root's top can carry a deny entry.
     pub placeholders: Vec<PathBuf>,
@@ -823,18 +876,28 @@ pub fn plan_windows(
     } else {
         Vec::new()
     };
-    // The account needs to read the working directory and run cordon's
-    // runner, both usually in the caller's profile.
+    // The account needs to read the working directory, usually in the
+    // caller's profile.
     let readable_roots = if launch == Launch::LogonUser {
-        entries(
-            vec![policy.cwd.clone(), PathBuf::from(&options.cordon_exe)],
-            AclAccess::ReadExecute,
-        )
+        entries(vec![policy.cwd.clone()], AclAccess::ReadExecute)
     } else {
         Vec::new()
     };
+    let runner_exe = (launch == Launch::LogonUser).then(|| PathBuf::from(&options.cordon_exe));
     let protected_paths = if sandboxed {
         entries(all_carve_outs(policy), AclAccess::DenyWrite)
+    } else {
+        Vec::new()
+    };
+    let fixed_directories = if sandboxed {
+        let mut dirs: Vec<PathBuf> = policy
+            .writable_roots
+            .iter()
+            .flat_map(|r| fixed_directories(&r.root, &carve_outs(policy, &r.root)))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        entries(dirs, AclAccess::DenyDelete)
     } else {
         Vec::new()
     };
@@ -854,7 +917,6 @@ pub fn plan_windows(
         Some(runner_command_line(
             &options.cordon_exe,
             CAPABILITY_SID_PLACEHOLDER,
-            &command_line,
         )?)
     } else {
         None
@@ -875,6 +937,8 @@ pub fn plan_windows(
         writable_roots,
         readable_roots,
         protected_paths,
+        fixed_directories,
+        runner_exe,
         placeholders,
         setup_marker,
         setup,
@@ -890,23 +954,31 @@ pub const CAPABILITY_SID_PLACEHOLDER: &str = "CAPABILITY-SID";
 /// The hidden `cordon sandbox` subcommand that is the runner.
 pub const RUNNER_SUBCOMMAND: &str = "windows-runner";
 
+/// The variable that carries the command's own command line to the
+/// runner, which removes it before starting the command.
+pub const RUNNER_COMMAND_LINE_VAR: &str = "CORDON_RUNNER_COMMAND_LINE";
+
+/// `CreateProcessWithLogonW` takes at most this many characters of
+/// command line.
+pub const LOGON_COMMAND_LINE_MAX: usize = 1024;
+
 /// The command line that starts cordon's runner as the sandbox account:
-/// `cordon.exe sandbox windows-runner --capability-sid SID --command-line
-/// LINE`, where `LINE` is the command's own command line, passed through.
-pub fn runner_command_line(
-    cordon_exe: &str,
-    capability_sid: &str,
-    command_line: &str,
-) -> Result<String, SandboxError> {
-    self::command_line(&[
+/// `cordon.exe sandbox windows-runner --capability-sid SID`. Refused when
+/// it exceeds what `CreateProcessWithLogonW` accepts.
+pub fn runner_command_line(cordon_exe: &str, capability_sid: &str) -> Result<String, SandboxError> {
+    let line = self::command_line(&[
         OsString::from(cordon_exe),
         "sandbox".into(),
         RUNNER_SUBCOMMAND.into(),
         "--capability-sid".into(),
         capability_sid.into(),
-        "--command-line".into(),
-        command_line.into(),
-    ])
+    ])?;
+    if line.encode_utf16().count() > LOGON_COMMAND_LINE_MAX {
+        return Err(SandboxError::Unsupported(format!(
+            "cordon's path makes the runner's command line longer than the {LOGON_COMMAND_LINE_MAX} characters Windows accepts for a command started as another user; install cordon under a shorter path"
+        )));
+    }
+    Ok(line)
 }
 
 /// Joins `argv` into one command line that `CommandLineToArgvW` and the

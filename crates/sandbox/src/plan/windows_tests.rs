@@ -130,7 +130,8 @@ fn proxy_run_is_moved_to_logon_user_and_says_why() {
             name: "cordon-offline".into()
         }
     );
-    // The runner is what starts as the account, with the command's line.
+    // The runner is what starts as the account (the command's own line
+    // travels in the environment).
     let runner = plan.runner_command_line.as_deref().unwrap();
     assert_eq!(
         split_like_msvcrt(runner),
@@ -140,10 +141,9 @@ fn proxy_run_is_moved_to_logon_user_and_says_why() {
             "windows-runner",
             "--capability-sid",
             "CAPABILITY-SID",
-            "--command-line",
-            &plan.command_line,
         ]
     );
+    assert_eq!(plan.runner_exe, Some(PathBuf::from("cordon.exe")));
 }
 
 #[test]
@@ -415,11 +415,14 @@ fn acl_grants_and_denies() {
         .iter()
         .all(|a| a.access == AclAccess::DenyWrite));
     assert_eq!(plan.placeholders, vec![PathBuf::from("/w/.cordon")]);
-    assert_eq!(
-        paths(&plan.readable_roots),
-        vec![PathBuf::from("/w"), "cordon.exe".into()],
-        "the account reads the working directory and runs cordon's runner"
-    );
+    assert_eq!(paths(&plan.readable_roots), vec![PathBuf::from("/w")]);
+    // The root holding .git and .cordon cannot be renamed away; /w/sub
+    // holds nothing protected.
+    assert_eq!(paths(&plan.fixed_directories), vec![PathBuf::from("/w")]);
+    assert!(plan
+        .fixed_directories
+        .iter()
+        .all(|a| a.access == AclAccess::DenyDelete));
 
     let ro = plan_windows(
         &policy(SandboxMode::ReadOnly, NetworkMode::None),
@@ -428,6 +431,7 @@ fn acl_grants_and_denies() {
     )
     .unwrap();
     assert!(ro.writable_roots.is_empty() && ro.protected_paths.is_empty());
+    assert!(ro.fixed_directories.is_empty());
 
     let rt = plan_windows(
         &policy(SandboxMode::WorkspaceWrite, NetworkMode::Full),
@@ -439,6 +443,8 @@ fn acl_grants_and_denies() {
     assert_eq!(rt.writable_roots.len(), 2);
     assert!(rt.readable_roots.is_empty());
     assert_eq!(rt.runner_command_line, None, "no account, no runner");
+    assert_eq!(rt.runner_exe, None);
+    assert_eq!(paths(&rt.fixed_directories), vec![PathBuf::from("/w")]);
 }
 
 #[test]
@@ -589,8 +595,17 @@ fn observed_as_installed(rules: &[FirewallRule]) -> ObservedFirewall {
                     } else {
                         r.remote_ports.clone()
                     },
-                    profiles: ALL_PROFILES,
+                    profiles: 0x7fff_ffff,
                     local_users: format!("O:LSD:(A;;CC;;;{SID})"),
+                    local_addresses: "*".into(),
+                    local_ports: if r.protocol == Protocol::Any {
+                        String::new()
+                    } else {
+                        "*".into()
+                    },
+                    interface_types: "All".into(),
+                    application_name: String::new(),
+                    service_name: String::new(),
                 };
                 (r.name.clone(), Some(found))
             })
@@ -649,10 +664,43 @@ fn installed_rules_verify_and_every_drift_is_named() {
             Box::new(|o| o.rules[0].1.as_mut().unwrap().profiles = 4),
         ),
         (
-            "does not name the offline account",
+            "does not name exactly the offline account",
             Box::new(|o| {
                 o.rules[1].1.as_mut().unwrap().local_users = "O:LSD:(A;;CC;;;S-1-5-21-9)".into()
             }),
+        ),
+        (
+            "does not name exactly the offline account",
+            Box::new(|o| {
+                o.rules[1].1.as_mut().unwrap().local_users = format!("O:LSD:(A;;CC;;;{SID}2)")
+            }),
+        ),
+        (
+            "does not name exactly the offline account",
+            Box::new(|o| {
+                o.rules[1].1.as_mut().unwrap().local_users =
+                    format!("O:LSD:(D;;CC;;;{SID})(A;;CC;;;WD)")
+            }),
+        ),
+        (
+            "local addresses",
+            Box::new(|o| o.rules[0].1.as_mut().unwrap().local_addresses = "10.0.0.9".into()),
+        ),
+        (
+            "local ports",
+            Box::new(|o| o.rules[3].1.as_mut().unwrap().local_ports = "80".into()),
+        ),
+        (
+            "interface types",
+            Box::new(|o| o.rules[0].1.as_mut().unwrap().interface_types = "Wireless".into()),
+        ),
+        (
+            "limited to the program",
+            Box::new(|o| o.rules[1].1.as_mut().unwrap().application_name = r"C:\x.exe".into()),
+        ),
+        (
+            "limited to the service",
+            Box::new(|o| o.rules[2].1.as_mut().unwrap().service_name = "dnscache".into()),
         ),
     ];
     for (want, change) in drifted {
@@ -735,7 +783,7 @@ fn split_like_msvcrt(line: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_runner_gets_the_command_line_back_unchanged() {
+fn command_lines_split_back_into_their_arguments() {
     for argv in [
         vec!["cmd.exe", "/c", "echo hi"],
         vec![r"C:\my dir\tool.exe", r#"say "hi""#, r"trailing\", ""],
@@ -743,25 +791,64 @@ fn the_runner_gets_the_command_line_back_unchanged() {
     ] {
         let argv: Vec<OsString> = argv.into_iter().map(OsString::from).collect();
         let line = command_line(&argv).unwrap();
-        let exe = r"C:\Program Files\cordon\cordon.exe";
-        let runner = runner_command_line(exe, "S-1-15-3-1024-1-2-3-4", &line).unwrap();
-        let expected: Vec<String> = [
-            exe,
-            "sandbox",
-            "windows-runner",
-            "--capability-sid",
-            "S-1-15-3-1024-1-2-3-4",
-            "--command-line",
-            &line,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert_eq!(split_like_msvcrt(&runner), expected);
         let back: Vec<OsString> = split_like_msvcrt(&line)
             .into_iter()
             .map(OsString::from)
             .collect();
         assert_eq!(back, argv);
     }
+    let exe = r"C:\Program Files\cordon\cordon.exe";
+    let runner = runner_command_line(exe, "S-1-15-3-1024-1-2-3-4").unwrap();
+    assert_eq!(
+        split_like_msvcrt(&runner),
+        vec![
+            exe,
+            "sandbox",
+            "windows-runner",
+            "--capability-sid",
+            "S-1-15-3-1024-1-2-3-4"
+        ]
+    );
+}
+
+#[test]
+fn a_runner_line_windows_would_cut_is_refused() {
+    let sid = "S-1-15-3-1024-4294967295-4294967295-4294967295-4294967295";
+    let long_exe = format!(r"C:\{}\cordon.exe", "d".repeat(1000));
+    assert!(matches!(
+        runner_command_line(&long_exe, sid),
+        Err(SandboxError::Unsupported(_))
+    ));
+    // A long command is fine: its line travels in the environment.
+    let long_cmd = vec![OsString::from("cmd.exe"), "x".repeat(5000).into()];
+    let plan = plan_windows(
+        &policy(SandboxMode::WorkspaceWrite, NetworkMode::Proxy),
+        &long_cmd,
+        &options(WindowsSandbox::Elevated),
+    )
+    .unwrap();
+    assert!(plan.runner_command_line.unwrap().len() < LOGON_COMMAND_LINE_MAX);
+}
+
+#[test]
+fn nested_protected_paths_fix_every_directory_above_them() {
+    let mut p = policy(SandboxMode::WorkspaceWrite, NetworkMode::None);
+    p.writable_roots[0].protected.push(ProtectedPath {
+        path: "/w/vendor/lib/.git".into(),
+        kind: ProtectedKind::Existing,
+    });
+    let plan = plan_windows(&p, &argv(), &options(WindowsSandbox::Elevated)).unwrap();
+    let fixed: Vec<PathBuf> = plan
+        .fixed_directories
+        .iter()
+        .map(|a| a.path.clone())
+        .collect();
+    assert_eq!(
+        fixed,
+        vec![
+            PathBuf::from("/w"),
+            "/w/vendor".into(),
+            "/w/vendor/lib".into()
+        ]
+    );
 }
