@@ -4,16 +4,18 @@
 //! * [`accounts`]: the `offline` and `online` local accounts, random
 //!   passwords kept with DPAPI under `$CORDON_HOME/windows-sandbox`;
 //! * [`firewall`]: the offline account's rules through `INetFwPolicy2`;
-//! * [`acl`]: grants on writable and readable roots, denies on protected paths;
+//! * [`acl`]: grants on writable and readable roots, denies on protected
+//!   paths and on the directories above them;
 //! * [`spawn`]: cordon's runner started with `CreateProcessWithLogonW`
 //!   (logon-user), which restricts its own token with the run's capability
 //!   SID; or a restricted copy of the caller's token (restricted-token);
-//!   either way the command starts with `CreateProcessAsUserW`.
+//!   either way the command starts with `CreateProcessAsUserW`, suspended,
+//!   in a kill-on-close job;
+//! * [`token`]: the restricted token, its default DACL, the runner's DACL.
 //!
 //! # Limitations
 //! Compiled and linted for `x86_64-pc-windows-msvc` only; it has not been
-//! run on a real Windows machine. The command's process tree is not put in
-//! a job object, so children that outlive it are not killed.
+//! run on a real Windows machine.
 
 mod accounts;
 mod acl;
