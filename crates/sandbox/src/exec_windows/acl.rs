@@ -5,7 +5,7 @@ use super::{accounts, code_err, win_err};
 use crate::plan::windows::{AclAccess, AclEntry};
 use crate::SandboxError;
 use windows::core::{HSTRING, PWSTR};
-use windows::Win32::Foundation::{LocalFree, HLOCAL};
+use windows::Win32::Foundation::{CloseHandle, LocalFree, HLOCAL, WAIT_ABANDONED, WAIT_OBJECT_0};
 use windows::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSidToSidW, GetNamedSecurityInfoW, SetEntriesInAclW,
     SetNamedSecurityInfoW, ACCESS_MODE, DENY_ACCESS, EXPLICIT_ACCESS_W, GRANT_ACCESS,
@@ -19,6 +19,9 @@ use windows::Win32::Storage::FileSystem::{
     DELETE, FILE_APPEND_DATA, FILE_DELETE_CHILD, FILE_GENERIC_EXECUTE, FILE_GENERIC_READ,
     FILE_GENERIC_WRITE, FILE_WRITE_ATTRIBUTES, FILE_WRITE_DATA, FILE_WRITE_EA, WRITE_DAC,
     WRITE_OWNER,
+};
+use windows::Win32::System::Threading::{
+    CreateMutexW, ReleaseMutex, WaitForSingleObject, INFINITE,
 };
 
 const LAYER: &str = "acl";
@@ -61,6 +64,38 @@ impl Drop for OwnedSid {
         unsafe { LocalFree(Some(HLOCAL(self.0 .0))) };
     }
 }
+
+/// Runs `f` holding a session-wide mutex, so that concurrent runs' ACL
+/// changes (each a read, an edit and a write of a whole DACL) do not undo
+/// one another.
+pub(super) fn locked<T>(f: impl FnOnce() -> Result<T, SandboxError>) -> Result<T, SandboxError> {
+    // SAFETY: a named mutex with default security; the handle is closed
+    // below.
+    let mutex = unsafe { CreateMutexW(None, false, &HSTRING::from(ACL_MUTEX)) }
+        .map_err(|e| win_err(LAYER, "opening cordon's ACL lock", &e))?;
+    // SAFETY: a live mutex handle.
+    let waited = unsafe { WaitForSingleObject(mutex, INFINITE) };
+    // WAIT_ABANDONED: a run died holding it; the DACLs it touched are
+    // whole (each write is one call), so carry on.
+    let result = if waited == WAIT_OBJECT_0 || waited == WAIT_ABANDONED {
+        let result = f();
+        // SAFETY: owned by this thread after the wait.
+        let _ = unsafe { ReleaseMutex(mutex) };
+        result
+    } else {
+        Err(SandboxError::Layer {
+            layer: LAYER.into(),
+            why: "waiting for cordon's ACL lock failed".into(),
+            fix: "try again; if it persists, report it".into(),
+        })
+    };
+    // SAFETY: the handle from CreateMutexW, closed once.
+    let _ = unsafe { CloseHandle(mutex) };
+    result
+}
+
+/// The name of that mutex (per logon session).
+const ACL_MUTEX: &str = "Local\\cordon-sandbox-acl";
 
 /// An ACL built by `SetEntriesInAclW`, freed on drop.
 pub(super) struct OwnedAcl(pub(super) *mut ACL);

@@ -72,8 +72,9 @@ fn observe_rule(rule: &INetFwRule) -> windows::core::Result<ObservedRule> {
                 rule.LocalPorts()?.to_string()
             },
             interface_types: rule.InterfaceTypes()?.to_string(),
-            application_name: rule.ApplicationName().unwrap_or_default().to_string(),
-            service_name: rule.ServiceName().unwrap_or_default().to_string(),
+            application_name: rule.ApplicationName()?.to_string(),
+            service_name: rule.ServiceName()?.to_string(),
+            app_package: rule3.LocalAppPackageId()?.to_string(),
         })
     }
 }
@@ -178,8 +179,11 @@ fn upsert(rules: &INetFwRules, planned: &FirewallRule, sid: &str) -> Result<(), 
         let protocol = unsafe { rule.Protocol() }.map_err(|e| win_err(LAYER, &step, &e))?;
         // SAFETY: as above.
         let limited = unsafe {
-            !rule.ApplicationName().unwrap_or_default().is_empty()
-                || !rule.ServiceName().unwrap_or_default().is_empty()
+            let rule3: INetFwRule3 = rule.cast().map_err(|e| win_err(LAYER, &step, &e))?;
+            let read = |e: windows::core::Error| win_err(LAYER, &step, &e);
+            !rule.ApplicationName().map_err(read)?.is_empty()
+                || !rule.ServiceName().map_err(read)?.is_empty()
+                || !rule3.LocalAppPackageId().map_err(read)?.is_empty()
         };
         if protocol == planned.protocol.number() && !limited {
             let rule: INetFwRule3 = rule.cast().map_err(|e| win_err(LAYER, &step, &e))?;

@@ -144,16 +144,20 @@ pub(crate) fn run(
         .chain(&plan.protected_paths)
         .chain(&plan.fixed_directories)
         .collect();
-    if let Some(account) = &account {
-        // The account's half of each grant (its normal access check); kept,
-        // since concurrent runs share the account and it allows no write alone.
-        acl::apply(account, &entries)?;
-        if let Some(exe) = &plan.runner_exe {
-            acl::try_grant_read(account, exe)?;
-        }
-    }
     let capability = acl::new_capability_sid()?;
-    let outcome = acl::apply(&capability, &entries).and_then(|()| match plan.identity {
+    let applied = acl::locked(|| {
+        if let Some(account) = &account {
+            // The account's half of each grant (its normal access check);
+            // kept, since concurrent runs share the account and it allows
+            // no write alone.
+            acl::apply(account, &entries)?;
+            if let Some(exe) = &plan.runner_exe {
+                acl::try_grant_read(account, exe)?;
+            }
+        }
+        acl::apply(&capability, &entries)
+    });
+    let outcome = applied.and_then(|()| match plan.identity {
         Some(identity) if plan.launch == Launch::LogonUser => {
             let password = accounts::password(state, identity)?;
             spawn::logon_user(plan, identity, &password, &capability, env)
@@ -161,7 +165,8 @@ pub(crate) fn run(
         _ => spawn::restricted_token(plan, &capability, env),
     });
     // Taken off again even after a failure (entries never added are skipped).
-    let revoked = acl::revoke(&capability, &entries);
+    let revoked = acl::locked(|| acl::revoke(&capability, &entries));
+    spawn::cleaned_up();
     let outcome = outcome?;
     revoked?;
     Ok(outcome)

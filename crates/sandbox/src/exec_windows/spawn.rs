@@ -1,8 +1,12 @@
 //! Starting the command: through cordon's runner as a sandbox account,
 //! under a restricted token, or (danger-full-access) as the caller. Every
 //! sandboxed process starts suspended, is put in a kill-on-close job object
-//! and only then resumed; Ctrl-C and Ctrl-Break end the job, and cordon
-//! goes on to revoke the run's ACL entries.
+//! and only then resumed; Ctrl-C, Ctrl-Break and closing the console end
+//! the job, and cordon goes on to remove the run's ACL entries.
+//!
+//! Handles: processes start with `bInheritHandles` set, so that the
+//! standard handles reach them; Rust creates every other handle
+//! non-inheritable, so nothing else of cordon's is passed on.
 
 use super::token::{self, Owned};
 use super::win_err;
@@ -12,7 +16,8 @@ use crate::plan::windows::{
 use crate::{RunOutcome, SandboxError};
 use std::ffi::OsString;
 use std::os::windows::io::AsRawHandle;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
 use windows::core::{BOOL, HSTRING, PCWSTR, PWSTR};
 use windows::Win32::Foundation::{SetHandleInformation, HANDLE, HANDLE_FLAG_INHERIT};
 use windows::Win32::System::Console::SetConsoleCtrlHandler;
@@ -29,18 +34,53 @@ use windows::Win32::System::Threading::{
 
 const LAYER: &str = "windows-launch";
 
-/// The job of the run in progress, for the console control handler.
-static JOB: AtomicIsize = AtomicIsize::new(0);
+/// The job of the run in progress (as an integer), for the console
+/// control handler; the lock is held while the handle is closed.
+static JOB: Mutex<isize> = Mutex::new(0);
+/// Set once the run's clean-up (ACL entries removed) is done.
+static CLEANED_UP: AtomicBool = AtomicBool::new(false);
+/// `CTRL_CLOSE_EVENT`: the console is closing; the process ends when the
+/// handler returns.
+const CTRL_CLOSE_EVENT: u32 = 2;
 
-/// Ctrl-C, Ctrl-Break, closing the console: end the job's processes and
-/// let cordon carry on to its clean-up.
-unsafe extern "system" fn on_console_event(_kind: u32) -> BOOL {
-    let job = JOB.load(Ordering::SeqCst);
-    if job != 0 {
-        // SAFETY: the job handle stays open while it is published here.
-        let _ = unsafe { TerminateJobObject(HANDLE(job as *mut _), 1) };
+/// Ctrl-C, Ctrl-Break, closing the console, during a run: end the job's
+/// processes and let cordon carry on to its clean-up (for a closing
+/// console, wait for it, within the few seconds Windows allows). With no
+/// run in progress, the default handling applies.
+unsafe extern "system" fn on_console_event(kind: u32) -> BOOL {
+    let job = JOB.lock().map(|j| *j).unwrap_or(0);
+    if job == 0 {
+        return BOOL::from(false);
+    }
+    if let Ok(guard) = JOB.lock() {
+        if *guard != 0 {
+            // SAFETY: the handle is open while published under the lock.
+            let _ = unsafe { TerminateJobObject(HANDLE(*guard as *mut _), 1) };
+        }
+    }
+    if kind == CTRL_CLOSE_EVENT {
+        for _ in 0..45 {
+            if CLEANED_UP.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
     BOOL::from(true)
+}
+
+/// Installs the console handler, once per process, before any run.
+fn install_console_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: a handler with the system's signature, for this process.
+        let _ = unsafe { SetConsoleCtrlHandler(Some(on_console_event), true) };
+    });
+}
+
+/// Tells a waiting console handler that the run's clean-up is done.
+pub(super) fn cleaned_up() {
+    CLEANED_UP.store(true, Ordering::SeqCst);
 }
 
 /// Makes this process's standard handles inheritable, so a child started
@@ -98,9 +138,17 @@ fn kill_on_close_job() -> Result<Owned, SandboxError> {
 /// Puts the suspended process in a kill-on-close job, resumes it, waits,
 /// and returns its exit code. A process that cannot be put in the job is
 /// killed before it ran a single instruction.
-fn run_in_job(info: PROCESS_INFORMATION) -> Result<RunOutcome, SandboxError> {
+fn run_in_job(info: PROCESS_INFORMATION, runner: bool) -> Result<RunOutcome, SandboxError> {
     let process = Owned(info.hProcess);
     let thread = Owned(info.hThread);
+    if runner {
+        // Before it runs a single instruction, as for the job below.
+        if let Err(e) = token::protect_process(process.0) {
+            // SAFETY: the suspended process is ours to end.
+            let _ = unsafe { TerminateProcess(process.0, 1) };
+            return Err(e);
+        }
+    }
     let job = match kill_on_close_job().and_then(|job| {
         // SAFETY: both handles are live and owned here.
         unsafe { AssignProcessToJobObject(job.0, process.0) }
@@ -114,20 +162,32 @@ fn run_in_job(info: PROCESS_INFORMATION) -> Result<RunOutcome, SandboxError> {
             return Err(e);
         }
     };
-    JOB.store(job.0 .0 as isize, Ordering::SeqCst);
-    // SAFETY: a handler with the system's signature, for this process.
-    let _ = unsafe { SetConsoleCtrlHandler(Some(on_console_event), true) };
+    if let Ok(mut guard) = JOB.lock() {
+        *guard = job.0 .0 as isize;
+    }
     // SAFETY: the primary thread of the suspended process.
-    unsafe { ResumeThread(thread.0) };
+    if unsafe { ResumeThread(thread.0) } == u32::MAX {
+        let e = windows::core::Error::from_thread();
+        // Closing the job below ends the suspended process.
+        if let Ok(mut guard) = JOB.lock() {
+            *guard = 0;
+        }
+        return Err(win_err(LAYER, "resuming the command", &e));
+    }
     // SAFETY: `process` is a live process handle owned here.
     unsafe { WaitForSingleObject(process.0, INFINITE) };
-    JOB.store(0, Ordering::SeqCst);
     let mut code = 1u32;
     // SAFETY: as above; `code` is a writable local.
     unsafe { GetExitCodeProcess(process.0, &mut code) }
         .map_err(|e| win_err(LAYER, "reading the command's exit code", &e))?;
-    // Closing the job (dropped here) ends whatever the command left behind.
+    // Closing the job ends whatever the command left behind; the handler
+    // must not use the handle from here on.
+    let mut guard = JOB.lock().ok();
+    if let Some(g) = guard.as_deref_mut() {
+        *g = 0;
+    }
     drop(job);
+    drop(guard);
     Ok(RunOutcome {
         // NTSTATUS-style codes (0xC0000005) become negative, as in cmd's %ERRORLEVEL%.
         exit_code: i32::from_ne_bytes(code.to_ne_bytes()),
@@ -157,6 +217,7 @@ pub(super) fn logon_user(
     let cwd = HSTRING::from(plan.cwd.as_os_str());
     let user = HSTRING::from(identity.account());
     let password = HSTRING::from(password);
+    install_console_handler();
     inheritable_std_handles();
     let startup = startup_info();
     let mut info = PROCESS_INFORMATION::default();
@@ -188,7 +249,7 @@ pub(super) fn logon_user(
             &e,
         )
     })?;
-    run_in_job(info)
+    run_in_job(info, true)
 }
 
 /// Runs the command under a write-restricted copy of the caller's token
@@ -200,17 +261,19 @@ pub(super) fn restricted_token(
 ) -> Result<RunOutcome, SandboxError> {
     let block = environment_block(env, &plan.env)?;
     let cwd = HSTRING::from(plan.cwd.as_os_str());
+    install_console_handler();
+    inheritable_std_handles();
     spawn_restricted(&plan.command_line, capability_sid, Some(&block), Some(&cwd))
 }
 
 /// The runner's side of [`Launch::LogonUser`](crate::plan::windows::Launch):
-/// already the sandbox account, it closes its own process to other runs,
-/// takes the command's line out of its environment and starts it under a
+/// already the sandbox account (its process closed to other runs by
+/// cordon), it takes the command's line out of its environment and starts
+/// it under a
 /// write-restricted copy of its own token (the only kind of token
 /// `CreateProcessAsUserW` takes without privileges), with its environment,
 /// working directory and standard handles.
 pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
-    token::protect_own_process()?;
     let command_line = std::env::var(RUNNER_COMMAND_LINE_VAR).map_err(|_| SandboxError::Layer {
         layer: LAYER.into(),
         why: format!("the runner found no command line in {RUNNER_COMMAND_LINE_VAR}"),
@@ -219,6 +282,7 @@ pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
     // SAFETY: the runner is single-threaded; nothing reads the environment
     // concurrently.
     unsafe { std::env::remove_var(RUNNER_COMMAND_LINE_VAR) };
+    install_console_handler();
     inheritable_std_handles();
     spawn_restricted(&command_line, capability_sid, None, None)
 }
@@ -254,7 +318,7 @@ fn spawn_restricted(
         )
     }
     .map_err(|e| win_err(LAYER, "starting the command (CreateProcessAsUserW)", &e))?;
-    run_in_job(info)
+    run_in_job(info, false)
 }
 
 /// danger-full-access: the command as the caller, no sandbox.

@@ -72,30 +72,33 @@ fn information(
 }
 
 /// The SID standing for this run in new objects' DACLs: the token's logon
-/// SID (each `CreateProcessWithLogonW` call gets a fresh one, so concurrent
-/// runs of one account cannot open each other's processes), else its user.
-/// Returned as its string form.
+/// SID, else its user; as its string form. (Whether each
+/// `CreateProcessWithLogonW` call gets a fresh logon SID, which would keep
+/// concurrent runs of one account apart, is unverified.)
 fn session_sid(token: HANDLE) -> Result<String, SandboxError> {
     let groups = information(token, TokenGroups)?;
-    // SAFETY: the buffer holds a TOKEN_GROUPS followed by its entries.
+    // SAFETY: the buffer holds a TOKEN_GROUPS followed by its entries; the
+    // entries are addressed from the raw buffer pointer, not through the
+    // one-element array, and read while `groups` is alive.
     let logon = unsafe {
-        let header = &*groups.as_ptr().cast::<TOKEN_GROUPS>();
-        let entries =
-            std::slice::from_raw_parts(header.Groups.as_ptr(), header.GroupCount as usize);
-        entries
+        let header = groups.as_ptr().cast::<TOKEN_GROUPS>();
+        let first = std::ptr::addr_of!((*header).Groups).cast::<SID_AND_ATTRIBUTES>();
+        let entries = std::slice::from_raw_parts(first, (*header).GroupCount as usize);
+        match entries
             .iter()
             .find(|g| g.Attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID)
-            .map(|g| g.Sid)
-    };
-    let sid = match logon {
-        Some(sid) => sid,
-        None => {
-            let user = information(token, TokenUser)?;
-            // SAFETY: the buffer holds a TOKEN_USER.
-            unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid }
+        {
+            Some(g) => Some(OwnedSid::string_of(g.Sid)?),
+            None => None,
         }
     };
-    // The SID points into the buffers above, which are still alive here.
+    if let Some(sid) = logon {
+        return Ok(sid);
+    }
+    let user = information(token, TokenUser)?;
+    // SAFETY: the buffer holds a TOKEN_USER whose SID points into it; it is
+    // printed while `user` is alive.
+    let sid = unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid };
     OwnedSid::string_of(sid)
 }
 
@@ -147,18 +150,23 @@ pub(super) fn restricted(capability_sid: &str) -> Result<Owned, SandboxError> {
     Ok(restricted)
 }
 
-/// Narrows this process's own DACL to its logon session and SYSTEM, so
-/// another run of the same account cannot read its memory or environment
-/// (which holds the proxy token). Done first thing in the runner.
-pub(super) fn protect_own_process() -> Result<(), SandboxError> {
+/// Gives `process` (cordon's suspended runner) a DACL that admits only
+/// SYSTEM and cordon's own user, before it runs: another run of the
+/// sandbox account cannot open it to read its memory or environment (which
+/// holds the proxy token). The runner itself still uses its pseudo-handle,
+/// which the DACL does not limit.
+pub(super) fn protect_process(process: HANDLE) -> Result<(), SandboxError> {
     let token = own_token()?;
-    let session = session_sid(token.0)?;
-    let dacl = full_access_dacl(&[&session, SYSTEM_SID])?;
-    // SAFETY: the pseudo-handle of this process, which has WRITE_DAC; the
-    // DACL is alive for the call.
+    let user = information(token.0, TokenUser)?;
+    // SAFETY: the buffer holds a TOKEN_USER whose SID points into it; it is
+    // printed while `user` is alive.
+    let me = OwnedSid::string_of(unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid })?;
+    let dacl = full_access_dacl(&[&me, SYSTEM_SID])?;
+    // SAFETY: `process` is a live handle with WRITE_DAC (from process
+    // creation); the DACL is alive for the call.
     let status = unsafe {
         SetSecurityInfo(
-            GetCurrentProcess(),
+            process,
             SE_KERNEL_OBJECT,
             DACL_SECURITY_INFORMATION,
             None,
@@ -170,7 +178,7 @@ pub(super) fn protect_own_process() -> Result<(), SandboxError> {
     if status.is_err() {
         return Err(super::code_err(
             LAYER,
-            "narrowing the runner's own DACL",
+            "closing the runner's process to other runs",
             status.0,
         ));
     }

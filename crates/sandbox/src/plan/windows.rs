@@ -455,6 +455,8 @@ pub struct ObservedRule {
     pub application_name: String,
     /// The service it is limited to (empty: any).
     pub service_name: String,
+    /// The app package it is limited to (empty: any).
+    pub app_package: String,
 }
 
 /// The `LocalUserAuthorizedList` of every rule: exactly the `offline`
@@ -566,6 +568,12 @@ pub fn firewall_problems(
         }
         if !found.service_name.trim().is_empty() {
             wrong.push(format!("limited to the service {:?}", found.service_name));
+        }
+        if !found.app_package.trim().is_empty() {
+            wrong.push(format!(
+                "limited to the app package {:?}",
+                found.app_package
+            ));
         }
         if !wrong.is_empty() {
             problems.push(format!("firewall rule {}: {}", rule.name, wrong.join(", ")));
@@ -962,6 +970,9 @@ pub const RUNNER_COMMAND_LINE_VAR: &str = "CORDON_RUNNER_COMMAND_LINE";
 /// command line.
 pub const LOGON_COMMAND_LINE_MAX: usize = 1024;
 
+/// The longest capability SID the executor generates (four 32-bit parts).
+const LONGEST_CAPABILITY_SID: &str = "S-1-15-3-1024-4294967295-4294967295-4294967295-4294967295";
+
 /// The command line that starts cordon's runner as the sandbox account:
 /// `cordon.exe sandbox windows-runner --capability-sid SID`. Refused when
 /// it exceeds what `CreateProcessWithLogonW` accepts.
@@ -973,7 +984,10 @@ pub fn runner_command_line(cordon_exe: &str, capability_sid: &str) -> Result<Str
         "--capability-sid".into(),
         capability_sid.into(),
     ])?;
-    if line.encode_utf16().count() > LOGON_COMMAND_LINE_MAX {
+    // Measured with the longest SID a run can get, so a plan that passes
+    // here never fails at run time; the limit counts the final NUL.
+    let longest = line.replace(capability_sid, LONGEST_CAPABILITY_SID);
+    if longest.encode_utf16().count() >= LOGON_COMMAND_LINE_MAX {
         return Err(SandboxError::Unsupported(format!(
             "cordon's path makes the runner's command line longer than the {LOGON_COMMAND_LINE_MAX} characters Windows accepts for a command started as another user; install cordon under a shorter path"
         )));

@@ -606,6 +606,7 @@ fn observed_as_installed(rules: &[FirewallRule]) -> ObservedFirewall {
                     interface_types: "All".into(),
                     application_name: String::new(),
                     service_name: String::new(),
+                    app_package: String::new(),
                 };
                 (r.name.clone(), Some(found))
             })
@@ -697,6 +698,10 @@ fn installed_rules_verify_and_every_drift_is_named() {
         (
             "limited to the program",
             Box::new(|o| o.rules[1].1.as_mut().unwrap().application_name = r"C:\x.exe".into()),
+        ),
+        (
+            "limited to the app package",
+            Box::new(|o| o.rules[2].1.as_mut().unwrap().app_package = "pkg".into()),
         ),
         (
             "limited to the service",
@@ -819,6 +824,11 @@ fn a_runner_line_windows_would_cut_is_refused() {
         runner_command_line(&long_exe, sid),
         Err(SandboxError::Unsupported(_))
     ));
+    // The check assumes the longest SID even when planning with the
+    // placeholder: an exe path that fits only a short SID is refused.
+    let exe = format!(r"C:\{}\cordon.exe", "d".repeat(930));
+    assert!(runner_command_line(&exe, "S-1-15-3-1024-1-2-3-4").is_err());
+    assert!(runner_command_line(&exe, CAPABILITY_SID_PLACEHOLDER).is_err());
     // A long command is fine: its line travels in the environment.
     let long_cmd = vec![OsString::from("cmd.exe"), "x".repeat(5000).into()];
     let plan = plan_windows(
