@@ -188,6 +188,69 @@ fn mask(access: AclAccess) -> (u32, ACCESS_MODE, bool) {
     }
 }
 
+/// A file's security descriptor as read, holding its DACL; freed on drop.
+struct FileDacl {
+    name: HSTRING,
+    descriptor: PSECURITY_DESCRIPTOR,
+    /// Points into `descriptor` (null: no DACL).
+    dacl: *mut ACL,
+}
+
+impl FileDacl {
+    fn read(path: &std::path::Path, step: &str) -> Result<Self, SandboxError> {
+        let mut out = FileDacl {
+            name: HSTRING::from(path.as_os_str()),
+            descriptor: PSECURITY_DESCRIPTOR::default(),
+            dacl: std::ptr::null_mut(),
+        };
+        // SAFETY: out-pointers into `out`; the descriptor (which owns the
+        // DACL) is freed on drop.
+        let status = unsafe {
+            GetNamedSecurityInfoW(
+                &out.name,
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                None,
+                None,
+                Some(&mut out.dacl),
+                None,
+                &mut out.descriptor,
+            )
+        };
+        if status.is_err() {
+            return Err(code_err(LAYER, step, status.0));
+        }
+        Ok(out)
+    }
+
+    /// Writes `dacl` as the file's DACL (inherited entries below follow).
+    fn write(&self, dacl: *const ACL, step: &str) -> Result<(), SandboxError> {
+        // SAFETY: `dacl` is a valid ACL for the duration of the call.
+        let status = unsafe {
+            SetNamedSecurityInfoW(
+                &self.name,
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                None,
+                None,
+                Some(dacl),
+                None,
+            )
+        };
+        if status.is_err() {
+            return Err(code_err(LAYER, step, status.0));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FileDacl {
+    fn drop(&mut self) {
+        // SAFETY: allocated by GetNamedSecurityInfoW (or null), freed once.
+        unsafe { LocalFree(Some(HLOCAL(self.descriptor.0))) };
+    }
+}
+
 /// Merges one entry for `sid` into the DACL of `path`.
 fn set_entry(
     path: &std::path::Path,
@@ -195,64 +258,24 @@ fn set_entry(
     access: AclAccess,
 ) -> Result<(), SandboxError> {
     let (permissions, mode, inherit) = mask(access);
-    let name = HSTRING::from(path.as_os_str());
     let step = format!("changing the ACL of {}", path.display());
     let inheritance = if inherit && path.is_dir() {
         SUB_CONTAINERS_AND_OBJECTS_INHERIT
     } else {
         ACE_FLAGS(0)
     };
-    let mut old: *mut ACL = std::ptr::null_mut();
-    let mut descriptor = PSECURITY_DESCRIPTOR::default();
-    // SAFETY: out-pointers to locals; the descriptor (which owns `old`) is
-    // freed below.
-    let status = unsafe {
-        GetNamedSecurityInfoW(
-            &name,
-            SE_FILE_OBJECT,
-            DACL_SECURITY_INFORMATION,
-            None,
-            None,
-            Some(&mut old),
-            None,
-            &mut descriptor,
-        )
-    };
+    let file = FileDacl::read(path, &step)?;
+    let entry = explicit(sid, permissions, mode, inheritance);
+    let mut new: *mut ACL = std::ptr::null_mut();
+    // SAFETY: `file.dacl` points into its descriptor, still alive; the
+    // call allocates `new` with LocalAlloc, freed below.
+    let status = unsafe { SetEntriesInAclW(Some(&[entry]), Some(file.dacl), &mut new) };
     if status.is_err() {
         return Err(code_err(LAYER, &step, status.0));
     }
-    let entry = explicit(sid, permissions, mode, inheritance);
-    let mut new: *mut ACL = std::ptr::null_mut();
-    // SAFETY: `old` points into `descriptor`, still alive; the call
-    // allocates `new` with LocalAlloc.
-    let status = unsafe { SetEntriesInAclW(Some(&[entry]), Some(old), &mut new) };
-    let result = if status.is_err() {
-        Err(code_err(LAYER, &step, status.0))
-    } else {
-        // SAFETY: `new` is a valid ACL from SetEntriesInAclW.
-        let status = unsafe {
-            SetNamedSecurityInfoW(
-                &name,
-                SE_FILE_OBJECT,
-                DACL_SECURITY_INFORMATION,
-                None,
-                None,
-                Some(new),
-                None,
-            )
-        };
-        if status.is_err() {
-            Err(code_err(LAYER, &step, status.0))
-        } else {
-            Ok(())
-        }
-    };
-    // SAFETY: both were allocated with LocalAlloc by the calls above
-    // (null when a call failed, which LocalFree accepts); each is freed once.
-    unsafe {
-        LocalFree(Some(HLOCAL(new.cast())));
-        LocalFree(Some(HLOCAL(descriptor.0)));
-    }
+    let result = file.write(new, &step);
+    // SAFETY: allocated by SetEntriesInAclW, freed once.
+    unsafe { LocalFree(Some(HLOCAL(new.cast()))) };
     result
 }
 
@@ -285,79 +308,44 @@ const ACE_SID_OFFSET: usize = 8;
 /// of `path` (revoking would leave the denies; inherited copies below go
 /// with their source).
 fn remove_sid(path: &std::path::Path, sid: &OwnedSid) -> Result<(), SandboxError> {
-    let name = HSTRING::from(path.as_os_str());
     let step = format!(
         "removing the run's entries from the ACL of {}",
         path.display()
     );
-    let mut dacl: *mut ACL = std::ptr::null_mut();
-    let mut descriptor = PSECURITY_DESCRIPTOR::default();
-    // SAFETY: out-pointers to locals; the descriptor (which owns `dacl`)
-    // is freed below.
-    let status = unsafe {
-        GetNamedSecurityInfoW(
-            &name,
-            SE_FILE_OBJECT,
-            DACL_SECURITY_INFORMATION,
-            None,
-            None,
-            Some(&mut dacl),
-            None,
-            &mut descriptor,
-        )
-    };
-    if status.is_err() {
-        return Err(code_err(LAYER, &step, status.0));
+    let file = FileDacl::read(path, &step)?;
+    let dacl = file.dacl;
+    if dacl.is_null() {
+        return Ok(());
     }
-    let mut result = Ok(());
-    if !dacl.is_null() {
-        let mut removed = false;
-        // SAFETY: `dacl` is a valid ACL inside `descriptor`; ACEs are read
-        // through GetAce and deleted from the end, so indices stay valid.
-        unsafe {
-            for index in (0..u32::from((*dacl).AceCount)).rev() {
-                let mut ace: *mut core::ffi::c_void = std::ptr::null_mut();
-                if GetAce(dacl, index, &mut ace).is_err() {
-                    continue;
-                }
-                let header = &*ace.cast::<ACE_HEADER>();
-                let kind_matches = header.AceType == ACCESS_ALLOWED_ACE_TYPE
-                    || header.AceType == ACCESS_DENIED_ACE_TYPE;
-                let inherited = u32::from(header.AceFlags) & INHERITED_ACE.0 != 0;
-                if !kind_matches || inherited {
-                    continue;
-                }
-                let ace_sid = PSID(ace.cast::<u8>().add(ACE_SID_OFFSET).cast());
-                if EqualSid(ace_sid, sid.0).is_ok() {
-                    if let Err(e) = DeleteAce(dacl, index) {
-                        result = Err(win_err(LAYER, &step, &e));
-                        break;
-                    }
-                    removed = true;
-                }
+    let mut removed = false;
+    // SAFETY: `dacl` is a valid ACL inside the descriptor `file` owns; ACEs
+    // are read through GetAce and deleted from the end, so indices stay
+    // valid.
+    unsafe {
+        for index in (0..u32::from((*dacl).AceCount)).rev() {
+            let mut ace: *mut core::ffi::c_void = std::ptr::null_mut();
+            if GetAce(dacl, index, &mut ace).is_err() {
+                continue;
             }
-        }
-        if removed && result.is_ok() {
-            // SAFETY: `dacl` is still a valid ACL (entries only removed).
-            let status = unsafe {
-                SetNamedSecurityInfoW(
-                    &name,
-                    SE_FILE_OBJECT,
-                    DACL_SECURITY_INFORMATION,
-                    None,
-                    None,
-                    Some(dacl),
-                    None,
-                )
-            };
-            if status.is_err() {
-                result = Err(code_err(LAYER, &step, status.0));
+            let header = &*ace.cast::<ACE_HEADER>();
+            let kind_matches = header.AceType == ACCESS_ALLOWED_ACE_TYPE
+                || header.AceType == ACCESS_DENIED_ACE_TYPE;
+            let inherited = u32::from(header.AceFlags) & INHERITED_ACE.0 != 0;
+            if !kind_matches || inherited {
+                continue;
+            }
+            let ace_sid = PSID(ace.cast::<u8>().add(ACE_SID_OFFSET).cast());
+            if EqualSid(ace_sid, sid.0).is_ok() {
+                DeleteAce(dacl, index).map_err(|e| win_err(LAYER, &step, &e))?;
+                removed = true;
             }
         }
     }
-    // SAFETY: allocated by GetNamedSecurityInfoW, freed once.
-    unsafe { LocalFree(Some(HLOCAL(descriptor.0))) };
-    result
+    if removed {
+        // Entries were only removed: still a valid ACL.
+        file.write(dacl, &step)?;
+    }
+    Ok(())
 }
 
 /// Removes every entry naming `sid` from the paths (after a run); tries
