@@ -268,24 +268,12 @@ fn serve_on<S: Read + Write>(stream: S, script: &Script, recorded: &Mutex<Vec<Re
                 let _ = out.write_all(body.as_bytes());
             }
             Reply::Stall(text, pause) => {
-                let _ = out.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
-                );
-                let _ = out.write_all(format!("{:x}\r\n", text.len()).as_bytes());
-                let _ = out.write_all(text.as_bytes());
-                let _ = out.write_all(b"\r\n");
-                let _ = out.flush();
+                first_chunk_only(&mut *out, &text);
                 std::thread::sleep(pause);
                 return;
             }
             Reply::Cut(text) => {
-                let _ = out.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
-                );
-                let _ = out.write_all(format!("{:x}\r\n", text.len()).as_bytes());
-                let _ = out.write_all(text.as_bytes());
-                let _ = out.write_all(b"\r\n");
-                let _ = out.flush();
+                first_chunk_only(&mut *out, &text);
                 return;
             }
         }
@@ -343,4 +331,16 @@ pub fn chat_call(call_id: &str, name: &str, args: &Value) -> String {
         piece(false, c),
         serde_json::json!({"choices": [{"delta": {}, "finish_reason": "tool_calls"}]})
     )
+}
+
+/// A chunked SSE response head and one chunk of `text`, and no end: the
+/// stream stays open (a stall) or closes early (a cut) after it.
+fn first_chunk_only(out: &mut impl Write, text: &str) {
+    let _ = out.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    let _ = out.write_all(format!("{:x}\r\n", text.len()).as_bytes());
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.write_all(b"\r\n");
+    let _ = out.flush();
 }

@@ -599,6 +599,26 @@ impl Body {
     }
 }
 
+/// Reads at most `left` more bytes of a counted body part into `buf` and
+/// counts them off; the stream ending first is the error `cut`.
+fn read_counted(
+    conn: &mut impl Read,
+    buf: &mut [u8],
+    left: &mut u64,
+    cut: &str,
+) -> io::Result<usize> {
+    let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+    let n = conn.read(&mut buf[..want])?;
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            cut.to_string(),
+        ));
+    }
+    *left -= n as u64;
+    Ok(n)
+}
+
 fn protocol(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }
@@ -618,15 +638,7 @@ impl Read for Body {
                     self.finish();
                     return Ok(0);
                 }
-                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
-                let n = conn.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the body ended before its Content-Length",
-                    ));
-                }
-                *left -= n as u64;
+                let n = read_counted(conn, buf, left, "the body ended before its Content-Length")?;
                 if *left == 0 {
                     self.finish();
                 }
@@ -663,15 +675,7 @@ impl Read for Body {
                     }
                     *left = size;
                 }
-                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
-                let n = conn.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the chunked body ended inside a chunk",
-                    ));
-                }
-                *left -= n as u64;
+                let n = read_counted(conn, buf, left, "the chunked body ended inside a chunk")?;
                 if *left == 0 {
                     let mut crlf = String::new();
                     conn.by_ref().take(2).read_line(&mut crlf)?;
