@@ -107,6 +107,37 @@ pub fn assert_escape_blocked(w: &World, flags: &[&str], action: &[&str]) {
     assert_denied(&w.probe_in(flags, action));
 }
 
+/// Whether a test that needs host `feature` must skip: when `available`
+/// is false it records itself as skipped (`scripts/test` prints every skip
+/// with its reason and counts them) and the caller returns. This is the
+/// only way a test may end without making its check; a test whose check
+/// cannot be made for any other reason fails.
+#[must_use]
+pub fn skip_without(feature: &str, available: bool, reason: &str) -> bool {
+    if available {
+        return false;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_string();
+    let line = format!("{test}\t{feature}\t{reason}\n");
+    eprint!("SKIPPED {line}");
+    if let Some(path) = std::env::var_os("CORDON_TEST_SKIPS") {
+        use std::io::Write;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path);
+        let written = file.and_then(|mut f| f.write_all(line.as_bytes()));
+        assert!(
+            written.is_ok(),
+            "cannot record the skip in {path:?}: {written:?}"
+        );
+    }
+    true
+}
+
 pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }

@@ -57,16 +57,27 @@ fn tcp_and_udp_to_own_address_fail_with_network_none() {
 #[test]
 fn ipv6_and_host_loopback_are_out_of_reach() {
     let w = World::new();
-    let v6 = own_addresses().into_iter().find(IpAddr::is_ipv6);
-    if let Some(ip) = v6 {
-        let addr = tcp_echo(ip, 2).to_string();
-        assert_escape_blocked(&w, &[], &["tcp", &addr]);
-    }
     // The host's loopback services are not the sandbox's loopback.
     let lo4 = tcp_echo(IpAddr::V4(Ipv4Addr::LOCALHOST), 2).to_string();
     assert_escape_blocked(&w, &[], &["tcp", &lo4]);
     let lo6 = tcp_echo(IpAddr::V6(Ipv6Addr::LOCALHOST), 2).to_string();
     assert_escape_blocked(&w, &[], &["tcp", &lo6]);
+}
+
+#[test]
+fn own_global_ipv6_address_is_out_of_reach() {
+    let v6 = own_addresses().into_iter().find(IpAddr::is_ipv6);
+    if skip_without(
+        "global-ipv6",
+        v6.is_some(),
+        "this machine has no non-loopback, non-link-local IPv6 address to aim at",
+    ) {
+        return;
+    }
+    let w = World::new();
+    let addr = tcp_echo(v6.unwrap(), 3).to_string();
+    assert_escape_blocked(&w, &[], &["tcp", &addr]);
+    assert_ok(&w.probe_in(&["--network", "full"], &["tcp", &addr]));
 }
 
 #[test]
