@@ -100,11 +100,32 @@ pub fn assert_denied(o: &Output) {
     );
 }
 
+/// The probe was denied with exactly `errno` (the probe's message ends in
+/// Rust's `(os error N)`), so the layer meant refused it, not another.
+#[track_caller]
+pub fn assert_denied_errno(o: &Output, errno: i32) {
+    assert_denied(o);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!("(os error {errno})")),
+        "expected errno {errno} ({}):\n{}",
+        std::io::Error::from_raw_os_error(errno),
+        text(o)
+    );
+}
+
 /// The escape test: the control succeeds outside, the attempt fails inside.
 #[track_caller]
 pub fn assert_escape_blocked(w: &World, flags: &[&str], action: &[&str]) {
     assert_ok(&probe_outside(&w.work(), action));
     assert_denied(&w.probe_in(flags, action));
+}
+
+/// [`assert_escape_blocked`], refused with exactly `errno` inside.
+#[track_caller]
+pub fn assert_escape_blocked_errno(w: &World, flags: &[&str], action: &[&str], errno: i32) {
+    assert_ok(&probe_outside(&w.work(), action));
+    assert_denied_errno(&w.probe_in(flags, action), errno);
 }
 
 /// Whether a test that needs host `feature` must skip: when `available`
