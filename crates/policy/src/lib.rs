@@ -24,7 +24,7 @@ mod protected;
 mod resolve;
 
 pub use mode::{ApprovalPolicy, NetworkMode, SandboxMode, WindowsSandbox};
-pub use protected::{discover_protected, ProtectedKind, ProtectedPath, PROTECTED_NAMES};
+pub use protected::{discover_protected, Discovery, ProtectedKind, ProtectedPath, PROTECTED_NAMES};
 pub use resolve::{resolve, FileId, PolicyInputs, SandboxPolicy, WritableRoot};
 
 /// Errors from resolving a policy.
@@ -41,8 +41,4 @@ pub enum PolicyError {
     /// A writable root was given as a relative path with no base to resolve it against.
     #[error("writable root {0} must be an absolute path")]
     RelativeRoot(std::path::PathBuf),
-    /// A `.git` or `.cordon` inside a writable root is a symlink, which the
-    /// sandbox cannot keep from being replaced.
-    #[error("{0} is a symlink inside a writable root; cordon cannot keep it from being replaced. Replace it with the directory it points to, or run read-only")]
-    SymlinkedProtected(std::path::PathBuf),
 }

@@ -8,8 +8,14 @@
 //! `.cordon` directory stay read-only. A `.git` or `.cordon` missing at the top
 //! of a root is reported as [`ProtectedKind::Missing`] so the sandbox can stop
 //! it from being created.
+//!
+//! A `.git` or `.cordon` that is a symlink cannot be held in place by a bind
+//! mount (a mount covers what the link points to, not the link), and a
+//! sandboxed command could have planted it there. It never stops a run:
+//! the directory that holds the link stays read-only instead (so the link
+//! cannot be swapped), its target too, and [`Discovery::symlinks`] names it
+//! so the caller can warn.
 
-use crate::PolicyError;
 use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -36,17 +42,24 @@ pub struct ProtectedPath {
     pub kind: ProtectedKind,
 }
 
+/// What [`discover_protected`] found under one root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// Paths that stay read-only (or must not be created), sorted.
+    pub protected: Vec<ProtectedPath>,
+    /// `.git`/`.cordon` entries that are symlinks; the directory holding
+    /// each is in `protected`.
+    pub symlinks: Vec<PathBuf>,
+}
+
 /// Finds every protected path under `root`, not descending into `skip`
 /// (other writable roots nested in this one, which are walked on their own).
 ///
-/// Symlinks are not followed while walking. Unreadable directories are
-/// skipped: the sandboxed command runs with the same credentials and cannot
-/// reach into them either.
-pub fn discover_protected(
-    root: &Path,
-    skip: &[PathBuf],
-) -> Result<Vec<ProtectedPath>, PolicyError> {
+/// Symlinks are not followed while walking. Unreadable directories stay
+/// read-only: the command (same owner) could chmod its way in.
+pub fn discover_protected(root: &Path, skip: &[PathBuf]) -> Discovery {
     let mut found = Vec::new();
+    let mut symlinks = Vec::new();
     for name in PROTECTED_NAMES {
         let top = root.join(name);
         match fs::symlink_metadata(&top) {
@@ -80,9 +93,16 @@ pub fn discover_protected(
             let name = entry.file_name();
             let protected_name = name == ".git" || name == ".cordon";
             if protected_name && file_type.is_symlink() {
-                // The link itself could be replaced by a real directory; a
-                // bind mount cannot cover a symlink.
-                return Err(PolicyError::SymlinkedProtected(path));
+                // A bind mount cannot cover the link itself: hold the
+                // directory it lives in, and whatever it points to.
+                push_existing(&mut found, dir.clone());
+                if let Ok(target) = fs::canonicalize(&path) {
+                    if target.is_dir() {
+                        push_existing(&mut found, target);
+                    }
+                }
+                symlinks.push(path);
+                continue;
             }
             if name == ".git" {
                 protect_git_entry(&path, file_type.is_file(), &mut found);
@@ -95,7 +115,11 @@ pub fn discover_protected(
     }
     found.sort_by(|a, b| a.path.cmp(&b.path));
     found.dedup_by(|a, b| a.path == b.path);
-    Ok(found)
+    symlinks.sort();
+    Discovery {
+        protected: found,
+        symlinks,
+    }
 }
 
 fn push_existing(found: &mut Vec<ProtectedPath>, path: PathBuf) {

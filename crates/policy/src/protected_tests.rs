@@ -19,7 +19,7 @@ fn finds_top_nested_and_submodule_git() {
     fs::write(root.join("sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
     fs::create_dir_all(root.join("a/.cordon")).unwrap();
 
-    let found = discover_protected(&root, &[]).unwrap();
+    let found = discover_protected(&root, &[]).protected;
     let existing = paths(&found, ProtectedKind::Existing);
     assert!(existing.contains(&root.join(".git")));
     assert!(existing.contains(&root.join("vendor/nested/.git")));
@@ -42,7 +42,7 @@ fn finds_top_nested_and_submodule_git() {
 fn missing_top_entries_are_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let root = fs::canonicalize(tmp.path()).unwrap();
-    let found = discover_protected(&root, &[]).unwrap();
+    let found = discover_protected(&root, &[]).protected;
     assert_eq!(
         paths(&found, ProtectedKind::Missing),
         vec![root.join(".cordon"), root.join(".git")]
@@ -64,7 +64,7 @@ fn worktree_commondir_is_protected() {
     )
     .unwrap();
     let existing = paths(
-        &discover_protected(&root.join("wt"), &[]).unwrap(),
+        &discover_protected(&root.join("wt"), &[]).protected,
         ProtectedKind::Existing,
     );
     assert!(existing.contains(&main_git.join("worktrees/wt")));
@@ -78,7 +78,7 @@ fn skipped_roots_and_symlinks_are_not_walked() {
     fs::create_dir_all(root.join("inner/.git")).unwrap();
     fs::create_dir_all(root.join("elsewhere/deep/.git")).unwrap();
     std::os::unix::fs::symlink(root.join("elsewhere"), root.join("link")).unwrap();
-    let found = discover_protected(&root, &[root.join("inner")]).unwrap();
+    let found = discover_protected(&root, &[root.join("inner")]).protected;
     let existing = paths(&found, ProtectedKind::Existing);
     assert!(!existing.contains(&root.join("inner/.git")));
     assert!(existing.contains(&root.join("elsewhere/deep/.git")));
@@ -94,7 +94,7 @@ fn a_fifo_named_commondir_does_not_hang_discovery() {
     // SAFETY: mkfifo with a valid path.
     assert_eq!(unsafe { libc_mkfifo(fifo.as_ptr(), 0o644) }, 0);
     let existing = paths(
-        &discover_protected(&root, &[]).unwrap(),
+        &discover_protected(&root, &[]).protected,
         ProtectedKind::Existing,
     );
     assert!(existing.contains(&root.join("x/.git")));
@@ -106,15 +106,30 @@ extern "C" {
 }
 
 #[test]
-fn symlinked_protected_names_are_refused() {
+fn a_symlinked_protected_name_holds_its_directory_and_target_read_only() {
     let tmp = tempfile::tempdir().unwrap();
     let root = fs::canonicalize(tmp.path()).unwrap();
     fs::create_dir_all(root.join("store/repo.git")).unwrap();
-    fs::create_dir_all(root.join("sub")).unwrap();
+    fs::create_dir_all(root.join("sub/deeper")).unwrap();
+    fs::create_dir_all(root.join("other")).unwrap();
     std::os::unix::fs::symlink(root.join("store/repo.git"), root.join("sub/.git")).unwrap();
-    assert!(
-        matches!(discover_protected(&root, &[]), Err(PolicyError::SymlinkedProtected(p)) if p == root.join("sub/.git"))
+    std::os::unix::fs::symlink("/nowhere", root.join("other/.cordon")).unwrap();
+    let found = discover_protected(&root, &[]);
+    assert_eq!(
+        found.symlinks,
+        vec![root.join("other/.cordon"), root.join("sub/.git")]
     );
+    let existing = paths(&found.protected, ProtectedKind::Existing);
+    assert!(existing.contains(&root.join("sub")), "{existing:?}");
+    assert!(
+        existing.contains(&root.join("store/repo.git")),
+        "{existing:?}"
+    );
+    assert!(existing.contains(&root.join("other")), "{existing:?}");
+    // A dangling link protects only its directory.
+    assert!(!existing.iter().any(|p| p.starts_with("/nowhere")));
+    // The root itself stays writable: only the holders are carved out.
+    assert!(!existing.contains(&root));
 }
 
 #[test]
@@ -127,7 +142,7 @@ fn unreadable_directories_stay_read_only() {
     fs::set_permissions(&hidden, fs::Permissions::from_mode(0o311)).unwrap();
     let readable = fs::read_dir(&hidden).is_ok();
     let existing = paths(
-        &discover_protected(&root, &[]).unwrap(),
+        &discover_protected(&root, &[]).protected,
         ProtectedKind::Existing,
     );
     if readable {

@@ -66,6 +66,9 @@ pub struct SandboxPolicy {
     pub writable_roots: Vec<WritableRoot>,
     /// Requested roots that do not exist and were left out.
     pub missing_roots: Vec<PathBuf>,
+    /// What the caller should tell the user: directories held read-only
+    /// because a `.git`/`.cordon` in them is a symlink.
+    pub warnings: Vec<String>,
     /// What each root and existing protected path was when discovered; the
     /// sandbox refuses to run if one has been swapped by the time it is
     /// mounted.
@@ -115,6 +118,7 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
         cwd: cwd.clone(),
         writable_roots: Vec::new(),
         missing_roots: Vec::new(),
+        warnings: Vec::new(),
         pins: Default::default(),
     };
     if inputs.mode != SandboxMode::WorkspaceWrite {
@@ -157,35 +161,63 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
         .cordon_home
         .as_ref()
         .and_then(|h| std::fs::canonicalize(h).ok());
-    policy.writable_roots = roots
-        .iter()
-        .map(|root| -> Result<WritableRoot, PolicyError> {
-            let nested: Vec<PathBuf> = roots
-                .iter()
-                .filter(|r| *r != root && r.starts_with(root))
-                .cloned()
-                .collect();
-            let mut protected = discover_protected(root, &nested)?;
-            // `$CORDON_HOME/memories` is cordon's own notes directory inside
-            // its read-only home: nobody runs git there, so it needs no
-            // placeholders (two mounts fewer per run).
-            if home.as_ref().is_some_and(|h| *root == h.join("memories")) {
-                protected.retain(|p| p.kind != ProtectedKind::Missing);
-            }
-            if let Some(home) = home.as_ref().filter(|h| h.starts_with(root)) {
-                protected.push(ProtectedPath {
-                    path: home.clone(),
+    let mut read_only_roots = Vec::new();
+    for root in &roots {
+        let nested: Vec<PathBuf> = roots
+            .iter()
+            .filter(|r| *r != root && r.starts_with(root))
+            .cloned()
+            .collect();
+        let found = discover_protected(root, &nested);
+        let mut protected = found.protected;
+        for link in &found.symlinks {
+            let holder = link.parent().unwrap_or(root);
+            policy.warnings.push(format!(
+                "{} is a symlink, which the sandbox cannot hold in place; {} stays read-only in this run (replace the link with the directory it points to)",
+                link.display(),
+                holder.display()
+            ));
+        }
+        // A root whose own top holds such a link is not writable at all.
+        if protected
+            .iter()
+            .any(|p| p.path == *root && p.kind == ProtectedKind::Existing)
+        {
+            read_only_roots.push(root.clone());
+            continue;
+        }
+        // `$CORDON_HOME/memories` is cordon's own notes directory inside
+        // its read-only home: nobody runs git there, so it needs no
+        // placeholders (two mounts fewer per run).
+        if home.as_ref().is_some_and(|h| *root == h.join("memories")) {
+            protected.retain(|p| p.kind != ProtectedKind::Missing);
+        }
+        if let Some(home) = home.as_ref().filter(|h| h.starts_with(root)) {
+            protected.push(ProtectedPath {
+                path: home.clone(),
+                kind: ProtectedKind::Existing,
+            });
+            protected.sort_by(|a, b| a.path.cmp(&b.path));
+            protected.dedup_by(|a, b| a.path == b.path);
+        }
+        policy.writable_roots.push(WritableRoot {
+            root: root.clone(),
+            protected,
+        });
+    }
+    // A root held read-only was skipped by the walk of any root around it:
+    // carve it out of those explicitly.
+    for held in read_only_roots {
+        for outer in &mut policy.writable_roots {
+            if held.starts_with(&outer.root) {
+                outer.protected.push(ProtectedPath {
+                    path: held.clone(),
                     kind: ProtectedKind::Existing,
                 });
-                protected.sort_by(|a, b| a.path.cmp(&b.path));
-                protected.dedup_by(|a, b| a.path == b.path);
+                outer.protected.sort_by(|a, b| a.path.cmp(&b.path));
             }
-            Ok(WritableRoot {
-                root: root.clone(),
-                protected,
-            })
-        })
-        .collect::<Result<_, _>>()?;
+        }
+    }
     for root in &policy.writable_roots {
         let existing = root
             .protected

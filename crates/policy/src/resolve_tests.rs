@@ -117,3 +117,33 @@ fn cordon_home_inside_a_root_is_protected_whatever_its_name() {
     assert!(p.allows_write(&home.join("memories/today.md")));
     assert!(p.allows_write(&cwd.join("cfg/other")));
 }
+
+#[test]
+fn a_symlinked_git_never_refuses_a_run_and_holds_its_directory_read_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outer = fs::canonicalize(tmp.path()).unwrap();
+    let ws = outer.join("ws");
+    fs::create_dir_all(ws.join("d")).unwrap();
+    // Planted deep in a root: that directory is held, the run goes on.
+    std::os::unix::fs::symlink("/nowhere", ws.join("d/.git")).unwrap();
+    let mut i = inputs(&ws);
+    let p = resolve(&i).unwrap();
+    assert!(p.allows_write(&ws.join("file")));
+    assert!(!p.allows_write(&ws.join("d/file")));
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert!(
+        p.warnings[0].contains("d/.git is a symlink"),
+        "{:?}",
+        p.warnings
+    );
+    // At a root's own top: that root is read-only, also when it sits
+    // inside another root whose walk skipped it.
+    std::os::unix::fs::symlink("/nowhere", ws.join(".cordon")).unwrap();
+    i.writable_roots = vec![outer.clone()];
+    let p = resolve(&i).unwrap();
+    let roots: Vec<_> = p.writable_roots.iter().map(|r| r.root.clone()).collect();
+    assert_eq!(roots, vec![outer.clone()]);
+    assert!(p.allows_write(&outer.join("file")));
+    assert!(!p.allows_write(&ws.join("file")));
+    assert!(!p.allows_write(&ws.join("d/file")));
+}

@@ -46,12 +46,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         attempt += 1;
         let policy = cordon_policy::resolve(&settings.policy)?;
         if attempt == 1 {
-            for missing in &policy.missing_roots {
-                warn(&format!(
-                    "writable root {} does not exist; ignored",
-                    missing.display()
-                ));
-            }
+            warn_policy(&policy);
         }
         let options = PlanOptions {
             allow_degraded: settings.allow_degraded,
@@ -229,13 +224,21 @@ pub(crate) fn resolve_policy(settings: &RunSettings) -> Result<SandboxPolicy> {
         warn(w);
     }
     let policy = cordon_policy::resolve(&settings.policy)?;
+    warn_policy(&policy);
+    Ok(policy)
+}
+
+/// Warns about roots that do not exist and directories held read-only.
+fn warn_policy(policy: &SandboxPolicy) {
     for missing in &policy.missing_roots {
         warn(&format!(
             "writable root {} does not exist; ignored",
             missing.display()
         ));
     }
-    Ok(policy)
+    for w in &policy.warnings {
+        warn(w);
+    }
 }
 
 fn announce_degraded(unenforced: &[String]) {

@@ -188,3 +188,32 @@ fn an_empty_git_locked_from_another_sandbox_makes_a_run_refuse_not_hang() {
     // Control: with the holder gone, the same run works.
     assert_ok(&w.probe_in(FA, &["write", s(&r.join("second"))]));
 }
+
+/// Issue 10 item 7: a symlinked `.git` planted by one run (here under a
+/// writable root, as `mkdir /tmp/x; ln -s /nowhere /tmp/x/.git` would be)
+/// never makes a later run refuse: that directory is held read-only with a
+/// warning and the rest of the root stays writable.
+#[test]
+fn a_planted_symlinked_git_holds_its_directory_and_later_runs_go_on() {
+    let w = World::new();
+    let root = w.work();
+    let d = root.join("d");
+    assert_ok(&w.probe_in(FA, &["mkdir", s(&d)]));
+    // Positive control: before the link, the directory is writable.
+    assert_ok(&w.probe_in(FA, &["write", s(&d.join("before"))]));
+    assert_ok(&w.probe_in(FA, &["symlink", "/nowhere", s(&d.join(".git"))]));
+    let later = w.probe_in(FA, &["write", s(&root.join("after"))]);
+    assert_ok(&later);
+    let err = String::from_utf8_lossy(&later.stderr);
+    assert!(
+        err.contains("d/.git is a symlink") && err.contains("stays read-only"),
+        "{err}"
+    );
+    assert_denied_errno(&w.probe_in(FA, &["write", s(&d.join("new"))]), 30);
+    // The link cannot be swapped for a real directory either.
+    assert_denied_errno(
+        &w.probe_in(FA, &["rename", s(&d.join(".git")), s(&d.join("moved"))]),
+        30,
+    );
+    assert!(d.join(".git").is_symlink());
+}
