@@ -14,6 +14,7 @@ fn policy(network: NetworkMode) -> SandboxPolicy {
             }],
         }],
         missing_roots: vec![],
+        warnings: vec![],
         pins: Default::default(),
     }
 }

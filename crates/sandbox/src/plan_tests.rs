@@ -36,6 +36,7 @@ fn policy(mode: SandboxMode, network: NetworkMode) -> SandboxPolicy {
         cwd: "/w".into(),
         writable_roots,
         missing_roots: vec![],
+        warnings: vec![],
         pins: Default::default(),
     }
 }
@@ -302,6 +303,7 @@ fn a_deeper_root_never_covers_a_shallower_roots_protected_path() {
             },
         ],
         missing_roots: vec![],
+        warnings: vec![],
         pins: Default::default(),
     };
     let p = plan_linux(&pol, &HostSupport::full(7), PlanOptions::default()).unwrap();
@@ -342,6 +344,7 @@ fn a_gitdir_pointing_at_a_root_does_not_freeze_it() {
             },
         ],
         missing_roots: vec![],
+        warnings: vec![],
         pins: Default::default(),
     };
     let p = plan_linux(&pol, &HostSupport::full(7), PlanOptions::default()).unwrap();

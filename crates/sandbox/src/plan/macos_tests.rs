@@ -36,6 +36,7 @@ fn policy(mode: SandboxMode, network: NetworkMode) -> SandboxPolicy {
         cwd: "/Users/me/work".into(),
         writable_roots,
         missing_roots: vec![],
+        warnings: vec![],
         pins: Default::default(),
     }
 }

@@ -43,6 +43,7 @@ fn policy(mode: SandboxMode, network: NetworkMode) -> SandboxPolicy {
         cwd: "/w".into(),
         writable_roots,
         missing_roots: vec![],
+        warnings: vec![],
         pins: Default::default(),
     }
 }
