@@ -303,6 +303,16 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             Ok(())
         }
+        "fanotify" => {
+            // FAN_CLASS_NOTIF | FAN_REPORT_FID: allowed without privileges
+            // since Linux 5.13, so only the sandbox can refuse it.
+            let fd = check(
+                unsafe { libc::syscall(libc::SYS_fanotify_init, 0x200i64, libc::O_RDONLY as i64) },
+                "fanotify_init",
+            )?;
+            unsafe { libc::close(fd as i32) };
+            Ok(())
+        }
         "exit" => std::process::exit(arg(1)?.parse().map_err(|e| format!("{e}"))?),
         other => Err(format!("unknown action `{other}`")),
     }

@@ -271,6 +271,8 @@ const DENIED_SYSCALLS: &[&str] = &[
     "finit_module",
     "delete_module",
     "chroot",
+    // Unprivileged since 5.13, and it watches whole host mounts.
+    "fanotify_init",
 ];
 
 /// Plans a Linux sandbox for `policy` on a host with `support`.

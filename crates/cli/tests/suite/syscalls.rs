@@ -52,6 +52,18 @@ fn io_uring_bpf_personality_fail() {
     }
 }
 
+/// Issue 10 item 12: fanotify (unprivileged since 5.13) could watch host
+/// mounts from inside; seccomp refuses it with EPERM in every mode but
+/// danger-full-access, where it works as outside (the positive control).
+#[test]
+fn fanotify_init_is_refused() {
+    let w = World::new();
+    for flags in [&[][..], &["--full-auto"][..]] {
+        assert_escape_blocked_errno(&w, flags, &["fanotify"], libc::EPERM);
+    }
+    assert_ok(&w.probe_in(&["-s", "danger-full-access"], &["fanotify"]));
+}
+
 #[test]
 fn namespaces_and_mounts_cannot_be_created_or_entered() {
     let w = World::new();
