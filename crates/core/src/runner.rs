@@ -92,6 +92,7 @@ impl SandboxRunner {
                 cmd.env_remove(&name);
             }
         }
+        die_with_parent(&mut cmd);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -319,6 +320,34 @@ fn wait_unreaped(pid: u32) {
 }
 
 /// A fresh path in the temp directory for the denial report.
+/// Makes the launcher die with cordon (even by SIGKILL): a parent-death
+/// signal, and a check that the parent did not die before it was set.
+/// The launcher's own death takes its sandboxed tree down.
+fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: prctl and getppid are async-signal-safe, as pre_exec needs.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other(
+                        "cordon exited while starting the command",
+                    ));
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
+}
+
 fn tempfile_path() -> PathBuf {
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);

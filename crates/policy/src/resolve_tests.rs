@@ -118,6 +118,7 @@ fn cordon_home_inside_a_root_is_protected_whatever_its_name() {
     assert!(p.allows_write(&cwd.join("cfg/other")));
 }
 
+#[cfg(unix)]
 #[test]
 fn a_symlinked_git_never_refuses_a_run_and_holds_its_directory_read_only() {
     let tmp = tempfile::tempdir().unwrap();

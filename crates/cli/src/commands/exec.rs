@@ -69,7 +69,9 @@ fn read_prompt(arg: Option<String>) -> Result<String> {
     Ok(prompt)
 }
 
-/// Ctrl-C (SIGINT) or SIGTERM interrupts the turn; a second one exits at once.
+/// Ctrl-C (SIGINT), SIGTERM, SIGHUP (the terminal went away) or SIGQUIT
+/// interrupts the turn, which kills the running command and removes its
+/// report file; a second one exits at once (the command dies with cordon).
 fn watch_signals(interrupt: Arc<Interrupt>) {
     #[cfg(unix)]
     {
@@ -81,6 +83,8 @@ fn watch_signals(interrupt: Arc<Interrupt>) {
             libc::sigemptyset(&mut set);
             libc::sigaddset(&mut set, libc::SIGINT);
             libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGHUP);
+            libc::sigaddset(&mut set, libc::SIGQUIT);
             libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
             set
         };

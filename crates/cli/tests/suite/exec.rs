@@ -963,3 +963,67 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
         "the model gets a capped copy"
     );
 }
+
+/// Issue 10 item 4: when `cordon exec` dies, by SIGKILL or SIGHUP, the
+/// sandboxed command dies with it. The command touches a heartbeat file
+/// every 50 ms; the positive control shows the heartbeat coming back while
+/// exec lives, so its absence afterwards means the tree is gone.
+#[test]
+fn killing_exec_by_sigkill_or_sighup_kills_the_running_command() {
+    for signal in [libc::SIGKILL, libc::SIGHUP] {
+        let w = World::new();
+        let beat = w.work().join("beat");
+        let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+        let model = FakeModel::start(vec![
+            Reply::Sse(responses_call(
+                "c1",
+                "shell",
+                &json!({"command": ["sh", "-c", format!("while :; do touch {}; sleep 0.05; done", beat.display())]}),
+            )),
+            Reply::Sse(responses_text("never")),
+        ]);
+        configure(&w, &model, "responses", "");
+        let mut child = exec_cmd(
+            &w,
+            &["--json", "--full-auto", "--skip-git-repo-check", "go"],
+        )
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        let wait_for_beat = |ms: u64| {
+            let end = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+            while std::time::Instant::now() < end {
+                if beat.exists() {
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            false
+        };
+        assert!(wait_for_beat(20_000), "the command never started");
+        // Positive control: removed, the heartbeat comes back.
+        std::fs::remove_file(&beat).unwrap();
+        assert!(wait_for_beat(5_000), "the heartbeat did not come back");
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let _ = std::io::Read::read_to_end(child.stdout.as_mut().unwrap(), &mut Vec::new());
+        child.wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let _ = std::fs::remove_file(&beat);
+        assert!(
+            !wait_for_beat(1_000),
+            "signal {signal}: the command kept running after exec died"
+        );
+        if signal == libc::SIGHUP {
+            let left: Vec<_> = std::fs::read_dir(tmp.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("cordon-denials-"))
+                .collect();
+            assert!(left.is_empty(), "report files left behind: {left:?}");
+        }
+    }
+}
