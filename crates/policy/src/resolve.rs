@@ -186,12 +186,9 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
             read_only_roots.push(root.clone());
             continue;
         }
-        // `$CORDON_HOME/memories` is cordon's own notes directory inside
-        // its read-only home: nobody runs git there, so it needs no
-        // placeholders (two mounts fewer per run).
-        if home.as_ref().is_some_and(|h| *root == h.join("memories")) {
-            protected.retain(|p| p.kind != ProtectedKind::Missing);
-        }
+        // `$CORDON_HOME/memories` keeps its missing-`.git`/`.cordon`
+        // placeholders like every root: a `git status` there would
+        // otherwise run a planted `core.fsmonitor`.
         if let Some(home) = home.as_ref().filter(|h| h.starts_with(root)) {
             protected.push(ProtectedPath {
                 path: home.clone(),

@@ -75,6 +75,9 @@ fn allows_write_uses_deepest_match() {
         "missing .cordon at the top"
     );
     assert!(p.allows_write(&home.join("memories/note.md")));
+    // memories is a root like any other: its top `.git` cannot be made.
+    assert!(!p.allows_write(&home.join("memories/.git")));
+    assert!(!p.allows_write(&home.join("memories/.cordon/x")));
     assert!(!p.allows_write(Path::new("/etc/passwd")));
 }
 

@@ -217,3 +217,25 @@ fn a_planted_symlinked_git_holds_its_directory_and_later_runs_go_on() {
     );
     assert!(d.join(".git").is_symlink());
 }
+
+/// Issue 10 item 5: `$CORDON_HOME/memories` is a writable root, and like
+/// every root its missing top `.git` and `.cordon` cannot be created (a
+/// later `git status` there would run a planted `core.fsmonitor`).
+#[test]
+fn memories_cannot_grow_a_git_directory() {
+    let w = World::new();
+    let memories = w.home.path().join("memories");
+    fs::create_dir_all(&memories).unwrap();
+    let memories = fs::canonicalize(memories).unwrap();
+    // Positive control: notes are writable, and so is an ordinary directory.
+    assert_ok(&w.probe_in(FA, &["write", s(&memories.join("note.md"))]));
+    assert_ok(&w.probe_in(FA, &["mkdir", s(&memories.join("gitx"))]));
+    for errno_of in [
+        w.probe_in(FA, &["mkdir", s(&memories.join(".git/hooks"))]),
+        w.probe_in(FA, &["write", s(&memories.join(".git/config"))]),
+        w.probe_in(FA, &["write", s(&memories.join(".cordon/config.toml"))]),
+    ] {
+        assert_denied_errno(&errno_of, libc::EROFS);
+    }
+    assert!(!memories.join(".git").exists() && !memories.join(".cordon").exists());
+}
