@@ -369,7 +369,8 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
             let _ = stdout.flush();
         }
         if let Some(path) = &req.output_last_message {
-            std::fs::write(path, text).map_err(|e| CoreError::Io {
+            // Never through a symlink a sandboxed command planted there.
+            crate::patch::write_replacing(path, text.as_bytes()).map_err(|e| CoreError::Io {
                 path: path.clone(),
                 message: e.to_string(),
             })?;

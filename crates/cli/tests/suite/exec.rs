@@ -1027,3 +1027,44 @@ fn killing_exec_by_sigkill_or_sighup_kills_the_running_command() {
         }
     }
 }
+
+/// Issue 10 item 1: `-o FILE` inside the workspace, where the model's own
+/// command planted a symlink under that name to a file outside every
+/// writable root: cordon replaces the link with the answer and the file
+/// outside keeps its content. The control shows the planted link did reach
+/// the victim.
+#[test]
+fn exec_output_file_never_follows_a_link_the_command_planted() {
+    let w = World::new();
+    let victim = w.outside().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let out = w.work().join("answer.txt");
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["ln", "-s", victim.to_str().unwrap(), out.to_str().unwrap()]}),
+        )),
+        Reply::Sse(responses_text("the answer")),
+    ]);
+    configure(&w, &model, "responses", "");
+    let o = exec(
+        &w,
+        &[
+            "--skip-git-repo-check",
+            "--full-auto",
+            "-o",
+            out.to_str().unwrap(),
+            "go",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(!std::fs::symlink_metadata(&out).unwrap().is_symlink());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "the answer");
+    // Control: the command did plant a link to the victim (a plain write
+    // through its name lands there).
+    std::os::unix::fs::symlink(&victim, w.work().join("again")).unwrap();
+    std::fs::write(w.work().join("again"), "reached\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "reached\n");
+}

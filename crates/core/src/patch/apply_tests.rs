@@ -258,3 +258,41 @@ fn heredoc_shell_calls_are_recognised() {
         .to_vec();
     assert!(parse_heredoc_invocation(&not).is_none());
 }
+
+/// Issue 10 item 1: a symlink planted under the sibling name cordon used to
+/// write through (`.NAME.cordon-patch`) no longer redirects the write; the
+/// victim outside is untouched and the patch lands at its own path. The
+/// control writes through the same link the old way to show it would have
+/// reached the victim.
+#[cfg(unix)]
+#[test]
+fn a_planted_sibling_symlink_cannot_redirect_a_patch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = fs::canonicalize(tmp.path()).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    fs::write(d.join("a.txt"), "old\n").unwrap();
+    let link = d.join(".a.txt.cordon-patch");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    run(
+        &d,
+        "*** Begin Patch\n*** Update File: a.txt\n@@\n-old\n+new\n*** Add File: b.txt\n+b\n*** End Patch",
+    )
+    .unwrap();
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(fs::read_to_string(d.join("a.txt")).unwrap(), "new\n");
+    assert_eq!(fs::read_to_string(d.join("b.txt")).unwrap(), "b\n");
+    assert!(!fs::symlink_metadata(d.join("a.txt")).unwrap().is_symlink());
+    // No sibling left behind but the planted link.
+    let names: Vec<_> = fs::read_dir(&d)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".cordon-patch"))
+        .collect();
+    assert_eq!(names, vec![".a.txt.cordon-patch".to_string()]);
+    // Control: a plain write through that name reaches the victim.
+    fs::write(&link, "overwritten\n").unwrap();
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "overwritten\n");
+}

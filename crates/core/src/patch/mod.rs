@@ -25,7 +25,7 @@
 mod apply;
 mod parse;
 
-pub use apply::{apply, plan, Applied, FileChange};
+pub use apply::{apply, plan, write_replacing, Applied, FileChange};
 pub use parse::{parse, parse_heredoc_invocation, Hunk, Operation, Patch};
 
 use std::path::PathBuf;
