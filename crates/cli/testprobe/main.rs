@@ -132,12 +132,48 @@ fn run(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         "socketpair" => {
+            // Optional type: stream (default), dgram or seqpacket.
+            let kind = match args.get(1).map(String::as_str) {
+                None | Some("stream") => libc::SOCK_STREAM,
+                Some("dgram") => libc::SOCK_DGRAM,
+                Some("seqpacket") => libc::SOCK_SEQPACKET,
+                Some(other) => return Err(format!("unknown socket type `{other}`")),
+            };
             let mut fds = [0; 2];
             check(
-                unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) }
-                    as i64,
+                unsafe {
+                    libc::socketpair(
+                        libc::AF_UNIX,
+                        kind | libc::SOCK_CLOEXEC,
+                        0,
+                        fds.as_mut_ptr(),
+                    )
+                } as i64,
                 "socketpair",
             )?;
+            // Optional host pathname socket: a datagram to it must get out
+            // only where the pair could be made at all.
+            if let Some(target) = args.get(2) {
+                let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+                addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+                for (d, b) in addr.sun_path.iter_mut().zip(target.as_bytes()) {
+                    *d = *b as libc::c_char;
+                }
+                let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+                check(
+                    unsafe {
+                        libc::sendto(
+                            fds[0],
+                            b"x".as_ptr().cast(),
+                            1,
+                            0,
+                            (&addr as *const libc::sockaddr_un).cast(),
+                            len,
+                        )
+                    } as i64,
+                    "sendto",
+                )?;
+            }
             Ok(())
         }
         "socket-high-bits" => {

@@ -106,7 +106,8 @@ pub struct LandlockPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UnixSockets {
-    /// `socket(AF_UNIX, ...)` is refused; `socketpair` still works.
+    /// `socket(AF_UNIX, ...)` is refused; `socketpair` works for stream
+    /// pairs only (a datagram pair could `sendto` a host socket).
     DenyCreate,
     /// No restriction (danger-full-access).
     Unrestricted,

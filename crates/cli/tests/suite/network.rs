@@ -109,6 +109,43 @@ fn host_unix_socket_outside_roots_cannot_be_connected() {
     assert_ok(&w.probe_in(&["-s", "danger-full-access"], &["unix", p]));
     // socketpair stays available for pipes between processes.
     assert_ok(&w.probe_in(&[], &["socketpair"]));
+    assert_ok(&w.probe_in(&["--full-auto"], &["socketpair", "stream"]));
+}
+
+/// Issue 10 item 3: a datagram or seqpacket socketpair could `sendto` any
+/// host pathname socket (`/dev/log`, a service's control socket), also with
+/// `--network none`. Only stream pairs can be made; the control sends a
+/// datagram to a host socket the test creates, from outside the sandbox and
+/// under danger-full-access, and the socket receives it.
+#[test]
+fn datagram_and_seqpacket_socketpairs_cannot_reach_host_sockets() {
+    let w = World::new();
+    let path = w.outside().join("host.sock");
+    let host = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    host.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let p = path.to_str().unwrap();
+    let received = || {
+        let mut buf = [0u8; 8];
+        host.recv(&mut buf).is_ok_and(|n| &buf[..n] == b"x")
+    };
+    assert_ok(&probe_outside(&w.work(), &["socketpair", "dgram", p]));
+    assert!(received(), "control: the host socket receives from outside");
+    assert_ok(&w.probe_in(&["-s", "danger-full-access"], &["socketpair", "dgram", p]));
+    assert!(received(), "control: and under danger-full-access");
+    for flags in [
+        &[][..],
+        &["--full-auto"][..],
+        &["--network", "full"][..],
+        &["--network", "proxy"][..],
+    ] {
+        for kind in ["dgram", "seqpacket"] {
+            assert_escape_blocked_errno(&w, flags, &["socketpair", kind], libc::EPERM);
+            assert_denied_errno(&w.probe_in(flags, &["socketpair", kind, p]), libc::EPERM);
+        }
+    }
+    host.set_nonblocking(true).unwrap();
+    assert!(!received(), "nothing reached the host socket from inside");
     // High bits on the family do not sneak AF_UNIX past the filter.
     assert_escape_blocked(&w, &[], &["socket-high-bits"]);
 }

@@ -132,6 +132,18 @@ pub fn build(plan: &SeccompPlan) -> io::Result<ScmpFilterContext> {
     let cmp = ScmpArgCompare::new(0, ScmpCompareOp::Greater, 10);
     ctx.add_rule_conditional(refuse, socket, &[cmp])
         .map_err(|e| err(format!("socket families > 10: {e}")))?;
+    // socketpair(): a datagram or seqpacket pair can `sendto`/`connect` any
+    // host pathname socket (`/dev/log`), so only stream pairs (pipes
+    // between processes) are allowed. The type's low 4 bits are the type;
+    // SOCK_NONBLOCK/SOCK_CLOEXEC live above them.
+    if plan.unix_sockets == UnixSockets::DenyCreate {
+        let socketpair = sys("socketpair").ok_or_else(|| err("no socketpair syscall"))?;
+        for kind in (0..16u64).filter(|k| *k != libc::SOCK_STREAM as u64) {
+            let cmp = ScmpArgCompare::new(1, ScmpCompareOp::MaskedEqual(0xf), kind);
+            ctx.add_rule_conditional(eperm, socketpair, &[cmp])
+                .map_err(|e| err(format!("socketpair type {kind}: {e}")))?;
+        }
+    }
     // personality(): only the query (0xffffffff) and PER_LINUX (0). The
     // kernel reads 32 bits, so any higher bit is refused; below that a value
     // is neither 0 nor all ones exactly when bit 0 differs from some bit i.
