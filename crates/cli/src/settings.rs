@@ -365,7 +365,7 @@ fn exec_settings(
             provider,
             policy,
             sandbox_args,
-            cordon_exe: std::env::current_exe()?,
+            cordon_exe: pinned_self_exe()?,
             json: opts.json,
             color,
             output_last_message: opts.output_last_message.clone(),
@@ -407,4 +407,29 @@ pub fn windows_setup_settings(
 /// `$CORDON_HOME` for commands that need nothing else.
 pub fn cordon_home() -> Result<std::path::PathBuf> {
     cordon_config::cordon_home().map_err(|e| UsageError(e.to_string()).into())
+}
+
+/// The running cordon executable, pinned: on Linux a descriptor opened on
+/// `/proc/self/exe` (the very file this process runs, which nobody can
+/// write while it runs) named as `/proc/self/fd/N`, so a command that
+/// replaces cordon's file on disk (cordon installed inside a writable root)
+/// cannot make the next command start its replacement unsandboxed.
+fn pinned_self_exe() -> Result<std::path::PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::IntoRawFd;
+        let file = std::fs::File::open("/proc/self/exe").map_err(|e| {
+            anyhow::anyhow!(
+                "cannot pin cordon's own executable (/proc/self/exe): {e}; is /proc mounted?"
+            )
+        })?;
+        // Kept open for the life of the process (close-on-exec: the
+        // launcher execs it by name before its descriptors close).
+        let fd = file.into_raw_fd();
+        Ok(std::path::PathBuf::from(format!("/proc/self/fd/{fd}")))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Ok(std::env::current_exe()?)
+    }
 }

@@ -31,7 +31,8 @@ pub type ApprovalHook = Box<dyn FnMut(&[String], Option<&str>)>;
 
 /// How commands are run.
 pub struct SandboxRunner {
-    /// The `cordon` executable.
+    /// The `cordon` executable, pinned (`/proc/self/fd/N` on Linux) so a
+    /// command that replaces the file on disk changes nothing.
     pub cordon_exe: PathBuf,
     /// Arguments after `cordon sandbox`, before `-C`: mode, network,
     /// profile and `-c` overrides, so the child resolves the same policy.
@@ -72,6 +73,8 @@ impl SandboxRunner {
         let start = Instant::now();
         let report = tempfile_path();
         let mut cmd = Command::new(&self.cordon_exe);
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::arg0(&mut cmd, "cordon");
         // The policy's working directory (the writable root) is always the
         // session's; the model's `workdir` only says where the command starts.
         cmd.arg("sandbox")

@@ -1068,3 +1068,61 @@ fn exec_output_file_never_follows_a_link_the_command_planted() {
     std::fs::write(w.work().join("again"), "reached\n").unwrap();
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "reached\n");
 }
+
+/// Issue 10 item 2: cordon installed inside a writable root. The model's
+/// first command swaps cordon's file for a script that would touch a file
+/// outside every root; the second command still runs under the real,
+/// pinned cordon sandbox (it works, the script never runs). The control
+/// runs the swapped file by its path and the script does run.
+#[test]
+fn exec_never_runs_a_cordon_binary_a_command_replaced() {
+    let w = World::new();
+    let bin = w.work().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let installed = bin.join("cordon");
+    std::fs::copy(CORDON, &installed).unwrap();
+    let marker = w.outside().join("ran-unsandboxed");
+    let swap = format!(
+        "printf '#!/bin/sh\\ntouch {}\\n' > bin/new && chmod 755 bin/new && mv bin/new bin/cordon",
+        marker.display()
+    );
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["sh", "-c", swap]}),
+        )),
+        Reply::Sse(responses_call(
+            "c2",
+            "shell",
+            &json!({"command": ["touch", "second-ran"]}),
+        )),
+        Reply::Sse(responses_text("done")),
+    ]);
+    configure(&w, &model, "responses", "");
+    // Like exec_cmd, but the installed copy.
+    let o = Command::new(&installed)
+        .args(["exec", "--skip-git-repo-check", "--full-auto", "go"])
+        .current_dir(w.work())
+        .env("CORDON_HOME", w.home.path())
+        .env("FAKE_MODEL_KEY", "sk-test")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let swapped = std::fs::read_to_string(&installed).unwrap_or_default();
+    assert!(
+        swapped.starts_with("#!/bin/sh"),
+        "the first command swapped cordon"
+    );
+    assert!(
+        w.work().join("second-ran").exists(),
+        "the second command ran"
+    );
+    assert!(!marker.exists(), "the swapped-in script ran");
+    // Control: the swapped file, run by its path, is the script.
+    assert!(Command::new(&installed).status().unwrap().success());
+    assert!(marker.exists(), "control: the script touches the marker");
+}
