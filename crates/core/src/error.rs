@@ -17,6 +17,9 @@ pub enum CoreError {
     /// A session to resume was not found or is unreadable.
     #[error("session: {0}")]
     Session(String),
+    /// The `notify` program cannot be run safely.
+    #[error("notify: {0}")]
+    Notify(String),
     /// A file could not be read or written.
     #[error("{path}: {message}")]
     Io {

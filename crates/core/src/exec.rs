@@ -241,6 +241,17 @@ impl Output {
 /// Runs one turn; returns whether it completed.
 pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<bool, CoreError> {
     let mut transport = HttpTransport::new(&req.provider, env, req.interrupt.clone())?;
+    // notify runs outside the sandbox: pin its program now, outside every
+    // writable root, and give it a PATH without them.
+    let untrusted: Vec<PathBuf> = req
+        .policy
+        .writable_roots
+        .iter()
+        .map(|r| r.root.clone())
+        .collect();
+    let notify_argv =
+        notify::resolve(&req.notify, &req.cwd, &untrusted).map_err(CoreError::Notify)?;
+    let notify_path = notify::trusted_path(&untrusted);
     let (id, mut history, rollout) = open_session(&req)?;
     let mut out = Output {
         json: req.json,
@@ -292,7 +303,7 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
         sleep: &|d| sleeper.sleep(d),
         interrupted: &|| interrupt.is_set(),
     };
-    let notify_argv = req.notify.clone();
+    let approval_notify = (notify_argv.clone(), notify_path.clone());
     let (thread_for_notify, turn_for_notify, cwd_text) =
         (id.clone(), turn_id.clone(), req.cwd.display().to_string());
     let mut tools = SandboxRunner {
@@ -303,6 +314,7 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
         approval: ApprovalPolicy::Never,
         interrupt: req.interrupt.clone(),
         on_approval: Box::new(move |command, reason| {
+            let (notify_argv, notify_path) = &approval_notify;
             if notify_argv.is_empty() {
                 return;
             }
@@ -313,7 +325,7 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
                 command,
                 reason,
             );
-            if let Err(e) = notify::fire(&notify_argv, &payload) {
+            if let Err(e) = notify::fire(notify_argv, &payload, notify_path) {
                 log::warn!("notify failed: {e}");
             }
         }),
@@ -376,7 +388,7 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
             })?;
         }
     }
-    if ok && !req.notify.is_empty() {
+    if ok && !notify_argv.is_empty() {
         let payload = notify::turn_complete(
             &id,
             &turn_id,
@@ -384,7 +396,7 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
             std::slice::from_ref(&req.prompt),
             last.as_deref(),
         );
-        if let Err(e) = notify::fire(&req.notify, &payload) {
+        if let Err(e) = notify::fire(&notify_argv, &payload, &notify_path) {
             log::warn!("notify failed: {e}");
         }
     }

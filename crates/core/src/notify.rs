@@ -3,6 +3,7 @@
 //! forget: a failing notifier is reported to the caller, never fatal.
 
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 
 /// `{"type":"agent-turn-complete", ...}`.
 pub fn turn_complete(
@@ -40,15 +41,103 @@ pub fn approval_requested(
     })
 }
 
+/// Resolves `notify`'s program once, at session start, to a canonical path
+/// outside every writable root (`untrusted`): a program a sandboxed command
+/// could replace would run unsandboxed. A bare name is looked up on `PATH`,
+/// skipping entries inside a root; a program found only inside one, or
+/// named by a path inside one, is refused with the reason.
+pub fn resolve(argv: &[String], cwd: &Path, untrusted: &[PathBuf]) -> Result<Vec<String>, String> {
+    let Some((program, args)) = argv.split_first() else {
+        return Ok(Vec::new());
+    };
+    let inside = |p: &Path| untrusted.iter().find(|r| p.starts_with(r)).cloned();
+    let refuse = |path: &Path, root: &Path| {
+        format!(
+            "{} lies inside the writable root {}, where a sandboxed command could replace it, and cordon runs it unsandboxed; install it outside the writable roots",
+            path.display(),
+            root.display()
+        )
+    };
+    let found = if program.contains('/') {
+        let real =
+            std::fs::canonicalize(cwd.join(program)).map_err(|e| format!("{program}: {e}"))?;
+        if let Some(root) = inside(&real) {
+            return Err(refuse(&real, &root));
+        }
+        real
+    } else {
+        let mut planted = None;
+        let mut hit = None;
+        for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+            if !dir.is_absolute() {
+                continue;
+            }
+            let Ok(real) = std::fs::canonicalize(dir.join(program)) else {
+                continue;
+            };
+            if !is_executable_file(&real) {
+                continue;
+            }
+            match inside(&real) {
+                Some(root) => {
+                    planted.get_or_insert((real, root));
+                }
+                None => {
+                    hit = Some(real);
+                    break;
+                }
+            }
+        }
+        match (hit, planted) {
+            (Some(real), _) => real,
+            (None, Some((real, root))) => return Err(refuse(&real, &root)),
+            (None, None) => return Err(format!("{program} not found on PATH")),
+        }
+    };
+    let mut out = vec![found.to_string_lossy().into_owned()];
+    out.extend(args.iter().cloned());
+    Ok(out)
+}
+
+fn is_executable_file(path: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.is_file() && meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
+}
+
+/// `PATH` without entries inside `untrusted` (or relative ones), for the
+/// `notify` program, which runs outside the sandbox.
+pub fn trusted_path(untrusted: &[PathBuf]) -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let kept: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|d| d.is_absolute())
+        .filter(|d| {
+            let real = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());
+            !untrusted.iter().any(|r| real.starts_with(r))
+        })
+        .collect();
+    std::env::join_paths(kept).unwrap_or_default()
+}
+
 /// Starts `argv` with `payload` as its last argument and does not wait.
 /// The child is reaped by a detached thread so it never lingers as a zombie.
-pub fn fire(argv: &[String], payload: &Value) -> std::io::Result<()> {
+pub fn fire(argv: &[String], payload: &Value, path: &std::ffi::OsStr) -> std::io::Result<()> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "notify is empty"))?;
     let mut child = std::process::Command::new(program)
         .args(args)
         .arg(payload.to_string())
+        .env("PATH", path)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -80,7 +169,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("payload");
         let script = format!("printf '%s' \"$1\" > {}", out.display());
-        fire(&["sh".into(), "-c".into(), script, "notify".into()], &p).unwrap();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        fire(
+            &["sh".into(), "-c".into(), script, "notify".into()],
+            &p,
+            &path,
+        )
+        .unwrap();
         let start = std::time::Instant::now();
         while std::fs::read_to_string(&out)
             .map(|s| s.is_empty())
@@ -92,9 +187,9 @@ mod tests {
         let got: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         assert_eq!(got, p);
         assert!(
-            fire(&["/nonexistent/notifier".into()], &p).is_err(),
+            fire(&["/nonexistent/notifier".into()], &p, &path).is_err(),
             "reported, not fatal"
         );
-        assert!(fire(&[], &p).is_err());
+        assert!(fire(&[], &p, &path).is_err());
     }
 }

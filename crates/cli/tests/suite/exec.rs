@@ -1126,3 +1126,52 @@ fn exec_never_runs_a_cordon_binary_a_command_replaced() {
     assert!(Command::new(&installed).status().unwrap().success());
     assert!(marker.exists(), "control: the script touches the marker");
 }
+
+/// Issue 10 item 2: a `notify` program on a writable `PATH` entry (inside
+/// the workspace) could be replaced by a command and would then run
+/// unsandboxed: exec refuses before the turn and says why. The control puts
+/// the same program on a `PATH` entry outside every root, and it runs.
+#[test]
+fn exec_refuses_a_notify_program_inside_a_writable_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let marker = w.outside().join("notified");
+    let script = format!("#!/bin/sh\ntouch {}\n", marker.display());
+    let install = |dir: &Path| {
+        std::fs::create_dir_all(dir).unwrap();
+        let p = dir.join("cordon-test-notifier");
+        std::fs::write(&p, &script).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let inside = w.work().join("bin");
+    let outside = w.outside().join("bin");
+    install(&inside);
+    let path = |first: &Path| format!("{}:{}", first.display(), std::env::var("PATH").unwrap());
+    let model = FakeModel::start(vec![Reply::Sse(responses_text("hi"))]);
+    configure(
+        &w,
+        &model,
+        "responses",
+        "notify = [\"cordon-test-notifier\"]",
+    );
+    let o = exec_cmd(&w, &["--skip-git-repo-check", "--full-auto", "go"])
+        .env("PATH", path(&inside))
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("lies inside the writable root"), "{err}");
+    assert!(model.requests().is_empty(), "refused before the turn");
+    // Control: the same program outside every root runs after the turn.
+    install(&outside);
+    let o = exec_cmd(&w, &["--skip-git-repo-check", "--full-auto", "go"])
+        .env("PATH", path(&outside))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let start = std::time::Instant::now();
+    while !marker.exists() && start.elapsed().as_secs() < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(marker.exists(), "control: the notifier ran");
+}
