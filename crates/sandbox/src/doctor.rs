@@ -32,6 +32,9 @@ pub struct DoctorReport {
     pub layers: Vec<LayerReport>,
     /// Whether `cordon sandbox` can enforce read-only and workspace-write here.
     pub ready: bool,
+    /// Placeholders a killed run left at the top of this directory's
+    /// writable roots (the next run removes them); filled in by the caller.
+    pub stale_placeholders: Vec<std::path::PathBuf>,
 }
 
 fn row(layer: &'static str, a: &Availability, detail: String) -> LayerReport {
@@ -109,6 +112,7 @@ pub fn report(facts: &HostFacts) -> DoctorReport {
         euid: facts.euid,
         layers,
         ready,
+        stale_placeholders: Vec::new(),
     }
 }
 
@@ -133,5 +137,11 @@ pub fn render(r: &DoctorReport) -> String {
     } else {
         "not ready: cordon sandbox will refuse to run (or, with --allow-degraded, say what is not enforced)\n"
     });
+    for p in &r.stale_placeholders {
+        out.push_str(&format!(
+            "stale placeholder (a killed run left it; the next run removes it): {}\n",
+            p.display()
+        ));
+    }
     out
 }

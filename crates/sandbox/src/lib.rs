@@ -111,6 +111,34 @@ pub fn command_env(plan: &LinuxPlan) -> Vec<(OsString, OsString)> {
     env
 }
 
+/// Removes the placeholders a killed run left at the top of `policy`'s
+/// writable roots (empty, marked as cordon's, locked by no live run) and
+/// returns them; call before resolving the policy again.
+pub fn sweep_stale_placeholders(policy: &SandboxPolicy) -> Vec<PathBuf> {
+    stale_placeholders(policy, true)
+}
+
+/// The stale placeholders [`sweep_stale_placeholders`] would remove.
+pub fn stale_placeholders(policy: &SandboxPolicy, remove: bool) -> Vec<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        let roots: Vec<PathBuf> = policy
+            .writable_roots
+            .iter()
+            .map(|r| r.root.clone())
+            .collect();
+        linux::placeholders::candidates(&roots)
+            .into_iter()
+            .filter(|p| linux::placeholders::check(p, remove))
+            .collect()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (policy, remove);
+        Vec::new()
+    }
+}
+
 /// Runs `argv` under `plan`. Blocks until the command ends; relays SIGINT,
 /// SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2 and SIGWINCH to it.
 ///

@@ -44,8 +44,13 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     let mut attempt = 0;
     let outcome = loop {
         attempt += 1;
-        let policy = cordon_policy::resolve(&settings.policy)?;
+        let mut policy = cordon_policy::resolve(&settings.policy)?;
         if attempt == 1 {
+            // A killed run's placeholders read as real `.git`s: remove
+            // them, then discover again.
+            if !cordon_sandbox::sweep_stale_placeholders(&policy).is_empty() {
+                policy = cordon_policy::resolve(&settings.policy)?;
+            }
             warn_policy(&policy);
         }
         let options = PlanOptions {

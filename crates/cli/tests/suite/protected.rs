@@ -239,3 +239,57 @@ fn memories_cannot_grow_a_git_directory() {
     }
     assert!(!memories.join(".git").exists() && !memories.join(".cordon").exists());
 }
+
+/// Issue 10 item 8: `SIGKILL` of `cordon sandbox` leaves its placeholders
+/// (the control: they are there after the kill); the next run removes the
+/// ones it can prove are cordon's (empty, marked, unlocked) and still keeps
+/// `.git` from being created. An empty `.git` the user made is left alone.
+#[test]
+fn placeholders_a_killed_run_left_are_removed_by_the_next_run() {
+    let w = World::new();
+    let r = w.work();
+    let mut child = w.cordon_cmd(FA, &["sleep", "30"]).spawn().unwrap();
+    let start = std::time::Instant::now();
+    while !(r.join(".git").exists() && r.join(".cordon").exists()) {
+        assert!(start.elapsed().as_secs() < 10, "no placeholders appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        r.join(".git").is_dir() && r.join(".cordon").is_dir(),
+        "control: a killed run leaves its placeholders"
+    );
+    let doctor = std::process::Command::new(CORDON)
+        .args(["sandbox", "doctor", "--json"])
+        .current_dir(&r)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let listed: Vec<&str> = report["stale_placeholders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(
+        listed,
+        [s(&r.join(".git")), s(&r.join(".cordon"))],
+        "doctor lists them"
+    );
+    assert_denied_errno(
+        &w.probe_in(FA, &["write", s(&r.join(".git/config"))]),
+        libc::EROFS,
+    );
+    assert!(
+        !r.join(".git").exists() && !r.join(".cordon").exists(),
+        "the next run removed the stale placeholders"
+    );
+    // An empty .git the user made is not cordon's: it stays.
+    fs::create_dir(r.join(".git")).unwrap();
+    assert_ok(&w.probe_in(FA, &["write", s(&r.join("file"))]));
+    assert!(r.join(".git").is_dir(), "a user's empty .git was removed");
+}

@@ -3,6 +3,7 @@
 
 mod landlock;
 mod mounts;
+pub(crate) mod placeholders;
 pub(crate) mod probe;
 mod report;
 mod seccomp;

@@ -224,7 +224,10 @@ fn create_placeholders(plan: &mut LinuxPlan) -> Result<Vec<PathBuf>, SandboxErro
                     source,
                 })
             }
-            Ok(()) => created.push(path.clone()),
+            Ok(()) => {
+                super::placeholders::mark(path);
+                created.push(path.clone());
+            }
         }
         // Pin whatever stands there now; a symlink fails the pinned open.
         if let Some(id) = cordon_policy::FileId::of(path) {
