@@ -918,7 +918,7 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
         (
             "e1",
             "shell",
-            json!({"command": ["sh", "-c", "echo key=${FAKE_MODEL_KEY:-unset} token=${MY_TOKEN:-unset} plain=${CORDON_TEST_PLAIN:-unset}"]}),
+            json!({"command": ["sh", "-c", "echo key=${FAKE_MODEL_KEY:-unset} token=${MY_TOKEN:-unset} db=${DATABASE_URL:-unset} pat=${GITHUB_PAT:-unset} auth=${NPM_CONFIG__AUTH:-unset} plain=${CORDON_TEST_PLAIN:-unset}"]}),
         ),
         (
             "b1",
@@ -935,6 +935,9 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
     configure(&w, &model, "responses", "");
     let o = exec_cmd(&w, &["--json", "--skip-git-repo-check", "go"])
         .env("MY_TOKEN", "tok-123")
+        .env("DATABASE_URL", "postgres://app:hunter2@db/app")
+        .env("GITHUB_PAT", "ghp-1")
+        .env("NPM_CONFIG__AUTH", "dXNlcjpwYXNz")
         .env("CORDON_TEST_PLAIN", "visible")
         .output()
         .unwrap();
@@ -942,7 +945,7 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
     let last = model.requests().pop().unwrap();
     let env_out = tool_output(&last.body, "e1");
     assert!(
-        env_out.contains("key=unset token=unset plain=visible"),
+        env_out.contains("key=unset token=unset db=unset pat=unset auth=unset plain=visible"),
         "{env_out}"
     );
     assert!(!stdout(&o).contains("sk-test") && !stdout(&o).contains("tok-123"));
