@@ -77,13 +77,24 @@ pub(crate) fn check(path: &Path, remove: bool) -> bool {
     if !remove {
         return true;
     }
+    remove_if_same(&parent, &cname, &dir)
+}
+
+/// Removes the empty directory `name` in `parent` if it is still the very
+/// directory `dir` (never by path: `parent` was opened first, so a swapped
+/// path changes nothing). rmdir semantics: one no longer empty stays.
+pub(crate) fn remove_if_same(
+    parent: &std::fs::File,
+    name: &std::ffi::CStr,
+    dir: &std::fs::File,
+) -> bool {
     // SAFETY: a zeroed stat is a valid out-buffer; `parent` is open and
-    // `cname` NUL-terminated.
+    // `name` NUL-terminated.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     let found = unsafe {
         libc::fstatat(
             parent.as_raw_fd(),
-            cname.as_ptr(),
+            name.as_ptr(),
             &mut st,
             libc::AT_SYMLINK_NOFOLLOW,
         )
@@ -92,9 +103,8 @@ pub(crate) fn check(path: &Path, remove: bool) -> bool {
         && dir
             .metadata()
             .is_ok_and(|m| m.dev() == st.st_dev && m.ino() == st.st_ino);
-    // rmdir semantics: a directory no longer empty stays.
     // SAFETY: as for fstatat.
-    same && unsafe { libc::unlinkat(parent.as_raw_fd(), cname.as_ptr(), libc::AT_REMOVEDIR) } == 0
+    same && unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) } == 0
 }
 
 /// The placeholder paths to look at for `roots`: `.git` and `.cordon` at

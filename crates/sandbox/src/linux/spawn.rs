@@ -325,7 +325,6 @@ impl PlaceholderGuard {
 
 impl Drop for PlaceholderGuard {
     fn drop(&mut self) {
-        use std::os::unix::fs::MetadataExt;
         for lock in &self.locks {
             let Some(parent) = &lock.parent else { continue };
             if !lock.created || lock.name.as_bytes().is_empty() {
@@ -335,29 +334,9 @@ impl Drop for PlaceholderGuard {
             let exclusive =
                 unsafe { libc::flock(lock.dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
             // The very directory we locked, not one created since in its
-            // place, looked up in the parent we opened (never by path).
-            // SAFETY: a zeroed stat is a valid out-buffer.
-            let mut st: libc::stat = unsafe { std::mem::zeroed() };
-            // SAFETY: `parent` is open, `name` NUL-terminated, `st` writable.
-            let found = unsafe {
-                libc::fstatat(
-                    parent.as_raw_fd(),
-                    lock.name.as_ptr(),
-                    &mut st,
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
-            } == 0;
-            let same = found
-                && lock
-                    .dir
-                    .metadata()
-                    .is_ok_and(|m| m.dev() == st.st_dev && m.ino() == st.st_ino);
-            if exclusive && same {
-                // rmdir semantics: a directory that is no longer empty stays.
-                // SAFETY: as for fstatat.
-                unsafe {
-                    libc::unlinkat(parent.as_raw_fd(), lock.name.as_ptr(), libc::AT_REMOVEDIR)
-                };
+            // place, looked up in the parent we opened.
+            if exclusive {
+                super::placeholders::remove_if_same(parent, &lock.name, &lock.dir);
             }
         }
     }
