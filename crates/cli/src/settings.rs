@@ -68,6 +68,27 @@ fn domain_rules(config: &Config, allow: &[String], deny: &[String]) -> Result<Do
     Ok(rules)
 }
 
+/// With `*` allowed, a deny rule on a name cannot stop the same host by its
+/// address (or another name): say so, once per run.
+fn name_denials_under_star(rules: &DomainRules) -> Option<String> {
+    let star = rules
+        .rules()
+        .iter()
+        .any(|r| r.action == RuleAction::Allow && r.to_string() == "*");
+    let names: Vec<String> = rules
+        .rules()
+        .iter()
+        .filter(|r| r.action == RuleAction::Deny && !r.is_address_rule())
+        .map(|r| r.to_string())
+        .collect();
+    (star && !names.is_empty()).then(|| {
+        format!(
+            "deny rule(s) {} match names only: with `*` allowed, those hosts stay reachable by IP address or another name; allow names instead of `*`, or deny their addresses too",
+            names.join(", ")
+        )
+    })
+}
+
 /// The policy resolver's inputs from config, the working directory and
 /// the writable roots.
 fn policy_inputs(
@@ -189,6 +210,10 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
             config.sandbox_mode
         ));
     }
+    let rules = domain_rules(&config, &args.proxy.allow_domains, &args.proxy.deny_domains)?;
+    if config.network == NetworkMode::Proxy {
+        warnings.extend(name_denials_under_star(&rules));
+    }
     Ok(RunSettings {
         policy: policy_inputs(&config, cwd, writable_roots),
         allow_degraded: config.allow_degraded,
@@ -196,7 +221,7 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         denial_report: args.denial_report.clone(),
         command_cwd: args.command_cwd.clone(),
         proxy: ProxySettings {
-            rules: domain_rules(&config, &args.proxy.allow_domains, &args.proxy.deny_domains)?,
+            rules,
             allow_local_binding: config.allow_local_binding,
             audit_log: args.proxy.audit_log.clone(),
             upstream: upstream(&config)?,

@@ -134,3 +134,55 @@ fn log_denials_names_writes_and_connects() {
     let out = w.cordon(&["--full-auto"], &["sh", "-c", &script]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("denied target"));
 }
+
+/// Issue 10 item 11: with `*` allowed, a deny rule on a name cannot stop
+/// the host's address; `--plan` and `--log-denials` runs say so. The
+/// control: `*` alone, or a deny with named allows, says nothing.
+#[test]
+fn a_name_deny_under_star_is_called_out() {
+    let w = World::new();
+    let note = "match names only";
+    for (flags, expect) in [
+        (
+            &[
+                "--allow-domain",
+                "*",
+                "--deny-domain",
+                "evil.example",
+                "--plan",
+            ][..],
+            true,
+        ),
+        (
+            &[
+                "--allow-domain",
+                "*",
+                "--deny-domain",
+                "evil.example",
+                "--log-denials",
+            ][..],
+            true,
+        ),
+        (&["--allow-domain", "*", "--plan"][..], false),
+        (
+            &[
+                "--allow-domain",
+                "good.example",
+                "--deny-domain",
+                "evil.example",
+                "--plan",
+            ][..],
+            false,
+        ),
+    ] {
+        let mut all = vec!["--network", "proxy"];
+        all.extend_from_slice(flags);
+        let o = w.cordon(&all, &["true"]);
+        assert!(o.status.success(), "{flags:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.contains(note), expect, "{flags:?}: {err}");
+        if expect {
+            assert!(err.contains("evil.example"), "{err}");
+        }
+    }
+}
