@@ -13,18 +13,15 @@ use std::path::{Path, PathBuf};
 /// The extended attribute that marks a directory as cordon's placeholder.
 pub const MARK: &str = "user.cordon.placeholder";
 
-/// Marks a placeholder just created. Best effort: a file system without
-/// user xattrs leaves it unmarked, and an unmarked directory is never
-/// swept (it is then left behind after a SIGKILL, as before).
-pub(crate) fn mark(path: &Path) {
-    let (Ok(p), Ok(name)) = (
-        CString::new(path.as_os_str().as_bytes()),
-        CString::new(MARK),
-    ) else {
+/// Marks a placeholder this run created and holds locked. Best effort: a
+/// file system without user xattrs leaves it unmarked, and an unmarked
+/// directory is never swept (it is then left behind after a SIGKILL).
+pub(crate) fn mark(dir: &std::fs::File) {
+    let Ok(name) = CString::new(MARK) else {
         return;
     };
-    // SAFETY: both strings are NUL-terminated; the value is one byte.
-    unsafe { libc::lsetxattr(p.as_ptr(), name.as_ptr(), b"1".as_ptr().cast(), 1, 0) };
+    // SAFETY: `dir` is open, `name` NUL-terminated; the value is one byte.
+    unsafe { libc::fsetxattr(dir.as_raw_fd(), name.as_ptr(), b"1".as_ptr().cast(), 1, 0) };
 }
 
 /// Whether `dir` (opened O_NOFOLLOW) carries the mark.

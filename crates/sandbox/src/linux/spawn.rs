@@ -224,10 +224,7 @@ fn create_placeholders(plan: &mut LinuxPlan) -> Result<Vec<PathBuf>, SandboxErro
                     source,
                 })
             }
-            Ok(()) => {
-                super::placeholders::mark(path);
-                created.push(path.clone());
-            }
+            Ok(()) => created.push(path.clone()),
         }
         // Pin whatever stands there now; a symlink fails the pinned open.
         if let Some(id) = cordon_policy::FileId::of(path) {
@@ -311,11 +308,17 @@ impl PlaceholderGuard {
                     .file_name()
                     .and_then(|n| CString::new(n.as_bytes()).ok())
                     .unwrap_or_default();
+                let created = created.contains(path);
+                if created {
+                    // Marked only once our shared lock is held, so a run
+                    // sweeping stale placeholders never takes a live one.
+                    super::placeholders::mark(&file);
+                }
                 guard.locks.push(PlaceholderLock {
                     dir: file,
                     parent,
                     name,
-                    created: created.contains(path),
+                    created,
                 });
             }
         }
