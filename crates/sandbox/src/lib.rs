@@ -115,11 +115,15 @@ pub fn command_env(plan: &LinuxPlan) -> Vec<(OsString, OsString)> {
 /// writable roots (empty, marked as cordon's, locked by no live run) and
 /// returns them; call before resolving the policy again.
 pub fn sweep_stale_placeholders(policy: &SandboxPolicy) -> Vec<PathBuf> {
-    stale_placeholders(policy, true)
+    find_stale_placeholders(policy, true)
 }
 
 /// The stale placeholders [`sweep_stale_placeholders`] would remove.
-pub fn stale_placeholders(policy: &SandboxPolicy, remove: bool) -> Vec<PathBuf> {
+pub fn stale_placeholders(policy: &SandboxPolicy) -> Vec<PathBuf> {
+    find_stale_placeholders(policy, false)
+}
+
+fn find_stale_placeholders(policy: &SandboxPolicy, remove: bool) -> Vec<PathBuf> {
     #[cfg(target_os = "linux")]
     {
         let roots: Vec<PathBuf> = policy

@@ -29,7 +29,7 @@ fn stale_here() -> Vec<std::path::PathBuf> {
         ..Default::default()
     };
     match cordon_policy::resolve(&inputs) {
-        Ok(policy) => cordon_sandbox::stale_placeholders(&policy, false),
+        Ok(policy) => cordon_sandbox::stale_placeholders(&policy),
         Err(_) => Vec::new(),
     }
 }
