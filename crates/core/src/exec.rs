@@ -78,6 +78,13 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// `bytes` random bytes as lowercase hex (for names nobody can predict).
+pub(crate) fn random_hex(bytes: usize) -> std::io::Result<String> {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
 /// A random (version 4) UUID.
 pub fn new_id() -> String {
     let mut b = [0u8; 16];

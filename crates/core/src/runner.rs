@@ -354,7 +354,6 @@ fn wait_unreaped(pid: u32) {
     let _ = pid;
 }
 
-/// A fresh path in the temp directory for the denial report.
 /// Makes the launcher die with cordon (even by SIGKILL): a parent-death
 /// signal, and a check that the parent did not die before it was set.
 /// The launcher's own death takes its sandboxed tree down.
@@ -383,10 +382,9 @@ fn die_with_parent(cmd: &mut Command) {
     let _ = cmd;
 }
 
+/// A fresh path in the temp directory for the denial report.
 fn tempfile_path() -> PathBuf {
-    let mut bytes = [0u8; 8];
-    let _ = getrandom::fill(&mut bytes);
-    let tag: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let tag = crate::exec::random_hex(8).unwrap_or_default();
     std::env::temp_dir().join(format!("cordon-denials-{}-{tag}", std::process::id()))
 }
 

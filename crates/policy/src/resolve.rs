@@ -212,6 +212,7 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
                     kind: ProtectedKind::Existing,
                 });
                 outer.protected.sort_by(|a, b| a.path.cmp(&b.path));
+                outer.protected.dedup_by(|a, b| a.path == b.path);
             }
         }
     }

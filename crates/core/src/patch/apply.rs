@@ -302,9 +302,7 @@ pub fn write_replacing(path: &Path, content: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let tag: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let tag = crate::exec::random_hex(8)?;
     let tmp = path.with_file_name(format!(".{name}.{tag}.cordon-patch"));
     let existing = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file());
     let mut options = std::fs::OpenOptions::new();
