@@ -9,5 +9,5 @@ if [ ! -x /usr/bin/time ]; then
   $sudo apt-get install -y -qq time >/dev/null
 fi
 cargo build --release --locked --quiet -p cordon-cli --bin cordon
-target="${CARGO_TARGET_DIR:-target}"
+target="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"  # absolute: the bench may change directory
 exec python3 benches/exec_bench.py "$target/release/cordon" "${1:-100}"

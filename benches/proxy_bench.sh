@@ -22,7 +22,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     { $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq "${need[@]}" >/dev/null; }
 fi
 cargo build --release --locked --quiet -p cordon-cli --bin cordon
-target="${CARGO_TARGET_DIR:-target}"
+target="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"  # absolute: the bench may change directory
 # 10,000 tunnels need ~20,000 descriptors in the proxy: as many as allowed.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 exec python3 benches/proxy_bench.py "$target/release/cordon" "$@"

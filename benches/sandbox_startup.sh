@@ -12,5 +12,5 @@ if [ "${#need[@]}" -gt 0 ]; then
   $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 cargo build --release --locked --quiet -p cordon-cli --bin cordon
-target="${CARGO_TARGET_DIR:-target}"
+target="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"  # absolute: the bench may change directory
 exec python3 benches/startup.py "$target/release/cordon" "${1:-300}"
