@@ -36,6 +36,10 @@ pub enum Command {
     },
     /// Run the agent headless on one prompt (non-interactive; for scripts and CI).
     Exec(Box<ExecCommand>),
+    /// Internal: apply a patch read from stdin in the current directory
+    /// (the agent runs this inside the sandbox, under the session's policy).
+    #[command(name = "apply-patch", hide = true)]
+    ApplyPatch,
     /// Debugging aliases.
     Debug {
         /// Which tool.
@@ -186,10 +190,11 @@ pub struct RunArgs {
     /// Print the plan as JSON and run nothing.
     #[arg(long)]
     pub plan: bool,
-    /// Write the `--log-denials` summary to FILE instead of stderr (used by
-    /// the agent's shell tool).
-    #[arg(long, hide = true, value_name = "FILE")]
-    pub denial_report: Option<PathBuf>,
+    /// Write the `--log-denials` summary to the open descriptor FD instead
+    /// of stderr (used by the agent's tools; a file with no name, so nothing
+    /// is left behind however the agent ends).
+    #[arg(long, hide = true, value_name = "FD", value_parser = clap::value_parser!(i32).range(3..))]
+    pub denial_report_fd: Option<i32>,
     /// Start the command in DIR; the policy (writable roots) still comes
     /// from `-C` (used by the agent's shell tool for the model's `workdir`).
     #[arg(long, hide = true, value_name = "DIR")]

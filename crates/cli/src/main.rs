@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             init_logging();
             settings::exec_command_settings(&cmd).and_then(commands::exec::run)
         }
+        Command::ApplyPatch => commands::apply_patch::run(),
         Command::Debug {
             tool: DebugTool::Landlock(run),
         } => sandbox_linux(run),

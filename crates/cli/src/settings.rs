@@ -147,7 +147,7 @@ pub struct RunSettings {
     /// Print denials.
     pub log_denials: bool,
     /// Write the denial summary here instead of stderr.
-    pub denial_report: Option<std::path::PathBuf>,
+    pub denial_report_fd: Option<i32>,
     /// Where the command starts, when not the policy's working directory.
     pub command_cwd: Option<std::path::PathBuf>,
     /// Warnings to show before running.
@@ -217,8 +217,8 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
     Ok(RunSettings {
         policy: policy_inputs(&config, cwd, writable_roots),
         allow_degraded: config.allow_degraded,
-        log_denials: args.log_denials || args.denial_report.is_some(),
-        denial_report: args.denial_report.clone(),
+        log_denials: args.log_denials || args.denial_report_fd.is_some(),
+        denial_report_fd: args.denial_report_fd,
         command_cwd: args.command_cwd.clone(),
         proxy: ProxySettings {
             rules,
@@ -227,7 +227,7 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
             upstream: upstream(&config)?,
         },
         // The agent's shell tool has shown the config's warnings once already.
-        warnings: if args.denial_report.is_some() {
+        warnings: if args.denial_report_fd.is_some() {
             Vec::new()
         } else {
             warnings

@@ -8,6 +8,7 @@ use crate::interrupt::Interrupt;
 use crate::model::client::HttpTransport;
 use crate::model::request::Item;
 use crate::model::Usage;
+use crate::pinned_dir::PinnedDir;
 use crate::rollout::{self, Rollout};
 use crate::runner::SandboxRunner;
 use crate::{instructions, notify, CoreError};
@@ -259,6 +260,12 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
     let notify_argv =
         notify::resolve(&req.notify, &req.cwd, &untrusted).map_err(CoreError::Notify)?;
     let notify_path = notify::trusted_path(&untrusted);
+    // `-o`: its directory is pinned now, before any command runs, so no
+    // symlink a command plants on the way can move the answer.
+    let output_file = match &req.output_last_message {
+        Some(path) => Some(pin_output(path)?),
+        None => None,
+    };
     let (id, mut history, rollout) = open_session(&req)?;
     let mut out = Output {
         json: req.json,
@@ -387,12 +394,12 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
             let _ = writeln!(stdout, "{text}");
             let _ = stdout.flush();
         }
-        if let Some(path) = &req.output_last_message {
-            // Never through a symlink a sandboxed command planted there.
-            crate::patch::write_replacing(path, text.as_bytes()).map_err(|e| CoreError::Io {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+        if let (Some((dir, name)), Some(path)) = (&output_file, &req.output_last_message) {
+            dir.replace(name, text.as_bytes())
+                .map_err(|e| CoreError::Io {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
         }
     }
     if ok && !notify_argv.is_empty() {
@@ -408,6 +415,24 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
         }
     }
     Ok(ok)
+}
+
+/// The directory of `-o FILE`, held open, and the file's name.
+fn pin_output(path: &Path) -> Result<(PinnedDir, String), CoreError> {
+    let io = |message: String| CoreError::Io {
+        path: path.to_path_buf(),
+        message,
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io("does not name a file".into()))?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = PinnedDir::open(parent).map_err(|e| io(format!("its directory: {e}")))?;
+    Ok((dir, name.to_string()))
 }
 
 fn open_session(req: &ExecRequest) -> Result<(String, Vec<Item>, Option<Rollout>), CoreError> {

@@ -14,6 +14,7 @@ pub mod interrupt;
 pub mod model;
 pub mod notify;
 pub mod patch;
+pub mod pinned_dir;
 pub mod rollout;
 pub mod runner;
 pub mod tools;

@@ -53,6 +53,32 @@ fn private_dirs(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// Refuses when a directory on the way from `$CORDON_HOME`'s sessions
+/// directory to `path` is a symlink (the files themselves are opened with
+/// `O_NOFOLLOW`): session files are never written through a link.
+fn no_links_on_the_way(path: &Path) -> std::io::Result<()> {
+    // sessions/YYYY/MM/DD: at most four directories, up to `sessions`.
+    for dir in path.ancestors().skip(1).take(4) {
+        if std::fs::symlink_metadata(dir)?.file_type().is_symlink() {
+            return Err(std::io::Error::other(format!(
+                "{} is a symlink; session files are never written through one",
+                dir.display()
+            )));
+        }
+        if dir.file_name().is_some_and(|n| n == "sessions") {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Options that never follow a symlink at the file itself.
+fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
+    options
+}
+
 /// An open rollout, appended one flushed line at a time.
 pub struct Rollout {
     file: File,
@@ -65,8 +91,9 @@ impl Rollout {
         if let Some(dir) = path.parent() {
             private_dirs(dir)?;
         }
+        no_links_on_the_way(&path)?;
         let mut options = OpenOptions::new();
-        options.create_new(true).append(true);
+        no_follow(options.create_new(true).append(true));
         // Sessions hold prompts, command output and file contents.
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
@@ -78,7 +105,8 @@ impl Rollout {
 
     /// Reopens an existing rollout to continue it.
     pub fn resume(path: PathBuf) -> std::io::Result<Self> {
-        let file = OpenOptions::new().append(true).open(&path)?;
+        no_links_on_the_way(&path)?;
+        let file = no_follow(OpenOptions::new().append(true)).open(&path)?;
         Ok(Rollout { file, path })
     }
 
@@ -116,7 +144,7 @@ pub fn read(path: &Path) -> Result<Vec<Value>, String> {
 pub fn record_history(home: &Path, session_id: &str, secs: u64, text: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(home)?;
     let mut options = OpenOptions::new();
-    options.create(true).append(true);
+    no_follow(options.create(true).append(true));
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut f = options.open(home.join("history.jsonl"))?;
@@ -164,6 +192,34 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    /// Session files are never written through a symlink, at the file or on
+    /// the way from `sessions/`; the control writes where no link is.
+    #[test]
+    fn session_files_are_not_written_through_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let p = rollout_path(tmp.path(), 1_795_628_325, "abc");
+        Rollout::create(p.clone(), json!({})).unwrap();
+        // A linked day directory.
+        let day = p.parent().unwrap();
+        std::fs::remove_file(&p).unwrap();
+        std::fs::remove_dir(day).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), day).unwrap();
+        let e = Rollout::create(p.clone(), json!({})).err().unwrap();
+        assert!(e.to_string().contains("symlink"), "{e}");
+        assert!(std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none());
+        // A linked history file.
+        let victim = elsewhere.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, tmp.path().join("history.jsonl")).unwrap();
+        let e = record_history(tmp.path(), "abc", 1, "hello").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     }
 
     #[test]

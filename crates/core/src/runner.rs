@@ -26,6 +26,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Exit status `cordon sandbox` uses when it refused to start the command.
 const EXIT_REFUSED: i32 = 125;
 
+/// Limit on applying one patch inside the sandbox.
+const PATCH_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Called with the command and the model's reason when an approval would be asked.
 pub type ApprovalHook = Box<dyn FnMut(&[String], Option<&str>)>;
 
@@ -55,9 +58,41 @@ pub struct SandboxRunner {
 /// How a command ended.
 struct Finished {
     code: Option<i32>,
-    output: String,
+    stdout: HeadTail,
+    stderr: HeadTail,
+    /// What the sandbox denied (its `--log-denials` report), if anything.
+    denied: Option<String>,
     timed_out: bool,
     wall: Duration,
+}
+
+impl Finished {
+    /// The launcher could not be started at all.
+    fn not_started(message: String, start: Instant) -> Finished {
+        Finished {
+            code: None,
+            stdout: HeadTail::default(),
+            stderr: HeadTail {
+                head: message.into_bytes(),
+                ..HeadTail::default()
+            },
+            denied: None,
+            timed_out: false,
+            wall: start.elapsed(),
+        }
+    }
+
+    /// stdout, then stderr.
+    fn output(&self) -> String {
+        let mut output = self.stdout.text();
+        if !self.stderr.is_empty() {
+            if !output.is_empty() && !output.ends_with('\n') {
+                output.push('\n');
+            }
+            output.push_str(&self.stderr.text());
+        }
+        output
+    }
 }
 
 impl SandboxRunner {
@@ -68,10 +103,27 @@ impl SandboxRunner {
         )
     }
 
-    /// Runs `argv` in `workdir` under the sandbox.
-    fn run(&self, argv: &[String], workdir: &Path, timeout: Duration) -> Finished {
+    /// Runs `argv` in `workdir` under the sandbox, with `stdin` as its
+    /// input (none: `/dev/null`).
+    fn run(
+        &self,
+        argv: &[String],
+        workdir: &Path,
+        timeout: Duration,
+        stdin: Option<Vec<u8>>,
+    ) -> Finished {
         let start = Instant::now();
-        let report = tempfile_path();
+        // The denial report goes to a file with no name, handed down as a
+        // descriptor: nothing is left on disk however cordon ends.
+        let report = match tempfile::tempfile() {
+            Ok(f) => f,
+            Err(e) => {
+                return Finished::not_started(
+                    format!("cordon could not create the denial report file: {e}"),
+                    start,
+                )
+            }
+        };
         let mut cmd = Command::new(&self.cordon_exe);
         #[cfg(unix)]
         std::os::unix::process::CommandExt::arg0(&mut cmd, "cordon");
@@ -82,12 +134,15 @@ impl SandboxRunner {
             .arg("-C")
             .arg(&self.cwd)
             .arg("--command-cwd")
-            .arg(workdir)
-            .arg("--denial-report")
-            .arg(&report)
-            .arg("--")
+            .arg(workdir);
+        pass_report_fd(&mut cmd, &report);
+        cmd.arg("--")
             .args(argv)
-            .stdin(Stdio::null())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (name, value) in std::env::vars_os() {
@@ -100,19 +155,23 @@ impl SandboxRunner {
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                return Finished {
-                    code: None,
-                    output: format!(
+                return Finished::not_started(
+                    format!(
                         "cordon could not start its sandbox launcher {}: {e}",
                         self.cordon_exe.display()
                     ),
-                    timed_out: false,
-                    wall: start.elapsed(),
-                }
+                    start,
+                )
             }
         };
         let pid = child.id();
         self.interrupt.watch_child(pid);
+        if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+            // A command that does not read its input must not block us.
+            std::thread::spawn(move || {
+                let _ = std::io::Write::write_all(&mut pipe, &input);
+            });
+        }
         // The timeout kills the launcher, whose death takes the sandbox down.
         let (done_tx, done_rx) = mpsc::channel::<()>();
         let timer = std::thread::spawn(move || {
@@ -141,13 +200,6 @@ impl SandboxRunner {
         let timed_out = timer.join().unwrap_or(false);
         let status = child.wait();
         let err = err_reader.join().unwrap_or_default();
-        let mut output = out.text();
-        if !err.is_empty() {
-            if !output.is_empty() && !output.ends_with('\n') {
-                output.push('\n');
-            }
-            output.push_str(&err.text());
-        }
         let code = status.ok().and_then(|s| {
             s.code().or_else(|| {
                 #[cfg(unix)]
@@ -159,65 +211,93 @@ impl SandboxRunner {
                 None
             })
         });
-        if let Ok(denied) = std::fs::read_to_string(&report) {
-            // The report says so when nothing was denied.
-            if !denied.trim().is_empty() && !denied.contains("no denials recorded") {
-                output.push_str(&format!(
-                    "\n[{}] the sandbox denied:\n{}",
-                    self.describe_policy(),
-                    denied.trim_end()
-                ));
-            }
-        }
-        let _ = std::fs::remove_file(&report);
+        // The report says so when nothing was denied.
+        let denied = read_report(report)
+            .filter(|d| !d.trim().is_empty() && !d.contains("no denials recorded"));
         Finished {
             code,
-            output,
+            stdout: out,
+            stderr: err,
+            denied,
             timed_out,
             wall: start.elapsed(),
         }
     }
 
+    /// Checks `input` against the policy here (a refusal changes
+    /// nothing), then applies it inside the sandbox ([`patch::helper`]).
     fn patch(&self, input: &str, cwd: &Path) -> ToolResult {
-        let result = patch::parse(input).and_then(|p| patch::apply(&p, cwd, Some(&self.policy)));
-        match result {
-            Ok(applied) => {
-                let changes: Vec<(String, ChangeKind)> = applied
-                    .changes
-                    .iter()
-                    .map(|c| match c {
-                        FileChange::Added(p) => (p.display().to_string(), ChangeKind::Add),
-                        FileChange::Updated { to, .. } => {
-                            (to.display().to_string(), ChangeKind::Update)
-                        }
-                        FileChange::Deleted(p) => (p.display().to_string(), ChangeKind::Delete),
-                    })
-                    .collect();
-                let mut text = String::from("patch applied:\n");
-                for c in &applied.changes {
-                    text.push_str(&match c {
-                        FileChange::Added(p) => format!("A {}\n", p.display()),
-                        FileChange::Updated { from, to } if from != to => {
-                            format!("M {} -> {}\n", from.display(), to.display())
-                        }
-                        FileChange::Updated { to, .. } => format!("M {}\n", to.display()),
-                        FileChange::Deleted(p) => format!("D {}\n", p.display()),
-                    });
+        let not_applied = |why: String| ToolResult {
+            output: format!("patch not applied (no file was changed): {why}"),
+            detail: ToolDetail::Patch {
+                changes: Vec::new(),
+                applied: false,
+            },
+        };
+        let checked =
+            patch::parse(input).and_then(|p| patch::plan(&p, cwd, Some(&self.policy)).map(drop));
+        if let Err(e) = checked {
+            return not_applied(e.to_string());
+        }
+        let helper = vec![
+            self_inside_sandbox(&self.cordon_exe),
+            patch::helper::SUBCOMMAND.to_string(),
+        ];
+        let f = self.run(&helper, cwd, PATCH_TIMEOUT, Some(input.as_bytes().to_vec()));
+        let applied = match patch::helper::parse_report(&f.stdout.text()) {
+            Ok(applied) if f.code == Some(0) => applied,
+            result => {
+                // What the kernel refused, or why the helper did not run.
+                let mut why = match result {
+                    Err(e) if f.code != Some(1) => format!("{e} (exit {:?})", f.code),
+                    Err(e) => e,
+                    Ok(_) => format!("the patch helper exited with {:?}", f.code),
+                };
+                let stderr = f.stderr.text();
+                if !stderr.trim().is_empty() {
+                    why.push_str(&format!("\n{}", stderr.trim_end()));
                 }
-                ToolResult {
-                    output: text,
+                if let Some(denied) = &f.denied {
+                    why.push_str(&format!(
+                        "\n[{}] the sandbox denied:\n{}",
+                        self.describe_policy(),
+                        denied.trim_end()
+                    ));
+                }
+                return ToolResult {
+                    output: format!("patch not applied: {why}"),
                     detail: ToolDetail::Patch {
-                        changes,
-                        applied: true,
+                        changes: Vec::new(),
+                        applied: false,
                     },
-                }
+                };
             }
-            Err(e) => ToolResult {
-                output: format!("patch not applied (no file was changed): {e}"),
-                detail: ToolDetail::Patch {
-                    changes: Vec::new(),
-                    applied: false,
-                },
+        };
+        let changes: Vec<(String, ChangeKind)> = applied
+            .changes
+            .iter()
+            .map(|c| match c {
+                FileChange::Added(p) => (p.display().to_string(), ChangeKind::Add),
+                FileChange::Updated { to, .. } => (to.display().to_string(), ChangeKind::Update),
+                FileChange::Deleted(p) => (p.display().to_string(), ChangeKind::Delete),
+            })
+            .collect();
+        let mut text = String::from("patch applied:\n");
+        for c in &applied.changes {
+            text.push_str(&match c {
+                FileChange::Added(p) => format!("A {}\n", p.display()),
+                FileChange::Updated { from, to } if from != to => {
+                    format!("M {} -> {}\n", from.display(), to.display())
+                }
+                FileChange::Updated { to, .. } => format!("M {}\n", to.display()),
+                FileChange::Deleted(p) => format!("D {}\n", p.display()),
+            });
+        }
+        ToolResult {
+            output: text,
+            detail: ToolDetail::Patch {
+                changes,
+                applied: true,
             },
         }
     }
@@ -382,10 +462,49 @@ fn die_with_parent(cmd: &mut Command) {
     let _ = cmd;
 }
 
-/// A fresh path in the temp directory for the denial report.
-fn tempfile_path() -> PathBuf {
-    let tag = crate::exec::random_hex(8).unwrap_or_default();
-    std::env::temp_dir().join(format!("cordon-denials-{}-{tag}", std::process::id()))
+/// Hands `report` to the launcher as `--denial-report-fd N`: the
+/// descriptor (close-on-exec everywhere else) stays open across this one
+/// exec.
+fn pass_report_fd(cmd: &mut Command, report: &std::fs::File) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let fd = report.as_raw_fd();
+        cmd.arg("--denial-report-fd").arg(fd.to_string());
+        // SAFETY: fcntl is async-signal-safe, as pre_exec needs; fd is open
+        // for as long as `cmd` is spawned (the caller holds `report`).
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (cmd, report);
+}
+
+/// The launcher's denial report, from the start of the file.
+fn read_report(mut report: std::fs::File) -> Option<String> {
+    use std::io::Seek;
+    report.seek(std::io::SeekFrom::Start(0)).ok()?;
+    let mut text = String::new();
+    report.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// How the sandboxed helper names cordon's executable: on Linux the
+/// launcher's own running file (`/proc/self/exe` in the launcher's child,
+/// never a path a command could have replaced), elsewhere the pinned path.
+fn self_inside_sandbox(cordon_exe: &Path) -> String {
+    if cfg!(target_os = "linux") {
+        "/proc/self/exe".to_string()
+    } else {
+        cordon_exe.display().to_string()
+    }
 }
 
 /// The command as one line for people.
@@ -466,8 +585,15 @@ impl Tools for SandboxRunner {
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(DEFAULT_TIMEOUT);
-        let f = self.run(&call.command, &workdir, timeout);
-        let mut output = f.output;
+        let f = self.run(&call.command, &workdir, timeout, None);
+        let mut output = f.output();
+        if let Some(denied) = &f.denied {
+            output.push_str(&format!(
+                "\n[{}] the sandbox denied:\n{}",
+                self.describe_policy(),
+                denied.trim_end()
+            ));
+        }
         if f.timed_out {
             output.push_str(&format!(
                 "\n[command killed after the {} ms timeout]",

@@ -2,7 +2,7 @@
 
 use crate::commands::sandbox::{
     build_proxy, cordon_exe, denial_summary, pick_proxy_port, proxy_token, refuse, refuse_here,
-    resolve_policy, serve_in_background,
+    resolve_policy, serve_in_background, write_denial_report,
 };
 use crate::settings::{RunSettings, UsageError};
 use anyhow::Result;
@@ -65,7 +65,8 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         Err(e) => return refuse_here(e),
     };
     if settings.log_denials {
-        eprint!("{}", denial_summary(outcome.denial_summary, proxy.as_ref()));
+        let summary = denial_summary(outcome.denial_summary, proxy.as_ref());
+        write_denial_report(&summary, settings.denial_report_fd);
     }
     Ok(outcome.exit_code)
 }

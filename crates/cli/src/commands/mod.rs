@@ -1,5 +1,6 @@
 //! One module per command; each takes settings, never clap structs.
 
+pub mod apply_patch;
 pub mod doctor;
 pub mod exec;
 pub mod macos;

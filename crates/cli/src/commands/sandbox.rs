@@ -96,20 +96,38 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     };
     if settings.log_denials {
         let summary = denial_summary(outcome.denial_summary, proxy.as_ref());
-        match &settings.denial_report {
-            Some(path) => {
-                if let Err(e) = std::fs::write(path, &summary) {
-                    eprint!("{summary}");
-                    warn(&format!(
-                        "cannot write the denial report {}: {e}",
-                        path.display()
-                    ));
-                }
-            }
-            None => eprint!("{summary}"),
-        }
+        write_denial_report(&summary, settings.denial_report_fd);
     }
     Ok(outcome.exit_code)
+}
+
+/// Writes the `--log-denials` summary to descriptor `fd` (the agent's
+/// unnamed report file), or to stderr.
+pub(crate) fn write_denial_report(summary: &str, fd: Option<i32>) {
+    let Some(fd) = fd else {
+        eprint!("{summary}");
+        return;
+    };
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::fd::FromRawFd;
+        // SAFETY: F_GETFD only asks whether `fd` is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+            // SAFETY: the descriptor was handed to us for this report alone
+            // (`--denial-report-fd`, 3 or above) and is open; it is ours to close.
+            let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+            match file.write_all(summary.as_bytes()) {
+                Ok(()) => return,
+                Err(e) => warn(&format!("cannot write the denial report to fd {fd}: {e}")),
+            }
+        } else {
+            warn(&format!(
+                "--denial-report-fd {fd} is not an open descriptor"
+            ));
+        }
+    }
+    eprint!("{summary}");
 }
 
 /// The `--log-denials` report: the sandbox's own summary, then what the

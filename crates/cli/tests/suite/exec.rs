@@ -968,7 +968,7 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
 }
 
 /// Issue 10 item 4: when `cordon exec` dies, by SIGKILL or SIGHUP, the
-/// sandboxed command dies with it. The command touches a heartbeat file
+/// sandboxed command dies with it, and no report file is left behind. The command touches a heartbeat file
 /// every 50 ms; the positive control shows the heartbeat coming back while
 /// exec lives, so its absence afterwards means the tree is gone.
 #[test]
@@ -1019,15 +1019,17 @@ fn killing_exec_by_sigkill_or_sighup_kills_the_running_command() {
             !wait_for_beat(1_000),
             "signal {signal}: the command kept running after exec died"
         );
-        if signal == libc::SIGHUP {
-            let left: Vec<_> = std::fs::read_dir(tmp.path())
-                .unwrap()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("cordon-denials-"))
-                .collect();
-            assert!(left.is_empty(), "report files left behind: {left:?}");
-        }
+        // The denial report is a file with no name: nothing is left in the
+        // temp directory, even after SIGKILL.
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "signal {signal}: files left behind: {left:?}"
+        );
     }
 }
 
@@ -1177,4 +1179,97 @@ fn exec_refuses_a_notify_program_inside_a_writable_root() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(marker.exists(), "control: the notifier ran");
+}
+
+/// Issue 10 item 1: patches are written inside the sandbox, so the kernel
+/// enforces the policy on every write. The session's first command makes a
+/// nested repository (`vendor/.git`, which the policy resolved at start
+/// does not know); a patch that adds a hook there passes the host's check
+/// but is refused by the sandbox (read-only `.git`), and nothing is written.
+/// Controls: a patch beside it in the same session applies, and under
+/// danger-full-access the same two steps do write the hook.
+#[test]
+fn patches_are_applied_inside_the_sandbox_where_the_kernel_decides() {
+    let hook = "*** Begin Patch\n*** Add File: vendor/.git/hooks/post-checkout\n+#!/bin/sh\n+touch /tmp/pwned\n*** End Patch\n";
+    let beside = "*** Begin Patch\n*** Add File: vendor/ok.txt\n+fine\n*** End Patch\n";
+    for (mode, hook_written) in [("workspace-write", false), ("danger-full-access", true)] {
+        let w = World::new();
+        let model = FakeModel::start(vec![
+            Reply::Sse(responses_call(
+                "c1",
+                "shell",
+                &json!({"command": ["mkdir", "-p", "vendor/.git/hooks"]}),
+            )),
+            Reply::Sse(responses_call("p1", "apply_patch", &json!({"input": hook}))),
+            Reply::Sse(responses_call(
+                "p2",
+                "apply_patch",
+                &json!({"input": beside}),
+            )),
+            Reply::Sse(responses_text("done")),
+        ]);
+        configure(&w, &model, "responses", "");
+        let o = exec(&w, &["--skip-git-repo-check", "-s", mode, "go"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let requests = model.requests();
+        let hook_out = tool_output(&requests[2].body, "p1");
+        let hook_file = w.work().join("vendor/.git/hooks/post-checkout");
+        assert_eq!(hook_file.exists(), hook_written, "{mode}: {hook_out}");
+        if !hook_written {
+            assert!(
+                hook_out.contains("patch not applied")
+                    && hook_out.contains("Read-only file system"),
+                "the kernel's own refusal (EROFS) reaches the model: {hook_out}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(w.work().join("vendor/ok.txt")).unwrap(),
+            "fine\n",
+            "{mode}: the control patch applies"
+        );
+    }
+}
+
+/// Issue 10 item 1, a directory on the way: `-o out/answer.txt`, and the
+/// model's command swaps `out` for a symlink to a directory outside every
+/// root. cordon pinned `out` before the turn, so the answer lands in the
+/// directory the user named (now `out.old`), never outside. Control: a
+/// write by path through the swapped name does land outside.
+#[test]
+fn exec_output_directory_swapped_for_a_link_redirects_nothing() {
+    let w = World::new();
+    let outside = w.outside();
+    std::fs::create_dir(w.work().join("out")).unwrap();
+    let swap = format!("mv out out.old && ln -s {} out", outside.display());
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["sh", "-c", swap]}),
+        )),
+        Reply::Sse(responses_text("the answer")),
+    ]);
+    configure(&w, &model, "responses", "");
+    let o = exec(
+        &w,
+        &[
+            "--skip-git-repo-check",
+            "--full-auto",
+            "-o",
+            "out/answer.txt",
+            "go",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(std::fs::symlink_metadata(w.work().join("out"))
+        .unwrap()
+        .is_symlink());
+    assert!(!outside.join("answer.txt").exists(), "written outside");
+    assert_eq!(
+        std::fs::read_to_string(w.work().join("out.old/answer.txt")).unwrap(),
+        "the answer"
+    );
+    // Control: by path, the swapped name leads outside.
+    std::fs::write(w.work().join("out/by-path.txt"), "x").unwrap();
+    assert!(outside.join("by-path.txt").exists());
 }

@@ -283,50 +283,12 @@ pub fn apply(
                 if let Some(parent) = w.path.parent() {
                     std::fs::create_dir_all(parent).map_err(io)?;
                 }
-                write_replacing(&w.path, content.as_bytes()).map_err(io)?;
+                crate::pinned_dir::write_replacing(&w.path, content.as_bytes()).map_err(io)?;
             }
             None => std::fs::remove_file(&w.path).map_err(io)?,
         }
     }
     Ok(applied)
-}
-
-/// Writes a fresh sibling, then renames it over `path`: a crash leaves the
-/// old or the new content, never half. The sibling has a random name and
-/// is created with `O_EXCL` (and `O_NOFOLLOW`), so a file or symlink planted
-/// under any name cannot redirect the write; `rename` replaces a final
-/// symlink at `path` itself instead of following it.
-pub fn write_replacing(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tag = crate::exec::random_hex(8)?;
-    let tmp = path.with_file_name(format!(".{name}.{tag}.cordon-patch"));
-    let existing = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file());
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // A new file gets what a plain create would (0666 less the umask).
-        let mode = if existing.is_some() { 0o600 } else { 0o666 };
-        options.custom_flags(libc::O_NOFOLLOW).mode(mode);
-    }
-    let mut file = options.open(&tmp)?;
-    let written = (|| {
-        file.write_all(content)?;
-        if let Some(meta) = &existing {
-            file.set_permissions(meta.permissions())?;
-        }
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
 }
 
 #[cfg(test)]

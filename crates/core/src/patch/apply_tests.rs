@@ -289,7 +289,7 @@ fn a_planted_sibling_symlink_cannot_redirect_a_patch() {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".cordon-patch"))
+        .filter(|n| n.ends_with(".cordon-patch") || n.ends_with(".cordon-tmp"))
         .collect();
     assert_eq!(names, vec![".a.txt.cordon-patch".to_string()]);
     // Control: a plain write through that name reaches the victim.

@@ -23,9 +23,10 @@
 //! under the session's sandbox policy.
 
 mod apply;
+pub mod helper;
 mod parse;
 
-pub use apply::{apply, plan, write_replacing, Applied, FileChange};
+pub use apply::{apply, plan, Applied, FileChange};
 pub use parse::{parse, parse_heredoc_invocation, Hunk, Operation, Patch};
 
 use std::path::PathBuf;
