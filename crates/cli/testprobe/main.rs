@@ -176,6 +176,82 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             Ok(())
         }
+        "unix-reach" => {
+            // SOURCE (socket | pair) TYPE (stream | dgram | seqpacket)
+            // VERB (connect | sendto | sendmsg) PATH: one byte `x` to the
+            // host pathname socket PATH, by any of the ways a unix socket
+            // can address one.
+            let kind = match arg(2)?.as_str() {
+                "stream" => libc::SOCK_STREAM,
+                "dgram" => libc::SOCK_DGRAM,
+                "seqpacket" => libc::SOCK_SEQPACKET,
+                other => return Err(format!("unknown socket type `{other}`")),
+            };
+            let fd = match arg(1)?.as_str() {
+                "socket" => check(
+                    unsafe { libc::socket(libc::AF_UNIX, kind | libc::SOCK_CLOEXEC, 0) } as i64,
+                    "socket(AF_UNIX)",
+                )? as i32,
+                "pair" => {
+                    let mut fds = [0; 2];
+                    check(
+                        unsafe {
+                            libc::socketpair(
+                                libc::AF_UNIX,
+                                kind | libc::SOCK_CLOEXEC,
+                                0,
+                                fds.as_mut_ptr(),
+                            )
+                        } as i64,
+                        "socketpair",
+                    )?;
+                    fds[0]
+                }
+                other => return Err(format!("unknown source `{other}`")),
+            };
+            let target = arg(4)?;
+            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            for (d, b) in addr.sun_path.iter_mut().zip(target.as_bytes()) {
+                *d = *b as libc::c_char;
+            }
+            let addr_ptr = (&mut addr as *mut libc::sockaddr_un).cast::<libc::sockaddr>();
+            let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+            let byte = b"x";
+            match arg(3)?.as_str() {
+                "connect" => {
+                    check(
+                        unsafe { libc::connect(fd, addr_ptr, len) } as i64,
+                        "connect",
+                    )?;
+                    check(
+                        unsafe { libc::send(fd, byte.as_ptr().cast(), 1, 0) } as i64,
+                        "send",
+                    )?;
+                }
+                "sendto" => {
+                    check(
+                        unsafe { libc::sendto(fd, byte.as_ptr().cast(), 1, 0, addr_ptr, len) }
+                            as i64,
+                        "sendto",
+                    )?;
+                }
+                "sendmsg" => {
+                    let mut iov = libc::iovec {
+                        iov_base: byte.as_ptr() as *mut libc::c_void,
+                        iov_len: 1,
+                    };
+                    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+                    msg.msg_name = addr_ptr.cast();
+                    msg.msg_namelen = len;
+                    msg.msg_iov = &mut iov;
+                    msg.msg_iovlen = 1;
+                    check(unsafe { libc::sendmsg(fd, &msg, 0) } as i64, "sendmsg")?;
+                }
+                other => return Err(format!("unknown verb `{other}`")),
+            }
+            Ok(())
+        }
         "socket-high-bits" => {
             // AF_UNIX with bits above 32 set: the kernel truncates to AF_UNIX.
             let fd = check(

@@ -149,3 +149,138 @@ fn datagram_and_seqpacket_socketpairs_cannot_reach_host_sockets() {
     // High bits on the family do not sneak AF_UNIX past the filter.
     assert_escape_blocked(&w, &[], &["socket-high-bits"]);
 }
+
+/// A host pathname socket of one type that the test binds outside every
+/// root, and checks for the byte `x` arriving.
+struct HostSocket {
+    fd: i32,
+    listening: bool,
+}
+
+impl HostSocket {
+    fn bind(path: &std::path::Path, kind: &str) -> HostSocket {
+        let ty = match kind {
+            "stream" => libc::SOCK_STREAM,
+            "dgram" => libc::SOCK_DGRAM,
+            _ => libc::SOCK_SEQPACKET,
+        };
+        // SAFETY: plain socket calls on a zeroed address we fill.
+        unsafe {
+            let fd = libc::socket(
+                libc::AF_UNIX,
+                ty | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                0,
+            );
+            assert!(fd >= 0);
+            let mut addr: libc::sockaddr_un = std::mem::zeroed();
+            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            for (d, b) in addr
+                .sun_path
+                .iter_mut()
+                .zip(path.to_str().unwrap().as_bytes())
+            {
+                *d = *b as libc::c_char;
+            }
+            let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+            assert_eq!(
+                libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len),
+                0
+            );
+            // Anyone may send to it (the unprivileged run too).
+            let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+            libc::chmod(c.as_ptr(), 0o777);
+            let listening = ty != libc::SOCK_DGRAM;
+            if listening {
+                assert_eq!(libc::listen(fd, 16), 0);
+            }
+            HostSocket { fd, listening }
+        }
+    }
+
+    /// Whether `x` arrives within `ms` milliseconds.
+    fn received(&self, ms: i32) -> bool {
+        let wait = |fd: i32| {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one pollfd.
+            unsafe { libc::poll(&mut p, 1, ms) == 1 }
+        };
+        if !wait(self.fd) {
+            return false;
+        }
+        let from = if self.listening {
+            // SAFETY: accepting on our listening socket.
+            let c = unsafe { libc::accept(self.fd, std::ptr::null_mut(), std::ptr::null_mut()) };
+            if c < 0 || !wait(c) {
+                return false;
+            }
+            c
+        } else {
+            self.fd
+        };
+        let mut buf = [0u8; 4];
+        // SAFETY: reading into our buffer.
+        let n = unsafe { libc::recv(from, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        if from != self.fd {
+            // SAFETY: closing the accepted connection.
+            unsafe { libc::close(from) };
+        }
+        n == 1 && buf[0] == b'x'
+    }
+}
+
+/// Issue 10 item 3, the whole matrix: every unix socket type (stream,
+/// datagram, seqpacket), made by `socket` or `socketpair`, with every way
+/// to address a host pathname socket (`connect`, `sendto`, `sendmsg`), in
+/// every sandboxed mode. Control: each way that reaches a host socket of
+/// that type from outside (and under danger-full-access) delivers the byte;
+/// inside, `socket(AF_UNIX)` and non-stream pairs fail with EPERM, and a
+/// stream pair, already connected, cannot be pointed anywhere (EISCONN).
+/// Nothing arrives.
+#[test]
+fn no_unix_socket_type_or_verb_reaches_a_host_socket() {
+    let w = World::new();
+    for kind in ["stream", "dgram", "seqpacket"] {
+        let path = w.outside().join(format!("{kind}.sock"));
+        let host = HostSocket::bind(&path, kind);
+        let p = path.to_str().unwrap();
+        for verb in ["connect", "sendto", "sendmsg"] {
+            let action = ["unix-reach", "socket", kind, verb, p];
+            // Stream and seqpacket sockets address a peer only by connect.
+            let reaches = kind == "dgram" || verb == "connect";
+            let outside = probe_outside(&w.work(), &action);
+            assert_eq!(
+                outside.status.success() && host.received(2000),
+                reaches,
+                "control {kind} {verb} outside: {}",
+                text(&outside)
+            );
+            if reaches {
+                assert_ok(&w.probe_in(&["-s", "danger-full-access"], &action));
+                assert!(
+                    host.received(2000),
+                    "control: {kind} {verb} under danger-full-access"
+                );
+            }
+            for flags in [
+                &[][..],
+                &["--full-auto"][..],
+                &["--network", "full"][..],
+                &["--network", "proxy"][..],
+            ] {
+                assert_denied_errno(&w.probe_in(flags, &action), libc::EPERM);
+                let pair = w.probe_in(flags, &["unix-reach", "pair", kind, verb, p]);
+                let errno = if kind == "stream" {
+                    libc::EISCONN
+                } else {
+                    libc::EPERM
+                };
+                assert_denied_errno(&pair, errno);
+            }
+            assert!(!host.received(100), "{kind} {verb}: a byte got out");
+        }
+    }
+}
