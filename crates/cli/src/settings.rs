@@ -250,7 +250,7 @@ pub struct ExecSettings {
 /// Splits `cordon exec [resume ...]` into options, the session to resume
 /// and the prompt argument, then resolves the settings.
 pub fn exec_command_settings(cmd: &crate::args::ExecCommand) -> Result<ExecSettings> {
-    use cordon_core::exec::Resume;
+    use cordon_core::session::Resume;
     let (options, resume, prompt) = match &cmd.action {
         Some(crate::args::ExecAction::Resume(r)) => {
             let mut rest = r.rest.iter().cloned();
@@ -298,7 +298,7 @@ fn network_arg(n: NetworkArg) -> NetworkMode {
 /// Loads config for `cordon exec` and resolves the session's policy.
 fn exec_settings(
     opts: &crate::args::ExecOptions,
-    resume: Option<cordon_core::exec::Resume>,
+    resume: Option<cordon_core::session::Resume>,
     interrupt: std::sync::Arc<cordon_core::interrupt::Interrupt>,
 ) -> Result<ExecSettings> {
     let usage = |e: cordon_config::ConfigError| UsageError(e.to_string());
@@ -356,13 +356,9 @@ fn exec_settings(
     );
     let policy = cordon_policy::resolve(&inputs).map_err(|e| UsageError(e.to_string()))?;
     // The child `cordon sandbox` reads the same config; the resolved mode
-    // and network are passed explicitly so flags given here apply there.
-    let mut sandbox_args: Vec<std::ffi::OsString> = vec![
-        "--sandbox".into(),
-        config.sandbox_mode.as_str().into(),
-        "--network".into(),
-        config.network.as_str().into(),
-    ];
+    // and network are passed explicitly (by the runner, from the policy) so
+    // flags given here apply there.
+    let mut sandbox_args: Vec<std::ffi::OsString> = Vec::new();
     if let Some(p) = &config.profile {
         sandbox_args.push("-p".into());
         sandbox_args.push(p.into());

@@ -36,6 +36,8 @@ pub trait Transport {
 /// A `shell` call as the model made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShellCall {
+    /// The model's id for this call.
+    pub call_id: String,
     /// argv.
     pub command: Vec<String>,
     /// Working directory, relative to the session's or absolute.
@@ -107,8 +109,8 @@ impl ToolResult {
 pub trait Tools {
     /// Runs `shell`.
     fn shell(&mut self, call: &ShellCall) -> ToolResult;
-    /// Applies a patch (all or nothing).
-    fn apply_patch(&mut self, input: &str) -> ToolResult;
+    /// Applies a patch (all or nothing) for call `call_id`.
+    fn apply_patch(&mut self, call_id: &str, input: &str) -> ToolResult;
 }
 
 /// What the loop reports as it goes.
@@ -293,6 +295,7 @@ fn stream_once(
 /// Runs `name` with `arguments`; returns the full output and detail.
 fn run_tool(
     tools: &mut dyn Tools,
+    call_id: &str,
     name: &str,
     arguments: &str,
     on_event: &mut dyn FnMut(AgentEvent),
@@ -310,6 +313,7 @@ fn run_tool(
                 .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_string)).collect());
             match command {
                 Some(command) if !command.is_empty() => tools.shell(&ShellCall {
+                    call_id: call_id.to_string(),
                     command,
                     workdir: text(&args, "workdir"),
                     timeout_ms: args.get("timeout_ms").and_then(Value::as_u64),
@@ -323,7 +327,7 @@ fn run_tool(
             }
         }
         "apply_patch" => match args.get("input").and_then(Value::as_str) {
-            Some(input) => tools.apply_patch(input),
+            Some(input) => tools.apply_patch(call_id, input),
             None => ToolResult::text("invalid arguments for apply_patch: `input` must be a string"),
         },
         "update_plan" => match args.get("plan").filter(|p| p.is_array()) {
@@ -416,7 +420,7 @@ pub fn run_turn(
                 name: name.clone(),
                 arguments: arguments.clone(),
             });
-            let result = run_tool(tools, &name, &arguments, on_event);
+            let result = run_tool(tools, &call_id, &name, &arguments, on_event);
             remember(
                 history,
                 Item::Output {

@@ -47,7 +47,7 @@ impl Tools for FakeTools {
         self.ran.push(call.command.clone());
         ToolResult::text(format!("exit code: 0\n{}", "x".repeat(5000)))
     }
-    fn apply_patch(&mut self, input: &str) -> ToolResult {
+    fn apply_patch(&mut self, _call_id: &str, input: &str) -> ToolResult {
         self.patches.push(input.into());
         ToolResult::text("patch applied")
     }

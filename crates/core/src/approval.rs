@@ -11,6 +11,123 @@
 //! declined, and says so to the model.
 
 use cordon_policy::ApprovalPolicy;
+use std::path::PathBuf;
+
+/// One file of a patch, for a person to judge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDiff {
+    /// The file (its real path).
+    pub path: PathBuf,
+    /// Added, updated or deleted.
+    pub kind: crate::agent::ChangeKind,
+    /// A unified diff of the change.
+    pub diff: String,
+    /// Lines added.
+    pub added: usize,
+    /// Lines removed.
+    pub removed: usize,
+}
+
+/// What an approval is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalAction {
+    /// Run a command.
+    Command {
+        /// argv.
+        argv: Vec<String>,
+        /// Where it would start.
+        cwd: PathBuf,
+    },
+    /// Apply a patch.
+    Patch {
+        /// Each file and its diff.
+        files: Vec<FileDiff>,
+    },
+}
+
+/// Why an approval is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalReason {
+    /// The model asked to run outside the sandbox.
+    Escalation,
+    /// The command failed in the sandbox, which denied something; the
+    /// question is whether to run it again without the sandbox.
+    SandboxDenied {
+        /// What the sandbox denied.
+        denied: String,
+    },
+    /// `approval_policy = "untrusted"` and the action is not known to be
+    /// read-only.
+    Untrusted,
+    /// The patch writes outside what the sandbox policy allows.
+    OutsideWritableRoots {
+        /// The first path the policy refuses.
+        path: PathBuf,
+    },
+}
+
+impl ApprovalReason {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            ApprovalReason::Escalation => "the model asks to run it outside the sandbox".into(),
+            ApprovalReason::SandboxDenied { .. } => {
+                "it failed in the sandbox, which denied something; run it again without the sandbox?".into()
+            }
+            ApprovalReason::Untrusted => {
+                "approval_policy is `untrusted` and this may change things".into()
+            }
+            ApprovalReason::OutsideWritableRoots { path } => format!(
+                "{} is outside the sandbox's writable roots",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// A question to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRequest {
+    /// The tool call it is about.
+    pub call_id: String,
+    /// What would be done.
+    pub action: ApprovalAction,
+    /// The model's justification, if it gave one.
+    pub justification: Option<String>,
+    /// Why cordon asks.
+    pub reason: ApprovalReason,
+}
+
+/// The user's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalDecision {
+    /// Yes, this once.
+    Approve,
+    /// Yes, and do not ask again this session for the same command (or
+    /// the same files).
+    ApproveForSession,
+    /// No; the model is told and goes on.
+    Deny,
+    /// No, and stop the turn: the user will say what to do differently.
+    Abort,
+}
+
+/// Answers approval requests: the front end's side. `exec` cannot ask
+/// ([`DeclineAll`]); the TUI shows a modal; the MCP server elicits.
+pub trait Approver: Send {
+    /// Blocks until the user decides.
+    fn decide(&mut self, request: &ApprovalRequest) -> ApprovalDecision;
+}
+
+/// A front end with no one to ask: every request is declined.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DeclineAll;
+
+impl Approver for DeclineAll {
+    fn decide(&mut self, _request: &ApprovalRequest) -> ApprovalDecision {
+        ApprovalDecision::Deny
+    }
+}
 
 /// What to do with a command before running it.
 #[derive(Debug, Clone, PartialEq, Eq)]

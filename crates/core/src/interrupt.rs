@@ -42,6 +42,15 @@ impl Interrupt {
         }
     }
 
+    /// Clears the flag for the next turn of a session (the processes of
+    /// the interrupted turn are gone by then).
+    pub fn reset(&self) {
+        self.set.store(false, Ordering::SeqCst);
+        if let Ok(mut slot) = self.socket.lock() {
+            *slot = None;
+        }
+    }
+
     /// Watches `socket` (a duplicate of it) in place of the previous one.
     pub fn watch_socket(&self, socket: &TcpStream) {
         if let Ok(mut slot) = self.socket.lock() {

@@ -9,6 +9,7 @@ pub mod approval;
 mod error;
 pub mod events;
 pub mod exec;
+pub mod ids;
 pub mod instructions;
 pub mod interrupt;
 pub mod model;
@@ -17,6 +18,7 @@ pub mod patch;
 pub mod pinned_dir;
 pub mod rollout;
 pub mod runner;
+pub mod session;
 pub mod tools;
 
 pub use error::CoreError;

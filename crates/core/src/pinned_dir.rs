@@ -53,7 +53,7 @@ impl PinnedDir {
                 format!("{name:?} is not a file name"),
             ));
         }
-        let tmp = format!(".{name}.{}.cordon-tmp", crate::exec::random_hex(8)?);
+        let tmp = format!(".{name}.{}.cordon-tmp", crate::ids::random_hex(8)?);
         #[cfg(unix)]
         {
             use std::os::fd::{AsRawFd, FromRawFd};

@@ -1,17 +1,23 @@
 //! The session's [`Tools`]: `shell` runs every command through
 //! `cordon sandbox` (a child process, so the sandbox is set up by a process
 //! with one thread, and a crash of the command cannot take the session with
-//! it); `apply_patch` checks every path against the session's policy.
+//! it); `apply_patch` checks every path against the session's policy on the
+//! host, then applies the patch inside the sandbox.
 //!
 //! A command the sandbox refused or hindered is reported to the model with
 //! what was denied (from the sandbox's `--log-denials` report) and the
-//! policy it ran under.
+//! policy it ran under. Where `approval_policy` says to ask, the session's
+//! [`Approver`] (the front end) decides; what it approves for the session
+//! is remembered here.
 
 use crate::agent::{ChangeKind, ShellCall, ToolDetail, ToolResult, Tools};
-use crate::approval::Decision;
+use crate::approval::{
+    ApprovalAction, ApprovalDecision, ApprovalReason, ApprovalRequest, Approver, Decision,
+};
 use crate::interrupt::Interrupt;
-use crate::patch::{self, FileChange};
+use crate::patch::{self, FileChange, PatchError};
 use cordon_policy::{ApprovalPolicy, SandboxPolicy};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -29,30 +35,48 @@ const EXIT_REFUSED: i32 = 125;
 /// Limit on applying one patch inside the sandbox.
 const PATCH_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Called with the command and the model's reason when an approval would be asked.
-pub type ApprovalHook = Box<dyn FnMut(&[String], Option<&str>)>;
+/// Called with each approval request before it is asked (for `notify`).
+pub type ApprovalHook = Box<dyn FnMut(&ApprovalRequest) + Send>;
+
+/// Where a run happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confinement {
+    /// Under the session's policy.
+    Sandboxed,
+    /// Without the sandbox (the user approved it).
+    Unsandboxed,
+}
+
+/// What the user approved for the rest of the session.
+#[derive(Debug, Default)]
+pub struct Remembered {
+    commands: HashSet<Vec<String>>,
+    files: HashSet<PathBuf>,
+}
 
 /// How commands are run.
 pub struct SandboxRunner {
     /// The `cordon` executable, pinned (`/proc/self/fd/N` on Linux) so a
     /// command that replaces the file on disk changes nothing.
     pub cordon_exe: PathBuf,
-    /// Arguments after `cordon sandbox`, before `-C`: mode, network,
-    /// profile and `-c` overrides, so the child resolves the same policy.
+    /// Arguments after `cordon sandbox`, before `-C`: profile and `-c`
+    /// overrides, so the child resolves the same policy (mode and network
+    /// are added from `policy`).
     pub sandbox_args: Vec<OsString>,
     /// The session's working directory.
     pub cwd: PathBuf,
     /// The session's policy (for patches and for messages).
     pub policy: SandboxPolicy,
-    /// When to ask; `exec` uses [`ApprovalPolicy::Never`]. Every "ask"
-    /// is declined here (this runner has no one to ask) and reported
-    /// through `on_approval`.
+    /// When to ask (`exec` uses [`ApprovalPolicy::Never`]).
     pub approval: ApprovalPolicy,
-    /// Ctrl-C.
+    /// Esc / Ctrl-C.
     pub interrupt: Arc<Interrupt>,
-    /// Called when an approval would be asked (for `notify`); the argument
-    /// is the command and the model's reason.
+    /// Who answers approval requests.
+    pub approver: Box<dyn Approver>,
+    /// Called with each request before it is asked (for `notify`).
     pub on_approval: ApprovalHook,
+    /// What was approved for the session.
+    pub remembered: Remembered,
 }
 
 /// How a command ended.
@@ -111,6 +135,7 @@ impl SandboxRunner {
         workdir: &Path,
         timeout: Duration,
         stdin: Option<Vec<u8>>,
+        confinement: Confinement,
     ) -> Finished {
         let start = Instant::now();
         // The denial report goes to a file with no name, handed down as a
@@ -129,7 +154,12 @@ impl SandboxRunner {
         std::os::unix::process::CommandExt::arg0(&mut cmd, "cordon");
         // The policy's working directory (the writable root) is always the
         // session's; the model's `workdir` only says where the command starts.
+        let (mode, network) = match confinement {
+            Confinement::Sandboxed => (self.policy.mode.as_str(), self.policy.network.as_str()),
+            Confinement::Unsandboxed => ("danger-full-access", "full"),
+        };
         cmd.arg("sandbox")
+            .args(["--sandbox", mode, "--network", network])
             .args(&self.sandbox_args)
             .arg("-C")
             .arg(&self.cwd)
@@ -224,9 +254,53 @@ impl SandboxRunner {
         }
     }
 
-    /// Checks `input` against the policy here (a refusal changes
-    /// nothing), then applies it inside the sandbox ([`patch::helper`]).
-    fn patch(&self, input: &str, cwd: &Path) -> ToolResult {
+    /// Asks the approver, unless the same thing was approved for the
+    /// session; `Err` is the text for the model when the answer is no.
+    fn ask(&mut self, request: ApprovalRequest) -> Result<(), String> {
+        let remembered = match &request.action {
+            ApprovalAction::Command { argv, .. } => self.remembered.commands.contains(argv),
+            ApprovalAction::Patch { files } => {
+                !files.is_empty()
+                    && files
+                        .iter()
+                        .all(|f| self.remembered.files.contains(&f.path))
+            }
+        };
+        if remembered {
+            return Ok(());
+        }
+        (self.on_approval)(&request);
+        match self.approver.decide(&request) {
+            ApprovalDecision::Approve => Ok(()),
+            ApprovalDecision::ApproveForSession => {
+                match request.action {
+                    ApprovalAction::Command { argv, .. } => {
+                        self.remembered.commands.insert(argv);
+                    }
+                    ApprovalAction::Patch { files } => {
+                        self.remembered
+                            .files
+                            .extend(files.into_iter().map(|f| f.path));
+                    }
+                }
+                Ok(())
+            }
+            ApprovalDecision::Deny => Err(format!(
+                "the user declined ({}); it did not run. Try another way, or ask the user.",
+                request.reason.describe()
+            )),
+            ApprovalDecision::Abort => {
+                self.interrupt.trigger();
+                Err("the user declined and stopped the turn; wait for their instructions".into())
+            }
+        }
+    }
+
+    /// Checks `input` against the policy here (a refusal changes nothing;
+    /// where the approval policy allows, a patch outside the writable roots
+    /// is put to the user), then applies it inside the sandbox
+    /// ([`patch::helper`]), or outside it when the user approved that.
+    fn patch(&mut self, call_id: &str, input: &str, cwd: &Path) -> ToolResult {
         let not_applied = |why: String| ToolResult {
             output: format!("patch not applied (no file was changed): {why}"),
             detail: ToolDetail::Patch {
@@ -234,16 +308,47 @@ impl SandboxRunner {
                 applied: false,
             },
         };
-        let checked =
-            patch::parse(input).and_then(|p| patch::plan(&p, cwd, Some(&self.policy)).map(drop));
-        if let Err(e) = checked {
-            return not_applied(e.to_string());
+        let parsed = match patch::parse(input) {
+            Ok(p) => p,
+            Err(e) => return not_applied(e.to_string()),
+        };
+        let (reason, confinement) = match patch::plan(&parsed, cwd, Some(&self.policy)) {
+            Ok(_) if self.approval == ApprovalPolicy::Untrusted => {
+                (Some(ApprovalReason::Untrusted), Confinement::Sandboxed)
+            }
+            Ok(_) => (None, Confinement::Sandboxed),
+            Err(PatchError::Denied { path }) if self.approval != ApprovalPolicy::Never => (
+                Some(ApprovalReason::OutsideWritableRoots { path }),
+                Confinement::Unsandboxed,
+            ),
+            Err(e) => return not_applied(e.to_string()),
+        };
+        if let Some(reason) = reason {
+            let files = match patch::preview(&parsed, cwd) {
+                Ok(files) => files,
+                Err(e) => return not_applied(e.to_string()),
+            };
+            let request = ApprovalRequest {
+                call_id: call_id.to_string(),
+                action: ApprovalAction::Patch { files },
+                justification: None,
+                reason,
+            };
+            if let Err(why) = self.ask(request) {
+                return not_applied(why);
+            }
         }
         let helper = vec![
             self_inside_sandbox(&self.cordon_exe),
             patch::helper::SUBCOMMAND.to_string(),
         ];
-        let f = self.run(&helper, cwd, PATCH_TIMEOUT, Some(input.as_bytes().to_vec()));
+        let f = self.run(
+            &helper,
+            cwd,
+            PATCH_TIMEOUT,
+            Some(input.as_bytes().to_vec()),
+            confinement,
+        );
         let applied = match patch::helper::parse_report(&f.stdout.text()) {
             Ok(applied) if f.code == Some(0) => applied,
             result => {
@@ -292,6 +397,9 @@ impl SandboxRunner {
                 FileChange::Updated { to, .. } => format!("M {}\n", to.display()),
                 FileChange::Deleted(p) => format!("D {}\n", p.display()),
             });
+        }
+        if confinement == Confinement::Unsandboxed {
+            text.push_str("(applied outside the sandbox, as the user approved)\n");
         }
         ToolResult {
             output: text,
@@ -552,15 +660,24 @@ impl Tools for SandboxRunner {
                 },
                 None => workdir,
             };
-            return self.patch(&patch_text, &cwd);
+            return self.patch(&call.call_id, &patch_text, &cwd);
         }
-        match crate::approval::before_run(
+        let ask_for = |reason: ApprovalReason| ApprovalRequest {
+            call_id: call.call_id.clone(),
+            action: ApprovalAction::Command {
+                argv: call.command.clone(),
+                cwd: workdir.clone(),
+            },
+            justification: call.justification.clone(),
+            reason,
+        };
+        let confinement = match crate::approval::before_run(
             self.approval,
             &call.command,
             call.escalate,
             call.justification.as_deref(),
         ) {
-            Decision::Run => {}
+            Decision::Run => Confinement::Sandboxed,
             Decision::Decline(why) => {
                 return refused(
                     format!(
@@ -570,22 +687,57 @@ impl Tools for SandboxRunner {
                     true,
                 )
             }
-            Decision::Ask(why) => {
-                (self.on_approval)(&call.command, Some(&why));
-                return refused(
-                    format!(
-                        "approval needed ({why}), but this front end cannot ask the user, so it is declined; the command did not run ({})",
-                        self.describe_policy()
-                    ),
-                    true,
-                );
+            Decision::Ask(_) => {
+                let reason = if call.escalate {
+                    ApprovalReason::Escalation
+                } else {
+                    ApprovalReason::Untrusted
+                };
+                if let Err(why) = self.ask(ask_for(reason)) {
+                    return refused(format!("{why} ({})", self.describe_policy()), true);
+                }
+                if call.escalate {
+                    Confinement::Unsandboxed
+                } else {
+                    Confinement::Sandboxed
+                }
             }
-        }
+        };
         let timeout = call
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(DEFAULT_TIMEOUT);
-        let f = self.run(&call.command, &workdir, timeout, None);
+        let mut f = self.run(&call.command, &workdir, timeout, None, confinement);
+        let mut rerun_note = "";
+        // `on-failure`: the sandbox denied something and the command failed:
+        // the user may let it run again without the sandbox.
+        if let (Confinement::Sandboxed, Some(denied), Some(_)) = (
+            confinement,
+            f.denied.clone(),
+            crate::approval::after_failure(self.approval),
+        ) {
+            if f.code != Some(0) && !f.timed_out && !self.interrupt.is_set() {
+                match self.ask(ask_for(ApprovalReason::SandboxDenied { denied })) {
+                    Ok(()) => {
+                        f = self.run(
+                            &call.command,
+                            &workdir,
+                            timeout,
+                            None,
+                            Confinement::Unsandboxed,
+                        );
+                        rerun_note = "\n[it failed in the sandbox; the user approved running it again without the sandbox, and this is that run]";
+                    }
+                    Err(why) => {
+                        rerun_note = if why.contains("stopped the turn") {
+                            "\n[the user declined running it without the sandbox and stopped the turn]"
+                        } else {
+                            "\n[the user declined running it again without the sandbox]"
+                        }
+                    }
+                }
+            }
+        }
         let mut output = f.output();
         if let Some(denied) = &f.denied {
             output.push_str(&format!(
@@ -607,6 +759,10 @@ impl Tools for SandboxRunner {
         } else if f.code != Some(0) && !output.contains("the sandbox denied") {
             output.push_str(&format!("\n[{}]", self.describe_policy()));
         }
+        output.push_str(rerun_note);
+        if confinement == Confinement::Unsandboxed {
+            output.push_str("\n[ran outside the sandbox, as the user approved]");
+        }
         let code_text = f
             .code
             .map(|c| c.to_string())
@@ -625,15 +781,114 @@ impl Tools for SandboxRunner {
         }
     }
 
-    fn apply_patch(&mut self, input: &str) -> ToolResult {
+    fn apply_patch(&mut self, call_id: &str, input: &str) -> ToolResult {
         let cwd = self.cwd.clone();
-        self.patch(input, &cwd)
+        self.patch(call_id, input, &cwd)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// Answers from a script and counts the questions.
+    struct Scripted(Arc<Mutex<Vec<ApprovalDecision>>>, Arc<Mutex<usize>>);
+
+    impl Approver for Scripted {
+        fn decide(&mut self, _request: &ApprovalRequest) -> ApprovalDecision {
+            *self.1.lock().unwrap() += 1;
+            self.0.lock().unwrap().remove(0)
+        }
+    }
+
+    fn runner(answers: Vec<ApprovalDecision>) -> (SandboxRunner, Arc<Mutex<usize>>) {
+        let asked = Arc::new(Mutex::new(0));
+        let dir = std::env::temp_dir();
+        let policy = cordon_policy::resolve(&cordon_policy::PolicyInputs {
+            mode: cordon_policy::SandboxMode::ReadOnly,
+            network: cordon_policy::NetworkMode::None,
+            cwd: dir.clone(),
+            writable_roots: Vec::new(),
+            exclude_tmpdir_env_var: true,
+            exclude_slash_tmp: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let r = SandboxRunner {
+            cordon_exe: PathBuf::from("/nonexistent"),
+            sandbox_args: Vec::new(),
+            cwd: dir,
+            policy,
+            approval: ApprovalPolicy::OnRequest,
+            interrupt: Arc::new(Interrupt::default()),
+            approver: Box::new(Scripted(Arc::new(Mutex::new(answers)), asked.clone())),
+            on_approval: Box::new(|_| {}),
+            remembered: Remembered::default(),
+        };
+        (r, asked)
+    }
+
+    fn command(argv: &[&str]) -> ApprovalRequest {
+        ApprovalRequest {
+            call_id: "c".into(),
+            action: ApprovalAction::Command {
+                argv: argv.iter().map(|a| a.to_string()).collect(),
+                cwd: PathBuf::from("/"),
+            },
+            justification: None,
+            reason: ApprovalReason::Escalation,
+        }
+    }
+
+    /// "Yes for the session" is remembered for the same command only;
+    /// "no" is told to the model; "stop" also interrupts the turn.
+    #[test]
+    fn session_approvals_are_remembered_and_abort_interrupts() {
+        use ApprovalDecision::*;
+        let (mut r, asked) = runner(vec![ApproveForSession, Approve, Deny, Abort]);
+        assert!(r.ask(command(&["make"])).is_ok());
+        assert!(r.ask(command(&["make"])).is_ok(), "remembered");
+        assert_eq!(*asked.lock().unwrap(), 1);
+        assert!(
+            r.ask(command(&["make", "install"])).is_ok(),
+            "approved once"
+        );
+        let no = r.ask(command(&["rm", "-rf", "x"])).unwrap_err();
+        assert!(no.contains("declined"), "{no}");
+        assert!(!r.interrupt.is_set());
+        let stop = r.ask(command(&["rm", "-rf", "x"])).unwrap_err();
+        assert!(stop.contains("stopped the turn"), "{stop}");
+        assert!(r.interrupt.is_set());
+        assert_eq!(*asked.lock().unwrap(), 4);
+    }
+
+    /// A patch outside the writable roots is put to the user (and refused
+    /// without running anything when they say no); under `never` it is not
+    /// even asked.
+    #[test]
+    fn a_patch_outside_the_roots_is_asked_and_a_no_writes_nothing() {
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("new.txt");
+        let patch = format!(
+            "*** Begin Patch\n*** Add File: {}\n+x\n*** End Patch\n",
+            "new.txt"
+        );
+        let (mut r, asked) = runner(vec![ApprovalDecision::Deny]);
+        let cwd = std::fs::canonicalize(outside.path()).unwrap();
+        let result = r.patch("p", &patch, &cwd);
+        assert!(result.output.contains("declined"), "{}", result.output);
+        assert_eq!(*asked.lock().unwrap(), 1);
+        assert!(!target.exists());
+        r.approval = ApprovalPolicy::Never;
+        let result = r.patch("p", &patch, &cwd);
+        assert!(
+            result.output.contains("does not allow writing"),
+            "{}",
+            result.output
+        );
+        assert_eq!(*asked.lock().unwrap(), 1, "never asks");
+    }
 
     /// Issue 10 item 9 (default excludes): the names the outside review
     /// found reaching commands are withheld; ordinary ones are not.

@@ -2,6 +2,8 @@
 
 use super::parse::{Hunk, Operation, Patch};
 use super::PatchError;
+use crate::agent::ChangeKind;
+use crate::approval::FileDiff;
 use cordon_policy::SandboxPolicy;
 use std::path::{Component, Path, PathBuf};
 
@@ -289,6 +291,48 @@ pub fn apply(
         }
     }
     Ok(applied)
+}
+
+/// Each file `patch` would touch under `cwd`, with a unified diff, for a
+/// person to judge before it is applied (nothing is written).
+pub fn preview(patch: &Patch, cwd: &Path) -> Result<Vec<FileDiff>, PatchError> {
+    let (writes, _) = plan(patch, cwd, None)?;
+    Ok(writes
+        .iter()
+        .map(|w| {
+            let old = std::fs::read_to_string(&w.path).ok();
+            let kind = match (&old, &w.content) {
+                (_, None) => ChangeKind::Delete,
+                (Some(_), Some(_)) => ChangeKind::Update,
+                (None, Some(_)) => ChangeKind::Add,
+            };
+            let (old, new) = (
+                old.as_deref().unwrap_or(""),
+                w.content.as_deref().unwrap_or(""),
+            );
+            let diff = similar::TextDiff::from_lines(old, new);
+            let (mut added, mut removed) = (0, 0);
+            for change in diff.iter_all_changes() {
+                match change.tag() {
+                    similar::ChangeTag::Insert => added += 1,
+                    similar::ChangeTag::Delete => removed += 1,
+                    similar::ChangeTag::Equal => {}
+                }
+            }
+            let name = w.path.display().to_string();
+            FileDiff {
+                path: w.path.clone(),
+                kind,
+                diff: diff
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&name, &name)
+                    .to_string(),
+                added,
+                removed,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

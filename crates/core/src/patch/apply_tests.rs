@@ -296,3 +296,24 @@ fn a_planted_sibling_symlink_cannot_redirect_a_patch() {
     fs::write(&link, "overwritten\n").unwrap();
     assert_eq!(fs::read_to_string(&victim).unwrap(), "overwritten\n");
 }
+
+#[test]
+fn a_preview_shows_each_file_with_its_diff_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = fs::canonicalize(tmp.path()).unwrap();
+    fs::write(d.join("a.txt"), "one\ntwo\n").unwrap();
+    fs::write(d.join("gone.txt"), "bye\n").unwrap();
+    let p = super::super::parse(
+        "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+TWO\n*** Add File: b.txt\n+b\n*** Delete File: gone.txt\n*** End Patch",
+    )
+    .unwrap();
+    let files = super::preview(&p, &d).unwrap();
+    assert_eq!(files.len(), 3);
+    assert_eq!(files[0].kind, crate::agent::ChangeKind::Update);
+    assert_eq!((files[0].added, files[0].removed), (1, 1));
+    assert!(files[0].diff.contains("-two\n+TWO"), "{}", files[0].diff);
+    assert_eq!(files[1].kind, crate::agent::ChangeKind::Add);
+    assert_eq!(files[2].kind, crate::agent::ChangeKind::Delete);
+    assert_eq!(fs::read_to_string(d.join("a.txt")).unwrap(), "one\ntwo\n");
+    assert!(!d.join("b.txt").exists() && d.join("gone.txt").exists());
+}

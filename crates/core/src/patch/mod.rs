@@ -26,7 +26,7 @@ mod apply;
 pub mod helper;
 mod parse;
 
-pub use apply::{apply, plan, Applied, FileChange};
+pub use apply::{apply, plan, preview, Applied, FileChange};
 pub use parse::{parse, parse_heredoc_invocation, Hunk, Operation, Patch};
 
 use std::path::PathBuf;
