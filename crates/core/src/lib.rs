@@ -16,6 +16,7 @@ pub mod notify;
 pub mod patch;
 pub mod rollout;
 pub mod runner;
+pub mod shell_env;
 pub mod tools;
 
 pub use error::CoreError;
