@@ -199,6 +199,10 @@ pub struct RunArgs {
     /// from `-C` (used by the agent's shell tool for the model's `workdir`).
     #[arg(long, hide = true, value_name = "DIR")]
     pub command_cwd: Option<PathBuf>,
+    /// Give the command the environment `[shell_environment_policy]` makes
+    /// of cordon's own (used by the agent's shell tool).
+    #[arg(long, hide = true)]
+    pub shell_environment_policy: bool,
     /// Override a config value: `-c key.path=value` (value parsed as TOML, else a string).
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,

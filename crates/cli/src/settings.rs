@@ -158,6 +158,20 @@ pub struct RunSettings {
     pub cordon_home: std::path::PathBuf,
     /// `[windows] sandbox`.
     pub windows_sandbox: cordon_policy::WindowsSandbox,
+    /// `[shell_environment_policy]`, when the command is the agent's
+    /// (`--shell-environment-policy`); else the command inherits
+    /// cordon's environment as it is.
+    pub shell_environment_policy: Option<cordon_config::ShellEnvironmentPolicy>,
+}
+
+impl RunSettings {
+    /// The environment the command inherits, before the plan's additions.
+    pub fn inherited_env(&self) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        match &self.shell_environment_policy {
+            Some(policy) => cordon_core::shell_env::command_env(policy, std::env::vars_os()),
+            None => std::env::vars_os().collect(),
+        }
+    }
 }
 
 fn overrides(args: &RunArgs) -> Overrides {
@@ -234,6 +248,9 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         },
         cordon_home: config.cordon_home.clone(),
         windows_sandbox: config.windows_sandbox,
+        shell_environment_policy: args
+            .shell_environment_policy
+            .then(|| config.shell_environment_policy.clone()),
     })
 }
 

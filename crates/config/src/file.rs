@@ -35,6 +35,8 @@ pub struct ConfigToml {
     pub project_doc_max_bytes: Option<usize>,
     /// `[windows]`.
     pub windows: Option<WindowsToml>,
+    /// `[shell_environment_policy]`.
+    pub shell_environment_policy: Option<crate::ShellEnvironmentPolicyToml>,
     /// Named profiles: each is a layer with the same keys as the top level.
     #[serde(default)]
     pub profiles: BTreeMap<String, ConfigToml>,

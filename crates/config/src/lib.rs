@@ -10,11 +10,16 @@ mod agent;
 mod error;
 mod file;
 mod layers;
+mod shell_env;
 
 pub use agent::{resolve_provider, ModelProvider, ModelProviderToml, WireApi, BUILT_IN_PROVIDERS};
 pub use error::ConfigError;
 pub use file::{ActionToml, ConfigToml, NetworkToml, WindowsToml, WorkspaceWriteToml};
 pub use layers::parse_override;
+pub use shell_env::{
+    glob_matches, EnvName, EnvPattern, EnvValue, Inherit, ShellEnvironmentPolicy,
+    ShellEnvironmentPolicyToml,
+};
 
 use cordon_policy::{ApprovalPolicy, NetworkMode, SandboxMode};
 use std::path::{Path, PathBuf};
@@ -76,6 +81,8 @@ pub struct Config {
     pub notify: Vec<String>,
     /// `project_doc_max_bytes` (default 32 KiB).
     pub project_doc_max_bytes: usize,
+    /// `[shell_environment_policy]`: the environment of the agent's commands.
+    pub shell_environment_policy: ShellEnvironmentPolicy,
     /// Warnings for the user (unknown keys and the like).
     pub warnings: Vec<String>,
 }
@@ -193,6 +200,11 @@ pub fn load_from_str(
         approval_policy: toml.approval_policy.unwrap_or_default(),
         notify,
         project_doc_max_bytes: toml.project_doc_max_bytes.unwrap_or(32 * 1024),
+        shell_environment_policy: toml
+            .shell_environment_policy
+            .clone()
+            .unwrap_or_default()
+            .into(),
         cordon_home: home.to_path_buf(),
         sandbox_mode,
         network,

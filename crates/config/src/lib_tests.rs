@@ -288,3 +288,131 @@ fn windows_sandbox_key() {
     let err = load_text("[windows]\nsandbox = \"admin\"\n", &Overrides::default()).unwrap_err();
     assert!(err.to_string().contains("windows.sandbox"), "{err}");
 }
+
+#[test]
+fn shell_environment_policy_defaults_file_profile_and_c() {
+    let c = load_text("", &Overrides::default()).unwrap();
+    assert_eq!(
+        c.shell_environment_policy,
+        ShellEnvironmentPolicy::default()
+    );
+    assert_eq!(c.shell_environment_policy.inherit, Inherit::All);
+    assert!(!c.shell_environment_policy.ignore_default_excludes);
+
+    let text = r#"
+profile = "tight"
+[shell_environment_policy]
+inherit = "core"
+ignore_default_excludes = true
+exclude = ["AWS_*", "*_URL"]
+include_only = ["PATH", "HOME", "MY_?"]
+set = { MY_A = "1", CI = "true" }
+[profiles.tight.shell_environment_policy]
+inherit = "none"
+set = { MY_B = "2" }
+"#;
+    let mut o = Overrides {
+        profile: Some("tight".into()),
+        ..Default::default()
+    };
+    let p = load_text(text, &o).unwrap().shell_environment_policy;
+    assert_eq!(p.inherit, Inherit::None, "profile over file");
+    assert!(p.ignore_default_excludes);
+    let patterns = |v: &[EnvPattern]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    assert_eq!(patterns(&p.exclude), ["AWS_*", "*_URL"]);
+    assert_eq!(patterns(&p.include_only), ["PATH", "HOME", "MY_?"]);
+    // A profile's `set` table merges with the file's, key by key.
+    let set: Vec<(&str, &str)> = p
+        .set
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(set, [("CI", "true"), ("MY_A", "1"), ("MY_B", "2")]);
+
+    o.raw = vec![
+        "shell_environment_policy.inherit=all".into(),
+        "shell_environment_policy.set.MY_A=changed".into(),
+    ];
+    let p = load_text(text, &o).unwrap().shell_environment_policy;
+    assert_eq!(p.inherit, Inherit::All, "-c over profile");
+    assert_eq!(p.set["MY_A"], "changed");
+}
+
+#[test]
+fn bad_shell_environment_policy_values_are_located() {
+    for (text, at, key, why) in [
+        (
+            "[shell_environment_policy]\ninherit = \"some\"\n",
+            ":2:11: ",
+            "shell_environment_policy.inherit",
+            "unknown variant `some`",
+        ),
+        (
+            "[shell_environment_policy]\nignore_default_excludes = \"yes\"\n",
+            ":2:27: ",
+            "shell_environment_policy.ignore_default_excludes",
+            "expected a boolean",
+        ),
+        (
+            "[shell_environment_policy]\nexclude = \"AWS_*\"\n",
+            ":2:11: ",
+            "shell_environment_policy.exclude",
+            "expected a sequence",
+        ),
+        (
+            "[shell_environment_policy]\nexclude = [\"OK\", \"[AB]*\"]\n",
+            ":2:11: ",
+            "shell_environment_policy.exclude[1]",
+            "`[AB]*` is not a name pattern",
+        ),
+        (
+            "[shell_environment_policy]\ninclude_only = [\"\"]\n",
+            ":2:16: ",
+            "shell_environment_policy.include_only[0]",
+            "empty pattern",
+        ),
+        (
+            "[shell_environment_policy]\nset = { A = 1 }\n",
+            ":2:13: ",
+            "shell_environment_policy.set.A",
+            "expected a string",
+        ),
+        (
+            "[shell_environment_policy]\nset = { \"A=B\" = \"x\" }\n",
+            ":2:9: ",
+            "shell_environment_policy.set.A=B",
+            "not a variable name",
+        ),
+    ] {
+        let err = load_text(text, &Overrides::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("/h/config.toml") && msg.contains(&format!("{at}{key}")),
+            "{text}: {msg}"
+        );
+        assert!(msg.contains(why), "{text}: {msg}");
+    }
+    let o = Overrides {
+        raw: vec!["shell_environment_policy.inherit=most".into()],
+        ..Default::default()
+    };
+    let err = load_text("", &o).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("-c shell_environment_policy.inherit=most: "),
+        "{err}"
+    );
+    // A key cordon does not know (Codex's `experimental_use_profile`) warns.
+    let c = load_text(
+        "[shell_environment_policy]\nexperimental_use_profile = true\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("shell_environment_policy.experimental_use_profile")),
+        "{:?}",
+        c.warnings
+    );
+}

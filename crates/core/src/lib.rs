@@ -19,6 +19,7 @@ pub mod pinned_dir;
 pub mod rollout;
 pub mod runner;
 pub mod session;
+pub mod shell_env;
 pub mod tools;
 
 pub use error::CoreError;

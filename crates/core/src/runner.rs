@@ -164,7 +164,13 @@ impl SandboxRunner {
             .arg("-C")
             .arg(&self.cwd)
             .arg("--command-cwd")
-            .arg(workdir);
+            .arg(workdir)
+            // The launcher keeps cordon's whole environment for itself (it
+            // finds the config by `HOME`/`CORDON_HOME`, `TMPDIR` is a
+            // writable root, the host's proxy is chained) and gives the
+            // command what `[shell_environment_policy]` makes of it
+            // (`crate::shell_env::command_env`).
+            .arg("--shell-environment-policy");
         pass_report_fd(&mut cmd, &report);
         cmd.arg("--")
             .args(argv)
@@ -175,12 +181,6 @@ impl SandboxRunner {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (name, value) in std::env::vars_os() {
-            let name_text = name.to_string_lossy();
-            if is_secret_name(&name_text) || is_secret_value(&name_text, &value.to_string_lossy()) {
-                cmd.env_remove(&name);
-            }
-        }
         die_with_parent(&mut cmd);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
@@ -421,47 +421,6 @@ impl SandboxRunner {
             _ => Err(format!("workdir {} is not a directory", dir.display())),
         }
     }
-}
-
-/// Names of variables kept from the agent's commands: API keys, tokens,
-/// secrets, passwords and credentials (`*KEY*`, `*TOKEN*`, `*SECRET*`,
-/// `*PASSWORD*`, `*PASSWD*`, `*CREDENTIAL*`, `*AUTH*`, `*_PAT`,
-/// case-insensitive), so a command cannot print the model's key back.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    [
-        "KEY",
-        "TOKEN",
-        "SECRET",
-        "PASSWORD",
-        "PASSWD",
-        "CREDENTIAL",
-        "AUTH",
-    ]
-    .iter()
-    .any(|w| upper.contains(w))
-        || upper.ends_with("_PAT")
-}
-
-/// Whether a variable's value carries credentials: a URL with userinfo
-/// (`postgres://user:pass@db/...`). The host's proxy variables are kept for
-/// the launcher, which chains cordon's proxy to them; with `--network
-/// proxy` the command gets cordon's own proxy variables instead.
-pub fn is_secret_value(name: &str, value: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    if ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"].contains(&upper.as_str()) {
-        return false;
-    }
-    value.split_whitespace().any(|word| {
-        word.split_once("://").is_some_and(|(scheme, rest)| {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !scheme.is_empty()
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-                && authority.contains('@')
-        })
-    })
 }
 
 /// Most bytes of each stream kept from the start and from the end; the
@@ -888,42 +847,5 @@ mod tests {
             result.output
         );
         assert_eq!(*asked.lock().unwrap(), 1, "never asks");
-    }
-
-    /// Issue 10 item 9 (default excludes): the names the outside review
-    /// found reaching commands are withheld; ordinary ones are not.
-    #[test]
-    fn secret_names_and_credential_urls_are_withheld() {
-        for name in [
-            "OPENAI_API_KEY",
-            "GITHUB_TOKEN",
-            "AWS_SECRET_ACCESS_KEY",
-            "PGPASSWORD",
-            "MYSQL_PASSWD",
-            "GOOGLE_APPLICATION_CREDENTIALS",
-            "NPM_CONFIG__AUTH",
-            "GITHUB_PAT",
-            "gitlab_pat",
-        ] {
-            assert!(is_secret_name(name), "{name}");
-        }
-        for name in ["PATH", "HOME", "LANG", "PATHEXT", "PATTERN", "CARGO_HOME"] {
-            assert!(!is_secret_name(name), "{name}");
-        }
-        assert!(is_secret_value(
-            "DATABASE_URL",
-            "postgres://app:hunter2@db:5432/app"
-        ));
-        assert!(is_secret_value(
-            "PIP_INDEX_URL",
-            "https://tok@pkgs.example/simple"
-        ));
-        assert!(is_secret_value("X", "see git+ssh://git@host/repo.git"));
-        assert!(!is_secret_value("HOMEPAGE", "https://example.com/a@b"));
-        assert!(!is_secret_value("EMAIL", "me@example.com"));
-        assert!(!is_secret_value("PLAIN", "visible"));
-        // Kept for the launcher, which chains cordon's proxy to them.
-        assert!(!is_secret_value("HTTPS_PROXY", "http://u:p@proxy:3128"));
-        assert!(!is_secret_value("http_proxy", "http://u:p@proxy:3128"));
     }
 }

@@ -100,11 +100,16 @@ pub fn plan_for_host(
         .map_err(SandboxError::MissingLayers)
 }
 
-/// The command's environment: cordon's own with the plan's additions
+/// The command's environment: `inherited` (cordon's own, or what
+/// `[shell_environment_policy]` made of it) with the plan's additions
 /// (`CORDON_SANDBOX`, `CORDON_NETWORK`, proxy variables) replacing any
-/// variables of the same name.
-pub fn command_env(plan: &LinuxPlan) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+/// variables of the same name, so nothing inherited can change those.
+pub fn command_env(
+    plan: &LinuxPlan,
+    inherited: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = inherited
+        .into_iter()
         .filter(|(k, _)| !plan.env.iter().any(|(name, _)| k == name.as_str()))
         .collect();
     env.extend(plan.env.iter().map(|(k, v)| (k.into(), v.into())));

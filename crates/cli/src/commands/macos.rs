@@ -59,7 +59,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         }
         None => None,
     };
-    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let env: Vec<(OsString, OsString)> = settings.inherited_env();
     let outcome = match cordon_sandbox::execute_macos(&plan, &env) {
         Ok(outcome) => outcome,
         Err(e) => return refuse_here(e),

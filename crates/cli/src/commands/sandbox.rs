@@ -37,6 +37,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     } else {
         None
     };
+    let inherited = settings.inherited_env();
     // Discovery and mounting are pinned to the same objects; when something
     // under the writable roots changes in between (another program
     // creating or removing a .git in /tmp, say), discover again.
@@ -70,7 +71,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
             println!("{}", serde_json::to_string_pretty(&plan)?);
             return Ok(0);
         }
-        match launch(&policy, &plan, command, proxy.as_ref()) {
+        match launch(&policy, &plan, command, &inherited, proxy.as_ref()) {
             Ok(outcome) => break outcome,
             Err(e) if e.is_stale_pin() && attempt < ATTEMPTS => continue,
             Err(e) if e.is_namespace_failure() && !e.is_stale_pin() => {
@@ -83,6 +84,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
                         &policy,
                         &start_in(plan, settings.command_cwd.as_deref()),
                         command,
+                        &inherited,
                         None,
                     ) {
                         Ok(outcome) => break outcome,
@@ -202,10 +204,11 @@ fn launch(
     policy: &SandboxPolicy,
     plan: &LinuxPlan,
     command: &[OsString],
+    inherited: &[(OsString, OsString)],
     proxy: Option<&Proxy>,
 ) -> Result<cordon_sandbox::RunOutcome, SandboxError> {
     announce_degraded(&plan.unenforced);
-    let env = cordon_sandbox::command_env(plan);
+    let env = cordon_sandbox::command_env(plan, inherited.iter().cloned());
     let mut hooks = RunHooks::default();
     if let Some(proxy) = proxy {
         let proxy = proxy.clone();

@@ -23,13 +23,16 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     let policy = resolve_policy(&settings)?;
     let marker = cordon_sandbox::read_windows_marker(&settings.cordon_home)?;
     let token = proxy_token(plan_only)?;
+    let inherited = settings.inherited_env();
     let options = WindowsOptions {
         proxy_token: token.clone(),
         sandbox: settings.windows_sandbox,
         allow_local_binding: settings.proxy.allow_local_binding,
         proxy_port: preferred_proxy_port(marker.as_ref()),
         cordon_exe: cordon_exe(),
-        inherited_env: std::env::vars_os()
+        inherited_env: inherited
+            .iter()
+            .cloned()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect(),
         marker,
@@ -60,8 +63,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
             serve_in_background(proxy.clone(), listener);
         }
     }
-    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    match cordon_sandbox::execute_windows(&settings.cordon_home, &plan, &env) {
+    match cordon_sandbox::execute_windows(&settings.cordon_home, &plan, &inherited) {
         Ok(outcome) => Ok(outcome.exit_code),
         Err(e) => refuse_here(e),
     }

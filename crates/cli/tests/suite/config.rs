@@ -19,6 +19,46 @@ fn bad_config_value_exits_2_with_location() {
     );
 }
 
+/// A bad `[shell_environment_policy]` stops `cordon exec` before any model
+/// call, and `cordon sandbox` too, with file, line, key and reason (exit 2).
+#[test]
+fn bad_shell_environment_policy_exits_2_with_location() {
+    let w = World::new();
+    for (policy, expected) in [
+        (
+            "inherit = \"some\"\n",
+            "config.toml:3:11: shell_environment_policy.inherit: unknown variant `some`, expected one of `all`, `core`, `none`",
+        ),
+        (
+            "exclude = [\"AWS_[AB]\"]\n",
+            "config.toml:3:11: shell_environment_policy.exclude[0]: `AWS_[AB]` is not a name pattern",
+        ),
+        (
+            "set = { CI = true }\n",
+            "config.toml:3:14: shell_environment_policy.set.CI: invalid type: boolean `true`, expected a string",
+        ),
+    ] {
+        std::fs::write(
+            w.home.path().join("config.toml"),
+            format!("model = \"m\"\n[shell_environment_policy]\n{policy}"),
+        )
+        .unwrap();
+        let exec = std::process::Command::new(CORDON)
+            .args(["exec", "--skip-git-repo-check", "hi"])
+            .current_dir(w.work())
+            .env("CORDON_HOME", w.home.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let sandbox = w.cordon(&[], &["true"]);
+        for out in [exec, sandbox] {
+            assert_eq!(out.status.code(), Some(2), "{policy}: {}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(expected), "{policy}: {err}");
+        }
+    }
+}
+
 #[test]
 fn bad_override_profile_and_flags_exit_2() {
     let w = World::new();

@@ -967,6 +967,172 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
     );
 }
 
+/// What the model's `env` call printed in one `cordon exec` run with
+/// `args` (read from the event stream, which keeps far more than the
+/// model's copy), as name → value, and the model's copy.
+fn env_seen_by_command(
+    w: &World,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (std::collections::BTreeMap<String, String>, String) {
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "env1",
+            "shell",
+            &json!({"command": ["env"]}),
+        )),
+        Reply::Sse(responses_text("done")),
+    ]);
+    configure(
+        w,
+        &model,
+        "responses",
+        "[shell_environment_policy]\nexclude = [\"cordon_test_excluded*\"]\nset = { CORDON_TEST_SET = \"from-config\", CORDON_TEST_REPLACED = \"replaced\" }\n",
+    );
+    let mut cmd = exec_cmd(
+        w,
+        &[&["--json", "--skip-git-repo-check"], args, &["go"]].concat(),
+    );
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = events(&o)
+        .into_iter()
+        .find(|e| e["type"] == "item.completed" && e["item"]["type"] == "command_execution")
+        .unwrap_or_else(|| panic!("no command ran: {}", text(&o)));
+    let env = out["item"]["aggregated_output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(out["item"]["exit_code"], 0, "{env}");
+    let seen_by_model = tool_output(&model.requests().pop().unwrap().body, "env1");
+    let env = env
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (env, seen_by_model)
+}
+
+/// Issue 10 item 9: `[shell_environment_policy]` decides the agent's
+/// commands' environment: `set` values appear (replacing inherited ones),
+/// `exclude`d and default-excluded names (and URLs with credentials,
+/// a host proxy's included) do not, `include_only` narrows to its
+/// patterns, and cordon's own variables survive every key. Positive
+/// control: `ignore_default_excludes = true` lets the `*_TOKEN` and the
+/// credential URL through, with `exclude` still applied.
+#[test]
+fn shell_environment_policy_shapes_the_commands_environment() {
+    let w = World::new();
+    let vars = [
+        ("CORDON_TEST_PLAIN", "visible"),
+        ("CORDON_TEST_EXCLUDED_A", "hidden"),
+        ("CORDON_TEST_REPLACED", "original"),
+        ("MY_TOKEN", "tok-123"),
+        ("GITHUB_PAT", "ghp-1"),
+        ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+        ("HTTPS_PROXY", "http://proxyuser:proxypass@127.0.0.1:9"),
+    ];
+    let absent = |env: &std::collections::BTreeMap<String, String>, names: &[&str]| {
+        for n in names {
+            assert!(!env.contains_key(*n), "{n} reached the command: {env:?}");
+        }
+    };
+
+    let (env, model_copy) = env_seen_by_command(&w, &[], &vars);
+    assert_eq!(env["CORDON_TEST_PLAIN"], "visible");
+    assert_eq!(env["CORDON_TEST_SET"], "from-config");
+    assert_eq!(env["CORDON_TEST_REPLACED"], "replaced");
+    assert_eq!(env["CORDON_SANDBOX"], "1");
+    absent(
+        &env,
+        &[
+            "CORDON_TEST_EXCLUDED_A",
+            "MY_TOKEN",
+            "GITHUB_PAT",
+            "DATABASE_URL",
+            "HTTPS_PROXY",
+            "FAKE_MODEL_KEY",
+        ],
+    );
+    assert!(env.contains_key("PATH"), "{env:?}");
+    assert!(model_copy.contains("CORDON_TEST_SET=from-config"));
+    for secret in ["tok-123", "ghp-1", "hunter2", "proxypass", "sk-test"] {
+        assert!(!model_copy.contains(secret), "{secret}: {model_copy}");
+    }
+
+    // include_only comes last: it narrows what `set` added as well, and
+    // cannot bring back what `exclude` dropped; cordon's own stay.
+    let (env, _) = env_seen_by_command(
+        &w,
+        &[
+            "-c",
+            "shell_environment_policy.include_only=[\"PATH\", \"cordon_test_*\"]",
+        ],
+        &vars,
+    );
+    let names: Vec<&str> = env.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "CORDON_NETWORK",
+            "CORDON_SANDBOX",
+            "CORDON_TEST_PLAIN",
+            "CORDON_TEST_REPLACED",
+            "CORDON_TEST_SET",
+            "PATH"
+        ]
+    );
+
+    // The positive control: the same secrets pass once the defaults are off.
+    let (env, _) = env_seen_by_command(
+        &w,
+        &[
+            "-c",
+            "shell_environment_policy.ignore_default_excludes=true",
+        ],
+        &vars,
+    );
+    assert_eq!(env["MY_TOKEN"], "tok-123");
+    assert_eq!(env["GITHUB_PAT"], "ghp-1");
+    assert_eq!(env["DATABASE_URL"], "postgres://app:hunter2@db/app");
+    assert_eq!(env["HTTPS_PROXY"], "http://proxyuser:proxypass@127.0.0.1:9");
+    assert_eq!(env["CORDON_TEST_SET"], "from-config");
+    absent(&env, &["CORDON_TEST_EXCLUDED_A"]);
+}
+
+/// Issue 10 item 9: under `--network proxy` cordon's own proxy variables
+/// win over `set` and survive `exclude`/`include_only`, so no policy can
+/// point the command elsewhere (the network namespace enforces it anyway).
+#[test]
+fn shell_environment_policy_cannot_override_cordons_proxy_variables() {
+    let w = World::new();
+    let (env, _) = env_seen_by_command(
+        &w,
+        &[
+            "--network",
+            "proxy",
+            "-c",
+            "shell_environment_policy.set.HTTPS_PROXY=http://elsewhere.invalid:1",
+            "-c",
+            "shell_environment_policy.include_only=[\"PATH\", \"HTTPS_PROXY\"]",
+        ],
+        &[],
+    );
+    let https = &env["HTTPS_PROXY"];
+    assert!(https.starts_with("http://127.0.0.1:"), "{env:?}");
+    assert_eq!(env["http_proxy"], *https);
+    assert!(
+        env["ALL_PROXY"].starts_with("socks5h://127.0.0.1:"),
+        "{env:?}"
+    );
+    assert_eq!(env["CORDON_NETWORK"], "proxy");
+    // include_only still removed everything else but cordon's own.
+    assert!(!env.contains_key("HOME"), "{env:?}");
+}
+
 /// Issue 10 item 4: when `cordon exec` dies, by SIGKILL or SIGHUP, the
 /// sandboxed command dies with it, and no report file is left behind. The command touches a heartbeat file
 /// every 50 ms; the positive control shows the heartbeat coming back while

@@ -35,7 +35,7 @@ fn run_after(
         &policy,
         &plan,
         &sh(script),
-        &command_env(&plan),
+        &command_env(&plan, std::env::vars_os()),
         RunHooks::default(),
     )
     .map(|o| o.exit_code)
