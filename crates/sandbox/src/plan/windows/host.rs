@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// LocalSystem.
 pub const LOCAL_SYSTEM_SID: &str = "S-1-5-18";
+/// BUILTIN\Administrators.
+pub const ADMINISTRATORS_SID: &str = "S-1-5-32-544";
 /// Everyone (never a restricting SID: it would grant every write that
 /// Everyone may do).
 pub const EVERYONE_SID: &str = "S-1-1-0";
@@ -52,7 +54,11 @@ pub fn setup_refusal(caller: &SetupCaller) -> Option<SandboxError> {
         ));
     }
     if let Some(owner) = &caller.home_owner_sid {
-        if !owner.eq_ignore_ascii_case(&caller.user_sid) {
+        // An elevated administrator's new files are owned by the
+        // Administrators group: that is the same user.
+        if !owner.eq_ignore_ascii_case(&caller.user_sid)
+            && !owner.eq_ignore_ascii_case(ADMINISTRATORS_SID)
+        {
             return Some(refuse(
                 format!(
                     "setup runs as {} but $CORDON_HOME belongs to {owner}: the account passwords are sealed with DPAPI for the user running setup, and {owner} could not read them",

@@ -22,6 +22,7 @@ fn unelevated_setup_is_refused_before_anything_changes() {
     // Positive control: the same user, elevated, may set up.
     assert!(setup_refusal(&caller(true, ME, Some(ME))).is_none());
     assert!(setup_refusal(&caller(true, ME, None)).is_none());
+    assert!(setup_refusal(&caller(true, ME, Some(ADMINISTRATORS_SID))).is_none());
 }
 
 #[test]

@@ -38,6 +38,8 @@ pub const SUBLAYER_WEIGHT: u16 = u16::MAX;
 pub const BLOCK_WEIGHT: u8 = 4;
 /// Weight of the permit for the proxy ports: above [`BLOCK_WEIGHT`].
 pub const PERMIT_WEIGHT: u8 = 12;
+// The permit must outweigh the blocks, within FWP_UINT8 weights (0-15).
+const _: () = assert!(PERMIT_WEIGHT > BLOCK_WEIGHT && PERMIT_WEIGHT <= 15);
 
 /// A WFP filtering layer cordon installs filters at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
