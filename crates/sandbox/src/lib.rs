@@ -198,13 +198,15 @@ pub(crate) fn read_marker_in(state: &Path) -> Result<Option<SetupMarker>, Sandbo
 
 /// Creates the `offline` and `online` accounts (random passwords stored
 /// with DPAPI under `cordon_home`), programs the offline account's firewall
-/// rules for `marker`, and writes the marker. Needs an elevated process.
+/// rules and loopback WFP filters for `marker`, and writes the marker.
+/// Refuses, changing nothing, unless elevated, not LocalSystem, and run
+/// by the owner of `cordon_home`.
 pub fn windows_setup(cordon_home: &Path, marker: &SetupMarker) -> Result<(), SandboxError> {
     windows_exec::setup(&windows_state_dir(cordon_home), marker)
 }
 
-/// Removes what [`windows_setup`] created: firewall rules, accounts,
-/// stored passwords and the marker.
+/// Removes what [`windows_setup`] created: WFP filters, firewall rules,
+/// accounts, stored passwords and the marker.
 pub fn windows_uninstall(cordon_home: &Path) -> Result<(), SandboxError> {
     windows_exec::uninstall(&windows_state_dir(cordon_home))
 }

@@ -36,6 +36,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect(),
         marker,
+        temp_root: Some(cordon_sandbox::windows_state_dir(&settings.cordon_home).join("tmp")),
         log_denials: settings.log_denials,
     };
     let plan = match plan_windows(&policy, command, &options) {
@@ -57,7 +58,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         for port in &plan.proxy_ports {
             let listener = std::net::TcpListener::bind(("127.0.0.1", *port)).map_err(|e| {
                 anyhow::anyhow!(
-                    "cannot listen on 127.0.0.1:{port} for the proxy (the port the firewall rules allow): {e}; free the port or run `cordon sandbox windows setup --proxy-port PORT`"
+                    "cannot listen on 127.0.0.1:{port} for the proxy (the port the WFP filters allow): {e}; free the port or run `cordon sandbox windows setup --proxy-port PORT`"
                 )
             })?;
             serve_in_background(proxy.clone(), listener);
@@ -109,7 +110,7 @@ pub fn uninstall(cordon_home: std::path::PathBuf) -> Result<i32> {
     match cordon_sandbox::windows_uninstall(&cordon_home) {
         Ok(()) => {
             println!(
-                "cordon: Windows sandbox accounts, firewall rules and stored passwords removed"
+                "cordon: Windows sandbox accounts, firewall rules, WFP filters and stored passwords removed"
             );
             Ok(0)
         }

@@ -1,7 +1,7 @@
 //! `cordon sandbox linux|macos|windows --plan`: every backend's plan is
 //! printed as JSON on any host, runs nothing, and is consistent with
-//! itself (the proxy port in the environment is the one the firewall
-//! rules or the Seatbelt profile let through).
+//! itself (the proxy port in the environment is the one the WFP filters
+//! or the Seatbelt profile let through).
 
 use super::common::{text, World};
 use serde_json::Value;
@@ -26,15 +26,6 @@ fn env<'a>(plan: &'a Value, name: &str) -> &'a str {
 
 fn port_of(url: &str) -> u16 {
     url.rsplit(':').next().unwrap().parse().unwrap()
-}
-
-/// Whether `port` lies in a Firewall API port list such as `1-3127,3129-65535`.
-fn in_ranges(list: &str, port: u16) -> bool {
-    list == "*"
-        || list.split(',').any(|part| {
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            (a.parse::<u16>().unwrap()..=b.parse::<u16>().unwrap()).contains(&port)
-        })
 }
 
 #[test]
@@ -103,8 +94,10 @@ fn windows_proxy_plan_is_consistent() {
         p["setup_marker"]["proxy_ports"][0].as_u64(),
         Some(port.into())
     );
+    // Firewall rules hold non-loopback traffic only (KB 2771908: they
+    // have no effect on loopback).
     let rules = p["firewall_rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 4);
+    assert_eq!(rules.len(), 2);
     for r in rules {
         for key in [
             "name",
@@ -118,21 +111,60 @@ fn windows_proxy_plan_is_consistent() {
         }
         assert_eq!(r["direction"], "out");
         assert_eq!(r["action"], "block");
+        assert_eq!(r["protocol"], "any");
+        assert_eq!(r["remote_ports"], "*");
     }
-    let tcp = rules.iter().find(|r| r["protocol"] == "tcp").unwrap();
-    let blocked = tcp["remote_ports"].as_str().unwrap();
-    assert!(
-        !in_ranges(blocked, port),
-        "the proxy port is open: {blocked}"
+    // Loopback is held by WFP filters: blocks first, then a permit for
+    // exactly the proxy port, on both ALE connect layers.
+    let filters = p["wfp_filters"].as_array().unwrap();
+    assert_eq!(filters.len(), 6, "{filters:?}");
+    for f in filters {
+        for key in ["name", "layer", "action", "weight", "conditions"] {
+            assert!(!f[key].is_null(), "{key} in {f}");
+        }
+        let c = &f["conditions"];
+        assert_eq!(c["account"], "cordon-offline");
+        assert_eq!(c["loopback"], true);
+        assert!(f["layer"]
+            .as_str()
+            .unwrap()
+            .starts_with("FWPM_LAYER_ALE_AUTH_CONNECT_V"));
+    }
+    let actions: Vec<&str> = filters
+        .iter()
+        .map(|f| f["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["block", "block", "block", "block", "permit", "permit"]
     );
-    assert!(
-        in_ranges(blocked, port - 1) && in_ranges(blocked, port + 1),
-        "{blocked}"
+    for f in &filters[4..] {
+        assert_eq!(f["conditions"]["protocol"], "tcp");
+        assert_eq!(f["conditions"]["remote_ports"], serde_json::json!([port]));
+        assert!(f["weight"].as_u64() > filters[0]["weight"].as_u64());
+    }
+    let blocked: Vec<&str> = filters[..4]
+        .iter()
+        .map(|f| f["conditions"]["protocol"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocked, ["udp", "udp", "tcp", "tcp"]);
+    for f in &filters[..4] {
+        assert_eq!(f["conditions"]["remote_ports"], serde_json::json!([]));
+    }
+    assert_eq!(
+        p["restricting_sids"],
+        serde_json::json!(["RUN-SID", "LOGON-SID"])
     );
-    assert!(
-        in_ranges(blocked, 1) && in_ranges(blocked, 65535),
-        "{blocked}"
-    );
+    assert!(p["job_ui_limits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l == "JOB_OBJECT_UILIMIT_HANDLES"));
+    // A writable TEMP of the account's own, granted like a writable root.
+    let temp = p["temp_dir"].as_str().unwrap();
+    assert!(temp.ends_with("cordon-offline"), "{temp}");
+    assert_eq!(env(&p, "TEMP"), temp);
+    assert_eq!(env(&p, "TMP"), temp);
     let roots: Vec<&str> = p["writable_roots"]
         .as_array()
         .unwrap()
@@ -140,6 +172,7 @@ fn windows_proxy_plan_is_consistent() {
         .map(|r| r["path"].as_str().unwrap())
         .collect();
     assert!(roots.contains(&w.work().to_str().unwrap()), "{roots:?}");
+    assert!(roots.contains(&temp), "{roots:?}");
     let denied: Vec<&str> = p["protected_paths"]
         .as_array()
         .unwrap()
@@ -172,10 +205,11 @@ fn windows_unelevated_keeps_proxy_runs_on_the_offline_account() {
     assert_eq!(p["launch"], "restricted-token");
     assert_eq!(p["identity"], "online");
     assert_eq!(p["firewall_rules"], serde_json::json!([]));
+    assert_eq!(p["wfp_filters"], serde_json::json!([]));
 }
 
 #[test]
-fn windows_allow_local_binding_drops_the_loopback_rules() {
+fn windows_allow_local_binding_drops_the_loopback_filters() {
     let w = World::new();
     let p = plan(
         &w,
@@ -193,6 +227,8 @@ fn windows_allow_local_binding_drops_the_loopback_rules() {
     let rules = p["firewall_rules"].as_array().unwrap();
     assert_eq!(rules.len(), 2, "{rules:?}");
     assert!(rules.iter().all(|r| r["protocol"] == "any"));
+    // The non-loopback block stays; no loopback filter is installed.
+    assert_eq!(p["wfp_filters"], serde_json::json!([]));
 }
 
 #[test]

@@ -1,11 +1,15 @@
-//! The sandbox accounts and their DPAPI-protected passwords.
+//! The sandbox accounts and their DPAPI-protected passwords. The passwords
+//! are sealed with `CryptProtectData` in the user scope (no
+//! `CRYPTPROTECT_LOCAL_MACHINE`): only the user who ran setup can unseal
+//! them, which is why setup refuses when another administrator's
+//! elevation runs it for a standard user.
 
 use super::{code_err, win_err};
-use crate::plan::windows::Identity;
+use crate::plan::windows::{account_action, AccountAction, Identity};
 use crate::SandboxError;
 use std::path::{Path, PathBuf};
 use windows::core::{HSTRING, PCWSTR, PWSTR};
-use windows::Win32::Foundation::{LocalFree, HLOCAL};
+use windows::Win32::Foundation::{CloseHandle, LocalFree, HANDLE, HLOCAL};
 use windows::Win32::NetworkManagement::NetManagement::{
     NERR_Success, NERR_UserExists, NERR_UserNotFound, NetUserAdd, NetUserDel, NetUserSetInfo,
     UF_DONT_EXPIRE_PASSWD, UF_PASSWD_CANT_CHANGE, UF_SCRIPT, USER_INFO_1, USER_INFO_1003,
@@ -16,7 +20,10 @@ use windows::Win32::Security::Cryptography::{
     BCryptGenRandom, CryptProtectData, CryptUnprotectData, BCRYPT_USE_SYSTEM_PREFERRED_RNG,
     CRYPTPROTECT_UI_FORBIDDEN, CRYPT_INTEGER_BLOB,
 };
-use windows::Win32::Security::{LookupAccountNameW, PSID, SID_NAME_USE};
+use windows::Win32::Security::{
+    LogonUserW, LookupAccountNameW, LOGON32_LOGON_INTERACTIVE, LOGON32_PROVIDER_DEFAULT, PSID,
+    SID_NAME_USE,
+};
 
 const LAYER: &str = "windows-accounts";
 const ACCESS_DENIED: u32 = 5;
@@ -47,9 +54,52 @@ fn random_password() -> Result<String, SandboxError> {
     Ok(format!("Cq9!{hex}"))
 }
 
-/// Creates the account (or resets its password) and stores the password
-/// encrypted for the current user with DPAPI.
+/// Whether setup stored any account password under `state` (a restricted
+/// copy of the caller's token could read and unseal it).
+pub(super) fn passwords_stored(state: &Path) -> bool {
+    [Identity::Offline, Identity::Online]
+        .iter()
+        .any(|id| password_file(state, *id).exists())
+}
+
+/// Whether `password` logs `identity` on (an interactive logon, as
+/// `CreateProcessWithLogonW` makes).
+fn logs_on(identity: Identity, password: &str) -> bool {
+    let mut token = HANDLE::default();
+    // SAFETY: NUL-terminated strings living across the call; `token` is
+    // written and closed below.
+    let ok = unsafe {
+        LogonUserW(
+            &HSTRING::from(identity.account()),
+            &HSTRING::from("."),
+            &HSTRING::from(password),
+            LOGON32_LOGON_INTERACTIVE,
+            LOGON32_PROVIDER_DEFAULT,
+            &mut token,
+        )
+    }
+    .is_ok();
+    if ok {
+        // SAFETY: the token from the call above, closed once.
+        let _ = unsafe { CloseHandle(token) };
+    }
+    ok
+}
+
+/// Brings the account to a working state (see [`account_action`]): an
+/// account whose stored password logs it on is left alone; a missing one
+/// is created, and an existing one without a working stored password gets
+/// a new one; the password is stored sealed for the current user.
 pub(super) fn ensure(state: &Path, identity: Identity) -> Result<(), SandboxError> {
+    let exists = sid_string(identity.account()).is_ok();
+    let works = exists
+        && password(state, identity)
+            .map(|p| logs_on(identity, &p))
+            .unwrap_or(false);
+    let action = account_action(exists, works);
+    if action == AccountAction::Keep {
+        return Ok(());
+    }
     let password = random_password()?;
     let mut name: Vec<u16> = identity.account().encode_utf16().chain([0]).collect();
     let mut pw: Vec<u16> = password.encode_utf16().chain([0]).collect();
@@ -64,9 +114,13 @@ pub(super) fn ensure(state: &Path, identity: Identity) -> Result<(), SandboxErro
         usri1_flags: UF_SCRIPT | UF_DONT_EXPIRE_PASSWD | UF_PASSWD_CANT_CHANGE,
         usri1_script_path: PWSTR::null(),
     };
-    // SAFETY: `info` and the buffers it points to live across the call;
-    // level 1 matches USER_INFO_1.
-    let status = unsafe { NetUserAdd(PCWSTR::null(), 1, std::ptr::addr_of!(info).cast(), None) };
+    let status = if action == AccountAction::Create {
+        // SAFETY: `info` and the buffers it points to live across the
+        // call; level 1 matches USER_INFO_1.
+        unsafe { NetUserAdd(PCWSTR::null(), 1, std::ptr::addr_of!(info).cast(), None) }
+    } else {
+        NERR_UserExists
+    };
     if status == NERR_UserExists {
         {
             let reset = USER_INFO_1003 {

@@ -1,22 +1,24 @@
-//! The offline account's Windows Firewall rules, through `INetFwPolicy2`.
+//! The offline account's Windows Firewall rules, through `INetFwPolicy2`,
+//! and the firewall's effective state (the local setting, group policy's
+//! `EnableFirewall`, and `LocalPolicyModifyState`).
 
 use super::win_err;
 use crate::plan::windows::{
-    firewall_problems, firewall_rules, rule_users_sddl, FirewallRule, FirewallStep,
-    ObservedFirewall, ObservedRule, Protocol, SetupMarker, ALL_RULE_NAMES, RULE_LOOPBACK_TCP,
-    RULE_LOOPBACK_UDP,
+    firewall_problems, firewall_rules, rule_users_sddl, FirewallRule, ModifyState,
+    ObservedFirewall, ObservedProfile, ObservedRule, Protocol, ALL_RULE_NAMES, LEGACY_RULE_NAMES,
 };
 use crate::SandboxError;
-use windows::core::{Interface, BSTR, HRESULT};
-use windows::Win32::Foundation::{ERROR_FILE_NOT_FOUND, VARIANT_TRUE};
+use windows::core::{Interface, BSTR, HRESULT, HSTRING};
+use windows::Win32::Foundation::{ERROR_FILE_NOT_FOUND, S_OK, VARIANT_TRUE};
 use windows::Win32::NetworkManagement::WindowsFirewall::{
     INetFwPolicy2, INetFwRule, INetFwRule3, INetFwRules, NetFwPolicy2, NetFwRule,
-    NET_FW_ACTION_BLOCK, NET_FW_MODIFY_STATE_GP_OVERRIDE, NET_FW_PROFILE2_ALL,
-    NET_FW_PROFILE2_DOMAIN, NET_FW_PROFILE2_PRIVATE, NET_FW_PROFILE2_PUBLIC, NET_FW_RULE_DIR_OUT,
+    NET_FW_ACTION_BLOCK, NET_FW_MODIFY_STATE, NET_FW_PROFILE2_ALL, NET_FW_PROFILE2_DOMAIN,
+    NET_FW_PROFILE2_PRIVATE, NET_FW_PROFILE2_PUBLIC, NET_FW_RULE_DIR_OUT,
 };
 use windows::Win32::System::Com::{
     CoCreateInstance, CoInitializeEx, CLSCTX_INPROC_SERVER, COINIT_APARTMENTTHREADED,
 };
+use windows::Win32::System::Registry::{RegGetValueW, HKEY_LOCAL_MACHINE, RRF_RT_REG_DWORD};
 
 const LAYER: &str = "windows-firewall";
 /// The rule group shown in the Windows Firewall console.
@@ -86,21 +88,24 @@ fn observe_rule(rule: &INetFwRule) -> windows::core::Result<ObservedRule> {
 pub(super) fn verify(offline_sid: &str, expected: &[FirewallRule]) -> Result<(), SandboxError> {
     let policy = policy()?;
     let step = "reading the firewall state";
-    let mut observed = ObservedFirewall::default();
-    // SAFETY: COM property getters on a live interface.
-    let state = unsafe { policy.LocalPolicyModifyState() }.map_err(|e| win_err(LAYER, step, &e))?;
-    observed.group_policy_override = state == NET_FW_MODIFY_STATE_GP_OVERRIDE;
-    for (profile, name) in [
-        (NET_FW_PROFILE2_DOMAIN, "domain"),
-        (NET_FW_PROFILE2_PRIVATE, "private"),
-        (NET_FW_PROFILE2_PUBLIC, "public"),
+    let mut observed = ObservedFirewall {
+        modify_state: modify_state(&policy)?,
+        profiles: Vec::new(),
+        rules: Vec::new(),
+    };
+    for (profile, name, key) in [
+        (NET_FW_PROFILE2_DOMAIN, "domain", "DomainProfile"),
+        (NET_FW_PROFILE2_PRIVATE, "private", "PrivateProfile"),
+        (NET_FW_PROFILE2_PUBLIC, "public", "PublicProfile"),
     ] {
-        // SAFETY: as above.
+        // SAFETY: a COM property getter on a live interface.
         let on =
             unsafe { policy.get_FirewallEnabled(profile) }.map_err(|e| win_err(LAYER, step, &e))?;
-        if !on.as_bool() {
-            observed.disabled_profiles.push(name.into());
-        }
+        observed.profiles.push(ObservedProfile {
+            name: name.into(),
+            local_enabled: on.as_bool(),
+            policy_enabled: policy_enable_firewall(key)?,
+        });
     }
     let rules = rules_of(&policy)?;
     for planned in expected {
@@ -128,6 +133,62 @@ pub(super) fn verify(offline_sid: &str, expected: &[FirewallRule]) -> Result<(),
         ),
         fix: "turn Windows Firewall on for every profile and run `cordon sandbox windows setup` from an elevated prompt (if group policy manages the firewall, ask its administrator to allow local rules)".into(),
     })
+}
+
+/// `get_LocalPolicyModifyState` with its HRESULT: the `windows` crate's
+/// wrapper turns `S_FALSE` into `Ok`, which must not pass as `S_OK`.
+fn modify_state(policy: &INetFwPolicy2) -> Result<ModifyState, SandboxError> {
+    let mut state = NET_FW_MODIFY_STATE::default();
+    // SAFETY: the interface's own vtable entry, called on a live
+    // interface with a writable out-parameter.
+    let hr = unsafe {
+        (Interface::vtable(policy).LocalPolicyModifyState)(Interface::as_raw(policy), &mut state)
+    };
+    if hr.is_err() {
+        return Err(win_err(
+            LAYER,
+            "reading LocalPolicyModifyState",
+            &windows::core::Error::from_hresult(hr),
+        ));
+    }
+    Ok(ModifyState {
+        s_ok: hr == S_OK,
+        state: state.0,
+    })
+}
+
+/// Group policy's `EnableFirewall` for a profile (`DomainProfile`,
+/// `PrivateProfile`, `PublicProfile`), which overrides the local setting;
+/// `None` when group policy does not set it.
+fn policy_enable_firewall(profile_key: &str) -> Result<Option<bool>, SandboxError> {
+    let subkey = HSTRING::from(format!(
+        "SOFTWARE\\Policies\\Microsoft\\WindowsFirewall\\{profile_key}"
+    ));
+    let mut value = 0u32;
+    let mut size = u32::try_from(std::mem::size_of::<u32>()).unwrap_or(4);
+    // SAFETY: a DWORD read into a local of the size given.
+    let status = unsafe {
+        RegGetValueW(
+            HKEY_LOCAL_MACHINE,
+            &subkey,
+            &HSTRING::from("EnableFirewall"),
+            RRF_RT_REG_DWORD,
+            None,
+            Some(std::ptr::from_mut(&mut value).cast()),
+            Some(&mut size),
+        )
+    };
+    if status == ERROR_FILE_NOT_FOUND {
+        return Ok(None);
+    }
+    if status.is_err() {
+        return Err(super::code_err(
+            LAYER,
+            &format!("reading group policy's EnableFirewall for {profile_key}"),
+            status.0,
+        ));
+    }
+    Ok(Some(value != 0))
 }
 
 /// The rule named `name`, or `None` when there is none. Any other failure
@@ -209,32 +270,16 @@ fn upsert(rules: &INetFwRules, planned: &FirewallRule, sid: &str) -> Result<(), 
     unsafe { rules.Add(&base) }.map_err(|e| win_err(LAYER, &step, &e))
 }
 
-/// Programs the rules for `marker`, scoped to the offline account's SID,
-/// in the planned order: broad blocks first, then narrowed.
-pub(super) fn program(offline_sid: &str, marker: &SetupMarker) -> Result<(), SandboxError> {
+/// Programs the offline account's rules, scoped to its SID, in the
+/// planned order, and removes the loopback rules of earlier setups (which
+/// had no effect on loopback; WFP holds it now).
+pub(super) fn program(offline_sid: &str) -> Result<(), SandboxError> {
     let rules = rules()?;
-    let (_, steps) = firewall_rules(&marker.proxy_ports, marker.allow_local_binding);
-    for step in &steps {
-        match step {
-            FirewallStep::Add { rule } => upsert(&rules, rule, offline_sid)?,
-            FirewallStep::NarrowRemotePorts { name, remote_ports } => {
-                let what = format!("narrowing firewall rule {name} to ports {remote_ports}");
-                let rule = existing(&rules, name)?.ok_or_else(|| SandboxError::Layer {
-                    layer: LAYER.into(),
-                    why: format!("rule {name} vanished while it was being installed"),
-                    fix: "run `cordon sandbox windows setup` again".into(),
-                })?;
-                // SAFETY: a COM property setter on a live interface.
-                unsafe { rule.SetRemotePorts(&BSTR::from(remote_ports.as_str())) }
-                    .map_err(|e| win_err(LAYER, &what, &e))?;
-            }
-        }
+    for rule in &firewall_rules() {
+        upsert(&rules, rule, offline_sid)?;
     }
-    if marker.allow_local_binding {
-        // Asked for: the loopback blocks go; the non-loopback blocks stay.
-        for name in [RULE_LOOPBACK_UDP, RULE_LOOPBACK_TCP] {
-            remove(&rules, name)?;
-        }
+    for name in LEGACY_RULE_NAMES {
+        remove(&rules, name)?;
     }
     Ok(())
 }

@@ -4,14 +4,22 @@
 //! and only then resumed; Ctrl-C, Ctrl-Break and closing the console end
 //! the job, and cordon goes on to remove the run's ACL entries.
 //!
-//! Handles: processes start with `bInheritHandles` set, so that the
-//! standard handles reach them; Rust creates every other handle
-//! non-inheritable, so nothing else of cordon's is passed on.
+//! Handles: the command starts with `bInheritHandles` set and a
+//! `PROC_THREAD_ATTRIBUTE_HANDLE_LIST` naming only the standard handles,
+//! so nothing else is passed on, even a handle another thread made
+//! inheritable. (`CreateProcessWithLogonW` takes no attribute list; it
+//! passes the standard handles of `STARTUPINFO` only.)
+//!
+//! UI: every sandboxed process runs on a private desktop cordon creates
+//! for the run (so it cannot send input to, or read, the user's windows),
+//! in a job with every `JOB_OBJECT_UILIMIT_*` restriction.
 
+use super::acl::OwnedDescriptor;
 use super::token::{self, Owned};
 use super::win_err;
 use crate::plan::windows::{
-    environment_block, runner_command_line, Identity, WindowsPlan, RUNNER_COMMAND_LINE_VAR,
+    environment_block, profile_overrides, runner_command_line, strip_profile_variables, Identity,
+    WindowsPlan, RUNNER_COMMAND_LINE_VAR,
 };
 use crate::{RunOutcome, SandboxError};
 use std::ffi::OsString;
@@ -20,16 +28,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 use windows::core::{BOOL, HSTRING, PCWSTR, PWSTR};
 use windows::Win32::Foundation::{SetHandleInformation, HANDLE, HANDLE_FLAG_INHERIT};
+use windows::Win32::Security::SECURITY_ATTRIBUTES;
+use windows::Win32::Security::TOKEN_QUERY;
 use windows::Win32::System::Console::SetConsoleCtrlHandler;
+use windows::Win32::System::Environment::{CreateEnvironmentBlock, DestroyEnvironmentBlock};
 use windows::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
-    SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
-    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    AssignProcessToJobObject, CreateJobObjectW, JobObjectBasicUIRestrictions,
+    JobObjectExtendedLimitInformation, SetInformationJobObject, TerminateJobObject,
+    JOBOBJECT_BASIC_UI_RESTRICTIONS, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, JOB_OBJECT_UILIMIT_DESKTOP,
+    JOB_OBJECT_UILIMIT_DISPLAYSETTINGS, JOB_OBJECT_UILIMIT_EXITWINDOWS,
+    JOB_OBJECT_UILIMIT_GLOBALATOMS, JOB_OBJECT_UILIMIT_HANDLES, JOB_OBJECT_UILIMIT_READCLIPBOARD,
+    JOB_OBJECT_UILIMIT_SYSTEMPARAMETERS, JOB_OBJECT_UILIMIT_WRITECLIPBOARD,
+};
+use windows::Win32::System::StationsAndDesktops::{
+    CloseDesktop, CreateDesktopW, GetProcessWindowStation, GetUserObjectInformationW, HDESK,
+    UOI_NAME,
 };
 use windows::Win32::System::Threading::{
-    CreateProcessAsUserW, CreateProcessWithLogonW, GetExitCodeProcess, ResumeThread,
-    TerminateProcess, WaitForSingleObject, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, INFINITE,
-    LOGON_WITH_PROFILE, PROCESS_INFORMATION, STARTF_USESTDHANDLES, STARTUPINFOW,
+    CreateProcessAsUserW, CreateProcessWithLogonW, DeleteProcThreadAttributeList,
+    GetCurrentProcess, GetExitCodeProcess, InitializeProcThreadAttributeList, OpenProcessToken,
+    ResumeThread, TerminateProcess, UpdateProcThreadAttribute, WaitForSingleObject,
+    CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, EXTENDED_STARTUPINFO_PRESENT, INFINITE,
+    LOGON_WITH_PROFILE, LPPROC_THREAD_ATTRIBUTE_LIST, PROCESS_INFORMATION,
+    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW,
 };
 
 const LAYER: &str = "windows-launch";
@@ -99,9 +121,10 @@ fn inheritable_std_handles() {
     }
 }
 
-fn startup_info() -> STARTUPINFOW {
+fn startup_info(desktop: Option<&mut Vec<u16>>) -> STARTUPINFOW {
     STARTUPINFOW {
         cb: u32::try_from(std::mem::size_of::<STARTUPINFOW>()).unwrap_or(0),
+        lpDesktop: desktop.map_or(PWSTR::null(), |d| PWSTR(d.as_mut_ptr())),
         dwFlags: STARTF_USESTDHANDLES,
         hStdInput: HANDLE(std::io::stdin().as_raw_handle()),
         hStdOutput: HANDLE(std::io::stdout().as_raw_handle()),
@@ -132,7 +155,176 @@ fn kill_on_close_job() -> Result<Owned, SandboxError> {
         )
     }
     .map_err(|e| win_err(LAYER, "making the job kill its processes on close", &e))?;
+    let ui = JOBOBJECT_BASIC_UI_RESTRICTIONS {
+        UIRestrictionsClass: JOB_OBJECT_UILIMIT_HANDLES
+            | JOB_OBJECT_UILIMIT_READCLIPBOARD
+            | JOB_OBJECT_UILIMIT_WRITECLIPBOARD
+            | JOB_OBJECT_UILIMIT_SYSTEMPARAMETERS
+            | JOB_OBJECT_UILIMIT_DISPLAYSETTINGS
+            | JOB_OBJECT_UILIMIT_GLOBALATOMS
+            | JOB_OBJECT_UILIMIT_DESKTOP
+            | JOB_OBJECT_UILIMIT_EXITWINDOWS,
+    };
+    // SAFETY: `ui` is a valid structure of the size given.
+    unsafe {
+        SetInformationJobObject(
+            job.0,
+            JobObjectBasicUIRestrictions,
+            std::ptr::from_ref(&ui).cast(),
+            u32::try_from(std::mem::size_of::<JOBOBJECT_BASIC_UI_RESTRICTIONS>()).unwrap_or(0),
+        )
+    }
+    .map_err(|e| win_err(LAYER, "restricting the job's UI access", &e))?;
     Ok(job)
+}
+
+/// The name of this process's window station (`WinSta0` when cordon runs
+/// in the interactive session).
+pub(super) fn window_station_name() -> Result<String, SandboxError> {
+    // SAFETY: a handle this process does not own and must not close.
+    let station = unsafe { GetProcessWindowStation() }
+        .map_err(|e| win_err(LAYER, "finding cordon's window station", &e))?;
+    let mut name = [0u16; 256];
+    let mut needed = 0u32;
+    // SAFETY: `name` is a writable buffer of the byte size given.
+    unsafe {
+        GetUserObjectInformationW(
+            HANDLE(station.0),
+            UOI_NAME,
+            Some(name.as_mut_ptr().cast()),
+            u32::try_from(std::mem::size_of_val(&name)).unwrap_or(0),
+            Some(&mut needed),
+        )
+    }
+    .map_err(|e| win_err(LAYER, "reading cordon's window station name", &e))?;
+    let len = name.iter().position(|c| *c == 0).unwrap_or(name.len());
+    Ok(String::from_utf16_lossy(&name[..len]))
+}
+
+/// A desktop of the run's own on cordon's window station, closed on drop.
+pub(super) struct PrivateDesktop {
+    handle: HDESK,
+    /// `STATION\\NAME`, for `STARTUPINFO.lpDesktop`.
+    pub(super) path: String,
+}
+
+impl PrivateDesktop {
+    /// Creates `cordon-RANDOM` open to cordon's user and SYSTEM fully, and
+    /// to each of `sids` (the sandbox account, the run SID) for windows
+    /// and hooks on it, but never `DESKTOP_SWITCHDESKTOP` (it cannot make
+    /// itself the input desktop) nor its DACL.
+    pub(super) fn create(sids: &[&str]) -> Result<Self, SandboxError> {
+        let me = token::own_user_sid()?;
+        let random = super::accounts::random_bytes::<8>()?;
+        let name = format!(
+            "cordon-{}",
+            random
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        // DESKTOP_READOBJECTS..DESKTOP_WRITEOBJECTS (0xFF) and READ_CONTROL.
+        let mut sddl = format!("D:P(A;;GA;;;SY)(A;;GA;;;{me})");
+        for sid in sids {
+            sddl.push_str(&format!("(A;;0x200FF;;;{sid})"));
+        }
+        let descriptor = OwnedDescriptor::from_sddl(&sddl)?;
+        let attributes = SECURITY_ATTRIBUTES {
+            nLength: u32::try_from(std::mem::size_of::<SECURITY_ATTRIBUTES>()).unwrap_or(0),
+            lpSecurityDescriptor: descriptor.0 .0,
+            bInheritHandle: false.into(),
+        };
+        // SAFETY: the name and descriptor live across the call; the
+        // handle is closed on drop. GENERIC_ALL (0x10000000) for cordon.
+        let handle = unsafe {
+            CreateDesktopW(
+                &HSTRING::from(name.as_str()),
+                PCWSTR::null(),
+                None,
+                Default::default(),
+                0x1000_0000,
+                Some(&attributes),
+            )
+        }
+        .map_err(|e| win_err(LAYER, "creating the run's private desktop", &e))?;
+        Ok(PrivateDesktop {
+            handle,
+            path: format!("{}\\{name}", window_station_name()?),
+        })
+    }
+}
+
+impl Drop for PrivateDesktop {
+    fn drop(&mut self) {
+        // SAFETY: the desktop created above, closed once (it goes away
+        // when no process uses it any more).
+        let _ = unsafe { CloseDesktop(self.handle) };
+    }
+}
+
+/// The standard handles a child is given: present, valid, once each.
+fn std_handles() -> Vec<HANDLE> {
+    let mut out: Vec<HANDLE> = Vec::new();
+    for raw in [
+        std::io::stdin().as_raw_handle(),
+        std::io::stdout().as_raw_handle(),
+        std::io::stderr().as_raw_handle(),
+    ] {
+        let h = HANDLE(raw);
+        if !h.is_invalid() && !raw.is_null() && !out.contains(&h) {
+            out.push(h);
+        }
+    }
+    out
+}
+
+/// A `PROC_THREAD_ATTRIBUTE_HANDLE_LIST` of `handles`, deleted on drop.
+struct HandleList {
+    buffer: Vec<u64>,
+    handles: Vec<HANDLE>,
+}
+
+impl HandleList {
+    fn new(handles: Vec<HANDLE>) -> Result<Self, SandboxError> {
+        let mut size = 0usize;
+        // SAFETY: a size query (it fails with ERROR_INSUFFICIENT_BUFFER).
+        let _ = unsafe { InitializeProcThreadAttributeList(None, 1, None, &mut size) };
+        let mut list = HandleList {
+            buffer: vec![0u64; size.div_ceil(8).max(1)],
+            handles,
+        };
+        let attributes = list.attributes();
+        // SAFETY: the buffer holds `size` bytes, 8-aligned.
+        unsafe { InitializeProcThreadAttributeList(Some(attributes), 1, None, &mut size) }
+            .map_err(|e| win_err(LAYER, "preparing the command's handle list", &e))?;
+        // SAFETY: the list was initialised above; `handles` lives as long
+        // as the list (it is a field of the same value, never changed).
+        unsafe {
+            UpdateProcThreadAttribute(
+                attributes,
+                0,
+                PROC_THREAD_ATTRIBUTE_HANDLE_LIST as usize,
+                Some(list.handles.as_ptr().cast()),
+                std::mem::size_of_val(list.handles.as_slice()),
+                None,
+                None,
+            )
+        }
+        .map_err(|e| win_err(LAYER, "limiting the command's inherited handles", &e))?;
+        Ok(list)
+    }
+
+    fn attributes(&mut self) -> LPPROC_THREAD_ATTRIBUTE_LIST {
+        LPPROC_THREAD_ATTRIBUTE_LIST(self.buffer.as_mut_ptr().cast())
+    }
+}
+
+impl Drop for HandleList {
+    fn drop(&mut self) {
+        let attributes = self.attributes();
+        // SAFETY: initialised in `new`, deleted once.
+        unsafe { DeleteProcThreadAttributeList(attributes) };
+    }
 }
 
 /// Puts the suspended process in a kill-on-close job, resumes it, waits,
@@ -202,14 +394,15 @@ pub(super) fn logon_user(
     plan: &WindowsPlan,
     identity: Identity,
     password: &str,
-    capability_sid: &str,
+    run_sid: &str,
     env: &[(OsString, OsString)],
+    desktop: &PrivateDesktop,
 ) -> Result<RunOutcome, SandboxError> {
     let exe = std::env::current_exe().map_err(|source| SandboxError::Io {
         context: "finding cordon's own executable for the runner".into(),
         source,
     })?;
-    let line = runner_command_line(&exe.to_string_lossy(), capability_sid)?;
+    let line = runner_command_line(&exe.to_string_lossy(), run_sid)?;
     let mut command_line = wide(&line);
     let mut added = plan.env.clone();
     added.push((RUNNER_COMMAND_LINE_VAR.into(), plan.command_line.clone()));
@@ -219,7 +412,11 @@ pub(super) fn logon_user(
     let password = HSTRING::from(password);
     install_console_handler();
     inheritable_std_handles();
-    let startup = startup_info();
+    // The account was granted this desktop, and its window station, by
+    // the caller (CreateProcessWithLogonW leaves that to the application
+    // when lpDesktop names one).
+    let mut desktop_name = wide(&desktop.path);
+    let startup = startup_info(Some(&mut desktop_name));
     let mut info = PROCESS_INFORMATION::default();
     // SAFETY: every buffer lives across the call; the command line is a
     // writable NUL-terminated buffer, the environment a double-NUL block.
@@ -253,17 +450,66 @@ pub(super) fn logon_user(
 }
 
 /// Runs the command under a write-restricted copy of the caller's token
-/// whose only restricting SID is the run's capability SID.
+/// restricted to the run SID and its logon SID, on the run's desktop.
 pub(super) fn restricted_token(
     plan: &WindowsPlan,
-    capability_sid: &str,
+    run_sid: &str,
     env: &[(OsString, OsString)],
+    desktop: &PrivateDesktop,
 ) -> Result<RunOutcome, SandboxError> {
     let block = environment_block(env, &plan.env)?;
     let cwd = HSTRING::from(plan.cwd.as_os_str());
     install_console_handler();
     inheritable_std_handles();
-    spawn_restricted(&plan.command_line, capability_sid, Some(&block), Some(&cwd))
+    spawn_restricted(
+        &plan.command_line,
+        run_sid,
+        Some(&block),
+        Some(&cwd),
+        Some(&desktop.path),
+    )
+}
+
+/// The sandbox account's own profile variables (`USERPROFILE`, `APPDATA`,
+/// ...), from its token's environment block.
+fn own_profile_env() -> Result<Vec<(String, String)>, SandboxError> {
+    let mut token = HANDLE::default();
+    // SAFETY: this process's pseudo-handle; `token` is written and owned.
+    unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) }
+        .map_err(|e| win_err(LAYER, "opening the runner's token", &e))?;
+    let token = Owned(token);
+    let mut block: *mut core::ffi::c_void = std::ptr::null_mut();
+    // SAFETY: the call allocates `block`, destroyed below.
+    unsafe { CreateEnvironmentBlock(&mut block, Some(token.0), false) }.map_err(|e| {
+        win_err(
+            LAYER,
+            "reading the sandbox account's profile environment",
+            &e,
+        )
+    })?;
+    let mut out = Vec::new();
+    // SAFETY: a block of NUL-terminated UTF-16 strings ending with an
+    // empty one, read before it is destroyed.
+    unsafe {
+        let mut p = block.cast::<u16>();
+        loop {
+            let mut len = 0usize;
+            while *p.add(len) != 0 {
+                len += 1;
+            }
+            if len == 0 {
+                break;
+            }
+            let entry = String::from_utf16_lossy(std::slice::from_raw_parts(p, len));
+            // A leading `=` belongs to the name (`=C:`).
+            if let Some(eq) = entry.get(1..).and_then(|rest| rest.find('=')) {
+                out.push((entry[..=eq].to_string(), entry[eq + 2..].to_string()));
+            }
+            p = p.add(len + 1);
+        }
+        let _ = DestroyEnvironmentBlock(block);
+    }
+    Ok(out)
 }
 
 /// The runner's side of [`Launch::LogonUser`](crate::plan::windows::Launch):
@@ -284,7 +530,15 @@ pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
     unsafe { std::env::remove_var(RUNNER_COMMAND_LINE_VAR) };
     install_console_handler();
     inheritable_std_handles();
-    spawn_restricted(&command_line, capability_sid, None, None)
+    // The caller's profile directories are not the account's: take its own.
+    let inherited: Vec<(String, String)> = std::env::vars().collect();
+    let overrides = profile_overrides(&own_profile_env()?);
+    let inherited: Vec<(OsString, OsString)> = strip_profile_variables(&inherited)
+        .into_iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect();
+    let block = environment_block(&inherited, &overrides)?;
+    spawn_restricted(&command_line, capability_sid, Some(&block), None, None)
 }
 
 /// Starts `command_line` under a write-restricted copy of this process's
@@ -292,16 +546,38 @@ pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
 /// `None` for the environment or directory inherits this process's.
 fn spawn_restricted(
     command_line: &str,
-    capability_sid: &str,
+    run_sid: &str,
     env_block: Option<&[u16]>,
     cwd: Option<&HSTRING>,
+    desktop: Option<&str>,
 ) -> Result<RunOutcome, SandboxError> {
-    let restricted = token::restricted(capability_sid)?;
+    let restricted = token::restricted(run_sid)?;
     let mut command_line = wide(command_line);
-    let startup = startup_info();
+    let mut desktop_name = desktop.map(wide);
+    let handles = std_handles();
+    let inherit = !handles.is_empty();
+    let mut list = if inherit {
+        Some(HandleList::new(handles)?)
+    } else {
+        None
+    };
+    let startup = STARTUPINFOEXW {
+        StartupInfo: STARTUPINFOW {
+            cb: u32::try_from(std::mem::size_of::<STARTUPINFOEXW>()).unwrap_or(0),
+            ..startup_info(desktop_name.as_mut())
+        },
+        lpAttributeList: list.as_mut().map_or(
+            LPPROC_THREAD_ATTRIBUTE_LIST::default(),
+            HandleList::attributes,
+        ),
+    };
+    let mut flags = CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED;
+    if list.is_some() {
+        flags |= EXTENDED_STARTUPINFO_PRESENT;
+    }
     let mut info = PROCESS_INFORMATION::default();
-    // SAFETY: every buffer lives across the call; the standard handles are
-    // inherited.
+    // SAFETY: every buffer lives across the call (the handle list, the
+    // desktop name); only the listed standard handles are inherited.
     unsafe {
         CreateProcessAsUserW(
             Some(restricted.0),
@@ -309,11 +585,11 @@ fn spawn_restricted(
             Some(PWSTR(command_line.as_mut_ptr())),
             None,
             None,
-            true,
-            CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED,
+            inherit,
+            flags,
             env_block.map(|b| b.as_ptr().cast()),
             cwd.map_or(PCWSTR::null(), |c| PCWSTR(c.as_ptr())),
-            &startup,
+            std::ptr::from_ref(&startup).cast(),
             &mut info,
         )
     }

@@ -3,15 +3,19 @@
 
 use super::acl::{OwnedAcl, OwnedSid};
 use super::win_err;
+use crate::plan::windows::host::OWNER_RIGHTS_SID;
+use crate::plan::windows::{restricting_sids, SetupCaller};
 use crate::SandboxError;
 use windows::Win32::Foundation::{GENERIC_ALL, HANDLE};
 use windows::Win32::Security::Authorization::{SetSecurityInfo, SE_KERNEL_OBJECT};
 use windows::Win32::Security::{
-    CreateRestrictedToken, GetTokenInformation, SetTokenInformation, TokenDefaultDacl, TokenGroups,
-    TokenUser, DACL_SECURITY_INFORMATION, DISABLE_MAX_PRIVILEGE, SID_AND_ATTRIBUTES,
-    TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DEFAULT_DACL, TOKEN_DUPLICATE, TOKEN_GROUPS,
+    CreateRestrictedToken, GetTokenInformation, SetTokenInformation, TokenDefaultDacl,
+    TokenElevation, TokenGroups, TokenUser, DACL_SECURITY_INFORMATION, DISABLE_MAX_PRIVILEGE,
+    LUA_TOKEN, OWNER_SECURITY_INFORMATION, SID_AND_ATTRIBUTES, TOKEN_ADJUST_DEFAULT,
+    TOKEN_ASSIGN_PRIMARY, TOKEN_DEFAULT_DACL, TOKEN_DUPLICATE, TOKEN_ELEVATION, TOKEN_GROUPS,
     TOKEN_QUERY, TOKEN_USER, WRITE_RESTRICTED,
 };
+use windows::Win32::Storage::FileSystem::READ_CONTROL;
 use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 const LAYER: &str = "windows-token";
@@ -71,11 +75,10 @@ fn information(
     Ok(buffer)
 }
 
-/// The SID standing for this run in new objects' DACLs: the token's logon
-/// SID, else its user; as its string form. (Whether each
+/// The token's logon SID (`S-1-5-5-X-Y`), as a string. (Whether each
 /// `CreateProcessWithLogonW` call gets a fresh logon SID, which would keep
 /// concurrent runs of one account apart, is unverified.)
-fn session_sid(token: HANDLE) -> Result<String, SandboxError> {
+fn logon_sid(token: HANDLE) -> Result<String, SandboxError> {
     let groups = information(token, TokenGroups)?;
     // SAFETY: the buffer holds a TOKEN_GROUPS followed by its entries; the
     // entries are addressed from the raw buffer pointer, not through the
@@ -92,48 +95,83 @@ fn session_sid(token: HANDLE) -> Result<String, SandboxError> {
             None => None,
         }
     };
-    if let Some(sid) = logon {
-        return Ok(sid);
-    }
+    logon.ok_or_else(|| SandboxError::Layer {
+        layer: LAYER.into(),
+        why: "the token has no logon SID, which the command's restricted token needs".into(),
+        fix: "run cordon from an interactive logon session".into(),
+    })
+}
+
+/// The token's user SID, as a string.
+fn user_sid(token: HANDLE) -> Result<String, SandboxError> {
     let user = information(token, TokenUser)?;
     // SAFETY: the buffer holds a TOKEN_USER whose SID points into it; it is
     // printed while `user` is alive.
-    let sid = unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid };
-    OwnedSid::string_of(sid)
+    OwnedSid::string_of(unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid })
 }
 
-/// A DACL granting full access to each of `sids` (string forms).
-fn full_access_dacl(sids: &[&str]) -> Result<OwnedAcl, SandboxError> {
-    OwnedAcl::granting(sids, GENERIC_ALL.0)
+/// Whether the token is elevated (`TokenElevation`).
+fn elevated(token: HANDLE) -> Result<bool, SandboxError> {
+    let info = information(token, TokenElevation)?;
+    // SAFETY: the buffer holds a TOKEN_ELEVATION.
+    Ok(unsafe { (*info.as_ptr().cast::<TOKEN_ELEVATION>()).TokenIsElevated } != 0)
 }
 
-/// A write-restricted copy of this process's token whose only restricting
-/// SID is `capability_sid`, and whose new objects (pipes, events, child
-/// processes) are open to this run's session SID and the capability SID,
-/// so the command can reopen what it creates, and other runs cannot.
-pub(super) fn restricted(capability_sid: &str) -> Result<Owned, SandboxError> {
+/// This process's user SID.
+pub(super) fn own_user_sid() -> Result<String, SandboxError> {
+    user_sid(own_token()?.0)
+}
+
+/// Who runs setup: elevation, user, and the owner of `cordon_home`.
+pub(super) fn setup_caller(cordon_home: &std::path::Path) -> Result<SetupCaller, SandboxError> {
     let token = own_token()?;
-    let sid = OwnedSid::parse(capability_sid)?;
-    let restrict = [SID_AND_ATTRIBUTES {
-        Sid: sid.0,
-        Attributes: 0,
-    }];
+    Ok(SetupCaller {
+        elevated: elevated(token.0)?,
+        user_sid: user_sid(token.0)?,
+        home_owner_sid: super::acl::owner_of(cordon_home)?,
+    })
+}
+
+/// A DACL granting full access to each of `sids` (string forms), and
+/// OWNER RIGHTS only `READ_CONTROL`: the owner's implicit `WRITE_DAC` is
+/// gone, so another process of the same account cannot rewrite it.
+fn full_access_dacl(sids: &[&str]) -> Result<OwnedAcl, SandboxError> {
+    let mut grants: Vec<(&str, u32)> = sids.iter().map(|s| (*s, GENERIC_ALL.0)).collect();
+    grants.push((OWNER_RIGHTS_SID, READ_CONTROL.0));
+    OwnedAcl::granting_each(&grants)
+}
+
+/// A write-restricted copy of this process's token whose restricting SIDs
+/// are `run_sid` and the token's logon SID ([`restricting_sids`]; never
+/// Everyone), with administrator rights dropped when the token is
+/// elevated (`LUA_TOKEN`), and whose new objects (pipes, events, child
+/// processes) are open to the logon SID and the run SID, so the command
+/// can reopen what it creates, and other runs cannot.
+pub(super) fn restricted(run_sid: &str) -> Result<Owned, SandboxError> {
+    let token = own_token()?;
+    let logon = logon_sid(token.0)?;
+    let sids = restricting_sids(run_sid, &logon)?;
+    let parsed: Vec<OwnedSid> = sids
+        .iter()
+        .map(|s| OwnedSid::parse(s))
+        .collect::<Result<_, _>>()?;
+    let restrict: Vec<SID_AND_ATTRIBUTES> = parsed
+        .iter()
+        .map(|sid| SID_AND_ATTRIBUTES {
+            Sid: sid.0,
+            Attributes: 0,
+        })
+        .collect();
+    let mut flags = DISABLE_MAX_PRIVILEGE | WRITE_RESTRICTED;
+    if elevated(token.0)? {
+        flags |= LUA_TOKEN;
+    }
     let mut restricted = HANDLE::default();
     // SAFETY: `token` is live; `restrict` and `restricted` outlive the call.
-    unsafe {
-        CreateRestrictedToken(
-            token.0,
-            DISABLE_MAX_PRIVILEGE | WRITE_RESTRICTED,
-            None,
-            None,
-            Some(&restrict),
-            &mut restricted,
-        )
-    }
-    .map_err(|e| win_err(LAYER, "creating the restricted token", &e))?;
+    unsafe { CreateRestrictedToken(token.0, flags, None, None, Some(&restrict), &mut restricted) }
+        .map_err(|e| win_err(LAYER, "creating the restricted token", &e))?;
     let restricted = Owned(restricted);
-    let session = session_sid(token.0)?;
-    let dacl = full_access_dacl(&[&session, capability_sid, SYSTEM_SID])?;
+    let dacl = full_access_dacl(&[&logon, run_sid, SYSTEM_SID])?;
     let default = TOKEN_DEFAULT_DACL {
         DefaultDacl: dacl.0,
     };
@@ -150,26 +188,25 @@ pub(super) fn restricted(capability_sid: &str) -> Result<Owned, SandboxError> {
     Ok(restricted)
 }
 
-/// Gives `process` (cordon's suspended runner) a DACL that admits only
-/// SYSTEM and cordon's own user, before it runs: another run of the
-/// sandbox account cannot open it to read its memory or environment (which
-/// holds the proxy token). The runner itself still uses its pseudo-handle,
-/// which the DACL does not limit.
+/// Gives `process` (cordon's suspended runner) cordon's user as its owner
+/// and a DACL that admits only SYSTEM and that user (OWNER RIGHTS limited
+/// to `READ_CONTROL`), before it runs: another run of the sandbox account
+/// cannot open it to read its memory or environment (which holds the proxy
+/// token), nor, as it is no longer the owner, rewrite the DACL. The runner
+/// itself still uses its pseudo-handle, which the DACL does not limit.
 pub(super) fn protect_process(process: HANDLE) -> Result<(), SandboxError> {
-    let token = own_token()?;
-    let user = information(token.0, TokenUser)?;
-    // SAFETY: the buffer holds a TOKEN_USER whose SID points into it; it is
-    // printed while `user` is alive.
-    let me = OwnedSid::string_of(unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid })?;
+    let me = own_user_sid()?;
+    let owner = OwnedSid::parse(&me)?;
     let dacl = full_access_dacl(&[&me, SYSTEM_SID])?;
-    // SAFETY: `process` is a live handle with WRITE_DAC (from process
-    // creation); the DACL is alive for the call.
+    // SAFETY: `process` is a live handle with WRITE_DAC and WRITE_OWNER
+    // (from process creation); the owner SID (cordon's own user, which its
+    // token may assign) and the DACL are alive for the call.
     let status = unsafe {
         SetSecurityInfo(
             process,
             SE_KERNEL_OBJECT,
-            DACL_SECURITY_INFORMATION,
-            None,
+            DACL_SECURITY_INFORMATION | OWNER_SECURITY_INFORMATION,
+            Some(owner.0),
             None,
             Some(dacl.0),
             None,

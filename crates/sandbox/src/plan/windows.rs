@@ -6,8 +6,10 @@
 //! The model: two local accounts created once by an elevated
 //! `cordon sandbox windows setup`:
 //! * `offline` ([`Identity::Offline`]): outbound traffic to non-loopback
-//!   addresses is blocked by Windows Firewall rules scoped to its SID, and
-//!   so are loopback UDP and loopback TCP except to cordon's proxy ports;
+//!   addresses is blocked by Windows Firewall rules scoped to its SID;
+//!   loopback UDP, and loopback TCP except to cordon's proxy ports, by WFP
+//!   filters ([`wfp`]; firewall rules have no effect on loopback, KB
+//!   2771908);
 //! * `online` ([`Identity::Online`]): no firewall restriction.
 //!
 //! A proxy-enforced run and a run without network use `offline`; a run with
@@ -15,10 +17,13 @@
 //! "unelevated"`) runs the command under a restricted copy of the caller's
 //! token with a per-run capability SID instead of an account; such a token
 //! cannot be singled out by firewall rules, so every run that needs network
-//! enforcement is moved to the `offline` account transparently.
+//! enforcement is moved to the `offline` account transparently; and once
+//! the accounts are set up, full-network runs use `online`, since a
+//! restricted copy of the caller's token could read the accounts' stored
+//! passwords (sealed for the caller) and log on as either.
 //!
 //! # Limitations
-//! * Firewall rules are programmed at setup, not per run: a setup marker
+//! * Firewall rules and WFP filters are programmed at setup, not per run: a setup marker
 //!   records the proxy ports and `allow_local_binding` it programmed, and a
 //!   run whose values differ re-runs setup ([`setup_decision`]).
 //! * A `--network none` run as `offline` can reach a loopback listener on
@@ -28,6 +33,19 @@
 //!   its normal access check needs) stay after a logon-user run, so that
 //!   concurrent runs keep working; alone they let nothing be written, since
 //!   every write also needs the run's capability SID, which is revoked.
+
+pub mod host;
+pub mod wfp;
+
+pub use host::{
+    account_action, firewall_state_problems, profile_overrides, restricting_sids, run_sid,
+    setup_refusal, strip_profile_variables, AccountAction, GrantHold, GrantLedger, ModifyState,
+    ObservedProfile, SetupCaller, PROFILE_VARIABLES,
+};
+pub use wfp::{
+    wfp_filters, wfp_problems, wfp_verdict, ObservedWfp, ObservedWfpFilter, WfpAction,
+    WfpConditions, WfpFilter, WfpLayer,
+};
 
 use super::shared::{
     all_carve_outs, base_env, carve_outs, fixed_directories, serialize_os_strings,
@@ -134,48 +152,29 @@ pub struct FirewallRule {
     pub remote_ports: String,
 }
 
-/// One step of programming the rules, in order. The broad block comes
-/// first and is narrowed afterwards, so a failure part-way leaves the
-/// account with less access, never more.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "op", rename_all = "kebab-case")]
-pub enum FirewallStep {
-    /// Add a rule.
-    Add {
-        /// The rule as added.
-        rule: FirewallRule,
-    },
-    /// Change the remote ports of a rule added earlier.
-    NarrowRemotePorts {
-        /// The rule's name.
-        name: String,
-        /// The new remote ports.
-        remote_ports: String,
-    },
-}
-
 /// Rule name: every outbound packet to non-loopback IPv4 addresses.
 pub const RULE_NON_LOOPBACK_V4: &str = "cordon-offline-block-non-loopback-ipv4";
 /// Rule name: every outbound packet to non-loopback IPv6 addresses.
 pub const RULE_NON_LOOPBACK_V6: &str = "cordon-offline-block-non-loopback-ipv6";
-/// Rule name: loopback UDP.
-pub const RULE_LOOPBACK_UDP: &str = "cordon-offline-block-loopback-udp";
-/// Rule name: loopback TCP except the proxy ports.
-pub const RULE_LOOPBACK_TCP: &str = "cordon-offline-block-loopback-tcp";
-/// Every rule name setup may install (uninstall removes all of them).
+/// Rules an earlier cordon installed for loopback traffic, which KB
+/// 2771908 says have no effect on it (loopback is held by WFP filters
+/// now); setup and uninstall remove them.
+pub const LEGACY_RULE_NAMES: [&str; 2] = [
+    "cordon-offline-block-loopback-udp",
+    "cordon-offline-block-loopback-tcp",
+];
+/// Every rule name setup installs or removes (uninstall removes all).
 pub const ALL_RULE_NAMES: [&str; 4] = [
     RULE_NON_LOOPBACK_V4,
     RULE_NON_LOOPBACK_V6,
-    RULE_LOOPBACK_UDP,
-    RULE_LOOPBACK_TCP,
+    LEGACY_RULE_NAMES[0],
+    LEGACY_RULE_NAMES[1],
 ];
 
 /// IPv4 addresses outside 127.0.0.0/8.
 pub const NON_LOOPBACK_V4: &str = "0.0.0.0-126.255.255.255,128.0.0.0-255.255.255.255";
 /// IPv6 addresses other than ::1.
 pub const NON_LOOPBACK_V6: &str = "::,::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
-/// The loopback addresses.
-pub const LOOPBACK: &str = "127.0.0.0/8,::1";
 
 /// What setup programmed, stored as JSON under `$CORDON_HOME`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,12 +183,12 @@ pub struct SetupMarker {
     pub version: u32,
     /// Loopback TCP ports the `offline` account may reach.
     pub proxy_ports: Vec<u16>,
-    /// Whether the loopback rules were left out.
+    /// Whether the loopback WFP filters were left out.
     pub allow_local_binding: bool,
 }
 
 /// The current marker format.
-pub const MARKER_VERSION: u32 = 1;
+pub const MARKER_VERSION: u32 = 2;
 
 /// Whether setup must run (again) before a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -343,34 +342,6 @@ fn is_loopback_host(host: &str) -> bool {
     }
 }
 
-/// The remote ports outside `allowed`, as Firewall API ranges
-/// (`1-3127,3129-65535`); `None` when every port is allowed.
-pub fn port_complement(allowed: &[u16]) -> Option<String> {
-    let mut allowed: Vec<u16> = allowed.iter().copied().filter(|p| *p != 0).collect();
-    allowed.sort_unstable();
-    allowed.dedup();
-    let mut parts = Vec::new();
-    let mut next: u32 = 1;
-    for port in allowed.iter().map(|p| u32::from(*p)) {
-        if port > next {
-            parts.push(range(next, port - 1));
-        }
-        next = port + 1;
-    }
-    if next <= 65_535 {
-        parts.push(range(next, 65_535));
-    }
-    (!parts.is_empty()).then(|| parts.join(","))
-}
-
-fn range(from: u32, to: u32) -> String {
-    if from == to {
-        from.to_string()
-    } else {
-        format!("{from}-{to}")
-    }
-}
-
 fn rule(name: &str, protocol: Protocol, addresses: &str, ports: &str) -> FirewallRule {
     FirewallRule {
         name: name.into(),
@@ -382,50 +353,17 @@ fn rule(name: &str, protocol: Protocol, addresses: &str, ports: &str) -> Firewal
     }
 }
 
-/// The rules for the `offline` account, in their final state, and the
-/// steps that install them (broad block first, then narrowed). With
-/// `allow_local_binding` the two loopback rules are left out; the
-/// non-loopback blocks always stay.
-pub fn firewall_rules(
-    proxy_ports: &[u16],
-    allow_local_binding: bool,
-) -> (Vec<FirewallRule>, Vec<FirewallStep>) {
-    let mut steps = vec![
-        FirewallStep::Add {
-            rule: rule(RULE_NON_LOOPBACK_V4, Protocol::Any, NON_LOOPBACK_V4, "*"),
-        },
-        FirewallStep::Add {
-            rule: rule(RULE_NON_LOOPBACK_V6, Protocol::Any, NON_LOOPBACK_V6, "*"),
-        },
-    ];
-    if !allow_local_binding {
-        steps.push(FirewallStep::Add {
-            rule: rule(RULE_LOOPBACK_UDP, Protocol::Udp, LOOPBACK, "*"),
-        });
-        steps.push(FirewallStep::Add {
-            rule: rule(RULE_LOOPBACK_TCP, Protocol::Tcp, LOOPBACK, "*"),
-        });
-        if let Some(ports) = port_complement(proxy_ports) {
-            if ports != "1-65535" {
-                steps.push(FirewallStep::NarrowRemotePorts {
-                    name: RULE_LOOPBACK_TCP.into(),
-                    remote_ports: ports,
-                });
-            }
-        }
-    }
-    let mut rules: Vec<FirewallRule> = Vec::new();
-    for step in &steps {
-        match step {
-            FirewallStep::Add { rule } => rules.push(rule.clone()),
-            FirewallStep::NarrowRemotePorts { name, remote_ports } => {
-                for r in rules.iter_mut().filter(|r| &r.name == name) {
-                    r.remote_ports = remote_ports.clone();
-                }
-            }
-        }
-    }
-    (rules, steps)
+/// The `offline` account's firewall rules, in install order: every
+/// protocol to non-loopback IPv4 and IPv6 addresses, blocked. They stay
+/// with `allow_local_binding`. There are no loopback rules: Microsoft KB
+/// 2771908 says loopback addresses in a rule "have no effect on loopback
+/// communication", so keeping them would only suggest a protection that
+/// is not there; loopback is held by [`wfp_filters`].
+pub fn firewall_rules() -> Vec<FirewallRule> {
+    vec![
+        rule(RULE_NON_LOOPBACK_V4, Protocol::Any, NON_LOOPBACK_V4, "*"),
+        rule(RULE_NON_LOOPBACK_V6, Protocol::Any, NON_LOOPBACK_V6, "*"),
+    ]
 }
 
 /// One rule as read back from Windows Firewall before a run.
@@ -467,13 +405,12 @@ pub fn rule_users_sddl(sid: &str) -> String {
 
 /// The firewall state that matters to the `offline` account, read by the
 /// executor before every run that relies on it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedFirewall {
-    /// Group policy overrides local rules (`LocalPolicyModifyState` is
-    /// `NET_FW_MODIFY_STATE_GP_OVERRIDE`): rules setup added may not apply.
-    pub group_policy_override: bool,
-    /// Profiles (`domain`, `private`, `public`) whose firewall is off.
-    pub disabled_profiles: Vec<String>,
+    /// What `get_LocalPolicyModifyState` answered.
+    pub modify_state: ModifyState,
+    /// The domain, private and public profiles.
+    pub profiles: Vec<ObservedProfile>,
     /// Each planned rule's name and what was found under it.
     pub rules: Vec<(String, Option<ObservedRule>)>,
 }
@@ -492,16 +429,7 @@ pub fn firewall_problems(
     sid: &str,
     observed: &ObservedFirewall,
 ) -> Vec<String> {
-    let mut problems = Vec::new();
-    if observed.group_policy_override {
-        problems.push(
-            "group policy overrides local firewall rules, so the rules setup added may not apply"
-                .to_string(),
-        );
-    }
-    for profile in &observed.disabled_profiles {
-        problems.push(format!("Windows Firewall is off for the {profile} profile"));
-    }
+    let mut problems = firewall_state_problems(observed.modify_state, &observed.profiles);
     for rule in expected {
         let found = observed
             .rules
@@ -628,10 +556,13 @@ pub fn select_identity(mode: SandboxMode, network: NetworkMode) -> Option<Identi
 }
 
 /// How a run is launched, and why when it differs from what was asked.
+/// `accounts_set_up`: setup has run (a marker exists), so the accounts'
+/// passwords are stored, sealed for the caller.
 pub fn select_launch(
     identity: Option<Identity>,
     network: NetworkMode,
     requested: WindowsSandbox,
+    accounts_set_up: bool,
 ) -> (Launch, String) {
     match (identity, requested) {
         (None, _) => (
@@ -641,6 +572,10 @@ pub fn select_launch(
         (Some(_), WindowsSandbox::Elevated) => (
             Launch::LogonUser,
             "[windows] sandbox = \"elevated\": run as the sandbox account".into(),
+        ),
+        (Some(Identity::Online), WindowsSandbox::Unelevated) if accounts_set_up => (
+            Launch::LogonUser,
+            "the sandbox accounts are set up and their passwords are sealed for you, so a restricted copy of your token could read them and log on as either: running as the online account although [windows] sandbox = \"unelevated\"".into(),
         ),
         (Some(Identity::Online), WindowsSandbox::Unelevated) => (
             Launch::RestrictedToken,
@@ -715,6 +650,9 @@ pub struct WindowsOptions {
     pub inherited_env: Vec<(String, String)>,
     /// The marker of the last setup, if any.
     pub marker: Option<SetupMarker>,
+    /// Where per-account `TEMP` directories go
+    /// (`$CORDON_HOME/windows-sandbox/tmp`); `None`: `TEMP` is left alone.
+    pub temp_root: Option<PathBuf>,
     /// Record denials (not available on Windows; refused by the planner).
     pub log_denials: bool,
 }
@@ -738,10 +676,22 @@ pub struct WindowsPlan {
     pub proxy_ports: Vec<u16>,
     /// `[network] allow_local_binding`.
     pub allow_local_binding: bool,
-    /// The firewall rules the command's identity is under (final state).
+    /// The firewall rules the command's identity is under, in install
+    /// order (non-loopback traffic only; see [`firewall_rules`]).
     pub firewall_rules: Vec<FirewallRule>,
-    /// How setup installs them, in order.
-    pub firewall_install_order: Vec<FirewallStep>,
+    /// The WFP filters that hold loopback traffic, in install order
+    /// (blocks before the permit); empty with `allow_local_binding`.
+    pub wfp_filters: Vec<WfpFilter>,
+    /// The restricting SIDs of the command's write-restricted token:
+    /// `RUN-SID` stands for the per-run `S-1-5-21-...` SID and `LOGON-SID`
+    /// for the token's logon SID (never Everyone).
+    pub restricting_sids: Vec<String>,
+    /// The job's UI restrictions (`JOB_OBJECT_UILIMIT_*`); the command
+    /// also runs on a private desktop.
+    pub job_ui_limits: Vec<String>,
+    /// The command's writable `TEMP` and `TMP` (a per-account directory,
+    /// granted like a writable root).
+    pub temp_dir: Option<PathBuf>,
     /// Who the ACL entries name.
     pub trustee: Trustee,
     /// With [`Launch::LogonUser`]: the command line started as the sandbox
@@ -802,8 +752,13 @@ pub fn plan_windows(
         ));
     }
     let identity = select_identity(policy.mode, policy.network);
-    let (launch, launch_reason) = select_launch(identity, policy.network, options.sandbox);
-    let env = base_env(
+    let (launch, launch_reason) = select_launch(
+        identity,
+        policy.network,
+        options.sandbox,
+        options.marker.is_some(),
+    );
+    let mut env = base_env(
         policy,
         options.proxy_port,
         &options.proxy_token,
@@ -853,8 +808,15 @@ pub fn plan_windows(
     } else {
         SetupDecision::NotNeeded
     };
-    let (firewall_rules, firewall_install_order) = if identity == Some(Identity::Offline) {
-        firewall_rules(&setup_marker.proxy_ports, options.allow_local_binding)
+    let (firewall_rules, wfp_filters) = if identity == Some(Identity::Offline) {
+        (
+            firewall_rules(),
+            wfp_filters(
+                Identity::Offline.account(),
+                &setup_marker.proxy_ports,
+                options.allow_local_binding,
+            ),
+        )
     } else {
         (Vec::new(), Vec::new())
     };
@@ -872,12 +834,25 @@ pub fn plan_windows(
             .map(|path| AclEntry { path, access })
             .collect()
     };
+    let temp_dir = match (&options.temp_root, identity) {
+        (Some(root), Some(id)) => Some(root.join(match launch {
+            Launch::LogonUser => id.account(),
+            _ => "restricted-token",
+        })),
+        _ => None,
+    };
+    if let Some(dir) = &temp_dir {
+        let dir = dir.to_string_lossy().into_owned();
+        env.push(("TEMP".into(), dir.clone()));
+        env.push(("TMP".into(), dir));
+    }
     let writable_roots = if sandboxed {
         entries(
             policy
                 .writable_roots
                 .iter()
                 .map(|r| r.root.clone())
+                .chain(temp_dir.clone())
                 .collect(),
             AclAccess::Modify,
         )
@@ -939,7 +914,18 @@ pub fn plan_windows(
         proxy_ports,
         allow_local_binding: options.allow_local_binding,
         firewall_rules,
-        firewall_install_order,
+        wfp_filters,
+        restricting_sids: if sandboxed {
+            vec![RUN_SID_PLACEHOLDER.into(), LOGON_SID_PLACEHOLDER.into()]
+        } else {
+            Vec::new()
+        },
+        job_ui_limits: if sandboxed {
+            JOB_UI_LIMITS.iter().map(|s| (*s).to_string()).collect()
+        } else {
+            Vec::new()
+        },
+        temp_dir,
         trustee,
         runner_command_line,
         writable_roots,
@@ -956,8 +942,27 @@ pub fn plan_windows(
     })
 }
 
-/// Stands for the per-run capability SID in a printed plan.
+/// Stands for the per-run SID in a printed plan.
 pub const CAPABILITY_SID_PLACEHOLDER: &str = "CAPABILITY-SID";
+/// Stands for the per-run SID among the restricting SIDs of a printed plan.
+pub const RUN_SID_PLACEHOLDER: &str = "RUN-SID";
+/// Stands for the token's logon SID in a printed plan.
+pub const LOGON_SID_PLACEHOLDER: &str = "LOGON-SID";
+
+/// The job object's UI restrictions for every sandboxed run: no handles
+/// to windows of processes outside the job, no clipboard, no system
+/// parameters or display settings, its own atom table, no desktop
+/// creation or switching, no logoff or shutdown.
+pub const JOB_UI_LIMITS: [&str; 8] = [
+    "JOB_OBJECT_UILIMIT_HANDLES",
+    "JOB_OBJECT_UILIMIT_READCLIPBOARD",
+    "JOB_OBJECT_UILIMIT_WRITECLIPBOARD",
+    "JOB_OBJECT_UILIMIT_SYSTEMPARAMETERS",
+    "JOB_OBJECT_UILIMIT_DISPLAYSETTINGS",
+    "JOB_OBJECT_UILIMIT_GLOBALATOMS",
+    "JOB_OBJECT_UILIMIT_DESKTOP",
+    "JOB_OBJECT_UILIMIT_EXITWINDOWS",
+];
 
 /// The hidden `cordon sandbox` subcommand that is the runner.
 pub const RUNNER_SUBCOMMAND: &str = "windows-runner";
@@ -969,9 +974,6 @@ pub const RUNNER_COMMAND_LINE_VAR: &str = "CORDON_RUNNER_COMMAND_LINE";
 /// `CreateProcessWithLogonW` takes at most this many characters of
 /// command line.
 pub const LOGON_COMMAND_LINE_MAX: usize = 1024;
-
-/// The longest capability SID the executor generates (four 32-bit parts).
-const LONGEST_CAPABILITY_SID: &str = "S-1-15-3-1024-4294967295-4294967295-4294967295-4294967295";
 
 /// The command line that starts cordon's runner as the sandbox account:
 /// `cordon.exe sandbox windows-runner --capability-sid SID`. Refused when
@@ -986,7 +988,7 @@ pub fn runner_command_line(cordon_exe: &str, capability_sid: &str) -> Result<Str
     ])?;
     // Measured with the longest SID a run can get, so a plan that passes
     // here never fails at run time; the limit counts the final NUL.
-    let longest = line.replace(capability_sid, LONGEST_CAPABILITY_SID);
+    let longest = line.replace(capability_sid, host::LONGEST_RUN_SID);
     if longest.encode_utf16().count() >= LOGON_COMMAND_LINE_MAX {
         return Err(SandboxError::Unsupported(format!(
             "cordon's path makes the runner's command line longer than the {LOGON_COMMAND_LINE_MAX} characters Windows accepts for a command started as another user; install cordon under a shorter path"
@@ -1044,6 +1046,9 @@ pub fn command_line(argv: &[OsString]) -> Result<String, SandboxError> {
 /// The environment block for `CreateProcess*`: `inherited` with `added`
 /// replacing variables of the same name (compared without case, as
 /// Windows does), sorted without case, as UTF-16 `NAME=VALUE\0...\0\0`.
+/// Names whose only `=` is the leading one (`=C:`, which `cmd.exe` sets
+/// for each drive's directory) pass through; any other `=` or a NUL is
+/// refused.
 pub fn environment_block(
     inherited: &[(OsString, OsString)],
     added: &[(String, String)],
@@ -1061,7 +1066,10 @@ pub fn environment_block(
     vars.sort_by_key(|(k, _)| k.to_ascii_uppercase());
     let mut block = Vec::new();
     for (k, v) in vars {
-        if k.is_empty() || k.contains(['=', '\0']) || v.contains('\0') {
+        // `cmd.exe` keeps each drive's directory in a hidden `=C:`
+        // variable: a name may start with `=`, and holds no other.
+        let body = k.strip_prefix('=').unwrap_or(&k);
+        if body.is_empty() || body.contains(['=', '\0']) || v.contains('\0') {
             return Err(SandboxError::Nul);
         }
         block.extend(format!("{k}={v}").encode_utf16());

@@ -100,6 +100,8 @@ fn launch_for_every_mode_network_and_requested_sandbox() {
                 let expected = match (mode, network, requested) {
                     (SandboxMode::DangerFullAccess, _, _) => Launch::Unsandboxed,
                     (_, _, WindowsSandbox::Elevated) => Launch::LogonUser,
+                    // No accounts set up (no marker): nothing a restricted
+                    // token could read.
                     (_, NetworkMode::Full, WindowsSandbox::Unelevated) => Launch::RestrictedToken,
                     // Network enforcement needs the offline account.
                     (_, _, WindowsSandbox::Unelevated) => Launch::LogonUser,
@@ -256,102 +258,23 @@ fn inherited_proxy_variables_are_overridden_by_cordons() {
 }
 
 #[test]
-fn port_complement_edges() {
-    assert_eq!(port_complement(&[]).as_deref(), Some("1-65535"));
-    assert_eq!(
-        port_complement(&[3128]).as_deref(),
-        Some("1-3127,3129-65535")
-    );
-    assert_eq!(port_complement(&[1]).as_deref(), Some("2-65535"));
-    assert_eq!(port_complement(&[65535]).as_deref(), Some("1-65534"));
-    assert_eq!(port_complement(&[1, 65535]).as_deref(), Some("2-65534"));
-    assert_eq!(port_complement(&[2]).as_deref(), Some("1,3-65535"));
-    assert_eq!(port_complement(&[65534]).as_deref(), Some("1-65533,65535"));
-    assert_eq!(
-        port_complement(&[8080, 3128, 3130, 3128]).as_deref(),
-        Some("1-3127,3129,3131-8079,8081-65535")
-    );
-    assert_eq!(
-        port_complement(&[3128, 3129]).as_deref(),
-        Some("1-3127,3130-65535")
-    );
-    let all: Vec<u16> = (1..=65535).collect();
-    assert_eq!(port_complement(&all), None);
-}
-
-/// Every port in 1..=65535 is either allowed or blocked, never both.
-#[test]
-fn port_complement_partitions_the_port_space() {
-    let allowed = [1u16, 80, 81, 443, 3128, 65535];
-    let text = port_complement(&allowed).unwrap();
-    let mut blocked = std::collections::BTreeSet::new();
-    for part in text.split(',') {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let (a, b): (u16, u16) = (a.parse().unwrap(), b.parse().unwrap());
-        assert!(a <= b);
-        blocked.extend(a..=b);
-    }
-    for port in 1..=65535u16 {
-        assert_ne!(
-            blocked.contains(&port),
-            allowed.contains(&port),
-            "port {port}"
-        );
-    }
-}
-
-#[test]
-fn rules_without_allow_local_binding() {
-    let (rules, steps) = firewall_rules(&[3128], false);
+fn firewall_rules_block_only_non_loopback_traffic() {
+    let rules = firewall_rules();
     let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ALL_RULE_NAMES.to_vec());
+    assert_eq!(names, vec![RULE_NON_LOOPBACK_V4, RULE_NON_LOOPBACK_V6]);
     for r in &rules {
         assert_eq!(r.direction, Direction::Out);
         assert_eq!(r.action, FirewallAction::Block);
+        assert_eq!(r.protocol, Protocol::Any);
+        assert_eq!(r.remote_ports, "*");
     }
     assert_eq!(rules[0].remote_addresses, NON_LOOPBACK_V4);
-    assert_eq!(rules[0].protocol, Protocol::Any);
     assert_eq!(rules[1].remote_addresses, NON_LOOPBACK_V6);
-    assert_eq!(rules[2].protocol, Protocol::Udp);
-    assert_eq!(rules[2].remote_addresses, LOOPBACK);
-    assert_eq!(rules[2].remote_ports, "*");
-    assert_eq!(rules[3].protocol, Protocol::Tcp);
-    assert_eq!(rules[3].remote_addresses, LOOPBACK);
-    assert_eq!(rules[3].remote_ports, "1-3127,3129-65535");
-    // Broad first: the TCP block is added for every port, then narrowed last.
-    assert_eq!(steps.len(), 5);
-    match &steps[3] {
-        FirewallStep::Add { rule } => {
-            assert_eq!(rule.name, RULE_LOOPBACK_TCP);
-            assert_eq!(rule.remote_ports, "*");
-        }
-        other => panic!("unexpected {other:?}"),
+    // The loopback rules of earlier setups are removed by name.
+    for legacy in LEGACY_RULE_NAMES {
+        assert!(ALL_RULE_NAMES.contains(&legacy));
+        assert!(!names.contains(&legacy));
     }
-    assert_eq!(
-        steps[4],
-        FirewallStep::NarrowRemotePorts {
-            name: RULE_LOOPBACK_TCP.into(),
-            remote_ports: "1-3127,3129-65535".into()
-        }
-    );
-    for step in &steps[..4] {
-        assert!(matches!(step, FirewallStep::Add { .. }));
-    }
-}
-
-#[test]
-fn rules_with_allow_local_binding_keep_only_the_non_loopback_blocks() {
-    let (rules, steps) = firewall_rules(&[3128], true);
-    let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, vec![RULE_NON_LOOPBACK_V4, RULE_NON_LOOPBACK_V6]);
-    assert_eq!(steps.len(), 2);
-}
-
-#[test]
-fn rules_without_ports_block_all_loopback_tcp() {
-    let (rules, steps) = firewall_rules(&[], false);
-    assert_eq!(rules[3].remote_ports, "*");
-    assert_eq!(steps.len(), 4, "nothing to narrow");
 }
 
 #[test]
@@ -364,12 +287,15 @@ fn plan_rules_are_consistent_with_the_proxy_port() {
     .unwrap();
     assert_eq!(plan.proxy_ports, vec![3128]);
     assert_eq!(plan.setup_marker.proxy_ports, vec![3128]);
-    let tcp = plan
-        .firewall_rules
+    let permits: Vec<&WfpFilter> = plan
+        .wfp_filters
         .iter()
-        .find(|r| r.name == RULE_LOOPBACK_TCP)
-        .unwrap();
-    assert_eq!(tcp.remote_ports, "1-3127,3129-65535");
+        .filter(|f| f.action == WfpAction::Permit)
+        .collect();
+    assert_eq!(permits.len(), 2);
+    for p in permits {
+        assert_eq!(p.conditions.remote_ports, vec![3128]);
+    }
     let http = plan.env.iter().find(|(k, _)| k == "HTTP_PROXY").unwrap();
     assert_eq!(http.1, "http://cordon:t0k3n@127.0.0.1:3128");
     // The token is stripped when the ports are read back from the URLs.
@@ -385,7 +311,7 @@ fn online_runs_get_no_firewall_rules() {
     )
     .unwrap();
     assert!(plan.firewall_rules.is_empty());
-    assert!(plan.firewall_install_order.is_empty());
+    assert!(plan.wfp_filters.is_empty());
     assert!(plan.proxy_ports.is_empty());
 }
 
@@ -581,8 +507,18 @@ const SID: &str = "S-1-5-21-1-2-3-1001";
 /// The firewall as setup leaves it for `rules`.
 fn observed_as_installed(rules: &[FirewallRule]) -> ObservedFirewall {
     ObservedFirewall {
-        group_policy_override: false,
-        disabled_profiles: vec![],
+        modify_state: ModifyState {
+            s_ok: true,
+            state: 0,
+        },
+        profiles: ["domain", "private", "public"]
+            .iter()
+            .map(|name| ObservedProfile {
+                name: (*name).into(),
+                local_enabled: true,
+                policy_enabled: None,
+            })
+            .collect(),
         rules: rules
             .iter()
             .map(|r| {
@@ -617,13 +553,22 @@ fn observed_as_installed(rules: &[FirewallRule]) -> ObservedFirewall {
 
 #[test]
 fn installed_rules_verify_and_every_drift_is_named() {
-    let (rules, _) = firewall_rules(&[3128], false);
+    // The planned rules, and a TCP rule with ports (the checker handles
+    // every protocol, though setup plans only protocol-any rules now).
+    let mut rules = firewall_rules();
+    rules.push(rule("cordon-test-udp", Protocol::Udp, NON_LOOPBACK_V4, "*"));
+    rules.push(rule(
+        "cordon-test-tcp",
+        Protocol::Tcp,
+        NON_LOOPBACK_V4,
+        "1-3127,3129-65535",
+    ));
     let good = observed_as_installed(&rules);
     assert_eq!(firewall_problems(&rules, SID, &good), Vec::<String>::new());
     // The API may space or order port ranges differently.
     let mut spaced = good.clone();
     for (name, r) in &mut spaced.rules {
-        if name == RULE_LOOPBACK_TCP {
+        if name == "cordon-test-tcp" {
             r.as_mut().unwrap().remote_ports = "3129-65535, 1-3127".into();
         }
     }
@@ -631,10 +576,22 @@ fn installed_rules_verify_and_every_drift_is_named() {
 
     type Drift = Box<dyn Fn(&mut ObservedFirewall)>;
     let drifted: Vec<(&str, Drift)> = vec![
-        ("group policy", Box::new(|o| o.group_policy_override = true)),
+        ("group policy", Box::new(|o| o.modify_state.state = 1)),
+        ("INBOUND_BLOCKED", Box::new(|o| o.modify_state.state = 2)),
+        ("S_FALSE", Box::new(|o| o.modify_state.s_ok = false)),
         (
             "off for the public",
-            Box::new(|o| o.disabled_profiles.push("public".into())),
+            Box::new(|o| o.profiles[2].local_enabled = false),
+        ),
+        (
+            "group policy turns Windows Firewall off for the domain",
+            Box::new(|o| o.profiles[0].policy_enabled = Some(false)),
+        ),
+        (
+            "private profile's state could not be read",
+            Box::new(|o| {
+                o.profiles.remove(1);
+            }),
         ),
         ("missing", Box::new(|o| o.rules[0].1 = None)),
         (
@@ -719,13 +676,17 @@ fn installed_rules_verify_and_every_drift_is_named() {
 }
 
 #[test]
-fn allow_local_binding_expects_only_the_non_loopback_rules() {
-    let (rules, _) = firewall_rules(&[3128], true);
-    let o = observed_as_installed(&rules);
-    assert!(firewall_problems(&rules, SID, &o).is_empty());
-    // Rules for a stricter setup (ports narrowed) also hold the account.
-    let (strict, _) = firewall_rules(&[3128], false);
-    assert!(firewall_problems(&rules, SID, &observed_as_installed(&strict)).is_empty());
+fn group_policy_decides_a_profiles_effective_state() {
+    let profile = |local, policy| ObservedProfile {
+        name: "public".into(),
+        local_enabled: local,
+        policy_enabled: policy,
+    };
+    assert!(profile(true, None).effective());
+    assert!(!profile(false, None).effective());
+    // Group policy overrides the local setting, both ways.
+    assert!(!profile(true, Some(false)).effective());
+    assert!(profile(false, Some(true)).effective());
 }
 
 #[test]
@@ -862,4 +823,128 @@ fn nested_protected_paths_fix_every_directory_above_them() {
             "/w/vendor/lib".into()
         ]
     );
+}
+
+#[test]
+fn drive_directory_variables_pass_through_the_environment_block() {
+    // cmd.exe's hidden per-drive directories, as std reads them back.
+    let inherited: Vec<(OsString, OsString)> = vec![
+        ("=C:".into(), "C:\\work".into()),
+        ("=ExitCode".into(), "00000000".into()),
+        ("Path".into(), "C:\\bin".into()),
+    ];
+    let block = environment_block(&inherited, &[]).unwrap();
+    let text = String::from_utf16(&block).unwrap();
+    assert_eq!(text, "=C:=C:\\work\0=ExitCode=00000000\0Path=C:\\bin\0\0");
+    // Another `=`, or a name that is only `=`, is still refused.
+    for bad in ["=C:=x", "=", "A=B"] {
+        let inherited: Vec<(OsString, OsString)> = vec![(bad.into(), "v".into())];
+        assert!(environment_block(&inherited, &[]).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn wfp_filters_for_every_network_mode_and_allow_local_binding() {
+    for network in NETWORKS {
+        for allow_local_binding in [false, true] {
+            let mut o = options(WindowsSandbox::Elevated);
+            o.allow_local_binding = allow_local_binding;
+            o.marker = Some(marker(&[4000], allow_local_binding));
+            let plan =
+                plan_windows(&policy(SandboxMode::WorkspaceWrite, network), &argv(), &o).unwrap();
+            let what = format!("{network} allow_local_binding={allow_local_binding}");
+            let permits: Vec<&WfpFilter> = plan
+                .wfp_filters
+                .iter()
+                .filter(|f| f.action == WfpAction::Permit)
+                .collect();
+            let blocks = plan.wfp_filters.len() - permits.len();
+            match (network, allow_local_binding) {
+                (NetworkMode::Full, _) | (_, true) => {
+                    assert!(plan.wfp_filters.is_empty(), "{what}");
+                }
+                (NetworkMode::Proxy, false) => {
+                    assert_eq!((blocks, permits.len()), (4, 2), "{what}");
+                    // The ports the command's proxy variables name.
+                    for p in permits {
+                        assert_eq!(p.conditions.remote_ports, plan.proxy_ports, "{what}");
+                    }
+                }
+                (NetworkMode::None, false) => {
+                    // The ports setup programmed stay (see Limitations).
+                    assert_eq!((blocks, permits.len()), (4, 2), "{what}");
+                    for p in permits {
+                        assert_eq!(p.conditions.remote_ports, vec![4000], "{what}");
+                    }
+                }
+            }
+            // The firewall rules for non-loopback traffic stay whenever the
+            // account is offline, allow_local_binding or not.
+            let expect_rules = network != NetworkMode::Full;
+            assert_eq!(!plan.firewall_rules.is_empty(), expect_rules, "{what}");
+            for f in &plan.wfp_filters {
+                assert_eq!(f.conditions.account, Identity::Offline.account());
+            }
+        }
+    }
+}
+
+#[test]
+fn full_network_runs_use_the_online_account_once_it_is_set_up() {
+    let mut o = options(WindowsSandbox::Unelevated);
+    let full = policy(SandboxMode::WorkspaceWrite, NetworkMode::Full);
+    let plan = plan_windows(&full, &argv(), &o).unwrap();
+    assert_eq!(plan.launch, Launch::RestrictedToken);
+    // Once setup has stored the passwords, a restricted copy of the
+    // caller's token could read them: run as the account instead.
+    o.marker = Some(marker(&[3128], false));
+    let plan = plan_windows(&full, &argv(), &o).unwrap();
+    assert_eq!(plan.launch, Launch::LogonUser);
+    assert_eq!(plan.identity, Some(Identity::Online));
+    assert!(
+        plan.launch_reason.contains("passwords"),
+        "{}",
+        plan.launch_reason
+    );
+}
+
+#[test]
+fn sandboxed_runs_get_a_writable_temp_restricting_sids_and_ui_limits() {
+    let mut o = options(WindowsSandbox::Elevated);
+    o.temp_root = Some("/home/me/.cordon/windows-sandbox/tmp".into());
+    let plan = plan_windows(
+        &policy(SandboxMode::ReadOnly, NetworkMode::None),
+        &argv(),
+        &o,
+    )
+    .unwrap();
+    let temp = PathBuf::from("/home/me/.cordon/windows-sandbox/tmp/cordon-offline");
+    assert_eq!(plan.temp_dir.as_ref(), Some(&temp));
+    // Writable even in read-only mode (like a private /tmp).
+    assert!(plan
+        .writable_roots
+        .iter()
+        .any(|e| e.path == temp && e.access == AclAccess::Modify));
+    for var in ["TEMP", "TMP"] {
+        let value = plan.env.iter().find(|(k, _)| k == var).unwrap();
+        assert_eq!(PathBuf::from(&value.1), temp);
+    }
+    assert_eq!(plan.restricting_sids, vec!["RUN-SID", "LOGON-SID"]);
+    assert!(!plan.restricting_sids.iter().any(|s| s == "S-1-1-0"));
+    assert_eq!(plan.job_ui_limits.len(), JOB_UI_LIMITS.len());
+    assert!(plan
+        .job_ui_limits
+        .iter()
+        .any(|l| l == "JOB_OBJECT_UILIMIT_HANDLES"));
+    // Unsandboxed: nothing of the kind.
+    let plan = plan_windows(
+        &policy(SandboxMode::DangerFullAccess, NetworkMode::Full),
+        &argv(),
+        &o,
+    )
+    .unwrap();
+    assert!(plan.temp_dir.is_none());
+    assert!(plan.restricting_sids.is_empty());
+    assert!(plan.job_ui_limits.is_empty());
+    assert!(!plan.env.iter().any(|(k, _)| k == "TEMP"));
 }
