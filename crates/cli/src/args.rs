@@ -40,6 +40,14 @@ pub enum Command {
     /// (the agent runs this inside the sandbox, under the session's policy).
     #[command(name = "apply-patch", hide = true)]
     ApplyPatch,
+    /// Check the installation: binary, config, `$CORDON_HOME`, sandbox
+    /// layers, model provider.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (`cordon completion bash > ...`).
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Debugging aliases.
     Debug {
         /// Which tool.
@@ -53,6 +61,8 @@ pub enum Command {
 pub enum DebugTool {
     /// Alias of `cordon sandbox linux`.
     Landlock(RunArgs),
+    /// Alias of `cordon sandbox macos`.
+    Seatbelt(RunArgs),
 }
 
 /// `cordon sandbox [linux|macos|windows|doctor] ...`.

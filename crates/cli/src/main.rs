@@ -42,6 +42,18 @@ fn main() -> ExitCode {
         Command::Debug {
             tool: DebugTool::Landlock(run),
         } => sandbox_linux(run),
+        Command::Debug {
+            tool: DebugTool::Seatbelt(run),
+        } => sandbox_macos(run),
+        Command::Doctor(d) => commands::install_doctor::run(d.json),
+        Command::Completion { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "cordon", &mut script);
+            // A closed pipe (`| head`) is not an error worth a message.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+            Ok(0)
+        }
         Command::Proxy(args) => settings::proxy_settings(&args)
             .and_then(|s| commands::proxy::run(s, args.listen, args.print_env)),
         Command::ProxyConnect { host, port } => commands::proxy_connect::run(&host, port),

@@ -3,6 +3,7 @@
 pub mod apply_patch;
 pub mod doctor;
 pub mod exec;
+pub mod install_doctor;
 pub mod macos;
 pub mod proxy;
 pub mod proxy_connect;

@@ -226,3 +226,95 @@ fn a_name_deny_under_star_is_called_out() {
         }
     }
 }
+
+/// `cordon doctor`: with a provider whose endpoint (a listener the test
+/// runs on 127.0.0.1) accepts connections and its key set, every check
+/// passes (exit 0); an unset key, a closed port and a `$CORDON_HOME`
+/// writable by others each fail with their fix (exit 1).
+#[test]
+fn doctor_checks_the_installation_and_names_each_fix() {
+    let home = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open_port = listener.local_addr().unwrap().port();
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let configure = |port: u16| {
+        std::fs::write(
+            home.path().join("config.toml"),
+            format!("model = \"m\"\nmodel_provider = \"local\"\n[model_providers.local]\nname = \"Local\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\nenv_key = \"DOCTOR_TEST_KEY\"\n"),
+        )
+        .unwrap();
+    };
+    let doctor = |key: Option<&str>| {
+        let mut c = std::process::Command::new(CORDON);
+        c.args(["doctor", "--json"])
+            .env("CORDON_HOME", home.path())
+            .env_remove("DOCTOR_TEST_KEY");
+        if let Some(k) = key {
+            c.env("DOCTOR_TEST_KEY", k);
+        }
+        let o = c.output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+        (o.status.code(), v)
+    };
+    let status = |v: &serde_json::Value, name: &str| {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| (c["status"].as_str().unwrap().to_string(), c["fix"].clone()))
+            .unwrap_or_else(|| panic!("no check {name}: {v}"))
+    };
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    configure(open_port);
+    let (code, v) = doctor(Some("k"));
+    let sandbox_ok = status(&v, "sandbox").0 == "ok";
+    assert_eq!(status(&v, "endpoint").0, "ok", "{v}");
+    assert_eq!(status(&v, "api key").0, "ok", "{v}");
+    assert_eq!(status(&v, "cordon home").0, "ok", "{v}");
+    assert_eq!(code, Some(if sandbox_ok { 0 } else { 1 }), "{v}");
+    let (code, v) = doctor(None);
+    assert_eq!(code, Some(1));
+    let (s, fix) = status(&v, "api key");
+    assert_eq!(s, "fail");
+    assert!(fix.as_str().unwrap().contains("DOCTOR_TEST_KEY"), "{v}");
+    configure(closed_port);
+    let (code, v) = doctor(Some("k"));
+    assert_eq!(code, Some(1));
+    assert_eq!(status(&v, "endpoint").0, "fail", "{v}");
+    configure(open_port);
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, v) = doctor(Some("k"));
+    assert_eq!(code, Some(1));
+    let (s, fix) = status(&v, "cordon home");
+    assert_eq!(s, "fail", "{v}");
+    assert!(fix.as_str().unwrap().contains("chmod go-w"), "{v}");
+    drop(listener);
+}
+
+/// `cordon completion SHELL` prints a script naming cordon's commands.
+#[test]
+fn completion_scripts_name_the_commands() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let o = std::process::Command::new(CORDON)
+            .args(["completion", shell])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            script.contains("sandbox") && script.contains("exec"),
+            "{shell}"
+        );
+    }
+    let bad = std::process::Command::new(CORDON)
+        .args(["completion", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

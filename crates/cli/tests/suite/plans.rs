@@ -3,7 +3,7 @@
 //! itself (the proxy port in the environment is the one the WFP filters
 //! or the Seatbelt profile let through).
 
-use super::common::{text, World};
+use super::common::{text, World, CORDON};
 use serde_json::Value;
 
 fn plan(w: &World, flags: &[&str], cmd: &[&str]) -> Value {
@@ -320,5 +320,26 @@ fn other_os_backends_refuse_to_run_here() {
             .env("CORDON_HOME", w.home.path());
         let out = c.output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{action:?}: {}", text(&out));
+    }
+}
+
+/// The legacy aliases: `cordon debug seatbelt` is `cordon sandbox macos`
+/// and `cordon debug landlock` is `cordon sandbox linux` (here, planned).
+#[test]
+fn debug_aliases_plan_like_their_backends() {
+    for (alias, os) in [("seatbelt", "macos"), ("landlock", "linux")] {
+        let o = std::process::Command::new(CORDON)
+            .args(["debug", alias, "--full-auto", "--plan", "--", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(plan["os"], os);
+        assert_eq!(plan["mode"], "workspace-write");
     }
 }
