@@ -94,6 +94,9 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
             Err(e) => return refuse(e),
         }
     };
+    if let Some(proxy) = &proxy {
+        proxy.flush_audit();
+    }
     if settings.log_denials {
         let summary = denial_summary(outcome.denial_summary, proxy.as_ref());
         match &settings.denial_report {
