@@ -1,11 +1,14 @@
-//! The JSONL audit log: one line per decision, flushed as written.
+//! The JSONL audit log: one line per decision, flushed as written, with
+//! repeated identical denials coalesced (see [`coalesce`]).
 
 use serde::Serialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+mod coalesce;
 
 // How the file is opened safely differs by OS; the checks are documented on
 // [`AuditLog::open`].
@@ -44,6 +47,15 @@ pub struct AuditRecord {
     pub bytes_down: u64,
     /// Milliseconds from request to close.
     pub duration_ms: u64,
+    /// On a summary line only: how many denials identical to this one
+    /// (same host, same reason) followed it within one second and were not
+    /// written on lines of their own.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub repeated: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn now() -> f64 {
@@ -68,6 +80,7 @@ impl AuditRecord {
             bytes_up: 0,
             bytes_down: 0,
             duration_ms: 0,
+            repeated: 0,
         }
     }
 
@@ -93,6 +106,7 @@ impl AuditRecord {
             bytes_up: up,
             bytes_down: down,
             duration_ms: ms,
+            repeated: 0,
         }
     }
 }
@@ -106,10 +120,41 @@ pub(crate) fn clean_host(host: &str) -> String {
         .collect()
 }
 
-/// A shared, line-flushed JSONL writer.
+/// A shared, line-flushed JSONL writer that coalesces repeated denials.
 #[derive(Clone)]
 pub struct AuditLog {
-    out: Arc<Mutex<BufWriter<File>>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Woken when a window gets its first repeat (a summary is due).
+    summary_due: tokio::sync::Notify,
+}
+
+struct State {
+    out: BufWriter<File>,
+    windows: coalesce::Windows,
+}
+
+impl State {
+    fn write_lines(&mut self, records: &[AuditRecord]) {
+        for record in records {
+            if let Ok(line) = serde_json::to_string(record) {
+                let _ = writeln!(self.out, "{line}");
+            }
+        }
+        let _ = self.out.flush();
+    }
+}
+
+impl Drop for State {
+    /// The last handle is gone: no count may be lost.
+    fn drop(&mut self) {
+        let mut out = Vec::new();
+        self.windows.close_all(&mut out);
+        self.write_lines(&out);
+    }
 }
 
 impl AuditLog {
@@ -126,15 +171,64 @@ impl AuditLog {
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let file = open_append(path)?;
         Ok(AuditLog {
-            out: Arc::new(Mutex::new(BufWriter::new(file))),
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    out: BufWriter::new(file),
+                    windows: coalesce::Windows::default(),
+                }),
+                summary_due: tokio::sync::Notify::new(),
+            }),
         })
     }
 
-    /// Writes one record as a line and flushes it.
+    /// Writes one record as a line and flushes it; a denial repeating one
+    /// written less than a second ago (same host, same reason) is counted
+    /// instead, for the summary line [`AuditLog::write_summaries`] writes.
     pub fn write(&self, record: &AuditRecord) {
-        if let (Ok(line), Ok(mut out)) = (serde_json::to_string(record), self.out.lock()) {
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+        let mut lines = Vec::new();
+        let first_repeat = match self.shared.state.lock() {
+            Ok(mut state) => {
+                let first_repeat = state.windows.take(record, Instant::now(), &mut lines);
+                state.write_lines(&lines);
+                first_repeat
+            }
+            Err(_) => false,
+        };
+        if first_repeat {
+            self.shared.summary_due.notify_one();
+        }
+    }
+
+    /// Writes every pending count now; for the end of a run, since a
+    /// process that exits does not drop its handles.
+    pub fn flush_repeats(&self) {
+        if let Ok(mut state) = self.shared.state.lock() {
+            let mut lines = Vec::new();
+            state.windows.close_all(&mut lines);
+            state.write_lines(&lines);
+        }
+    }
+
+    /// Runs forever, writing each summary line as its window closes (so a
+    /// flood that stops still gets its count within a second).
+    pub async fn write_summaries(&self) {
+        loop {
+            let due = match self.shared.state.lock() {
+                Ok(state) => state.windows.next_due(),
+                Err(_) => return,
+            };
+            match due {
+                Some(at) => {
+                    tokio::time::sleep_until(at.into()).await;
+                    if let Ok(mut state) = self.shared.state.lock() {
+                        let mut lines = Vec::new();
+                        state.windows.close(Instant::now().max(at), &mut lines);
+                        state.write_lines(&lines);
+                    }
+                }
+                // A permit stored by a repeat in between wakes this at once.
+                None => self.shared.summary_due.notified().await,
+            }
         }
     }
 }

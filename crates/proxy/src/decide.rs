@@ -31,6 +31,9 @@ pub enum Reason {
     Auth,
     /// The upstream connection failed.
     ConnectFailed,
+    /// Closed before authenticating, to make room: too many connections
+    /// were waiting to authenticate (from its peer address, or in total).
+    PendingCap,
 }
 
 impl Reason {
@@ -48,6 +51,7 @@ impl Reason {
             Reason::Timeout => "timeout",
             Reason::Auth => "auth",
             Reason::ConnectFailed => "connect-failed",
+            Reason::PendingCap => "pending-cap",
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The HTTP side: CONNECT tunnels and absolute-form forwarding.
 
 use crate::decide::{decide, Refusal};
+use crate::pending::Slot;
 use crate::relay::{connect, forward_one, relay, Framing};
-use crate::{AuditRecord, Proxy, Reason};
+use crate::{AuditRecord, Deadlines, Proxy, Reason};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -16,9 +17,12 @@ enum HeadError {
     Closed,
 }
 
-/// Reads until the end of the head; returns the buffer and the head length.
-async fn read_head(stream: &mut TcpStream, proxy: &Proxy) -> Result<(Vec<u8>, usize), HeadError> {
-    let deadline = tokio::time::Instant::now() + proxy.config().header_timeout;
+/// Reads until the end of the head, by `deadline`; returns the buffer and
+/// the head length.
+async fn read_head(
+    stream: &mut TcpStream,
+    deadline: tokio::time::Instant,
+) -> Result<(Vec<u8>, usize), HeadError> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
@@ -212,10 +216,16 @@ struct Request {
     rest: Vec<u8>,
 }
 
-/// Reads and checks one request head; answers and returns `None` when it
-/// is refused.
-async fn read_request(proxy: &Proxy, stream: &mut TcpStream) -> Option<Request> {
-    let (buf, head_len) = match read_head(stream, proxy).await {
+/// Reads and checks one request head (credentials included, so by the
+/// authentication deadline); answers and returns `None` when it is refused.
+/// The connection leaves the pending set once its credentials pass.
+async fn read_request(
+    proxy: &Proxy,
+    stream: &mut TcpStream,
+    slot: Slot,
+    deadlines: Deadlines,
+) -> Option<Request> {
+    let (buf, head_len) = match read_head(stream, deadlines.auth).await {
         Ok(head) => head,
         Err(HeadError::TooLarge) => {
             proxy.record(AuditRecord::refused("http", "", 0, Reason::TooLarge));
@@ -273,6 +283,7 @@ async fn read_request(proxy: &Proxy, stream: &mut TcpStream) -> Option<Request> 
         .await;
         return None;
     }
+    slot.authenticated();
     let target_parsed = match parse_target(method, target) {
         Ok(t) => t,
         Err(message) => {
@@ -297,7 +308,7 @@ async fn read_request(proxy: &Proxy, stream: &mut TcpStream) -> Option<Request> 
     })
 }
 
-pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
+pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream, slot: Slot, deadlines: Deadlines) {
     let started = Instant::now();
     // Boxed: its buffers exist only while the head is read.
     let Some(Request {
@@ -305,7 +316,7 @@ pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
         target,
         headers,
         rest,
-    }) = Box::pin(read_request(proxy, &mut stream)).await
+    }) = Box::pin(read_request(proxy, &mut stream, slot, deadlines)).await
     else {
         return;
     };

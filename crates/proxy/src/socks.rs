@@ -3,8 +3,9 @@
 //! With a token, username/password authentication (RFC 1929) is required.
 
 use crate::decide::decide;
+use crate::pending::Slot;
 use crate::relay::{connect, relay};
-use crate::{AuditRecord, Proxy, Reason};
+use crate::{AuditRecord, Deadlines, Proxy, Reason};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -35,21 +36,41 @@ async fn read_vec<S: AsyncRead + Unpin>(stream: &mut S, len: usize) -> Option<Ve
     Some(buf)
 }
 
+/// The greeting and, with a token, the authentication, by `deadlines.auth`
+/// (the connection leaves the pending set once the token passes); then the
+/// request, by `deadlines.head` (without a token, leaving the pending set
+/// only then).
+async fn handshake(
+    stream: &mut TcpStream,
+    token: Option<&str>,
+    slot: Slot,
+    deadlines: Deadlines,
+) -> Result<(String, u16), Reason> {
+    tokio::time::timeout_at(deadlines.auth, Box::pin(authenticate(stream, token)))
+        .await
+        .map_err(|_| Reason::Timeout)??;
+    let slot = match token {
+        Some(_) => {
+            slot.authenticated();
+            None
+        }
+        None => Some(slot),
+    };
+    let target = tokio::time::timeout_at(deadlines.head, Box::pin(read_target(stream)))
+        .await
+        .map_err(|_| Reason::Timeout)??;
+    drop(slot);
+    Ok(target)
+}
+
 /// Handles one SOCKS5 client; protocol errors close the connection after
 /// the proper reply, and are audited.
-pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream) {
-    let timeout = proxy.config().header_timeout;
+pub(crate) async fn handle(proxy: &Proxy, mut stream: TcpStream, slot: Slot, deadlines: Deadlines) {
     let token = proxy.config().token.clone();
-    let handshake =
-        tokio::time::timeout(timeout, Box::pin(negotiate(&mut stream, token.as_deref()))).await;
-    let (host, port) = match handshake {
-        Ok(Ok(target)) => target,
-        Ok(Err(reason)) => {
+    let (host, port) = match handshake(&mut stream, token.as_deref(), slot, deadlines).await {
+        Ok(target) => target,
+        Err(reason) => {
             proxy.record(AuditRecord::refused("socks5", "", 0, reason));
-            return;
-        }
-        Err(_) => {
-            proxy.record(AuditRecord::refused("socks5", "", 0, Reason::Timeout));
             return;
         }
     };
@@ -96,6 +117,15 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     token: Option<&str>,
 ) -> Result<(String, u16), Reason> {
+    authenticate(stream, token).await?;
+    read_target(stream).await
+}
+
+/// The greeting and, with a token, username/password authentication.
+async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    token: Option<&str>,
+) -> Result<(), Reason> {
     let [ver, nmethods] = read_exact::<2, S>(stream).await.ok_or(Reason::BadRequest)?;
     if ver != 0x05 || nmethods == 0 {
         return Err(Reason::BadRequest);
@@ -130,6 +160,13 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
             .await
             .map_err(|_| Reason::BadRequest)?;
     }
+    Ok(())
+}
+
+/// The request: `CONNECT` and its target.
+async fn read_target<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+) -> Result<(String, u16), Reason> {
     let [ver, cmd, _rsv, atyp] = read_exact::<4, S>(stream).await.ok_or(Reason::BadRequest)?;
     if ver != 0x05 {
         reply(stream, REP_FAILURE).await;

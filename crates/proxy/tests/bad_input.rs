@@ -18,6 +18,11 @@ struct Fixture {
 }
 
 async fn start(token: Option<&str>) -> Fixture {
+    start_with(token, |_| {}).await
+}
+
+/// A fixture whose config `tweak` adjusts.
+async fn start_with(token: Option<&str>, tweak: impl FnOnce(&mut ProxyConfig)) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     // An upstream that answers `ok` to anything.
@@ -38,12 +43,13 @@ async fn start(token: Option<&str>) -> Fixture {
         DomainRule::parse("127.0.0.1", RuleAction::Allow).unwrap(),
         DomainRule::parse("denied.test", RuleAction::Deny).unwrap(),
     ]);
-    let config = ProxyConfig {
+    let mut config = ProxyConfig {
         rules,
         token: token.map(str::to_string),
         header_timeout: Duration::from_millis(300),
         ..Default::default()
     };
+    tweak(&mut config);
     let proxy = Proxy::new(config, Some(AuditLog::open(&audit).unwrap()));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -78,16 +84,40 @@ async fn reasons_with(f: &Fixture, want: &str) -> Vec<String> {
 }
 
 fn reasons(f: &Fixture) -> Vec<String> {
+    records(f)
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn records(f: &Fixture) -> Vec<serde_json::Value> {
     std::fs::read_to_string(&f.audit)
         .unwrap_or_default()
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["reason"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .collect()
+}
+
+/// How many denials for `reason` the audit log accounts for: a line each,
+/// except a summary line, which stands for its `repeated` count.
+fn denial_count(f: &Fixture, reason: &str) -> u64 {
+    records(f)
+        .iter()
+        .filter(|r| r["reason"] == reason)
+        .map(|r| r["repeated"].as_u64().unwrap_or(1))
+        .sum()
+}
+
+/// Waits (a few seconds at most) until the audit log accounts for `want`
+/// denials for `reason`, since a window's count is written when it closes.
+async fn denial_count_reaches(f: &Fixture, reason: &str, want: u64) -> u64 {
+    for _ in 0..200 {
+        if denial_count(f, reason) >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    denial_count(f, reason)
 }
 
 async fn still_serves(f: &Fixture) {
@@ -218,8 +248,13 @@ async fn token_is_required_on_both_protocols() {
     // Wrong password.
     let out = exchange(f.addr, &[5, 1, 2, 1, 1, b'u', 3, b'b', b'a', b'd']).await;
     assert_eq!(out, vec![5, 2, 1, 1]);
-    let r = reasons(&f);
-    assert!(r.iter().filter(|x| *x == "auth").count() >= 3, "{r:?}");
+    // Coalesced into one line and a count, which accounts for all three.
+    assert_eq!(
+        denial_count_reaches(&f, "auth", 3).await,
+        3,
+        "{:?}",
+        records(&f)
+    );
 }
 
 /// An upstream that records everything it receives and answers `ok`.
@@ -293,4 +328,194 @@ async fn plain_http_is_one_request_to_the_checked_host() {
     );
     let out = String::from_utf8_lossy(&exchange(f.addr, req.as_bytes()).await).into_owned();
     assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+}
+
+/// Basic credentials for the token `sekrit`.
+const AUTH: &str = "Proxy-Authorization: Basic Y29yZG9uOnNla3JpdA==\r\n";
+
+/// A connection from `source` (any loopback address) that sends nothing.
+async fn idle_from(source: &str, to: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(to).await.unwrap()
+}
+
+/// Whether the proxy has closed `s` (EOF or reset) within `wait`.
+async fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(wait, s.read(&mut byte)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+/// Idle unauthenticated connections are capped per peer and in total, the
+/// oldest closed to make room, so a process holding the caps full (from
+/// the token holder's own address) cannot lock it out; the rest are closed
+/// at the auth deadline, well before the (long) header timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_unauthenticated_connections_cannot_lock_out_the_token_holder() {
+    let auth_timeout = Duration::from_millis(1500);
+    let f = start_with(Some("sekrit"), |c| {
+        c.header_timeout = Duration::from_secs(30);
+        c.auth_timeout = auth_timeout;
+        c.max_pending_per_peer = 4;
+        c.max_pending = 6;
+        // Opened within milliseconds here; an idle holder's would be older
+        // than the grace (see the burst test below).
+        c.pending_grace = Duration::ZERO;
+    })
+    .await;
+    let settle = Duration::from_millis(300);
+    // One idle connection from another peer, then ten from the token
+    // holder's address: only that address's oldest make room.
+    let mut other = idle_from("127.0.0.2", f.addr).await;
+    let mut mine = Vec::new();
+    for _ in 0..10 {
+        mine.push(idle_from("127.0.0.1", f.addr).await);
+    }
+    let opened = std::time::Instant::now();
+    tokio::time::sleep(settle).await;
+    for (i, s) in mine.iter_mut().enumerate() {
+        let closed = closed_within(s, Duration::from_millis(50)).await;
+        assert_eq!(closed, i < 6, "connection {i} of 127.0.0.1");
+    }
+    assert!(
+        !closed_within(&mut other, Duration::from_millis(50)).await,
+        "another peer's connection was closed for 127.0.0.1's excess"
+    );
+    // The total cap: two more from a third address close the oldest overall.
+    let mut third = [
+        idle_from("127.0.0.3", f.addr).await,
+        idle_from("127.0.0.3", f.addr).await,
+    ];
+    assert!(closed_within(&mut other, Duration::from_secs(1)).await);
+    // With the caps full: no credentials, no entry (the control) ...
+    let req = format!("GET http://{}/ HTTP/1.1\r\n\r\n", f.upstream);
+    let out = String::from_utf8_lossy(&exchange(f.addr, req.as_bytes()).await).into_owned();
+    assert!(out.starts_with("HTTP/1.1 407"), "{out}");
+    // ... and the token holder gets through.
+    let req = format!("GET http://{}/ HTTP/1.1\r\n{AUTH}\r\n", f.upstream);
+    let out = exchange(f.addr, req.as_bytes()).await;
+    assert!(out.ends_with(b"ok"), "{}", String::from_utf8_lossy(&out));
+    // The rest are closed at the auth deadline, not the header timeout.
+    let mut survivors: Vec<&mut TcpStream> = mine[7..].iter_mut().collect();
+    survivors.extend(third.iter_mut());
+    for s in survivors {
+        assert!(closed_within(s, Duration::from_secs(5)).await);
+    }
+    let took = opened.elapsed();
+    assert!(
+        took >= auth_timeout - settle && took < auth_timeout + Duration::from_secs(2),
+        "idle connections closed after {took:?}"
+    );
+    // Made room for: 6 + 1 (other peer) + 1 (the first of 127.0.0.1's last
+    // four, by the token holder); timed out: 3 + 2; failed auth: 1.
+    assert_eq!(denial_count_reaches(&f, "pending-cap", 8).await, 8);
+    assert_eq!(denial_count_reaches(&f, "timeout", 5).await, 5);
+    assert_eq!(denial_count(&f, "auth"), 1, "{:?}", records(&f));
+}
+
+/// A client opening many connections at once, from one address, and only
+/// then sending its requests is served in full: over the per-peer cap
+/// within the grace period nothing is closed. Control: with no grace, the
+/// same burst loses all but the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_parallel_connections_from_one_client_is_served() {
+    for (grace, served) in [(Duration::from_secs(1), 20), (Duration::ZERO, 4)] {
+        let f = start_with(Some("sekrit"), |c| {
+            c.max_pending_per_peer = 4;
+            c.max_pending = 64;
+            c.pending_grace = grace;
+        })
+        .await;
+        let mut burst = Vec::new();
+        for _ in 0..20 {
+            burst.push(idle_from("127.0.0.1", f.addr).await);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let req = format!("GET http://{}/ HTTP/1.1\r\n{AUTH}\r\n", f.upstream);
+        let mut ok = 0;
+        for s in &mut burst {
+            let _ = s.write_all(req.as_bytes()).await;
+            let mut out = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+            ok += usize::from(out.ends_with(b"ok"));
+        }
+        assert_eq!(ok, served, "grace {grace:?}");
+    }
+}
+
+/// Without a token (the proxy in the sandbox's own namespace) the caps
+/// bound connections that have not sent a complete request; complete ones
+/// are served as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_the_caps_bound_incomplete_requests() {
+    let f = start_with(None, |c| {
+        c.max_pending_per_peer = 2;
+        c.max_pending = 2;
+        c.pending_grace = Duration::ZERO;
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(idle_from("127.0.0.1", f.addr).await);
+    }
+    assert!(closed_within(&mut idle[0], Duration::from_secs(1)).await);
+    assert!(!closed_within(&mut idle[2], Duration::from_millis(50)).await);
+    still_serves(&f).await;
+    assert_eq!(denial_count_reaches(&f, "pending-cap", 2).await, 2);
+}
+
+/// A flood of identical denials is one line written at once plus counts
+/// that account for every one; another host's denial in the middle of it
+/// is written at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_identical_denials_is_one_line_and_a_count() {
+    let f = start(None).await;
+    let denied = b"GET http://denied.test/ HTTP/1.1\r\n\r\n";
+    let lines_for = |host: &str| {
+        records(&f)
+            .into_iter()
+            .filter(|r| r["host"] == host)
+            .collect::<Vec<_>>()
+    };
+    const N: u64 = 300;
+    let started = std::time::Instant::now();
+    for i in 0..N {
+        let out = exchange(f.addr, denied).await;
+        assert!(out.starts_with(b"HTTP/1.1 403"));
+        if i == 0 {
+            let first = lines_for("denied.test");
+            assert_eq!(first.len(), 1, "the first is written at once");
+            assert!(first[0].get("repeated").is_none(), "{}", first[0]);
+        }
+        if i == N / 2 {
+            let other = exchange(f.addr, b"GET http://other.test/ HTTP/1.1\r\n\r\n").await;
+            assert!(other.starts_with(b"HTTP/1.1 403"));
+            let lines = lines_for("other.test");
+            assert_eq!(lines.len(), 1, "another host is written at once");
+            assert_eq!(lines[0]["reason"], "not-allowed");
+        }
+    }
+    let flood = started.elapsed();
+    assert_eq!(denial_count_reaches(&f, "denied", N).await, N);
+    // At most a first line and a summary per second the flood lasted.
+    let lines = lines_for("denied.test");
+    let windows = flood.as_secs() + 1;
+    assert!(
+        lines.len() as u64 <= 2 * windows,
+        "{} lines for {N} denials in {flood:?}",
+        lines.len()
+    );
+    let summary = lines.iter().find(|r| r.get("repeated").is_some()).unwrap();
+    assert_eq!(
+        (&summary["host"], &summary["decision"], &summary["port"]),
+        (
+            &serde_json::json!("denied.test"),
+            &serde_json::json!("deny"),
+            &serde_json::json!(80)
+        )
+    );
+    assert_eq!(denial_count(&f, "not-allowed"), 1);
 }

@@ -64,6 +64,9 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         Ok(outcome) => outcome,
         Err(e) => return refuse_here(e),
     };
+    if let Some(proxy) = &proxy {
+        proxy.flush_audit();
+    }
     if settings.log_denials {
         let summary = denial_summary(outcome.denial_summary, proxy.as_ref());
         write_denial_report(&summary, settings.denial_report_fd);

@@ -1,7 +1,8 @@
 //! `cordon proxy`: the egress proxy on a host address, for other tools and
 //! for backends that cannot hand it a private listener. Because any local
 //! process can reach a host address, a per-run token is required; it is
-//! carried in the proxy URLs printed here.
+//! carried in the proxy URLs printed here. On SIGINT, SIGTERM, SIGHUP or
+//! SIGQUIT it writes the audit log's pending counts, then exits.
 
 use crate::settings::ProxySettings;
 use anyhow::{Context, Result};
@@ -46,12 +47,43 @@ pub fn run(settings: ProxySettings, listen: std::net::SocketAddr, print_env: boo
         );
     }
     listener.set_nonblocking(true)?;
+    let proxy = Proxy::new(config, audit);
+    flush_audit_on_signals(proxy.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        Proxy::new(config, audit).serve(listener).await
+        proxy.serve(listener).await
     })?;
     Ok(0)
+}
+
+/// On SIGINT, SIGTERM, SIGHUP or SIGQUIT: write the audit log's pending
+/// counts of coalesced denials, then exit with 128 + the signal.
+fn flush_audit_on_signals(proxy: Proxy) {
+    #[cfg(unix)]
+    {
+        // SAFETY: building a signal set on the stack and blocking it in this
+        // (still the only) thread; threads started later inherit the mask.
+        let set = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            set
+        };
+        std::thread::spawn(move || {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: waits for one of the blocked signals in `set`.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                proxy.flush_audit();
+                std::process::exit(128 + sig);
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = proxy;
 }

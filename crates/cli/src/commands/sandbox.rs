@@ -96,6 +96,9 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
             Err(e) => return refuse(e),
         }
     };
+    if let Some(proxy) = &proxy {
+        proxy.flush_audit();
+    }
     if settings.log_denials {
         let summary = denial_summary(outcome.denial_summary, proxy.as_ref());
         write_denial_report(&summary, settings.denial_report_fd);

@@ -53,18 +53,24 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
             return refuse_here(e);
         }
     }
+    let mut proxy = None;
     if plan.network == NetworkMode::Proxy && plan.identity.is_some() {
-        let proxy = build_proxy(&settings.proxy, Some(token))?;
+        let serving = build_proxy(&settings.proxy, Some(token))?;
         for port in &plan.proxy_ports {
             let listener = std::net::TcpListener::bind(("127.0.0.1", *port)).map_err(|e| {
                 anyhow::anyhow!(
                     "cannot listen on 127.0.0.1:{port} for the proxy (the port the WFP filters allow): {e}; free the port or run `cordon sandbox windows setup --proxy-port PORT`"
                 )
             })?;
-            serve_in_background(proxy.clone(), listener);
+            serve_in_background(serving.clone(), listener);
         }
+        proxy = Some(serving);
     }
-    match cordon_sandbox::execute_windows(&settings.cordon_home, &plan, &inherited) {
+    let outcome = cordon_sandbox::execute_windows(&settings.cordon_home, &plan, &inherited);
+    if let Some(proxy) = &proxy {
+        proxy.flush_audit();
+    }
+    match outcome {
         Ok(outcome) => Ok(outcome.exit_code),
         Err(e) => refuse_here(e),
     }

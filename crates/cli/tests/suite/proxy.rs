@@ -693,3 +693,226 @@ fn a_second_proxy_inside_the_sandbox_cannot_relay_around_the_rules() {
         );
     }
 }
+
+/// `host:port` of a standalone proxy from its token URL.
+fn proxy_addr(url: &str) -> SocketAddr {
+    url.rsplit_once('@').unwrap().1.parse().unwrap()
+}
+
+/// How many denials for `reason` the audit log accounts for (a summary
+/// line stands for its `repeated` count); waits a few seconds for `want`.
+fn denials_reach(log: &Path, reason: &str, want: u64) -> u64 {
+    let count = || -> u64 {
+        audit(log)
+            .iter()
+            .filter(|r| r["reason"] == reason)
+            .map(|r| r["repeated"].as_u64().unwrap_or(1))
+            .sum()
+    };
+    for _ in 0..200 {
+        if count() >= want {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    count()
+}
+
+/// Whether the proxy closed `s` (EOF or reset) within `wait`.
+fn closed_within(s: &mut std::net::TcpStream, wait: std::time::Duration) -> bool {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut byte = [0u8; 1];
+    match s.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// More idle unauthenticated connections than the per-peer cap (64), from
+/// the token holder's own address: once they have waited the 1 s grace, the
+/// next connection closes the oldest to bring the address back under its
+/// cap, the token holder is served at once, and the rest are closed at the
+/// 3 s auth deadline.
+#[test]
+fn standalone_proxy_serves_its_token_holder_while_idle_connections_pile_up() {
+    let ip = own_v4();
+    let server = http_hello(ip, 2);
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("audit.jsonl");
+    let (mut proxy, url) = standalone(
+        home.path(),
+        &[
+            &format!("--allow-domain={ip}"),
+            &format!("--audit-log={}", log.display()),
+        ],
+    );
+    let addr = proxy_addr(&url);
+    let mut idle: Vec<std::net::TcpStream> = (0..70)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let opened = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    // Control: without the token, refused.
+    let bare = url.replace(&url[7..=url.find('@').unwrap()], "");
+    let without = Command::new("curl")
+        .args(["-sS", "-D-", "-o", "/dev/null", "-x", &bare])
+        .arg(format!("http://{server}/"))
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&without).starts_with("HTTP/1.1 407"),
+        "{}",
+        text(&without)
+    );
+    for s in &mut idle[..7] {
+        assert!(closed_within(s, std::time::Duration::from_secs(1)));
+    }
+    assert!(!closed_within(
+        &mut idle[7],
+        std::time::Duration::from_millis(50)
+    ));
+    let with = Command::new("curl")
+        .args(["-sS", "-m", "5", "-x", &url, &format!("http://{server}/")])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&with), "hello", "{}", text(&with));
+    for s in &mut idle[7..] {
+        assert!(closed_within(s, std::time::Duration::from_secs(8)));
+    }
+    let took = opened.elapsed();
+    assert!(
+        took.as_millis() >= 2500 && took.as_secs() < 8,
+        "idle connections closed after {took:?}"
+    );
+    // 7 to bring 127.0.0.1 under its cap for the first curl (whose own
+    // place was free again for the second); the other 63 timed out.
+    assert_eq!(
+        denials_reach(&log, "pending-cap", 7),
+        7,
+        "{:?}",
+        audit(&log)
+    );
+    assert_eq!(denials_reach(&log, "timeout", 63), 63);
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}
+
+/// The attack the caps answer: idle connections exhausting the standalone
+/// proxy's descriptors. At a limit of 64 descriptors (so at most 16
+/// pending connections), 200 idle ones leave the token holder served at
+/// once, upstream connection included, instead of after the deadline.
+#[test]
+fn standalone_proxy_keeps_descriptors_for_its_token_holder() {
+    use std::os::unix::process::CommandExt;
+    let ip = own_v4();
+    let server = http_hello(ip, 1);
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("audit.jsonl");
+    let mut cmd = Command::new(CORDON);
+    cmd.args(["proxy", "--print-env", &format!("--allow-domain={ip}")])
+        .arg(format!("--audit-log={}", log.display()))
+        .env("CORDON_HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // SAFETY: only getrlimit/setrlimit between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut l = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut l);
+            l.rlim_cur = 64;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    let mut proxy = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(proxy.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().split_once('=').unwrap().1.to_string();
+    let addr = proxy_addr(&url);
+    let _idle: Vec<std::net::TcpStream> = (0..200)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let with = Command::new("curl")
+        .args(["-sS", "-m", "10", "-x", &url, &format!("http://{server}/")])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(stdout(&with), "hello", "{}", text(&with));
+    assert!(took.as_millis() < 1500, "served after {took:?}");
+    // Every idle connection beyond 16 was closed to make room.
+    assert!(denials_reach(&log, "pending-cap", 184) >= 184);
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}
+
+/// Repeated denials are coalesced in the audit log, and the count is
+/// written when the standalone proxy is stopped inside the window.
+#[test]
+fn standalone_proxy_writes_pending_denial_counts_when_stopped() {
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("audit.jsonl");
+    let (mut proxy, url) = standalone(home.path(), &[&format!("--audit-log={}", log.display())]);
+    let addr = proxy_addr(&url);
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET http://flood.test/ HTTP/1.1\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        assert!(out.starts_with(b"HTTP/1.1 407"));
+    }
+    let first_line = audit(&log);
+    assert_eq!(first_line.len(), 1, "{first_line:?}");
+    assert!(first_line[0].get("repeated").is_none());
+    // Stopped inside the window: only the shutdown can write the count.
+    // SAFETY: signals the child we started and have not reaped.
+    unsafe { libc::kill(proxy.id() as i32, libc::SIGTERM) };
+    let status = proxy.wait().unwrap();
+    assert!(
+        started.elapsed().as_millis() < 900,
+        "too slow to stop inside the window"
+    );
+    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+    let records = audit(&log);
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[1]["repeated"], 19);
+    assert_eq!(records[1]["reason"], "auth");
+}
+
+/// A command looping on a refused request costs a line and a count in the
+/// audit log, not a line per attempt, and the count is written before
+/// `cordon sandbox` exits.
+#[test]
+fn repeated_denials_in_a_sandbox_run_are_counted_in_the_audit_log() {
+    let w = World::new();
+    let log = w.work().join("audit.jsonl");
+    let log_flag = format!("--audit-log={}", log.display());
+    let out = in_proxy(
+        &w,
+        &[&log_flag],
+        "for i in $(seq 20); do curl -s -o /dev/null http://flood.example/; done",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let records = audit(&log);
+    let count: u64 = records
+        .iter()
+        .filter(|r| r["host"] == "flood.example" && r["reason"] == "not-allowed")
+        .map(|r| r["repeated"].as_u64().unwrap_or(1))
+        .sum();
+    assert_eq!(count, 20, "{records:?}");
+    assert!(records.len() < 20, "not coalesced: {records:?}");
+}
