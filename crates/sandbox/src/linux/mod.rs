@@ -1,6 +1,8 @@
 //! The Linux executor: applies a [`crate::plan::LinuxPlan`] with namespaces,
 //! mounts, Landlock and seccomp, all from Rust (no bubblewrap, no setuid helper).
 
+#[cfg(test)]
+mod alone_tests;
 mod landlock;
 mod mounts;
 pub(crate) mod placeholders;

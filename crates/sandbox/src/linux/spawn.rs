@@ -658,7 +658,8 @@ fn drop_capabilities() -> io::Result<()> {
     Ok(())
 }
 
-fn loopback_up() -> io::Result<()> {
+/// Brings up `lo` in the current network namespace.
+pub(crate) fn loopback_up() -> io::Result<()> {
     // SAFETY: plain socket creation.
     let fd =
         sys::cvt(
