@@ -211,18 +211,22 @@ fn profile(
                 path: path.clone(),
             });
         }
-        text.push_str("  ))\n");
         // A protected path must not be carried off by renaming (or
         // removing) the root or a directory between it and the root: those
         // directories themselves are fixed (their contents stay writable).
+        // They are left out of the allow itself, so the grant never covers
+        // them whatever the order of rules, and denied again after every
+        // allow below.
         for (k, path) in fixed_directories(&root.root, &carved)
             .into_iter()
             .enumerate()
         {
             let anc = format!("{name}_FIXED_{k}");
+            let _ = writeln!(text, "    (require-not (literal (param \"{anc}\")))");
             fixed.push(format!("  (literal (param \"{anc}\"))\n"));
             params.push(ProfileParam { name: anc, path });
         }
+        text.push_str("  ))\n");
     }
     // After every allow, so no root's grant can win over it.
     if !fixed.is_empty() {

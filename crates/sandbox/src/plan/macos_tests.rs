@@ -371,3 +371,38 @@ fn fixed_directories_are_the_root_and_those_between_it_and_protected_paths() {
     );
     assert!(fixed_directories(root, &[]).is_empty());
 }
+
+/// Whatever SBPL's precedence between rules, no allow covers a fixed
+/// directory: each is a `require-not` of the allow of the root holding it,
+/// and denied again after every allow (last-match semantics).
+#[test]
+fn fixed_directories_are_outside_every_allow_and_denied_last() {
+    let o = options(false);
+    let plan = plan_macos(
+        &policy(SandboxMode::WorkspaceWrite, NetworkMode::None),
+        &cmd(),
+        &o,
+    )
+    .unwrap();
+    let fixed: Vec<&ProfileParam> = plan
+        .params
+        .iter()
+        .filter(|p| p.name.contains("_FIXED_"))
+        .collect();
+    assert_eq!(fixed.len(), 3, "{:?}", plan.params);
+    let allow_end = plan.profile.find("  ))\n").unwrap();
+    let deny_start = plan
+        .profile
+        .find("(deny file-write*\n")
+        .expect("a trailing deny");
+    assert!(deny_start > allow_end);
+    for p in fixed {
+        let carve = format!("(require-not (literal (param \"{}\")))", p.name);
+        let at = plan
+            .profile
+            .find(&carve)
+            .unwrap_or_else(|| panic!("{carve} missing"));
+        assert!(at < allow_end, "{carve} is inside the allow");
+        assert!(plan.profile[deny_start..].contains(&format!("(literal (param \"{}\"))", p.name)));
+    }
+}
