@@ -16,6 +16,7 @@ pub mod model;
 pub mod notify;
 pub mod patch;
 pub mod pinned_dir;
+pub mod processes;
 pub mod rollout;
 pub mod runner;
 pub mod session;

@@ -7,6 +7,6 @@ mod network;
 mod plans;
 mod process;
 mod protected;
-mod readme;
 mod proxy;
+mod readme;
 mod syscalls;

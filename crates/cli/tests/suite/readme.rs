@@ -61,5 +61,8 @@ fn every_test_the_readme_names_exists() {
         .iter()
         .filter(|n| !code.contains(&format!("fn {n}(")) && !code.contains(&format!("{n}:")))
         .collect();
-    assert!(missing.is_empty(), "the README names tests that do not exist: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "the README names tests that do not exist: {missing:?}"
+    );
 }
