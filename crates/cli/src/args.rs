@@ -98,9 +98,9 @@ pub enum SandboxTarget {
 /// `cordon sandbox windows-runner` (started by cordon itself).
 #[derive(Debug, Args)]
 pub struct WindowsRunnerArgs {
-    /// The run's capability SID.
+    /// The run's restricting SID (`S-1-5-21-…` form, fresh per run).
     #[arg(long, value_name = "SID")]
-    pub capability_sid: String,
+    pub run_sid: String,
 }
 
 /// `cordon sandbox windows [setup|uninstall] ...`.

@@ -223,10 +223,10 @@ pub fn execute_windows(
 
 /// The runner half of a logon-user Windows run: started as the sandbox
 /// account by [`execute_windows`], it restricts its own token to
-/// `capability_sid` and runs the command line it finds in
+/// `run_sid` and runs the command line it finds in
 /// [`plan::windows::RUNNER_COMMAND_LINE_VAR`]. Not for direct use.
-pub fn windows_runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
-    windows_exec::runner(capability_sid)
+pub fn windows_runner(run_sid: &str) -> Result<RunOutcome, SandboxError> {
+    windows_exec::runner(run_sid)
 }
 
 /// Runs a planned macOS command under `sandbox-exec`; blocks until it ends.

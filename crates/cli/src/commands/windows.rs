@@ -77,8 +77,8 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
 }
 
 /// `cordon sandbox windows-runner`: the runner half of a logon-user run.
-pub fn runner(capability_sid: &str) -> Result<i32> {
-    match cordon_sandbox::windows_runner(capability_sid) {
+pub fn runner(run_sid: &str) -> Result<i32> {
+    match cordon_sandbox::windows_runner(run_sid) {
         Ok(outcome) => Ok(outcome.exit_code),
         Err(e) => refuse_here(e),
     }

@@ -52,11 +52,11 @@ fn windows_proxy_plan_is_consistent() {
     assert_eq!(p["os"], "windows");
     assert_eq!(p["identity"], "offline");
     assert_eq!(p["launch"], "logon-user");
-    assert_eq!(p["trustee"]["kind"], "account-and-capability-sid");
+    assert_eq!(p["trustee"]["kind"], "account-and-run-sid");
     // The account starts cordon's runner, which restricts itself first.
     let runner = p["runner_command_line"].as_str().unwrap();
     assert!(
-        runner.ends_with(" sandbox windows-runner --capability-sid CAPABILITY-SID"),
+        runner.ends_with(" sandbox windows-runner --run-sid RUN-SID"),
         "{runner}"
     );
     // The workspace root holds a .git: it cannot be renamed away.

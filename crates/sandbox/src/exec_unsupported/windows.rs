@@ -27,6 +27,6 @@ pub(crate) fn run(
     Err(unsupported())
 }
 
-pub(crate) fn runner(_capability_sid: &str) -> Result<RunOutcome, SandboxError> {
+pub(crate) fn runner(_run_sid: &str) -> Result<RunOutcome, SandboxError> {
     Err(unsupported())
 }

@@ -10,7 +10,7 @@
 //! * [`acl`]: grants on writable and readable roots, denies on protected
 //!   paths and on the directories above them;
 //! * [`spawn`]: cordon's runner started with `CreateProcessWithLogonW`
-//!   (logon-user), which restricts its own token with the run's capability
+//!   (logon-user), which restricts its own token with the run's restricting
 //!   SID; or a restricted copy of the caller's token (restricted-token);
 //!   either way the command starts with `CreateProcessAsUserW`, suspended,
 //!   in a kill-on-close job;
@@ -217,8 +217,8 @@ pub(crate) fn run(
     // Every sandboxed write needs the run's SID (the token is
     // write-restricted to it); its entries are revoked after the run.
     let account = match &plan.trustee {
-        Trustee::AccountAndCapabilitySid { name } => Some(accounts::sid_string(name)?),
-        Trustee::CapabilitySid => None,
+        Trustee::AccountAndRunSid { name } => Some(accounts::sid_string(name)?),
+        Trustee::RunSid => None,
         Trustee::None => {
             return Err(SandboxError::Layer {
                 layer: "acl".into(),
@@ -310,6 +310,6 @@ pub(crate) fn run(
 }
 
 /// The runner's side of a logon-user run (`cordon sandbox windows-runner`).
-pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
-    spawn::runner(capability_sid)
+pub(crate) fn runner(run_sid: &str) -> Result<RunOutcome, SandboxError> {
+    spawn::runner(run_sid)
 }

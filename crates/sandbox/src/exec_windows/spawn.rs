@@ -388,7 +388,7 @@ fn run_in_job(info: PROCESS_INFORMATION, runner: bool) -> Result<RunOutcome, San
 }
 
 /// Starts cordon's runner as the sandbox account with its stored password;
-/// the runner restricts itself to `capability_sid` and runs the command,
+/// the runner restricts itself to `run_sid` and runs the command,
 /// whose command line it finds in [`RUNNER_COMMAND_LINE_VAR`].
 pub(super) fn logon_user(
     plan: &WindowsPlan,
@@ -519,7 +519,7 @@ fn own_profile_env() -> Result<Vec<(String, String)>, SandboxError> {
 /// write-restricted copy of its own token (the only kind of token
 /// `CreateProcessAsUserW` takes without privileges), with its environment,
 /// working directory and standard handles.
-pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
+pub(crate) fn runner(run_sid: &str) -> Result<RunOutcome, SandboxError> {
     let command_line = std::env::var(RUNNER_COMMAND_LINE_VAR).map_err(|_| SandboxError::Layer {
         layer: LAYER.into(),
         why: format!("the runner found no command line in {RUNNER_COMMAND_LINE_VAR}"),
@@ -538,11 +538,11 @@ pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
         .map(|(k, v)| (OsString::from(k), OsString::from(v)))
         .collect();
     let block = environment_block(&inherited, &overrides)?;
-    spawn_restricted(&command_line, capability_sid, Some(&block), None, None)
+    spawn_restricted(&command_line, run_sid, Some(&block), None, None)
 }
 
 /// Starts `command_line` under a write-restricted copy of this process's
-/// token restricted to `capability_sid`, in a job, and waits for it.
+/// token restricted to `run_sid`, in a job, and waits for it.
 /// `None` for the environment or directory inherits this process's.
 fn spawn_restricted(
     command_line: &str,

@@ -15,7 +15,8 @@
 //! A proxy-enforced run and a run without network use `offline`; a run with
 //! the full network uses `online`. The unelevated mode (`[windows] sandbox =
 //! "unelevated"`) runs the command under a restricted copy of the caller's
-//! token with a per-run capability SID instead of an account; such a token
+//! token with a per-run restricting SID (`S-1-5-21-…` form) instead of an
+//! account; such a token
 //! cannot be singled out by firewall rules, so every run that needs network
 //! enforcement is moved to the `offline` account transparently; and once
 //! the accounts are set up, full-network runs use `online`, since a
@@ -32,7 +33,7 @@
 //! * The sandbox account's own ACL entries (the half of each grant that
 //!   its normal access check needs) stay after a logon-user run, so that
 //!   concurrent runs keep working; alone they let nothing be written, since
-//!   every write also needs the run's capability SID, which is revoked.
+//!   every write also needs the run's SID, which is revoked.
 
 pub mod host;
 pub mod wfp;
@@ -84,12 +85,12 @@ impl Identity {
 pub enum Launch {
     /// cordon's runner (`cordon sandbox windows-runner`) is started as the
     /// sandbox account with its stored password (`CreateProcessWithLogonW`);
-    /// it restricts its own token to writes the run's capability SID is
+    /// it restricts its own token to writes the run's SID is
     /// granted (`WRITE_RESTRICTED`) and starts the command with it
     /// (`CreateProcessAsUserW`, allowed for a restricted copy of the
     /// caller's own token).
     LogonUser,
-    /// The caller's token, restricted, with a per-run capability SID
+    /// The caller's token, restricted, with a per-run restricting SID
     /// (`CreateRestrictedToken`, `CreateProcessAsUserW`).
     RestrictedToken,
     /// No sandbox (danger-full-access): the caller's own token.
@@ -579,7 +580,7 @@ pub fn select_launch(
         ),
         (Some(Identity::Online), WindowsSandbox::Unelevated) => (
             Launch::RestrictedToken,
-            "[windows] sandbox = \"unelevated\" and the full network: a restricted token with a per-run capability SID".into(),
+            "[windows] sandbox = \"unelevated\" and the full network: a restricted token with a per-run restricting SID".into(),
         ),
         (Some(Identity::Offline), WindowsSandbox::Unelevated) => (
             Launch::LogonUser,
@@ -619,14 +620,14 @@ pub enum AclAccess {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Trustee {
     /// A sandbox account (for its normal access check; kept between runs)
-    /// and a capability SID generated for this run (for the write-restricted
+    /// and a restricting SID generated for this run (`S-1-5-21-…` form; for the write-restricted
     /// check; revoked after the run). A write needs both.
-    AccountAndCapabilitySid {
+    AccountAndRunSid {
         /// The account's user name.
         name: String,
     },
-    /// A capability SID generated for this run.
-    CapabilitySid,
+    /// A restricting SID generated for this run (`S-1-5-21-…` form).
+    RunSid,
     /// Nobody (unsandboxed).
     None,
 }
@@ -695,7 +696,7 @@ pub struct WindowsPlan {
     /// Who the ACL entries name.
     pub trustee: Trustee,
     /// With [`Launch::LogonUser`]: the command line started as the sandbox
-    /// account (cordon's runner), with `CAPABILITY-SID` standing for the
+    /// account (cordon's runner), with `RUN-SID` standing for the
     /// SID the executor generates per run. The command's own line reaches
     /// the runner in [`RUNNER_COMMAND_LINE_VAR`], not on this line (which
     /// `CreateProcessWithLogonW` limits to 1024 characters).
@@ -821,10 +822,10 @@ pub fn plan_windows(
         (Vec::new(), Vec::new())
     };
     let trustee = match (launch, identity) {
-        (Launch::LogonUser, Some(id)) => Trustee::AccountAndCapabilitySid {
+        (Launch::LogonUser, Some(id)) => Trustee::AccountAndRunSid {
             name: id.account().into(),
         },
-        (Launch::RestrictedToken, _) => Trustee::CapabilitySid,
+        (Launch::RestrictedToken, _) => Trustee::RunSid,
         _ => Trustee::None,
     };
     let sandboxed = identity.is_some();
@@ -899,7 +900,7 @@ pub fn plan_windows(
     let runner_command_line = if launch == Launch::LogonUser {
         Some(runner_command_line(
             &options.cordon_exe,
-            CAPABILITY_SID_PLACEHOLDER,
+            RUN_SID_PLACEHOLDER,
         )?)
     } else {
         None
@@ -942,9 +943,8 @@ pub fn plan_windows(
     })
 }
 
-/// Stands for the per-run SID in a printed plan.
-pub const CAPABILITY_SID_PLACEHOLDER: &str = "CAPABILITY-SID";
-/// Stands for the per-run SID among the restricting SIDs of a printed plan.
+/// Stands for the per-run restricting SID (`S-1-5-21-…` form) in a printed
+/// plan: on the runner's command line and among the restricting SIDs.
 pub const RUN_SID_PLACEHOLDER: &str = "RUN-SID";
 /// Stands for the token's logon SID in a printed plan.
 pub const LOGON_SID_PLACEHOLDER: &str = "LOGON-SID";
@@ -976,19 +976,19 @@ pub const RUNNER_COMMAND_LINE_VAR: &str = "CORDON_RUNNER_COMMAND_LINE";
 pub const LOGON_COMMAND_LINE_MAX: usize = 1024;
 
 /// The command line that starts cordon's runner as the sandbox account:
-/// `cordon.exe sandbox windows-runner --capability-sid SID`. Refused when
+/// `cordon.exe sandbox windows-runner --run-sid SID`. Refused when
 /// it exceeds what `CreateProcessWithLogonW` accepts.
-pub fn runner_command_line(cordon_exe: &str, capability_sid: &str) -> Result<String, SandboxError> {
+pub fn runner_command_line(cordon_exe: &str, run_sid: &str) -> Result<String, SandboxError> {
     let line = self::command_line(&[
         OsString::from(cordon_exe),
         "sandbox".into(),
         RUNNER_SUBCOMMAND.into(),
-        "--capability-sid".into(),
-        capability_sid.into(),
+        "--run-sid".into(),
+        run_sid.into(),
     ])?;
     // Measured with the longest SID a run can get, so a plan that passes
     // here never fails at run time; the limit counts the final NUL.
-    let longest = line.replace(capability_sid, host::LONGEST_RUN_SID);
+    let longest = line.replace(run_sid, host::LONGEST_RUN_SID);
     if longest.encode_utf16().count() >= LOGON_COMMAND_LINE_MAX {
         return Err(SandboxError::Unsupported(format!(
             "cordon's path makes the runner's command line longer than the {LOGON_COMMAND_LINE_MAX} characters Windows accepts for a command started as another user; install cordon under a shorter path"
