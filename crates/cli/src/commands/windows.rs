@@ -98,6 +98,9 @@ pub fn setup(settings: WindowsSetupSettings) -> Result<i32> {
         version: MARKER_VERSION,
         proxy_ports,
         allow_local_binding: settings.allow_local_binding,
+        // Setup fills these in from who it is for.
+        for_user: None,
+        password_scope: None,
     };
     match cordon_sandbox::windows_setup(&settings.cordon_home, &marker) {
         Ok(()) => {

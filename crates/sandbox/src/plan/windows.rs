@@ -36,12 +36,17 @@
 //!   every write also needs the run's SID, which is revoked.
 
 pub mod host;
+pub mod setup;
 pub mod wfp;
 
 pub use host::{
     account_action, firewall_state_problems, profile_overrides, restricting_sids, run_sid,
-    setup_refusal, strip_profile_variables, AccountAction, GrantHold, GrantLedger, ModifyState,
-    ObservedProfile, SetupCaller, PROFILE_VARIABLES,
+    strip_profile_variables, AccountAction, GrantHold, GrantLedger, ModifyState, ObservedProfile,
+    PROFILE_VARIABLES,
+};
+pub use setup::{
+    admin_refusal, marker_user_refusal, password_file_sddl, setup_target, PasswordScope,
+    SetupCaller, SetupTarget,
 };
 pub use wfp::{
     wfp_filters, wfp_problems, wfp_verdict, ObservedWfp, ObservedWfpFilter, WfpAction,
@@ -186,10 +191,18 @@ pub struct SetupMarker {
     pub proxy_ports: Vec<u16>,
     /// Whether the loopback WFP filters were left out.
     pub allow_local_binding: bool,
+    /// The SID of the user whose runs use the accounts (set by setup; a
+    /// run by anyone else is refused, [`marker_user_refusal`]). Not part
+    /// of what a run compares in [`setup_decision`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_user: Option<String>,
+    /// The DPAPI scope of the stored passwords (set by setup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_scope: Option<PasswordScope>,
 }
 
-/// The current marker format.
-pub const MARKER_VERSION: u32 = 2;
+/// The current marker format (3: records `for_user` and `password_scope`).
+pub const MARKER_VERSION: u32 = 3;
 
 /// Whether setup must run (again) before a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -803,6 +816,8 @@ pub fn plan_windows(
         version: MARKER_VERSION,
         proxy_ports: marker_ports,
         allow_local_binding: options.allow_local_binding,
+        for_user: None,
+        password_scope: None,
     };
     let setup = if launch == Launch::LogonUser {
         setup_decision(options.marker.as_ref(), &setup_marker)

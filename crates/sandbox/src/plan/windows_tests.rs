@@ -401,6 +401,8 @@ fn marker(ports: &[u16], allow_local_binding: bool) -> SetupMarker {
         version: MARKER_VERSION,
         proxy_ports: ports.to_vec(),
         allow_local_binding,
+        for_user: None,
+        password_scope: None,
     }
 }
 
