@@ -132,6 +132,12 @@ pub struct WindowsSetupArgs {
     /// programmed before, else 47128).
     #[arg(long = "proxy-port", value_name = "PORT")]
     pub proxy_ports: Vec<u16>,
+    /// The user who runs cordon, when not the one running setup (a
+    /// standard user who elevates with an administrator's credentials is
+    /// found from the session without it): `user` or `DOMAIN\user`.
+    /// CORDON_HOME must be that user's.
+    #[arg(long = "for-user", value_name = "USER")]
+    pub for_user: Option<String>,
     /// Override a config value (`network.allow_local_binding`).
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,

@@ -321,6 +321,25 @@ fn other_os_backends_refuse_to_run_here() {
         let out = c.output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{action:?}: {}", text(&out));
     }
+    // `--for-user` is accepted (and refused here only for the OS); an
+    // empty one is bad input, named.
+    let setup_for = |user: &str| {
+        std::process::Command::new(super::common::CORDON)
+            .args(["sandbox", "windows", "setup", "--for-user", user])
+            .env("CORDON_HOME", w.home.path())
+            .output()
+            .unwrap()
+    };
+    let out = setup_for("alice");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("only on Windows"), "{}", text(&out));
+    let out = setup_for(" ");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--for-user needs a user name"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// The legacy aliases: `cordon debug seatbelt` is `cordon sandbox macos`

@@ -11,7 +11,11 @@ fn unsupported() -> SandboxError {
     )
 }
 
-pub(crate) fn setup(_state: &Path, _marker: &SetupMarker) -> Result<(), SandboxError> {
+pub(crate) fn setup(
+    _state: &Path,
+    _marker: &SetupMarker,
+    _for_user: Option<&str>,
+) -> Result<(), SandboxError> {
     Err(unsupported())
 }
 

@@ -141,7 +141,10 @@ fn password_files_admit_only_system_administrators_and_the_target() {
         scope: PasswordScope::Machine,
     };
     let sddl = password_file_sddl(&machine);
-    assert_eq!(sddl, format!("D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;{ALICE})"));
+    assert_eq!(
+        sddl,
+        format!("D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;{ALICE})")
+    );
     // Protected (no inherited Users entry), and nothing for Users (BU),
     // Everyone (WD), Authenticated Users (AU) or the sandbox account.
     assert!(sddl.starts_with("D:P"));
@@ -192,6 +195,9 @@ fn who_setup_was_for_does_not_make_runs_rerun_setup() {
         SetupDecision::Run { .. }
     ));
     let text = serde_json::to_string(&written).unwrap();
-    assert!(text.contains(r#""for_user":"S-1-5-21-10-20-30-1005""#), "{text}");
+    assert!(
+        text.contains(r#""for_user":"S-1-5-21-10-20-30-1005""#),
+        "{text}"
+    );
     assert!(text.contains(r#""password_scope":"machine""#), "{text}");
 }
