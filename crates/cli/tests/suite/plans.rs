@@ -160,6 +160,16 @@ fn windows_proxy_plan_is_consistent() {
         .unwrap()
         .iter()
         .any(|l| l == "JOB_OBJECT_UILIMIT_HANDLES"));
+    // The runner's console is the one CreateProcessWithLogonW always
+    // makes (on the private desktop): no CREATE_NO_WINDOW, documented as
+    // ignored with it.
+    assert_eq!(
+        p["console_starts"],
+        serde_json::json!([
+            {"start": "runner", "flags": []},
+            {"start": "runner-command", "flags": []}
+        ])
+    );
     // A writable TEMP of the account's own, granted like a writable root.
     let temp = p["temp_dir"].as_str().unwrap();
     assert!(temp.ends_with("cordon-offline"), "{temp}");
@@ -204,6 +214,11 @@ fn windows_unelevated_keeps_proxy_runs_on_the_offline_account() {
     let p = plan(&w, &flags, &["true"]);
     assert_eq!(p["launch"], "restricted-token");
     assert_eq!(p["identity"], "online");
+    // Started by cordon, it must not attach to your console.
+    assert_eq!(
+        p["console_starts"],
+        serde_json::json!([{"start": "restricted-token-command", "flags": ["CREATE_NO_WINDOW"]}])
+    );
     assert_eq!(p["firewall_rules"], serde_json::json!([]));
     assert_eq!(p["wfp_filters"], serde_json::json!([]));
 }

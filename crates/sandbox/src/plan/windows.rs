@@ -40,9 +40,9 @@ pub mod setup;
 pub mod wfp;
 
 pub use host::{
-    account_action, firewall_state_problems, profile_overrides, restricting_sids, run_sid,
-    strip_profile_variables, AccountAction, GrantHold, GrantLedger, ModifyState, ObservedProfile,
-    PROFILE_VARIABLES,
+    account_action, console_flags, firewall_state_problems, profile_overrides, restricting_sids,
+    run_sid, sandboxed_stdin, strip_profile_variables, AccountAction, ConsoleStart, GrantHold,
+    GrantLedger, ModifyState, ObservedProfile, SandboxStdin, SandboxedStart, PROFILE_VARIABLES,
 };
 pub use setup::{
     admin_refusal, marker_user_refusal, password_file_sddl, setup_target, PasswordScope,
@@ -703,6 +703,11 @@ pub struct WindowsPlan {
     /// The job's UI restrictions (`JOB_OBJECT_UILIMIT_*`); the command
     /// also runs on a private desktop.
     pub job_ui_limits: Vec<String>,
+    /// The console flags of each sandboxed start ([`console_flags`]:
+    /// `runner`, `runner-command`, `restricted-token-command`); a console
+    /// as cordon's standard input reaches none of them (the `NUL` device
+    /// instead, [`sandboxed_stdin`]).
+    pub console_starts: Vec<ConsoleStart>,
     /// The command's writable `TEMP` and `TMP` (a per-account directory,
     /// granted like a writable root).
     pub temp_dir: Option<PathBuf>,
@@ -936,6 +941,20 @@ pub fn plan_windows(
         } else {
             Vec::new()
         },
+        console_starts: match launch {
+            Launch::LogonUser => vec![SandboxedStart::Runner, SandboxedStart::RunnerCommand],
+            Launch::RestrictedToken => vec![SandboxedStart::RestrictedTokenCommand],
+            Launch::Unsandboxed => Vec::new(),
+        }
+        .into_iter()
+        .map(|start| ConsoleStart {
+            start,
+            flags: console_flags(start)
+                .iter()
+                .map(|f| (*f).to_string())
+                .collect(),
+        })
+        .collect(),
         job_ui_limits: if sandboxed {
             JOB_UI_LIMITS.iter().map(|s| (*s).to_string()).collect()
         } else {

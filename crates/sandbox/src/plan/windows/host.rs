@@ -254,6 +254,68 @@ pub fn strip_profile_variables(env: &[(String, String)]) -> Vec<(String, String)
         .collect()
 }
 
+/// How a sandboxed process is started, for its console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxedStart {
+    /// cordon's runner, as the sandbox account (`CreateProcessWithLogonW`).
+    Runner,
+    /// The command, by the runner (`CreateProcessAsUserW`).
+    RunnerCommand,
+    /// The command, by cordon under a restricted copy of your token
+    /// (`CreateProcessAsUserW`).
+    RestrictedTokenCommand,
+}
+
+/// The console flags (beyond `CREATE_SUSPENDED` and
+/// `CREATE_UNICODE_ENVIRONMENT`) each sandboxed start passes, by the
+/// process-creation-flags documentation:
+/// * the runner: none. `CreateProcessWithLogonW` always adds
+///   `CREATE_NEW_CONSOLE` (and `CREATE_NEW_PROCESS_GROUP`), and
+///   `CREATE_NO_WINDOW` "is ignored if ... used with CREATE_NEW_CONSOLE";
+///   the runner's console is made on the run's private desktop;
+/// * the runner's command: none, so it shares that private console;
+/// * a restricted-token command: `CREATE_NO_WINDOW`, so it gets a console
+///   of its own without a window instead of attaching to yours (from
+///   which it could open `CONIN$` and queue input for your shell).
+pub fn console_flags(start: SandboxedStart) -> &'static [&'static str] {
+    match start {
+        SandboxedStart::Runner | SandboxedStart::RunnerCommand => &[],
+        SandboxedStart::RestrictedTokenCommand => &["CREATE_NO_WINDOW"],
+    }
+}
+
+/// One sandboxed start and its console flags, as the plan lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsoleStart {
+    /// Which start.
+    pub start: SandboxedStart,
+    /// Its flags ([`console_flags`]).
+    pub flags: Vec<String>,
+}
+
+/// Where a sandboxed process's standard input comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxStdin {
+    /// cordon's own standard input (a pipe or a file).
+    Inherit,
+    /// The `NUL` device: cordon's standard input is a console, whose input
+    /// buffer a sandboxed process could write to (`WriteConsoleInput`),
+    /// queueing keystrokes your shell reads after the run (the Windows
+    /// form of `TIOCSTI`).
+    NullDevice,
+}
+
+/// A console as standard input is never handed to a sandboxed process.
+pub fn sandboxed_stdin(stdin_is_console: bool) -> SandboxStdin {
+    if stdin_is_console {
+        SandboxStdin::NullDevice
+    } else {
+        SandboxStdin::Inherit
+    }
+}
+
 #[cfg(test)]
 #[path = "host_tests.rs"]
 mod tests;

@@ -172,3 +172,21 @@ fn profile_variables_come_from_the_accounts_profile() {
         ]
     );
 }
+
+#[test]
+fn only_a_restricted_token_command_needs_no_window() {
+    // CreateProcessWithLogonW always makes a new console, with which
+    // CREATE_NO_WINDOW is documented as ignored: not passed.
+    assert!(console_flags(SandboxedStart::Runner).is_empty());
+    assert!(console_flags(SandboxedStart::RunnerCommand).is_empty());
+    assert_eq!(
+        console_flags(SandboxedStart::RestrictedTokenCommand),
+        ["CREATE_NO_WINDOW"]
+    );
+}
+
+#[test]
+fn a_console_is_never_a_sandboxed_stdin() {
+    assert_eq!(sandboxed_stdin(true), SandboxStdin::NullDevice);
+    assert_eq!(sandboxed_stdin(false), SandboxStdin::Inherit);
+}
