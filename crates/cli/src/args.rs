@@ -98,9 +98,9 @@ pub enum SandboxTarget {
 /// `cordon sandbox windows-runner` (started by cordon itself).
 #[derive(Debug, Args)]
 pub struct WindowsRunnerArgs {
-    /// The run's capability SID.
+    /// The run's restricting SID (`S-1-5-21-…` form, fresh per run).
     #[arg(long, value_name = "SID")]
-    pub capability_sid: String,
+    pub run_sid: String,
 }
 
 /// `cordon sandbox windows [setup|uninstall] ...`.
@@ -132,6 +132,12 @@ pub struct WindowsSetupArgs {
     /// programmed before, else 47128).
     #[arg(long = "proxy-port", value_name = "PORT")]
     pub proxy_ports: Vec<u16>,
+    /// The user who runs cordon, when not the one running setup (a
+    /// standard user who elevates with an administrator's credentials is
+    /// found from the session without it): `user` or `DOMAIN\user`.
+    /// CORDON_HOME must be that user's.
+    #[arg(long = "for-user", value_name = "USER")]
+    pub for_user: Option<String>,
     /// Override a config value (`network.allow_local_binding`).
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,

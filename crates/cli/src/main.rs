@@ -16,7 +16,7 @@ fn main() -> ExitCode {
             Some(SandboxTarget::Doctor(d)) => commands::doctor::run(d.json),
             Some(SandboxTarget::WindowsRunner(r)) => {
                 // The command's exit status as it is (Windows codes exceed 255).
-                match commands::windows::runner(&r.capability_sid) {
+                match commands::windows::runner(&r.run_sid) {
                     Ok(code) => std::process::exit(code),
                     Err(e) => Err(e),
                 }

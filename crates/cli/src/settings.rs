@@ -425,6 +425,8 @@ pub struct WindowsSetupSettings {
     pub proxy_ports: Vec<u16>,
     /// `[network] allow_local_binding`.
     pub allow_local_binding: bool,
+    /// `--for-user`.
+    pub for_user: Option<String>,
 }
 
 /// Settings for `cordon sandbox windows setup|uninstall`.
@@ -435,10 +437,20 @@ pub fn windows_setup_settings(
     if args.proxy_ports.contains(&0) {
         return Err(UsageError("--proxy-port must be 1-65535".into()).into());
     }
+    if args
+        .for_user
+        .as_deref()
+        .is_some_and(|u| u.trim().is_empty())
+    {
+        return Err(
+            UsageError("--for-user needs a user name (user or DOMAIN\\user)".into()).into(),
+        );
+    }
     Ok(WindowsSetupSettings {
         cordon_home: config.cordon_home.clone(),
         proxy_ports: args.proxy_ports.clone(),
         allow_local_binding: config.allow_local_binding,
+        for_user: args.for_user.clone(),
     })
 }
 

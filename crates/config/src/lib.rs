@@ -117,13 +117,20 @@ impl Config {
     }
 }
 
-/// Finds `$CORDON_HOME`: the variable if set, else `~/.cordon`.
+/// Finds `$CORDON_HOME`: the variable if set, else `~/.cordon` (`HOME`;
+/// on Windows, where `HOME` is usually unset, `USERPROFILE`).
 pub fn cordon_home() -> Result<PathBuf, ConfigError> {
     if let Some(home) = std::env::var_os("CORDON_HOME").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(home));
     }
     std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
+        .or_else(|| {
+            cfg!(windows)
+                .then(|| std::env::var_os("USERPROFILE"))
+                .flatten()
+                .filter(|v| !v.is_empty())
+        })
         .map(|home| Path::new(&home).join(".cordon"))
         .ok_or(ConfigError::NoHome)
 }

@@ -199,10 +199,16 @@ pub(crate) fn read_marker_in(state: &Path) -> Result<Option<SetupMarker>, Sandbo
 /// Creates the `offline` and `online` accounts (random passwords stored
 /// with DPAPI under `cordon_home`), programs the offline account's firewall
 /// rules and loopback WFP filters for `marker`, and writes the marker.
-/// Refuses, changing nothing, unless elevated, not LocalSystem, and run
-/// by the owner of `cordon_home`.
-pub fn windows_setup(cordon_home: &Path, marker: &SetupMarker) -> Result<(), SandboxError> {
-    windows_exec::setup(&windows_state_dir(cordon_home), marker)
+/// Refuses, changing nothing, unless elevated and not LocalSystem; the
+/// passwords are sealed for `for_user` (a user name; default: the user of
+/// the session, else the caller), whose `cordon_home` it must be
+/// ([`plan::windows::setup_target`]).
+pub fn windows_setup(
+    cordon_home: &Path,
+    marker: &SetupMarker,
+    for_user: Option<&str>,
+) -> Result<(), SandboxError> {
+    windows_exec::setup(&windows_state_dir(cordon_home), marker, for_user)
 }
 
 /// Removes what [`windows_setup`] created: WFP filters, firewall rules,
@@ -223,10 +229,10 @@ pub fn execute_windows(
 
 /// The runner half of a logon-user Windows run: started as the sandbox
 /// account by [`execute_windows`], it restricts its own token to
-/// `capability_sid` and runs the command line it finds in
+/// `run_sid` and runs the command line it finds in
 /// [`plan::windows::RUNNER_COMMAND_LINE_VAR`]. Not for direct use.
-pub fn windows_runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
-    windows_exec::runner(capability_sid)
+pub fn windows_runner(run_sid: &str) -> Result<RunOutcome, SandboxError> {
+    windows_exec::runner(run_sid)
 }
 
 /// Runs a planned macOS command under `sandbox-exec`; blocks until it ends.

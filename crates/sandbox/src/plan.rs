@@ -504,7 +504,7 @@ pub enum OsPlan {
     /// The macOS (Seatbelt) plan.
     Macos(macos::MacosPlan),
     /// The Windows plan.
-    Windows(windows::WindowsPlan),
+    Windows(Box<windows::WindowsPlan>),
 }
 
 #[cfg(test)]

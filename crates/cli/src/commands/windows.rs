@@ -44,12 +44,17 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         Err(e) => return refuse(e),
     };
     if plan_only {
-        println!("{}", serde_json::to_string_pretty(&OsPlan::Windows(plan))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&OsPlan::Windows(Box::new(plan)))?
+        );
         return Ok(0);
     }
     if let SetupDecision::Run { reason } = &plan.setup {
         eprintln!("cordon: running the Windows sandbox setup first: {reason}");
-        if let Err(e) = cordon_sandbox::windows_setup(&settings.cordon_home, &plan.setup_marker) {
+        if let Err(e) =
+            cordon_sandbox::windows_setup(&settings.cordon_home, &plan.setup_marker, None)
+        {
             return refuse_here(e);
         }
     }
@@ -77,8 +82,8 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
 }
 
 /// `cordon sandbox windows-runner`: the runner half of a logon-user run.
-pub fn runner(capability_sid: &str) -> Result<i32> {
-    match cordon_sandbox::windows_runner(capability_sid) {
+pub fn runner(run_sid: &str) -> Result<i32> {
+    match cordon_sandbox::windows_runner(run_sid) {
         Ok(outcome) => Ok(outcome.exit_code),
         Err(e) => refuse_here(e),
     }
@@ -98,12 +103,30 @@ pub fn setup(settings: WindowsSetupSettings) -> Result<i32> {
         version: MARKER_VERSION,
         proxy_ports,
         allow_local_binding: settings.allow_local_binding,
+        // Setup fills these in from who it is for.
+        for_user: None,
+        password_scope: None,
     };
-    match cordon_sandbox::windows_setup(&settings.cordon_home, &marker) {
+    match cordon_sandbox::windows_setup(
+        &settings.cordon_home,
+        &marker,
+        settings.for_user.as_deref(),
+    ) {
         Ok(()) => {
+            let written = cordon_sandbox::read_windows_marker(&settings.cordon_home)?;
             println!(
-                "cordon: Windows sandbox set up (proxy ports {:?}, allow_local_binding {})",
-                marker.proxy_ports, marker.allow_local_binding
+                "cordon: Windows sandbox set up (proxy ports {:?}, allow_local_binding {}; for {}, passwords sealed with DPAPI in the {} scope)",
+                marker.proxy_ports,
+                marker.allow_local_binding,
+                written
+                    .as_ref()
+                    .and_then(|m| m.for_user.clone())
+                    .unwrap_or_else(|| "?".into()),
+                match written.as_ref().and_then(|m| m.password_scope) {
+                    Some(cordon_sandbox::plan::windows::PasswordScope::Machine) => "machine",
+                    Some(cordon_sandbox::plan::windows::PasswordScope::User) => "user",
+                    None => "?",
+                }
             );
             Ok(0)
         }

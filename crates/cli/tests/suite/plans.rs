@@ -52,11 +52,11 @@ fn windows_proxy_plan_is_consistent() {
     assert_eq!(p["os"], "windows");
     assert_eq!(p["identity"], "offline");
     assert_eq!(p["launch"], "logon-user");
-    assert_eq!(p["trustee"]["kind"], "account-and-capability-sid");
+    assert_eq!(p["trustee"]["kind"], "account-and-run-sid");
     // The account starts cordon's runner, which restricts itself first.
     let runner = p["runner_command_line"].as_str().unwrap();
     assert!(
-        runner.ends_with(" sandbox windows-runner --capability-sid CAPABILITY-SID"),
+        runner.ends_with(" sandbox windows-runner --run-sid RUN-SID"),
         "{runner}"
     );
     // The workspace root holds a .git: it cannot be renamed away.
@@ -160,6 +160,16 @@ fn windows_proxy_plan_is_consistent() {
         .unwrap()
         .iter()
         .any(|l| l == "JOB_OBJECT_UILIMIT_HANDLES"));
+    // The runner's console is the one CreateProcessWithLogonW always
+    // makes (on the private desktop): no CREATE_NO_WINDOW, documented as
+    // ignored with it.
+    assert_eq!(
+        p["console_starts"],
+        serde_json::json!([
+            {"start": "runner", "flags": []},
+            {"start": "runner-command", "flags": []}
+        ])
+    );
     // A writable TEMP of the account's own, granted like a writable root.
     let temp = p["temp_dir"].as_str().unwrap();
     assert!(temp.ends_with("cordon-offline"), "{temp}");
@@ -204,6 +214,11 @@ fn windows_unelevated_keeps_proxy_runs_on_the_offline_account() {
     let p = plan(&w, &flags, &["true"]);
     assert_eq!(p["launch"], "restricted-token");
     assert_eq!(p["identity"], "online");
+    // Started by cordon, it must not attach to your console.
+    assert_eq!(
+        p["console_starts"],
+        serde_json::json!([{"start": "restricted-token-command", "flags": ["CREATE_NO_WINDOW"]}])
+    );
     assert_eq!(p["firewall_rules"], serde_json::json!([]));
     assert_eq!(p["wfp_filters"], serde_json::json!([]));
 }
@@ -321,6 +336,25 @@ fn other_os_backends_refuse_to_run_here() {
         let out = c.output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{action:?}: {}", text(&out));
     }
+    // `--for-user` is accepted (and refused here only for the OS); an
+    // empty one is bad input, named.
+    let setup_for = |user: &str| {
+        std::process::Command::new(super::common::CORDON)
+            .args(["sandbox", "windows", "setup", "--for-user", user])
+            .env("CORDON_HOME", w.home.path())
+            .output()
+            .unwrap()
+    };
+    let out = setup_for("alice");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("only on Windows"), "{}", text(&out));
+    let out = setup_for(" ");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--for-user needs a user name"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// The legacy aliases: `cordon debug seatbelt` is `cordon sandbox macos`

@@ -11,7 +11,11 @@ fn unsupported() -> SandboxError {
     )
 }
 
-pub(crate) fn setup(_state: &Path, _marker: &SetupMarker) -> Result<(), SandboxError> {
+pub(crate) fn setup(
+    _state: &Path,
+    _marker: &SetupMarker,
+    _for_user: Option<&str>,
+) -> Result<(), SandboxError> {
     Err(unsupported())
 }
 
@@ -27,6 +31,6 @@ pub(crate) fn run(
     Err(unsupported())
 }
 
-pub(crate) fn runner(_capability_sid: &str) -> Result<RunOutcome, SandboxError> {
+pub(crate) fn runner(_run_sid: &str) -> Result<RunOutcome, SandboxError> {
     Err(unsupported())
 }

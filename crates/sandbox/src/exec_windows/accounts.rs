@@ -1,12 +1,19 @@
-//! The sandbox accounts and their DPAPI-protected passwords. The passwords
-//! are sealed with `CryptProtectData` in the user scope (no
-//! `CRYPTPROTECT_LOCAL_MACHINE`): only the user who ran setup can unseal
-//! them, which is why setup refuses when another administrator's
-//! elevation runs it for a standard user.
+//! The sandbox accounts and their DPAPI-protected passwords, sealed in the
+//! scope [`setup_target`](crate::plan::windows::setup_target) decided: the
+//! user scope when the caller runs cordon itself (only they can unseal
+//! them); the machine scope (`CRYPTPROTECT_LOCAL_MACHINE`) when setup is
+//! for another user, whom the administrator's token cannot seal for. Each
+//! file is created new (never written through an existing name) with a
+//! protected DACL for SYSTEM, Administrators and the target user only.
 
+use super::acl::OwnedDescriptor;
 use super::{code_err, win_err};
-use crate::plan::windows::{account_action, AccountAction, Identity};
+use crate::plan::windows::{
+    account_action, password_file_sddl, AccountAction, Identity, PasswordScope, SetupTarget,
+};
 use crate::SandboxError;
+use std::io::Write;
+use std::os::windows::io::FromRawHandle;
 use std::path::{Path, PathBuf};
 use windows::core::{HSTRING, PCWSTR, PWSTR};
 use windows::Win32::Foundation::{CloseHandle, LocalFree, HANDLE, HLOCAL};
@@ -18,11 +25,15 @@ use windows::Win32::NetworkManagement::NetManagement::{
 use windows::Win32::Security::Authorization::ConvertSidToStringSidW;
 use windows::Win32::Security::Cryptography::{
     BCryptGenRandom, CryptProtectData, CryptUnprotectData, BCRYPT_USE_SYSTEM_PREFERRED_RNG,
-    CRYPTPROTECT_UI_FORBIDDEN, CRYPT_INTEGER_BLOB,
+    CRYPTPROTECT_LOCAL_MACHINE, CRYPTPROTECT_UI_FORBIDDEN, CRYPT_INTEGER_BLOB,
 };
+use windows::Win32::Security::SECURITY_ATTRIBUTES;
 use windows::Win32::Security::{
     LogonUserW, LookupAccountNameW, LOGON32_LOGON_INTERACTIVE, LOGON32_PROVIDER_DEFAULT, PSID,
     SID_NAME_USE,
+};
+use windows::Win32::Storage::FileSystem::{
+    CreateFileW, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, FILE_GENERIC_WRITE, FILE_SHARE_NONE,
 };
 
 const LAYER: &str = "windows-accounts";
@@ -89,8 +100,13 @@ fn logs_on(identity: Identity, password: &str) -> bool {
 /// Brings the account to a working state (see [`account_action`]): an
 /// account whose stored password logs it on is left alone; a missing one
 /// is created, and an existing one without a working stored password gets
-/// a new one; the password is stored sealed for the current user.
-pub(super) fn ensure(state: &Path, identity: Identity) -> Result<(), SandboxError> {
+/// a new one; the password is stored sealed for `target`. A password that
+/// works but was sealed in another scope than `target`'s is sealed again.
+pub(super) fn ensure(
+    state: &Path,
+    identity: Identity,
+    target: &SetupTarget,
+) -> Result<(), SandboxError> {
     let exists = sid_string(identity.account()).is_ok();
     let works = exists
         && password(state, identity)
@@ -98,7 +114,10 @@ pub(super) fn ensure(state: &Path, identity: Identity) -> Result<(), SandboxErro
             .unwrap_or(false);
     let action = account_action(exists, works);
     if action == AccountAction::Keep {
-        return Ok(());
+        // Sealed again for the target, in its scope and with its DACL
+        // (a previous setup may have been for someone else).
+        let password = password(state, identity)?;
+        return store(state, identity, &password, target);
     }
     let password = random_password()?;
     let mut name: Vec<u16> = identity.account().encode_utf16().chain([0]).collect();
@@ -146,12 +165,63 @@ pub(super) fn ensure(state: &Path, identity: Identity) -> Result<(), SandboxErro
     } else if status != NERR_Success {
         return Err(denied_or(status, "creating a sandbox account (NetUserAdd)"));
     }
-    let sealed = protect(password.as_bytes())?;
-    let path = password_file(state, identity);
-    std::fs::write(&path, sealed).map_err(|source| SandboxError::Io {
+    store(state, identity, &password, target)
+}
+
+/// Seals `password` for `target` and stores it.
+fn store(
+    state: &Path,
+    identity: Identity,
+    password: &str,
+    target: &SetupTarget,
+) -> Result<(), SandboxError> {
+    let sealed = protect(password.as_bytes(), target.scope)?;
+    write_new_file(
+        &password_file(state, identity),
+        &sealed,
+        &password_file_sddl(target),
+    )
+}
+
+/// Writes `bytes` to a file created new at `path` (after removing what is
+/// there: a link or another file is removed, never written through) with
+/// the DACL `sddl` from its creation on.
+pub(super) fn write_new_file(path: &Path, bytes: &[u8], sddl: &str) -> Result<(), SandboxError> {
+    let io = |source| SandboxError::Io {
         context: format!("writing {}", path.display()),
         source,
-    })
+    };
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(io(source)),
+    }
+    let descriptor = OwnedDescriptor::from_sddl(sddl)?;
+    let attributes = SECURITY_ATTRIBUTES {
+        nLength: u32::try_from(std::mem::size_of::<SECURITY_ATTRIBUTES>()).unwrap_or(0),
+        lpSecurityDescriptor: descriptor.0 .0,
+        bInheritHandle: false.into(),
+    };
+    // SAFETY: the name and the descriptor live across the call; CREATE_NEW
+    // fails on any existing name (a link planted since the removal
+    // included) instead of opening it.
+    let handle = unsafe {
+        CreateFileW(
+            &HSTRING::from(path.as_os_str()),
+            FILE_GENERIC_WRITE.0,
+            FILE_SHARE_NONE,
+            Some(&attributes),
+            CREATE_NEW,
+            FILE_ATTRIBUTE_NORMAL,
+            None,
+        )
+    }
+    .map_err(|e| win_err(LAYER, &format!("creating {}", path.display()), &e))?;
+    // SAFETY: a file handle just opened and owned by nothing else; the
+    // File closes it.
+    let mut file = unsafe { std::fs::File::from_raw_handle(handle.0) };
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)
 }
 
 fn denied_or(status: u32, step: &str) -> SandboxError {
@@ -221,7 +291,7 @@ fn take(out: CRYPT_INTEGER_BLOB) -> Vec<u8> {
     bytes
 }
 
-fn protect(data: &[u8]) -> Result<Vec<u8>, SandboxError> {
+fn protect(data: &[u8], scope: PasswordScope) -> Result<Vec<u8>, SandboxError> {
     let input = blob(data)?;
     let mut out = CRYPT_INTEGER_BLOB::default();
     let description = HSTRING::from("cordon sandbox account password");
@@ -234,7 +304,10 @@ fn protect(data: &[u8]) -> Result<Vec<u8>, SandboxError> {
             None,
             None,
             None,
-            CRYPTPROTECT_UI_FORBIDDEN,
+            match scope {
+                PasswordScope::User => CRYPTPROTECT_UI_FORBIDDEN,
+                PasswordScope::Machine => CRYPTPROTECT_UI_FORBIDDEN | CRYPTPROTECT_LOCAL_MACHINE,
+            },
             &mut out,
         )
     }

@@ -1,5 +1,5 @@
 //! ACL grants and denies for the sandbox identity and the run's
-//! capability SID, and their removal after the run.
+//! per-run restricting SID, and their removal after the run.
 
 use super::{accounts, code_err, win_err};
 use crate::plan::windows::{run_sid, AclAccess, AclEntry};

@@ -10,7 +10,7 @@
 //! * [`acl`]: grants on writable and readable roots, denies on protected
 //!   paths and on the directories above them;
 //! * [`spawn`]: cordon's runner started with `CreateProcessWithLogonW`
-//!   (logon-user), which restricts its own token with the run's capability
+//!   (logon-user), which restricts its own token with the run's restricting
 //!   SID; or a restricted copy of the caller's token (restricted-token);
 //!   either way the command starts with `CreateProcessAsUserW`, suspended,
 //!   in a kill-on-close job;
@@ -30,8 +30,9 @@ mod token;
 mod wfp;
 
 use crate::plan::windows::{
-    setup_decision, setup_refusal, wfp_filters, GrantHold, GrantLedger, Identity, Launch,
-    SetupDecision, SetupMarker, Trustee, WindowsPlan,
+    admin_refusal, marker_user_refusal, password_file_sddl, setup_decision, setup_target,
+    wfp_filters, GrantHold, GrantLedger, Identity, Launch, SetupDecision, SetupMarker, Trustee,
+    WindowsPlan,
 };
 use crate::{RunOutcome, SandboxError};
 use std::ffi::OsString;
@@ -59,13 +60,15 @@ fn io_err(context: String) -> impl FnOnce(std::io::Error) -> SandboxError {
     move |source| SandboxError::Io { context, source }
 }
 
-pub(crate) fn setup(state: &Path, marker: &SetupMarker) -> Result<(), SandboxError> {
-    // Elevation and identity first: a refused setup changes nothing, the
+pub(crate) fn setup(
+    state: &Path,
+    marker: &SetupMarker,
+    for_user: Option<&str>,
+) -> Result<(), SandboxError> {
+    // Elevation and for whom first: a refused setup changes nothing, the
     // marker included.
     let home = state.parent().unwrap_or(state);
-    if let Some(refusal) = setup_refusal(&token::setup_caller(home)?) {
-        return Err(refusal);
-    }
+    let target = setup_target(&token::setup_caller(home, state, for_user, true)?)?;
     std::fs::create_dir_all(state).map_err(io_err(format!("creating {}", state.display())))?;
     // No marker while the rules are being changed: a setup that fails
     // part-way leaves runs refusing, not trusting half-programmed rules.
@@ -81,7 +84,7 @@ pub(crate) fn setup(state: &Path, marker: &SetupMarker) -> Result<(), SandboxErr
         }
     }
     for identity in [Identity::Offline, Identity::Online] {
-        accounts::ensure(state, identity)?;
+        accounts::ensure(state, identity, &target)?;
     }
     let offline_sid = accounts::sid_string(Identity::Offline.account())?;
     firewall::program(&offline_sid)?;
@@ -93,21 +96,26 @@ pub(crate) fn setup(state: &Path, marker: &SetupMarker) -> Result<(), SandboxErr
             marker.allow_local_binding,
         ),
     )?;
+    // The marker says for whom, and how the passwords are sealed.
+    let marker = SetupMarker {
+        for_user: Some(target.user_sid.clone()),
+        password_scope: Some(target.scope),
+        ..marker.clone()
+    };
     let tmp = state.join("setup.json.tmp");
-    let text = serde_json::to_vec_pretty(marker).map_err(|e| SandboxError::Io {
+    let text = serde_json::to_vec_pretty(&marker).map_err(|e| SandboxError::Io {
         context: "encoding the setup marker".into(),
         source: std::io::Error::other(e),
     })?;
-    std::fs::write(&tmp, text).map_err(io_err(format!("writing {}", tmp.display())))?;
+    accounts::write_new_file(&tmp, &text, &password_file_sddl(&target))?;
     std::fs::rename(&tmp, &path).map_err(io_err(format!("writing {}", path.display())))?;
     Ok(())
 }
 
 pub(crate) fn uninstall(state: &Path) -> Result<(), SandboxError> {
-    let mut caller = token::setup_caller(state)?;
-    // Removing needs elevation, not the DPAPI owner.
-    caller.home_owner_sid = None;
-    if let Some(refusal) = setup_refusal(&caller) {
+    // Removing needs elevation, not the user setup was for.
+    let home = state.parent().unwrap_or(state);
+    if let Some(refusal) = admin_refusal(&token::setup_caller(home, state, None, false)?) {
         return Err(refusal);
     }
     wfp::remove_all()?;
@@ -126,7 +134,7 @@ pub(crate) fn uninstall(state: &Path) -> Result<(), SandboxError> {
 }
 
 /// The SIDs of the sandbox accounts that exist.
-fn account_sids() -> Vec<String> {
+pub(super) fn account_sids() -> Vec<String> {
     [Identity::Offline, Identity::Online]
         .iter()
         .filter_map(|id| accounts::sid_string(id.account()).ok())
@@ -204,6 +212,11 @@ pub(crate) fn run(
                 fix: "run `cordon sandbox windows setup` from an elevated prompt".into(),
             });
         }
+        // ...and set up for the user running it.
+        let for_user = marker.as_ref().and_then(|m| m.for_user.as_deref());
+        if let Some(refusal) = marker_user_refusal(for_user, &token::own_user_sid()?) {
+            return Err(refusal);
+        }
         if plan.identity == Some(Identity::Offline) {
             // ...and they must still be in force now.
             let sid = accounts::sid_string(Identity::Offline.account())?;
@@ -217,8 +230,8 @@ pub(crate) fn run(
     // Every sandboxed write needs the run's SID (the token is
     // write-restricted to it); its entries are revoked after the run.
     let account = match &plan.trustee {
-        Trustee::AccountAndCapabilitySid { name } => Some(accounts::sid_string(name)?),
-        Trustee::CapabilitySid => None,
+        Trustee::AccountAndRunSid { name } => Some(accounts::sid_string(name)?),
+        Trustee::RunSid => None,
         Trustee::None => {
             return Err(SandboxError::Layer {
                 layer: "acl".into(),
@@ -310,6 +323,6 @@ pub(crate) fn run(
 }
 
 /// The runner's side of a logon-user run (`cordon sandbox windows-runner`).
-pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
-    spawn::runner(capability_sid)
+pub(crate) fn runner(run_sid: &str) -> Result<RunOutcome, SandboxError> {
+    spawn::runner(run_sid)
 }

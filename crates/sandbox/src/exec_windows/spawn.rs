@@ -8,7 +8,11 @@
 //! `PROC_THREAD_ATTRIBUTE_HANDLE_LIST` naming only the standard handles,
 //! so nothing else is passed on, even a handle another thread made
 //! inheritable. (`CreateProcessWithLogonW` takes no attribute list; it
-//! passes the standard handles of `STARTUPINFO` only.)
+//! passes the standard handles of `STARTUPINFO` only.) A console as
+//! cordon's standard input is never passed: the `NUL` device is (a
+//! process holding the console's input buffer could queue keystrokes for
+//! your shell). A restricted-token command is started with
+//! `CREATE_NO_WINDOW`, so it does not attach to your console.
 //!
 //! UI: every sandboxed process runs on a private desktop cordon creates
 //! for the run (so it cannot send input to, or read, the user's windows),
@@ -18,8 +22,9 @@ use super::acl::OwnedDescriptor;
 use super::token::{self, Owned};
 use super::win_err;
 use crate::plan::windows::{
-    environment_block, profile_overrides, runner_command_line, strip_profile_variables, Identity,
-    WindowsPlan, RUNNER_COMMAND_LINE_VAR,
+    console_flags, environment_block, profile_overrides, runner_command_line, sandboxed_stdin,
+    strip_profile_variables, Identity, SandboxStdin, SandboxedStart, WindowsPlan,
+    RUNNER_COMMAND_LINE_VAR,
 };
 use crate::{RunOutcome, SandboxError};
 use std::ffi::OsString;
@@ -30,7 +35,7 @@ use windows::core::{BOOL, HSTRING, PCWSTR, PWSTR};
 use windows::Win32::Foundation::{SetHandleInformation, HANDLE, HANDLE_FLAG_INHERIT};
 use windows::Win32::Security::SECURITY_ATTRIBUTES;
 use windows::Win32::Security::TOKEN_QUERY;
-use windows::Win32::System::Console::SetConsoleCtrlHandler;
+use windows::Win32::System::Console::{GetConsoleMode, SetConsoleCtrlHandler, CONSOLE_MODE};
 use windows::Win32::System::Environment::{CreateEnvironmentBlock, DestroyEnvironmentBlock};
 use windows::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectBasicUIRestrictions,
@@ -49,9 +54,10 @@ use windows::Win32::System::Threading::{
     CreateProcessAsUserW, CreateProcessWithLogonW, DeleteProcThreadAttributeList,
     GetCurrentProcess, GetExitCodeProcess, InitializeProcThreadAttributeList, OpenProcessToken,
     ResumeThread, TerminateProcess, UpdateProcThreadAttribute, WaitForSingleObject,
-    CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, EXTENDED_STARTUPINFO_PRESENT, INFINITE,
-    LOGON_WITH_PROFILE, LPPROC_THREAD_ATTRIBUTE_LIST, PROCESS_INFORMATION,
-    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW,
+    CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, EXTENDED_STARTUPINFO_PRESENT,
+    INFINITE, LOGON_WITH_PROFILE, LPPROC_THREAD_ATTRIBUTE_LIST, PROCESS_CREATION_FLAGS,
+    PROCESS_INFORMATION, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, STARTF_USESTDHANDLES, STARTUPINFOEXW,
+    STARTUPINFOW,
 };
 
 const LAYER: &str = "windows-launch";
@@ -121,14 +127,65 @@ fn inheritable_std_handles() {
     }
 }
 
-fn startup_info(desktop: Option<&mut Vec<u16>>) -> STARTUPINFOW {
+/// The standard handles a sandboxed process gets: cordon's, except that a
+/// console as standard input is replaced by the `NUL` device
+/// ([`sandboxed_stdin`]): its input buffer would let the process queue
+/// keystrokes for your shell.
+struct StdHandles {
+    input: HANDLE,
+    /// Keeps the `NUL` handle open while it is in use.
+    _null: Option<std::fs::File>,
+}
+
+impl StdHandles {
+    fn new() -> Result<Self, SandboxError> {
+        let stdin = HANDLE(std::io::stdin().as_raw_handle());
+        let mut mode = CONSOLE_MODE::default();
+        // SAFETY: a query on this process's own standard input handle
+        // (it fails for anything that is not a console).
+        let console = !stdin.is_invalid()
+            && !stdin.0.is_null()
+            && unsafe { GetConsoleMode(stdin, &mut mode) }.is_ok();
+        match sandboxed_stdin(console) {
+            SandboxStdin::Inherit => Ok(StdHandles {
+                input: stdin,
+                _null: None,
+            }),
+            SandboxStdin::NullDevice => {
+                let null = std::fs::File::open("NUL").map_err(|source| SandboxError::Io {
+                    context: "opening NUL as the sandboxed command's standard input".into(),
+                    source,
+                })?;
+                let input = HANDLE(null.as_raw_handle());
+                // SAFETY: the handle just opened, owned by `null`.
+                unsafe { SetHandleInformation(input, HANDLE_FLAG_INHERIT.0, HANDLE_FLAG_INHERIT) }
+                    .map_err(|e| win_err(LAYER, "making NUL inheritable", &e))?;
+                Ok(StdHandles {
+                    input,
+                    _null: Some(null),
+                })
+            }
+        }
+    }
+
+    fn all(&self) -> [HANDLE; 3] {
+        [
+            self.input,
+            HANDLE(std::io::stdout().as_raw_handle()),
+            HANDLE(std::io::stderr().as_raw_handle()),
+        ]
+    }
+}
+
+fn startup_info(desktop: Option<&mut Vec<u16>>, handles: &StdHandles) -> STARTUPINFOW {
+    let [input, output, error] = handles.all();
     STARTUPINFOW {
         cb: u32::try_from(std::mem::size_of::<STARTUPINFOW>()).unwrap_or(0),
         lpDesktop: desktop.map_or(PWSTR::null(), |d| PWSTR(d.as_mut_ptr())),
         dwFlags: STARTF_USESTDHANDLES,
-        hStdInput: HANDLE(std::io::stdin().as_raw_handle()),
-        hStdOutput: HANDLE(std::io::stdout().as_raw_handle()),
-        hStdError: HANDLE(std::io::stderr().as_raw_handle()),
+        hStdInput: input,
+        hStdOutput: output,
+        hStdError: error,
         ..Default::default()
     }
 }
@@ -263,15 +320,10 @@ impl Drop for PrivateDesktop {
 }
 
 /// The standard handles a child is given: present, valid, once each.
-fn std_handles() -> Vec<HANDLE> {
+fn std_handles(handles: &StdHandles) -> Vec<HANDLE> {
     let mut out: Vec<HANDLE> = Vec::new();
-    for raw in [
-        std::io::stdin().as_raw_handle(),
-        std::io::stdout().as_raw_handle(),
-        std::io::stderr().as_raw_handle(),
-    ] {
-        let h = HANDLE(raw);
-        if !h.is_invalid() && !raw.is_null() && !out.contains(&h) {
+    for h in handles.all() {
+        if !h.is_invalid() && !h.0.is_null() && !out.contains(&h) {
             out.push(h);
         }
     }
@@ -387,8 +439,18 @@ fn run_in_job(info: PROCESS_INFORMATION, runner: bool) -> Result<RunOutcome, San
     })
 }
 
+/// The console flags [`console_flags`] plans for `start`.
+fn flags_for(start: SandboxedStart) -> PROCESS_CREATION_FLAGS {
+    console_flags(start)
+        .iter()
+        .fold(PROCESS_CREATION_FLAGS(0), |flags, name| match *name {
+            "CREATE_NO_WINDOW" => flags | CREATE_NO_WINDOW,
+            _ => flags,
+        })
+}
+
 /// Starts cordon's runner as the sandbox account with its stored password;
-/// the runner restricts itself to `capability_sid` and runs the command,
+/// the runner restricts itself to `run_sid` and runs the command,
 /// whose command line it finds in [`RUNNER_COMMAND_LINE_VAR`].
 pub(super) fn logon_user(
     plan: &WindowsPlan,
@@ -416,7 +478,11 @@ pub(super) fn logon_user(
     // the caller (CreateProcessWithLogonW leaves that to the application
     // when lpDesktop names one).
     let mut desktop_name = wide(&desktop.path);
-    let startup = startup_info(Some(&mut desktop_name));
+    let handles = StdHandles::new()?;
+    let startup = startup_info(Some(&mut desktop_name), &handles);
+    // No console flags (console_flags(Runner)): CreateProcessWithLogonW
+    // always adds CREATE_NEW_CONSOLE, which makes CREATE_NO_WINDOW void.
+    let flags = CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED | flags_for(SandboxedStart::Runner);
     let mut info = PROCESS_INFORMATION::default();
     // SAFETY: every buffer lives across the call; the command line is a
     // writable NUL-terminated buffer, the environment a double-NUL block.
@@ -428,7 +494,7 @@ pub(super) fn logon_user(
             LOGON_WITH_PROFILE,
             PCWSTR::null(),
             Some(PWSTR(command_line.as_mut_ptr())),
-            CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED,
+            flags,
             Some(block.as_ptr().cast()),
             &cwd,
             &startup,
@@ -467,6 +533,7 @@ pub(super) fn restricted_token(
         Some(&block),
         Some(&cwd),
         Some(&desktop.path),
+        SandboxedStart::RestrictedTokenCommand,
     )
 }
 
@@ -519,7 +586,7 @@ fn own_profile_env() -> Result<Vec<(String, String)>, SandboxError> {
 /// write-restricted copy of its own token (the only kind of token
 /// `CreateProcessAsUserW` takes without privileges), with its environment,
 /// working directory and standard handles.
-pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
+pub(crate) fn runner(run_sid: &str) -> Result<RunOutcome, SandboxError> {
     let command_line = std::env::var(RUNNER_COMMAND_LINE_VAR).map_err(|_| SandboxError::Layer {
         layer: LAYER.into(),
         why: format!("the runner found no command line in {RUNNER_COMMAND_LINE_VAR}"),
@@ -538,11 +605,18 @@ pub(crate) fn runner(capability_sid: &str) -> Result<RunOutcome, SandboxError> {
         .map(|(k, v)| (OsString::from(k), OsString::from(v)))
         .collect();
     let block = environment_block(&inherited, &overrides)?;
-    spawn_restricted(&command_line, capability_sid, Some(&block), None, None)
+    spawn_restricted(
+        &command_line,
+        run_sid,
+        Some(&block),
+        None,
+        None,
+        SandboxedStart::RunnerCommand,
+    )
 }
 
 /// Starts `command_line` under a write-restricted copy of this process's
-/// token restricted to `capability_sid`, in a job, and waits for it.
+/// token restricted to `run_sid`, in a job, and waits for it.
 /// `None` for the environment or directory inherits this process's.
 fn spawn_restricted(
     command_line: &str,
@@ -550,11 +624,13 @@ fn spawn_restricted(
     env_block: Option<&[u16]>,
     cwd: Option<&HSTRING>,
     desktop: Option<&str>,
+    start: SandboxedStart,
 ) -> Result<RunOutcome, SandboxError> {
     let restricted = token::restricted(run_sid)?;
     let mut command_line = wide(command_line);
     let mut desktop_name = desktop.map(wide);
-    let handles = std_handles();
+    let std = StdHandles::new()?;
+    let handles = std_handles(&std);
     let inherit = !handles.is_empty();
     let mut list = if inherit {
         Some(HandleList::new(handles)?)
@@ -564,14 +640,14 @@ fn spawn_restricted(
     let startup = STARTUPINFOEXW {
         StartupInfo: STARTUPINFOW {
             cb: u32::try_from(std::mem::size_of::<STARTUPINFOEXW>()).unwrap_or(0),
-            ..startup_info(desktop_name.as_mut())
+            ..startup_info(desktop_name.as_mut(), &std)
         },
         lpAttributeList: list.as_mut().map_or(
             LPPROC_THREAD_ATTRIBUTE_LIST::default(),
             HandleList::attributes,
         ),
     };
-    let mut flags = CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED;
+    let mut flags = CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED | flags_for(start);
     if list.is_some() {
         flags |= EXTENDED_STARTUPINFO_PRESENT;
     }

@@ -6,6 +6,7 @@ use super::win_err;
 use crate::plan::windows::host::OWNER_RIGHTS_SID;
 use crate::plan::windows::{restricting_sids, SetupCaller};
 use crate::SandboxError;
+use windows::core::PWSTR;
 use windows::Win32::Foundation::{GENERIC_ALL, HANDLE};
 use windows::Win32::Security::Authorization::{SetSecurityInfo, SE_KERNEL_OBJECT};
 use windows::Win32::Security::{
@@ -16,7 +17,11 @@ use windows::Win32::Security::{
     TOKEN_QUERY, TOKEN_USER, WRITE_RESTRICTED,
 };
 use windows::Win32::Storage::FileSystem::READ_CONTROL;
-use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+use windows::Win32::System::RemoteDesktop::{
+    ProcessIdToSessionId, WTSDomainName, WTSFreeMemory, WTSQuerySessionInformationW, WTSUserName,
+    WTS_INFO_CLASS,
+};
+use windows::Win32::System::Threading::{GetCurrentProcess, GetCurrentProcessId, OpenProcessToken};
 
 const LAYER: &str = "windows-token";
 /// `SE_GROUP_LOGON_ID`: the group that is this logon session's SID.
@@ -122,14 +127,97 @@ pub(super) fn own_user_sid() -> Result<String, SandboxError> {
     user_sid(own_token()?.0)
 }
 
-/// Who runs setup: elevation, user, and the owner of `cordon_home`.
-pub(super) fn setup_caller(cordon_home: &std::path::Path) -> Result<SetupCaller, SandboxError> {
+/// Who runs setup (elevation, user) and for whom: the user of this
+/// process's session, `for_user` resolved to a SID, the owner of
+/// `cordon_home`, whether `state` or a directory above it is a reparse
+/// point, and the sandbox accounts that exist. Only the token is needed
+/// for uninstall (`for_setup` false).
+pub(super) fn setup_caller(
+    cordon_home: &std::path::Path,
+    state: &std::path::Path,
+    for_user: Option<&str>,
+    for_setup: bool,
+) -> Result<SetupCaller, SandboxError> {
     let token = own_token()?;
-    Ok(SetupCaller {
+    let mut caller = SetupCaller {
         elevated: elevated(token.0)?,
         user_sid: user_sid(token.0)?,
-        home_owner_sid: super::acl::owner_of(cordon_home)?,
-    })
+        ..SetupCaller::default()
+    };
+    if !for_setup {
+        return Ok(caller);
+    }
+    caller.session_user_sid = session_user_sid()?;
+    caller.for_user_sid = for_user
+        .map(|name| {
+            super::accounts::sid_string(name).map_err(|_| SandboxError::Layer {
+                layer: LAYER.into(),
+                why: format!("--for-user {name}: no such account"),
+                fix: "name a local or domain user (DOMAIN\\user or user)".into(),
+            })
+        })
+        .transpose()?;
+    caller.home_owner_sid = super::acl::owner_of(cordon_home)?;
+    caller.home_reparse_point = state
+        .ancestors()
+        .find(|dir| is_reparse_point(dir))
+        .map(|dir| dir.display().to_string());
+    caller.sandbox_account_sids = super::account_sids();
+    Ok(caller)
+}
+
+/// `FILE_ATTRIBUTE_REPARSE_POINT`: a junction, symbolic link or other
+/// reparse point.
+const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
+
+fn is_reparse_point(path: &std::path::Path) -> bool {
+    use std::os::windows::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0)
+}
+
+/// One string of this session's information (`WTSQuerySessionInformationW`).
+fn session_string(session: u32, class: WTS_INFO_CLASS) -> Option<String> {
+    let mut buffer = PWSTR::null();
+    let mut bytes = 0u32;
+    // SAFETY: the local server (None) and a session id; the call allocates
+    // `buffer`, freed below.
+    unsafe { WTSQuerySessionInformationW(None, session, class, &mut buffer, &mut bytes) }.ok()?;
+    if buffer.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated wide string from the call, read before it is freed.
+    let text = unsafe { buffer.to_string() }.ok();
+    // SAFETY: allocated by WTSQuerySessionInformationW, freed once.
+    unsafe { WTSFreeMemory(buffer.0.cast()) };
+    text
+}
+
+/// The SID of the user logged on to this process's session (after an
+/// over-the-shoulder elevation: the standard user, not the administrator
+/// whose token this is); `None` when the session has no user (services,
+/// session 0). A user whose name does not resolve is an error: setup
+/// must not fall back to the administrator for them.
+fn session_user_sid() -> Result<Option<String>, SandboxError> {
+    let mut session = 0u32;
+    // SAFETY: this process's id; `session` is a writable local.
+    if unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut session) }.is_err() {
+        return Ok(None);
+    }
+    let Some(user) = session_string(session, WTSUserName).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let name = match session_string(session, WTSDomainName).filter(|d| !d.is_empty()) {
+        Some(domain) => format!("{domain}\\{user}"),
+        None => user,
+    };
+    super::accounts::sid_string(&name)
+        .map(Some)
+        .map_err(|_| SandboxError::Layer {
+            layer: LAYER.into(),
+            why: format!("the user of this session, {name}, has no SID that setup could look up"),
+            fix: "pass --for-user naming the user who runs cordon".into(),
+        })
 }
 
 /// A DACL granting full access to each of `sids` (string forms), and

@@ -15,7 +15,8 @@
 //! A proxy-enforced run and a run without network use `offline`; a run with
 //! the full network uses `online`. The unelevated mode (`[windows] sandbox =
 //! "unelevated"`) runs the command under a restricted copy of the caller's
-//! token with a per-run capability SID instead of an account; such a token
+//! token with a per-run restricting SID (`S-1-5-21-…` form) instead of an
+//! account; such a token
 //! cannot be singled out by firewall rules, so every run that needs network
 //! enforcement is moved to the `offline` account transparently; and once
 //! the accounts are set up, full-network runs use `online`, since a
@@ -32,15 +33,20 @@
 //! * The sandbox account's own ACL entries (the half of each grant that
 //!   its normal access check needs) stay after a logon-user run, so that
 //!   concurrent runs keep working; alone they let nothing be written, since
-//!   every write also needs the run's capability SID, which is revoked.
+//!   every write also needs the run's SID, which is revoked.
 
 pub mod host;
+pub mod setup;
 pub mod wfp;
 
 pub use host::{
-    account_action, firewall_state_problems, profile_overrides, restricting_sids, run_sid,
-    setup_refusal, strip_profile_variables, AccountAction, GrantHold, GrantLedger, ModifyState,
-    ObservedProfile, SetupCaller, PROFILE_VARIABLES,
+    account_action, console_flags, firewall_state_problems, profile_overrides, restricting_sids,
+    run_sid, sandboxed_stdin, strip_profile_variables, AccountAction, ConsoleStart, GrantHold,
+    GrantLedger, ModifyState, ObservedProfile, SandboxStdin, SandboxedStart, PROFILE_VARIABLES,
+};
+pub use setup::{
+    admin_refusal, marker_user_refusal, password_file_sddl, setup_target, PasswordScope,
+    SetupCaller, SetupTarget,
 };
 pub use wfp::{
     wfp_filters, wfp_problems, wfp_verdict, ObservedWfp, ObservedWfpFilter, WfpAction,
@@ -84,12 +90,12 @@ impl Identity {
 pub enum Launch {
     /// cordon's runner (`cordon sandbox windows-runner`) is started as the
     /// sandbox account with its stored password (`CreateProcessWithLogonW`);
-    /// it restricts its own token to writes the run's capability SID is
+    /// it restricts its own token to writes the run's SID is
     /// granted (`WRITE_RESTRICTED`) and starts the command with it
     /// (`CreateProcessAsUserW`, allowed for a restricted copy of the
     /// caller's own token).
     LogonUser,
-    /// The caller's token, restricted, with a per-run capability SID
+    /// The caller's token, restricted, with a per-run restricting SID
     /// (`CreateRestrictedToken`, `CreateProcessAsUserW`).
     RestrictedToken,
     /// No sandbox (danger-full-access): the caller's own token.
@@ -185,10 +191,18 @@ pub struct SetupMarker {
     pub proxy_ports: Vec<u16>,
     /// Whether the loopback WFP filters were left out.
     pub allow_local_binding: bool,
+    /// The SID of the user whose runs use the accounts (set by setup; a
+    /// run by anyone else is refused, [`marker_user_refusal`]). Not part
+    /// of what a run compares in [`setup_decision`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_user: Option<String>,
+    /// The DPAPI scope of the stored passwords (set by setup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_scope: Option<PasswordScope>,
 }
 
-/// The current marker format.
-pub const MARKER_VERSION: u32 = 2;
+/// The current marker format (3: records `for_user` and `password_scope`).
+pub const MARKER_VERSION: u32 = 3;
 
 /// Whether setup must run (again) before a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -579,7 +593,7 @@ pub fn select_launch(
         ),
         (Some(Identity::Online), WindowsSandbox::Unelevated) => (
             Launch::RestrictedToken,
-            "[windows] sandbox = \"unelevated\" and the full network: a restricted token with a per-run capability SID".into(),
+            "[windows] sandbox = \"unelevated\" and the full network: a restricted token with a per-run restricting SID".into(),
         ),
         (Some(Identity::Offline), WindowsSandbox::Unelevated) => (
             Launch::LogonUser,
@@ -619,14 +633,14 @@ pub enum AclAccess {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Trustee {
     /// A sandbox account (for its normal access check; kept between runs)
-    /// and a capability SID generated for this run (for the write-restricted
+    /// and a restricting SID generated for this run (`S-1-5-21-…` form; for the write-restricted
     /// check; revoked after the run). A write needs both.
-    AccountAndCapabilitySid {
+    AccountAndRunSid {
         /// The account's user name.
         name: String,
     },
-    /// A capability SID generated for this run.
-    CapabilitySid,
+    /// A restricting SID generated for this run (`S-1-5-21-…` form).
+    RunSid,
     /// Nobody (unsandboxed).
     None,
 }
@@ -689,13 +703,18 @@ pub struct WindowsPlan {
     /// The job's UI restrictions (`JOB_OBJECT_UILIMIT_*`); the command
     /// also runs on a private desktop.
     pub job_ui_limits: Vec<String>,
+    /// The console flags of each sandboxed start ([`console_flags`]:
+    /// `runner`, `runner-command`, `restricted-token-command`); a console
+    /// as cordon's standard input reaches none of them (the `NUL` device
+    /// instead, [`sandboxed_stdin`]).
+    pub console_starts: Vec<ConsoleStart>,
     /// The command's writable `TEMP` and `TMP` (a per-account directory,
     /// granted like a writable root).
     pub temp_dir: Option<PathBuf>,
     /// Who the ACL entries name.
     pub trustee: Trustee,
     /// With [`Launch::LogonUser`]: the command line started as the sandbox
-    /// account (cordon's runner), with `CAPABILITY-SID` standing for the
+    /// account (cordon's runner), with `RUN-SID` standing for the
     /// SID the executor generates per run. The command's own line reaches
     /// the runner in [`RUNNER_COMMAND_LINE_VAR`], not on this line (which
     /// `CreateProcessWithLogonW` limits to 1024 characters).
@@ -802,6 +821,8 @@ pub fn plan_windows(
         version: MARKER_VERSION,
         proxy_ports: marker_ports,
         allow_local_binding: options.allow_local_binding,
+        for_user: None,
+        password_scope: None,
     };
     let setup = if launch == Launch::LogonUser {
         setup_decision(options.marker.as_ref(), &setup_marker)
@@ -821,10 +842,10 @@ pub fn plan_windows(
         (Vec::new(), Vec::new())
     };
     let trustee = match (launch, identity) {
-        (Launch::LogonUser, Some(id)) => Trustee::AccountAndCapabilitySid {
+        (Launch::LogonUser, Some(id)) => Trustee::AccountAndRunSid {
             name: id.account().into(),
         },
-        (Launch::RestrictedToken, _) => Trustee::CapabilitySid,
+        (Launch::RestrictedToken, _) => Trustee::RunSid,
         _ => Trustee::None,
     };
     let sandboxed = identity.is_some();
@@ -899,7 +920,7 @@ pub fn plan_windows(
     let runner_command_line = if launch == Launch::LogonUser {
         Some(runner_command_line(
             &options.cordon_exe,
-            CAPABILITY_SID_PLACEHOLDER,
+            RUN_SID_PLACEHOLDER,
         )?)
     } else {
         None
@@ -920,6 +941,20 @@ pub fn plan_windows(
         } else {
             Vec::new()
         },
+        console_starts: match launch {
+            Launch::LogonUser => vec![SandboxedStart::Runner, SandboxedStart::RunnerCommand],
+            Launch::RestrictedToken => vec![SandboxedStart::RestrictedTokenCommand],
+            Launch::Unsandboxed => Vec::new(),
+        }
+        .into_iter()
+        .map(|start| ConsoleStart {
+            start,
+            flags: console_flags(start)
+                .iter()
+                .map(|f| (*f).to_string())
+                .collect(),
+        })
+        .collect(),
         job_ui_limits: if sandboxed {
             JOB_UI_LIMITS.iter().map(|s| (*s).to_string()).collect()
         } else {
@@ -942,9 +977,8 @@ pub fn plan_windows(
     })
 }
 
-/// Stands for the per-run SID in a printed plan.
-pub const CAPABILITY_SID_PLACEHOLDER: &str = "CAPABILITY-SID";
-/// Stands for the per-run SID among the restricting SIDs of a printed plan.
+/// Stands for the per-run restricting SID (`S-1-5-21-…` form) in a printed
+/// plan: on the runner's command line and among the restricting SIDs.
 pub const RUN_SID_PLACEHOLDER: &str = "RUN-SID";
 /// Stands for the token's logon SID in a printed plan.
 pub const LOGON_SID_PLACEHOLDER: &str = "LOGON-SID";
@@ -976,19 +1010,19 @@ pub const RUNNER_COMMAND_LINE_VAR: &str = "CORDON_RUNNER_COMMAND_LINE";
 pub const LOGON_COMMAND_LINE_MAX: usize = 1024;
 
 /// The command line that starts cordon's runner as the sandbox account:
-/// `cordon.exe sandbox windows-runner --capability-sid SID`. Refused when
+/// `cordon.exe sandbox windows-runner --run-sid SID`. Refused when
 /// it exceeds what `CreateProcessWithLogonW` accepts.
-pub fn runner_command_line(cordon_exe: &str, capability_sid: &str) -> Result<String, SandboxError> {
+pub fn runner_command_line(cordon_exe: &str, run_sid: &str) -> Result<String, SandboxError> {
     let line = self::command_line(&[
         OsString::from(cordon_exe),
         "sandbox".into(),
         RUNNER_SUBCOMMAND.into(),
-        "--capability-sid".into(),
-        capability_sid.into(),
+        "--run-sid".into(),
+        run_sid.into(),
     ])?;
     // Measured with the longest SID a run can get, so a plan that passes
     // here never fails at run time; the limit counts the final NUL.
-    let longest = line.replace(capability_sid, host::LONGEST_RUN_SID);
+    let longest = line.replace(run_sid, host::LONGEST_RUN_SID);
     if longest.encode_utf16().count() >= LOGON_COMMAND_LINE_MAX {
         return Err(SandboxError::Unsupported(format!(
             "cordon's path makes the runner's command line longer than the {LOGON_COMMAND_LINE_MAX} characters Windows accepts for a command started as another user; install cordon under a shorter path"

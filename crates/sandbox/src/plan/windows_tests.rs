@@ -129,7 +129,7 @@ fn proxy_run_is_moved_to_logon_user_and_says_why() {
     );
     assert_eq!(
         plan.trustee,
-        Trustee::AccountAndCapabilitySid {
+        Trustee::AccountAndRunSid {
             name: "cordon-offline".into()
         }
     );
@@ -142,8 +142,8 @@ fn proxy_run_is_moved_to_logon_user_and_says_why() {
             "cordon.exe",
             "sandbox",
             "windows-runner",
-            "--capability-sid",
-            "CAPABILITY-SID",
+            "--run-sid",
+            "RUN-SID",
         ]
     );
     assert_eq!(plan.runner_exe, Some(PathBuf::from("cordon.exe")));
@@ -366,7 +366,7 @@ fn acl_grants_and_denies() {
         &options(WindowsSandbox::Unelevated),
     )
     .unwrap();
-    assert_eq!(rt.trustee, Trustee::CapabilitySid);
+    assert_eq!(rt.trustee, Trustee::RunSid);
     assert_eq!(rt.writable_roots.len(), 2);
     assert!(rt.readable_roots.is_empty());
     assert_eq!(rt.runner_command_line, None, "no account, no runner");
@@ -401,6 +401,8 @@ fn marker(ports: &[u16], allow_local_binding: bool) -> SetupMarker {
         version: MARKER_VERSION,
         proxy_ports: ports.to_vec(),
         allow_local_binding,
+        for_user: None,
+        password_scope: None,
     }
 }
 
@@ -772,7 +774,7 @@ fn command_lines_split_back_into_their_arguments() {
             exe,
             "sandbox",
             "windows-runner",
-            "--capability-sid",
+            "--run-sid",
             "S-1-15-3-1024-1-2-3-4"
         ]
     );
@@ -790,7 +792,7 @@ fn a_runner_line_windows_would_cut_is_refused() {
     // placeholder: an exe path that fits only a short SID is refused.
     let exe = format!(r"C:\{}\cordon.exe", "d".repeat(930));
     assert!(runner_command_line(&exe, "S-1-15-3-1024-1-2-3-4").is_err());
-    assert!(runner_command_line(&exe, CAPABILITY_SID_PLACEHOLDER).is_err());
+    assert!(runner_command_line(&exe, RUN_SID_PLACEHOLDER).is_err());
     // A long command is fine: its line travels in the environment.
     let long_cmd = vec![OsString::from("cmd.exe"), "x".repeat(5000).into()];
     let plan = plan_windows(

@@ -1,5 +1,5 @@
-//! Pure decisions the Windows executor takes about the host: whether setup
-//! may run, what to do with an existing account, the restricting SIDs of a
+//! Pure decisions the Windows executor takes about the host: what to do
+//! with an existing account, the restricting SIDs of a
 //! run's token, which ACL grants of the sandbox accounts a finished run
 //! may take back, and the effective firewall state.
 
@@ -16,60 +16,6 @@ pub const EVERYONE_SID: &str = "S-1-1-0";
 /// OWNER RIGHTS: an entry for it replaces the implicit rights of an
 /// object's owner (`READ_CONTROL` and `WRITE_DAC`).
 pub const OWNER_RIGHTS_SID: &str = "S-1-3-4";
-
-/// Who runs `cordon sandbox windows setup`, as read from its token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetupCaller {
-    /// The token is elevated (`TokenElevation`).
-    pub elevated: bool,
-    /// The token's user SID.
-    pub user_sid: String,
-    /// The owner of `$CORDON_HOME` (where the passwords are stored),
-    /// when it exists.
-    pub home_owner_sid: Option<String>,
-}
-
-/// Refuses setup before anything is touched (the marker included): not
-/// elevated; LocalSystem (`CreateProcessWithLogonW` cannot be used from
-/// it, so no run could start); or an elevated account other than the
-/// owner of `$CORDON_HOME` (a standard user who elevated with another
-/// administrator's credentials): the passwords would be sealed with DPAPI
-/// for the administrator, and the user's runs could not read them.
-pub fn setup_refusal(caller: &SetupCaller) -> Option<SandboxError> {
-    let refuse = |why: String, fix: &str| SandboxError::Layer {
-        layer: "windows-setup".into(),
-        why,
-        fix: fix.into(),
-    };
-    if caller.user_sid.eq_ignore_ascii_case(LOCAL_SYSTEM_SID) {
-        return Some(refuse(
-            "setup is running as LocalSystem, from which CreateProcessWithLogonW cannot start the sandbox accounts' processes".into(),
-            "run `cordon sandbox windows setup` from an elevated prompt of the user who runs cordon",
-        ));
-    }
-    if !caller.elevated {
-        return Some(refuse(
-            "creating the sandbox accounts and the firewall and WFP filters needs an elevated (administrator) process; nothing was changed".into(),
-            "run `cordon sandbox windows setup` from an elevated prompt (Run as administrator)",
-        ));
-    }
-    if let Some(owner) = &caller.home_owner_sid {
-        // An elevated administrator's new files are owned by the
-        // Administrators group: that is the same user.
-        if !owner.eq_ignore_ascii_case(&caller.user_sid)
-            && !owner.eq_ignore_ascii_case(ADMINISTRATORS_SID)
-        {
-            return Some(refuse(
-                format!(
-                    "setup runs as {} but $CORDON_HOME belongs to {owner}: the account passwords are sealed with DPAPI for the user running setup, and {owner} could not read them",
-                    caller.user_sid
-                ),
-                "run setup elevated as the user who runs cordon (that user must be an administrator), or set CORDON_HOME to a directory of the elevated user",
-            ));
-        }
-    }
-    None
-}
 
 /// What setup does with one sandbox account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -306,6 +252,68 @@ pub fn strip_profile_variables(env: &[(String, String)]) -> Vec<(String, String)
         .filter(|(k, _)| !PROFILE_VARIABLES.iter().any(|p| p.eq_ignore_ascii_case(k)))
         .cloned()
         .collect()
+}
+
+/// How a sandboxed process is started, for its console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxedStart {
+    /// cordon's runner, as the sandbox account (`CreateProcessWithLogonW`).
+    Runner,
+    /// The command, by the runner (`CreateProcessAsUserW`).
+    RunnerCommand,
+    /// The command, by cordon under a restricted copy of your token
+    /// (`CreateProcessAsUserW`).
+    RestrictedTokenCommand,
+}
+
+/// The console flags (beyond `CREATE_SUSPENDED` and
+/// `CREATE_UNICODE_ENVIRONMENT`) each sandboxed start passes, by the
+/// process-creation-flags documentation:
+/// * the runner: none. `CreateProcessWithLogonW` always adds
+///   `CREATE_NEW_CONSOLE` (and `CREATE_NEW_PROCESS_GROUP`), and
+///   `CREATE_NO_WINDOW` "is ignored if ... used with CREATE_NEW_CONSOLE";
+///   the runner's console is made on the run's private desktop;
+/// * the runner's command: none, so it shares that private console;
+/// * a restricted-token command: `CREATE_NO_WINDOW`, so it gets a console
+///   of its own without a window instead of attaching to yours (from
+///   which it could open `CONIN$` and queue input for your shell).
+pub fn console_flags(start: SandboxedStart) -> &'static [&'static str] {
+    match start {
+        SandboxedStart::Runner | SandboxedStart::RunnerCommand => &[],
+        SandboxedStart::RestrictedTokenCommand => &["CREATE_NO_WINDOW"],
+    }
+}
+
+/// One sandboxed start and its console flags, as the plan lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsoleStart {
+    /// Which start.
+    pub start: SandboxedStart,
+    /// Its flags ([`console_flags`]).
+    pub flags: Vec<String>,
+}
+
+/// Where a sandboxed process's standard input comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxStdin {
+    /// cordon's own standard input (a pipe or a file).
+    Inherit,
+    /// The `NUL` device: cordon's standard input is a console, whose input
+    /// buffer a sandboxed process could write to (`WriteConsoleInput`),
+    /// queueing keystrokes your shell reads after the run (the Windows
+    /// form of `TIOCSTI`).
+    NullDevice,
+}
+
+/// A console as standard input is never handed to a sandboxed process.
+pub fn sandboxed_stdin(stdin_is_console: bool) -> SandboxStdin {
+    if stdin_is_console {
+        SandboxStdin::NullDevice
+    } else {
+        SandboxStdin::Inherit
+    }
 }
 
 #[cfg(test)]

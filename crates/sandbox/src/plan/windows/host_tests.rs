@@ -1,44 +1,5 @@
 use super::*;
 
-const ME: &str = "S-1-5-21-10-20-30-1001";
-
-fn caller(elevated: bool, user: &str, home_owner: Option<&str>) -> SetupCaller {
-    SetupCaller {
-        elevated,
-        user_sid: user.into(),
-        home_owner_sid: home_owner.map(str::to_string),
-    }
-}
-
-fn refusal_text(c: &SetupCaller) -> Option<String> {
-    setup_refusal(c).map(|e| e.to_string())
-}
-
-#[test]
-fn unelevated_setup_is_refused_before_anything_changes() {
-    let why = refusal_text(&caller(false, ME, Some(ME))).unwrap();
-    assert!(why.contains("elevated"), "{why}");
-    assert!(why.contains("nothing was changed"), "{why}");
-    // Positive control: the same user, elevated, may set up.
-    assert!(setup_refusal(&caller(true, ME, Some(ME))).is_none());
-    assert!(setup_refusal(&caller(true, ME, None)).is_none());
-    assert!(setup_refusal(&caller(true, ME, Some(ADMINISTRATORS_SID))).is_none());
-}
-
-#[test]
-fn local_system_is_refused_even_when_elevated() {
-    let why = refusal_text(&caller(true, LOCAL_SYSTEM_SID, None)).unwrap();
-    assert!(why.contains("LocalSystem"), "{why}");
-    assert!(why.contains("CreateProcessWithLogonW"), "{why}");
-}
-
-#[test]
-fn another_administrators_elevation_is_refused_for_dpapi() {
-    let admin = "S-1-5-21-10-20-30-500";
-    let why = refusal_text(&caller(true, admin, Some(ME))).unwrap();
-    assert!(why.contains("DPAPI") && why.contains(ME), "{why}");
-}
-
 #[test]
 fn working_passwords_are_kept() {
     assert_eq!(account_action(false, false), AccountAction::Create);
@@ -210,4 +171,22 @@ fn profile_variables_come_from_the_accounts_profile() {
             ),
         ]
     );
+}
+
+#[test]
+fn only_a_restricted_token_command_needs_no_window() {
+    // CreateProcessWithLogonW always makes a new console, with which
+    // CREATE_NO_WINDOW is documented as ignored: not passed.
+    assert!(console_flags(SandboxedStart::Runner).is_empty());
+    assert!(console_flags(SandboxedStart::RunnerCommand).is_empty());
+    assert_eq!(
+        console_flags(SandboxedStart::RestrictedTokenCommand),
+        ["CREATE_NO_WINDOW"]
+    );
+}
+
+#[test]
+fn a_console_is_never_a_sandboxed_stdin() {
+    assert_eq!(sandboxed_stdin(true), SandboxStdin::NullDevice);
+    assert_eq!(sandboxed_stdin(false), SandboxStdin::Inherit);
 }
