@@ -1,7 +1,9 @@
 //! The Linux executor: applies a [`crate::plan::LinuxPlan`] with namespaces,
 //! mounts, Landlock and seccomp, all from Rust (no bubblewrap, no setuid helper).
 
+mod caps;
 mod landlock;
+mod metadata;
 mod mounts;
 pub(crate) mod placeholders;
 pub(crate) mod probe;
