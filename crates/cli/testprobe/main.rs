@@ -387,6 +387,48 @@ fn run(args: &[String]) -> Result<(), String> {
             };
             check(r as i64, &args[0]).map(drop)
         }
+        // The newest forms: fchmodat2 (Linux 6.6, here with
+        // AT_SYMLINK_NOFOLLOW) and setxattrat (6.13), by number.
+        "fchmodat2" => {
+            let path = CString::new(arg(1)?).unwrap();
+            let mode = u32::from_str_radix(&arg(2)?, 8).map_err(|e| format!("mode: {e}"))?;
+            let r = unsafe {
+                libc::syscall(
+                    452,
+                    libc::AT_FDCWD as i64,
+                    path.as_ptr(),
+                    mode as i64,
+                    libc::AT_SYMLINK_NOFOLLOW as i64,
+                )
+            };
+            check(r, "fchmodat2").map(drop)
+        }
+        "setxattrat" => {
+            #[repr(C)]
+            struct XattrArgs {
+                value: u64,
+                size: u32,
+                flags: u32,
+            }
+            let path = CString::new(arg(1)?).unwrap();
+            let args = XattrArgs {
+                value: b"1".as_ptr() as u64,
+                size: 1,
+                flags: 0,
+            };
+            let r = unsafe {
+                libc::syscall(
+                    463,
+                    libc::AT_FDCWD as i64,
+                    path.as_ptr(),
+                    0i64,
+                    c"user.cordon-test".as_ptr(),
+                    &args as *const XattrArgs,
+                    std::mem::size_of::<XattrArgs>() as i64,
+                )
+            };
+            check(r, "setxattrat").map(drop)
+        }
         // fchmod on a descriptor the probe inherited (a redirected stream).
         "fchmod-fd" => {
             let fd: i32 = arg(1)?.parse().map_err(|e| format!("{e}"))?;
