@@ -425,6 +425,92 @@ fn run(args: &[String]) -> Result<(), String> {
             unsafe { libc::close(fd as i32) };
             Ok(())
         }
+        // Metadata changes, each by path and by descriptor. `chown` changes
+        // the owner to our own uid and gid (a no-op the owner may make);
+        // `utimes` sets explicit times (which only the owner may set).
+        "chmod" | "chown" | "utimes" | "setxattr" | "fchmod" | "fchown" | "futimes"
+        | "fsetxattr" => {
+            let path = CString::new(arg(1)?).unwrap();
+            let mode = || u32::from_str_radix(&arg(2)?, 8).map_err(|e| format!("mode: {e}"));
+            let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+            let times = [libc::timespec {
+                tv_sec: 1_000_000_000,
+                tv_nsec: 0,
+            }; 2];
+            let xattr = c"user.cordon-test";
+            let by_fd = args[0].starts_with('f');
+            let fd = if by_fd {
+                check(
+                    unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) } as i64,
+                    "open",
+                )? as i32
+            } else {
+                -1
+            };
+            let r = unsafe {
+                match args[0].as_str() {
+                    "chmod" => libc::chmod(path.as_ptr(), mode()?),
+                    "fchmod" => libc::fchmod(fd, mode()?),
+                    "chown" => libc::chown(path.as_ptr(), uid, gid),
+                    "fchown" => libc::fchown(fd, uid, gid),
+                    "utimes" => libc::utimensat(libc::AT_FDCWD, path.as_ptr(), times.as_ptr(), 0),
+                    "futimes" => libc::futimens(fd, times.as_ptr()),
+                    "setxattr" => {
+                        libc::setxattr(path.as_ptr(), xattr.as_ptr(), b"1".as_ptr().cast(), 1, 0)
+                    }
+                    _ => libc::fsetxattr(fd, xattr.as_ptr(), b"1".as_ptr().cast(), 1, 0),
+                }
+            };
+            check(r as i64, &args[0]).map(drop)
+        }
+        // The newest forms: fchmodat2 (Linux 6.6, here with
+        // AT_SYMLINK_NOFOLLOW) and setxattrat (6.13), by number.
+        "fchmodat2" => {
+            let path = CString::new(arg(1)?).unwrap();
+            let mode = u32::from_str_radix(&arg(2)?, 8).map_err(|e| format!("mode: {e}"))?;
+            let r = unsafe {
+                libc::syscall(
+                    452,
+                    libc::AT_FDCWD as i64,
+                    path.as_ptr(),
+                    mode as i64,
+                    libc::AT_SYMLINK_NOFOLLOW as i64,
+                )
+            };
+            check(r, "fchmodat2").map(drop)
+        }
+        "setxattrat" => {
+            #[repr(C)]
+            struct XattrArgs {
+                value: u64,
+                size: u32,
+                flags: u32,
+            }
+            let path = CString::new(arg(1)?).unwrap();
+            let args = XattrArgs {
+                value: b"1".as_ptr() as u64,
+                size: 1,
+                flags: 0,
+            };
+            let r = unsafe {
+                libc::syscall(
+                    463,
+                    libc::AT_FDCWD as i64,
+                    path.as_ptr(),
+                    0i64,
+                    c"user.cordon-test".as_ptr(),
+                    &args as *const XattrArgs,
+                    std::mem::size_of::<XattrArgs>() as i64,
+                )
+            };
+            check(r, "setxattrat").map(drop)
+        }
+        // fchmod on a descriptor the probe inherited (a redirected stream).
+        "fchmod-fd" => {
+            let fd: i32 = arg(1)?.parse().map_err(|e| format!("{e}"))?;
+            let mode = u32::from_str_radix(&arg(2)?, 8).map_err(|e| format!("mode: {e}"))?;
+            check(unsafe { libc::fchmod(fd, mode) } as i64, "fchmod").map(drop)
+        }
         "exit" => std::process::exit(arg(1)?.parse().map_err(|e| format!("{e}"))?),
         other => Err(format!("unknown action `{other}`")),
     }

@@ -33,12 +33,21 @@ pub enum Attempt {
     },
     /// A `socket(AF_UNIX, ...)`, refused by the filter.
     UnixSocket,
+    /// A change of mode, owner, times or extended attributes that init,
+    /// which performs these calls, refused or the kernel refused as
+    /// read-only: known, not predicted.
+    Metadata {
+        /// The syscall.
+        op: String,
+        /// The object's path as init saw it.
+        path: PathBuf,
+    },
 }
 
 /// A denied action, counted.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Denial {
-    /// `write`, `network` or `unix-socket`.
+    /// `write`, `metadata`, `network` or `unix-socket`.
     pub kind: &'static str,
     /// Path or address.
     pub target: String,
@@ -61,6 +70,7 @@ pub fn is_denied(policy: &SandboxPolicy, attempt: &Attempt) -> bool {
             policy.network != NetworkMode::Full && !addr.ip().is_loopback()
         }
         Attempt::UnixSocket => true,
+        Attempt::Metadata { .. } => true,
     }
 }
 
@@ -79,6 +89,7 @@ pub fn classify(policy: &SandboxPolicy, attempts: &[Attempt]) -> Vec<Denial> {
             Attempt::Write { op, path } => add("write", path.display().to_string(), op),
             Attempt::Connect { op, addr } => add("network", addr.to_string(), op),
             Attempt::UnixSocket => add("unix-socket", "socket(AF_UNIX)".into(), "socket"),
+            Attempt::Metadata { op, path } => add("metadata", path.display().to_string(), op),
         }
     }
     grouped

@@ -96,6 +96,18 @@ pub fn report(facts: &HostFacts) -> DoctorReport {
                 }
             },
         ),
+        row(
+            "seccomp listener",
+            &s.seccomp_listener,
+            match &facts.seccomp_listener {
+                None => "not probed".into(),
+                Some(Ok(())) => {
+                    "user notification and pidfd_getfd (init performs chmod, chown, utime, xattr)"
+                        .into()
+                }
+                Some(Err(_)) => "unavailable".into(),
+            },
+        ),
     ];
     // Only the stage that failed carries the diagnosis.
     if matches!(facts.userns_probe, Some(Err(_))) {

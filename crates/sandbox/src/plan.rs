@@ -25,6 +25,9 @@ pub enum Layer {
     Landlock,
     /// The seccomp system-call filter.
     Seccomp,
+    /// seccomp user notification: init performs mode, owner, time and
+    /// extended-attribute changes for the command.
+    SeccompListener,
 }
 
 impl Layer {
@@ -34,6 +37,7 @@ impl Layer {
             Layer::Namespaces => "namespaces (user, mount, pid, ipc, net)",
             Layer::Landlock => "Landlock",
             Layer::Seccomp => "seccomp",
+            Layer::SeccompListener => "seccomp listener (chmod, chown, utime, xattr)",
         }
     }
 }
@@ -126,6 +130,13 @@ pub struct SeccompPlan {
     pub socket_families: Vec<&'static str>,
     /// Unix-socket policy.
     pub unix_sockets: UnixSockets,
+    /// Calls init performs for the command (changes of mode, owner, times
+    /// and extended attributes): refused on a writable root's own top
+    /// directory and on objects outside the sandbox's mounts.
+    pub mediated_syscalls: Vec<&'static str>,
+    /// Calls that fail with ENOSYS as on a kernel without them: newer
+    /// forms of the mediated calls (programs fall back to the older ones).
+    pub absent_syscalls: Vec<&'static str>,
     /// Observe file writes and connects for `--log-denials`.
     pub notify_for_denials: bool,
 }
@@ -276,6 +287,34 @@ const DENIED_SYSCALLS: &[&str] = &[
     "fanotify_init",
 ];
 
+/// Calls that change an inode's mode, owner, times or extended
+/// attributes. The owner of a file may make them without any capability
+/// (run as root, the command owns `/tmp`), so init makes them for the
+/// command, refusing a writable root's own top.
+pub const MEDIATED_SYSCALLS: &[&str] = &[
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "fchown",
+    "lchown",
+    "fchownat",
+    "utime",
+    "utimes",
+    "futimesat",
+    "utimensat",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+];
+
+/// Newer forms of [`MEDIATED_SYSCALLS`] (Linux 6.13), refused with ENOSYS.
+const ABSENT_SYSCALLS: &[&str] = &["setxattrat", "removexattrat"];
+
 /// Plans a Linux sandbox for `policy` on a host with `support`.
 ///
 /// Returns the missing layers when the policy needs one the host lacks and
@@ -409,8 +448,20 @@ pub fn plan_linux(
             denied_ioctls: vec!["TIOCSTI", "TIOCLINUX"],
             socket_families,
             unix_sockets,
+            mediated_syscalls: Vec::new(),
+            absent_syscalls: Vec::new(),
             notify_for_denials: options.log_denials,
         });
+        if has(Layer::SeccompListener) {
+            if let Some(s) = plan.seccomp.as_mut() {
+                s.mediated_syscalls = MEDIATED_SYSCALLS.to_vec();
+                s.absent_syscalls = ABSENT_SYSCALLS.to_vec();
+            }
+        } else {
+            plan.unenforced.push(
+                "seccomp listener: the command can change the mode, owner, times and extended attributes of a writable root's own top directory it owns (run as root: /tmp), and of files it reaches through descriptors inherited from outside".into(),
+            );
+        }
     } else {
         plan.unenforced.push(
             "seccomp: ptrace, io_uring, namespace, mount and TIOCSTI calls are allowed, and host unix sockets are reachable".into(),
@@ -500,7 +551,7 @@ fn inside_any_root(policy: &SandboxPolicy, path: &Path) -> bool {
 #[serde(tag = "os", rename_all = "lowercase")]
 pub enum OsPlan {
     /// The Linux plan.
-    Linux(LinuxPlan),
+    Linux(Box<LinuxPlan>),
     /// The macOS (Seatbelt) plan.
     Macos(macos::MacosPlan),
     /// The Windows plan.

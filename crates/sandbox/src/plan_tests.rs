@@ -201,12 +201,51 @@ fn missing_layer_refuses_unless_degraded() {
 }
 
 #[test]
+fn metadata_calls_go_to_init_unless_the_listener_is_missing() {
+    let pol = policy(SandboxMode::WorkspaceWrite, NetworkMode::None);
+    let p = plan_linux(&pol, &HostSupport::full(7), PlanOptions::default()).unwrap();
+    let s = p.seccomp.unwrap();
+    assert_eq!(s.mediated_syscalls, MEDIATED_SYSCALLS);
+    for name in ["chmod", "fchownat", "utimensat", "fchmodat2", "lsetxattr"] {
+        assert!(s.mediated_syscalls.contains(&name), "{name}");
+    }
+    assert_eq!(s.absent_syscalls, vec!["setxattrat", "removexattrat"]);
+
+    let mut support = HostSupport::full(7);
+    support.seccomp_listener = missing("no pidfd_getfd");
+    let err = plan_linux(&pol, &support, PlanOptions::default()).unwrap_err();
+    assert_eq!(err.len(), 1);
+    assert_eq!(err[0].layer, Layer::SeccompListener);
+    assert!(err[0].reason.contains("no pidfd_getfd"));
+    let p = plan_linux(
+        &pol,
+        &support,
+        PlanOptions {
+            allow_degraded: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let s = p.seccomp.unwrap();
+    assert!(s.mediated_syscalls.is_empty() && s.absent_syscalls.is_empty());
+    assert!(
+        s.denied_syscalls.contains(&"ptrace"),
+        "the rest of the filter stays"
+    );
+    assert!(p
+        .unenforced
+        .iter()
+        .any(|u| u.contains("seccomp listener") && u.contains("/tmp")));
+}
+
+#[test]
 fn nothing_left_says_so() {
     let support = HostSupport {
         namespaces: missing("a"),
         landlock: missing("b"),
         landlock_abi: 0,
         seccomp: missing("c"),
+        seccomp_listener: missing("d"),
     };
     let p = plan_linux(
         &policy(SandboxMode::ReadOnly, NetworkMode::None),

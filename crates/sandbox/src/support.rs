@@ -34,6 +34,11 @@ pub struct HostFacts {
     pub seccomp_available: bool,
     /// The `Seccomp:` field of `/proc/self/status` (2: already filtered, e.g. Docker).
     pub seccomp_mode_of_self: Option<u32>,
+    /// Whether init can listen for the command's calls and act on them:
+    /// seccomp user notification (Linux 5.0), `pidfd_getfd` (5.6), and no
+    /// listener on a filter cordon already runs under (the kernel allows
+    /// one per process). `None`: not checked, assumed to work.
+    pub seccomp_listener: Option<Result<(), String>>,
     /// `/.dockerenv` or `/run/.containerenv` exists, or cgroup names a container runtime.
     pub in_container: bool,
     /// The kernel reports WSL1 ("Microsoft" in the release string).
@@ -80,6 +85,8 @@ pub struct HostSupport {
     pub landlock_abi: u32,
     /// seccomp filters.
     pub seccomp: Availability,
+    /// seccomp user notification, for the calls init performs.
+    pub seccomp_listener: Availability,
 }
 
 impl HostSupport {
@@ -90,6 +97,7 @@ impl HostSupport {
             landlock: Availability::Available,
             landlock_abi,
             seccomp: Availability::Available,
+            seccomp_listener: Availability::Available,
         }
     }
 
@@ -100,6 +108,7 @@ impl HostSupport {
             landlock: diagnose_landlock(facts),
             landlock_abi: facts.landlock_abi,
             seccomp: diagnose_seccomp(facts),
+            seccomp_listener: diagnose_listener(facts),
         }
     }
 
@@ -109,8 +118,11 @@ impl HostSupport {
             (Layer::Namespaces, &self.namespaces),
             (Layer::Landlock, &self.landlock),
             (Layer::Seccomp, &self.seccomp),
+            (Layer::SeccompListener, &self.seccomp_listener),
         ]
         .into_iter()
+        // Without filters there is no listener either; one reason is enough.
+        .filter(|(layer, _)| *layer != Layer::SeccompListener || self.seccomp.is_available())
         .filter_map(|(layer, a)| match a {
             Availability::Available => None,
             Availability::Missing { reason, fix } => Some(MissingLayer {
@@ -197,6 +209,26 @@ fn diagnose_seccomp(f: &HostFacts) -> Availability {
             "the kernel does not support seccomp filters (CONFIG_SECCOMP_FILTER)",
             "use a kernel built with CONFIG_SECCOMP_FILTER",
         )
+    }
+}
+
+fn diagnose_listener(f: &HostFacts) -> Availability {
+    if !f.seccomp_available {
+        return Availability::missing(
+            "needs seccomp filters, which are unavailable",
+            "use a kernel built with CONFIG_SECCOMP_FILTER",
+        );
+    }
+    match &f.seccomp_listener {
+        None | Some(Ok(())) => Availability::Available,
+        Some(Err(why)) => Availability::missing(
+            format!("{why}; init performs chmod, chown, utime and xattr calls for the command so that it cannot change a writable root's own top directory (run as root: /tmp)"),
+            if f.seccomp_mode_of_self == Some(2) {
+                "run cordon outside that sandbox, or pass --allow-degraded to run without it"
+            } else {
+                "upgrade to Linux 5.6 or later, or pass --allow-degraded to run without it"
+            },
+        ),
     }
 }
 

@@ -74,3 +74,26 @@ fn landlock_missing_from_lsm_list_is_named() {
     assert_eq!(s.missing_layers().len(), 1);
     assert_eq!(s.missing_layers()[0].layer, Layer::Landlock);
 }
+
+#[test]
+fn a_missing_listener_is_named_with_its_fix() {
+    let mut f = healthy();
+    f.seccomp_listener = Some(Err("the kernel has no pidfd_getfd (Linux 5.6)".into()));
+    let s = HostSupport::from_facts(&f);
+    let r = reason(&s.seccomp_listener);
+    assert!(
+        r.contains("pidfd_getfd") && r.contains("Linux 5.6 or later"),
+        "{r}"
+    );
+    assert_eq!(s.missing_layers().len(), 1);
+    assert_eq!(s.missing_layers()[0].layer, Layer::SeccompListener);
+    // Inside another sandbox (a second listener is refused).
+    f.seccomp_mode_of_self = Some(2);
+    f.seccomp_listener = Some(Err("already under a listener".into()));
+    assert!(reason(&HostSupport::from_facts(&f).seccomp_listener).contains("outside that sandbox"));
+    // Without filters at all, seccomp alone is reported.
+    f.seccomp_available = false;
+    let missing = HostSupport::from_facts(&f).missing_layers();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].layer, Layer::Seccomp);
+}

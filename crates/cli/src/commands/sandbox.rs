@@ -67,7 +67,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
             Err(e) => return refuse(e),
         };
         if plan_only {
-            let plan = cordon_sandbox::plan::OsPlan::Linux(plan);
+            let plan = cordon_sandbox::plan::OsPlan::Linux(Box::new(plan));
             println!("{}", serde_json::to_string_pretty(&plan)?);
             return Ok(0);
         }

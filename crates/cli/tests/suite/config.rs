@@ -108,8 +108,9 @@ fn doctor_reports_every_layer_as_json() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let layers = v["layers"].as_array().unwrap();
-    assert_eq!(layers.len(), 4);
+    assert_eq!(layers.len(), 5);
     assert!(layers.iter().all(|l| l["available"].is_boolean()));
+    assert_eq!(layers[4]["layer"], "seccomp listener");
     assert_eq!(
         v["ready"], true,
         "this test host must support every layer: {v}"

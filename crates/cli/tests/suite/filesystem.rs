@@ -133,6 +133,9 @@ fn nested_cordon_refuses_then_degrades_to_landlock() {
         err.contains("DEGRADED") && err.contains("mount namespace"),
         "{err}"
     );
+    // The outer sandbox's seccomp listener is the only one the kernel
+    // allows; the inner run says its roots' tops are unprotected.
+    assert!(err.contains("seccomp listener"), "{err}");
     assert!(
         err.contains("Permission denied"),
         "Landlock (EACCES), not a read-only mount: {err}"

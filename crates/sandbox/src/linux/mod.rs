@@ -3,7 +3,9 @@
 
 #[cfg(test)]
 mod alone_tests;
+mod caps;
 mod landlock;
+mod metadata;
 mod mounts;
 pub(crate) mod placeholders;
 pub(crate) mod probe;

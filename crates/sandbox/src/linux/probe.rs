@@ -43,11 +43,92 @@ pub fn quick_facts() -> HostFacts {
             .map(|l| l.split(',').any(|m| m.trim() == "landlock")),
         seccomp_available,
         seccomp_mode_of_self,
+        seccomp_listener: seccomp_available.then(|| probe_listener(seccomp_mode_of_self)),
         in_container: std::path::Path::new("/.dockerenv").exists()
             || std::path::Path::new("/run/.containerenv").exists()
             || ["docker", "containerd", "kubepods", "lxc"]
                 .iter()
                 .any(|c| cgroup.contains(c)),
+    }
+}
+
+/// Whether init can listen for the command's calls and act on them (see
+/// [`HostFacts::seccomp_listener`]). Costs two syscalls, and a fork only
+/// when cordon already runs under a filter.
+fn probe_listener(mode_of_self: Option<u32>) -> Result<(), String> {
+    // Level 5: the kernel has SECCOMP_RET_USER_NOTIF and a listener flag.
+    if libseccomp::get_api() < 5 {
+        return Err(
+            "seccomp user notification is unavailable (needs Linux 5.0 and libseccomp 2.5)".into(),
+        );
+    }
+    // SAFETY: an invalid pidfd: EBADF where the call exists, ENOSYS where not.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_getfd, -1, 0, 0) };
+    if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+        return Err("the kernel has no pidfd_getfd (Linux 5.6)".into());
+    }
+    if mode_of_self == Some(2) {
+        return probe_second_listener();
+    }
+    Ok(())
+}
+
+/// Under a filter already, loads an allow-all filter with a listener in a
+/// child (by the raw syscall, so the kernel's own errno comes back): the
+/// kernel refuses a second listener in a process's filters (EBUSY), as
+/// inside cordon's own sandbox.
+fn probe_second_listener() -> Result<(), String> {
+    const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+    const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+    const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+    let allow = [libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: SECCOMP_RET_ALLOW,
+    }];
+    let prog = libc::sock_fprog {
+        len: 1,
+        filter: allow.as_ptr().cast_mut(),
+    };
+    // SAFETY: the child only makes these calls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: prctl with integers; seccomp with a valid program.
+        let r = unsafe {
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            libc::syscall(
+                libc::SYS_seccomp,
+                SECCOMP_SET_MODE_FILTER,
+                SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        let code = if r < 0 {
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(1)
+                .clamp(1, 255)
+        } else {
+            0
+        };
+        sys::exit_now(code);
+    }
+    if pid < 0 {
+        return Err(errno_text("fork a probe"));
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    match sys::exit_code(status) {
+        0 => Ok(()),
+        libc::EBUSY => Err(
+            "cordon already runs under a seccomp filter with a listener (an outer sandbox, such as cordon itself), and the kernel allows one listener per process".into(),
+        ),
+        code => Err(format!(
+            "a seccomp filter with a listener cannot be added here: {}",
+            std::io::Error::from_raw_os_error(code)
+        )),
     }
 }
 

@@ -65,20 +65,55 @@ fn sys(name: &str) -> Option<ScmpSyscall> {
     ScmpSyscall::from_name(name).ok()
 }
 
+/// Calls newer than some libseccomp 2.5 releases know, by number. From
+/// Linux 5.1 on, new calls have one number on every architecture cordon
+/// builds for (x86_64, aarch64).
+const NEWER_CALLS: &[(&str, i32)] = &[
+    ("fchmodat2", 452),
+    ("setxattrat", 463),
+    ("removexattrat", 466),
+];
+
+/// The number of syscall `name` on this architecture: libseccomp's, or
+/// from [`NEWER_CALLS`]. A negative (pseudo) number: the call does not
+/// exist here (`chmod` on aarch64).
+pub fn resolve(name: &str) -> Option<ScmpSyscall> {
+    sys(name).or_else(|| {
+        NEWER_CALLS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, nr)| ScmpSyscall::from(*nr))
+    })
+}
+
+fn resolve_or_refuse(name: &str) -> io::Result<ScmpSyscall> {
+    // A name neither knows would leave the call open.
+    resolve(name).ok_or_else(|| {
+        err(format!(
+            "libseccomp does not know `{name}`; upgrade libseccomp (2.5 or later)"
+        ))
+    })
+}
+
 /// Builds (but does not load) the filter.
 pub fn build(plan: &SeccompPlan) -> io::Result<ScmpFilterContext> {
     let eperm = ScmpAction::Errno(libc::EPERM);
     let mut ctx = ScmpFilterContext::new(ScmpAction::Allow).map_err(err)?;
     ctx.set_ctl_nnp(true).map_err(err)?;
     for name in &plan.denied_syscalls {
-        // A name this libseccomp does not know would leave the call open.
-        let s = sys(name).ok_or_else(|| {
-            err(format!(
-                "libseccomp does not know `{name}`; upgrade libseccomp (2.5 or later)"
-            ))
-        })?;
-        ctx.add_rule(eperm, s)
+        ctx.add_rule(eperm, resolve_or_refuse(name)?)
             .map_err(|e| err(format!("deny {name}: {e}")))?;
+    }
+    // Init performs these for the command (see `metadata`).
+    for name in &plan.mediated_syscalls {
+        ctx.add_rule(ScmpAction::Notify, resolve_or_refuse(name)?)
+            .map_err(|e| err(format!("route {name} to init: {e}")))?;
+    }
+    // Newer forms of the mediated calls fail as on a kernel without them;
+    // programs fall back to the forms above.
+    for name in &plan.absent_syscalls {
+        ctx.add_rule(ScmpAction::Errno(libc::ENOSYS), resolve_or_refuse(name)?)
+            .map_err(|e| err(format!("refuse {name}: {e}")))?;
     }
     if plan.clone_namespace_flags_denied {
         let clone = sys("clone").ok_or_else(|| err("no clone syscall"))?;

@@ -6,8 +6,10 @@
 //! * **helper** unshares the user namespace, maps our uid and gid, unshares
 //!   the other namespaces and forks init. It relays signals and exit status.
 //! * **init** applies the mount plan, raises loopback, forks the command,
-//!   then reaps, relays signals and (with `--log-denials`) observes calls.
-//!   When it exits the kernel kills everything left in the namespace.
+//!   sheds its capabilities, then reaps, relays signals, performs the
+//!   command's metadata calls ([`super::metadata`]) and (with
+//!   `--log-denials`) observes calls. When it exits the kernel kills
+//!   everything left in the namespace.
 //! * **command** starts a new session, applies Landlock, drops every
 //!   capability, loads seccomp and executes the program.
 //!
@@ -15,7 +17,7 @@
 //! Set-up failures travel back on a close-on-exec pipe ([`super::report`]).
 
 use super::report::{self, fail};
-use super::{landlock, mounts, supervisor, sys};
+use super::{caps, landlock, metadata, mounts, supervisor, sys};
 use crate::plan::{LinuxPlan, MountStep, Namespace};
 use crate::{RunHooks, RunOutcome, SandboxError};
 use cordon_policy::{SandboxMode, SandboxPolicy};
@@ -42,6 +44,8 @@ struct Prepared<'a> {
     uid: libc::uid_t,
     gid: libc::gid_t,
     parent: libc::pid_t,
+    /// Every writable root's top directory, as pinned at discovery.
+    root_tops: Vec<cordon_policy::FileId>,
 }
 
 fn cstring(bytes: &[u8]) -> Result<CString, SandboxError> {
@@ -122,6 +126,11 @@ pub fn run(
         uid: unsafe { libc::geteuid() },
         gid: unsafe { libc::getegid() },
         parent: std::process::id() as libc::pid_t,
+        root_tops: policy
+            .writable_roots
+            .iter()
+            .filter_map(|r| plan.pins.get(&r.root).copied())
+            .collect(),
     };
 
     // SAFETY: cordon is single-threaded here; the child only uses data
@@ -466,13 +475,17 @@ fn init_main(p: &Prepared) -> ! {
         // SAFETY: the listener went with the message; our copy closes here.
         unsafe { libc::close(channel.as_raw_fd()) };
     }
-    let notify_pair = match (
-        &p.seccomp,
-        p.plan
-            .seccomp
-            .as_ref()
-            .is_some_and(|s| s.notify_for_denials),
-    ) {
+    let mediated: &[&'static str] = p
+        .plan
+        .seccomp
+        .as_ref()
+        .map_or(&[], |s| &s.mediated_syscalls);
+    let observe = p
+        .plan
+        .seccomp
+        .as_ref()
+        .is_some_and(|s| s.notify_for_denials);
+    let notify_pair = match (&p.seccomp, observe || !mediated.is_empty()) {
         (Some(_), true) => match socket_pair() {
             Ok(pair) => Some(pair),
             Err(e) => fail(&p.err_w, "seccomp", "socketpair for the notify fd", &e),
@@ -498,10 +511,18 @@ fn init_main(p: &Prepared) -> ! {
         drop(theirs);
         supervisor::receive_fd(&ours).ok()
     });
+    // Set-up is done: from here init changes files only for the command,
+    // and must have no right the command lacks. If that fails, it refuses
+    // every call it would make for the command.
+    let may_act = caps::keep_only_ptrace().is_ok();
+    let mediator =
+        (!mediated.is_empty()).then(|| metadata::Mediator::new(mediated, &p.root_tops, may_act));
     supervisor::run_init(supervisor::Init {
         command,
         relay: p.relay,
         notify_fd,
+        mediator,
+        observe,
         report: p.report_w.as_ref().map(|w| w.as_raw_fd()),
         policy: p.policy,
         own_pid_namespace: p.plan.namespaces.contains(&Namespace::Pid),
@@ -541,7 +562,7 @@ fn command_main(p: &Prepared, notify_sock: Option<RawFd>) -> ! {
         }
     }
     if sandboxed {
-        if let Err(e) = drop_capabilities() {
+        if let Err(e) = caps::drop_all() {
             fail(&p.err_w, "capabilities", "drop every capability", &e);
         }
     }
@@ -605,57 +626,6 @@ fn command_main(p: &Prepared, notify_sock: Option<RawFd>) -> ! {
     // SAFETY: argv and envp are null-terminated arrays of valid C strings.
     unsafe { libc::execvpe(argv[0], argv.as_ptr(), envp.as_ptr()) };
     fail(&p.err_w, "exec", "execvpe", &io::Error::last_os_error())
-}
-
-/// Empties the bounding, ambient, inheritable, permitted and effective sets.
-fn drop_capabilities() -> io::Result<()> {
-    for cap in 0..64 {
-        // SAFETY: prctl with integer arguments; EINVAL past the last cap.
-        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINVAL) {
-                break;
-            }
-            // Without CAP_SETPCAP the bounding set cannot be changed; the
-            // sets below still empty, and exec gains nothing (no_new_privs).
-            if e.raw_os_error() != Some(libc::EPERM) {
-                return Err(e);
-            }
-        }
-    }
-    // SAFETY: prctl with integer arguments.
-    unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    };
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Default, Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let header = Header {
-        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
-        pid: 0,
-    };
-    let data = [Data::default(); 2];
-    // SAFETY: header and a two-element data array as capset(2) expects.
-    let r = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
-    sys::cvt(r)?;
-    // SAFETY: prctl with integer arguments.
-    sys::cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } as libc::c_long)?;
-    Ok(())
 }
 
 /// Brings up `lo` in the current network namespace.

@@ -1,5 +1,6 @@
-//! The sandbox's init process: reaps children, relays signals, and with
-//! `--log-denials` observes the calls the seccomp filter reports.
+//! The sandbox's init process: reaps children, relays signals, performs
+//! the metadata calls the filter routes to it ([`super::metadata`]), and
+//! with `--log-denials` observes the calls the seccomp filter reports.
 //!
 //! Observation never decides anything the kernel enforces: observed calls
 //! are continued (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) and the mount and
@@ -9,8 +10,9 @@
 //! racy by nature, which is acceptable for a report and would not be for a
 //! decision.
 
+use super::metadata::Mediator;
 use super::seccomp::OBSERVED_WRITES;
-use super::sys;
+use super::{caps, sys};
 use crate::denials::{self, Attempt};
 use cordon_policy::SandboxPolicy;
 use libseccomp::{notify_id_valid, ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags, ScmpSyscall};
@@ -30,8 +32,12 @@ pub struct Init<'a> {
     pub command: libc::pid_t,
     /// Signals to relay (and SIGCHLD).
     pub relay: libc::sigset_t,
-    /// The seccomp listener, with `--log-denials`.
+    /// The seccomp listener.
     pub notify_fd: Option<OwnedFd>,
+    /// Performs the metadata calls the filter routes to the listener.
+    pub mediator: Option<Mediator>,
+    /// Observe writes and connects (`--log-denials`).
+    pub observe: bool,
     /// Where to write the denial summary before exiting.
     pub report: Option<RawFd>,
     /// The policy, to decide which attempts were denied.
@@ -42,15 +48,16 @@ pub struct Init<'a> {
 }
 
 /// Runs init until the command exits, then exits with its status.
-pub fn run_init(init: Init) -> ! {
+pub fn run_init(mut init: Init) -> ! {
     // SAFETY: signalfd over a valid set; the set is already blocked.
     let sfd = unsafe { libc::signalfd(-1, &init.relay, libc::SFD_CLOEXEC) };
     let observer = init
         .notify_fd
         .as_ref()
+        .filter(|_| init.observe)
         .map(|fd| Observer::new(fd.as_raw_fd()));
     let mut attempts: Vec<Attempt> = Vec::new();
-    let mut notify_open = observer.is_some();
+    let mut notify_open = init.notify_fd.is_some();
     let status = 'outer: loop {
         let mut fds = [
             libc::pollfd {
@@ -71,11 +78,11 @@ pub fn run_init(init: Init) -> ! {
         }
         if n == 2 && fds[1].revents != 0 {
             if fds[1].revents & libc::POLLIN != 0 {
-                if let Some(obs) = &observer {
-                    if let Some(a) = obs.handle_one() {
-                        if attempts.len() < MAX_ATTEMPTS && denials::is_denied(init.policy, &a) {
-                            attempts.push(a);
-                        }
+                let attempt =
+                    handle_notification(fds[1].fd, init.mediator.as_mut(), observer.as_ref());
+                if let Some(a) = attempt {
+                    if attempts.len() < MAX_ATTEMPTS && denials::is_denied(init.policy, &a) {
+                        attempts.push(a);
                     }
                 }
             } else {
@@ -134,6 +141,26 @@ pub fn run_init(init: Init) -> ! {
     sys::exit_now(sys::exit_code(status))
 }
 
+/// Receives one notification and answers it: the mediator performs its
+/// calls, the observer lets the rest continue; anything else (nothing
+/// else is routed here) fails rather than hang.
+fn handle_notification(
+    fd: RawFd,
+    mediator: Option<&mut Mediator>,
+    observer: Option<&Observer>,
+) -> Option<Attempt> {
+    let req = ScmpNotifReq::receive(fd).ok()?;
+    if let Some(m) = mediator.filter(|m| m.handles(&req)) {
+        return m.handle(fd, &req);
+    }
+    if let Some(obs) = observer {
+        return obs.handle(&req);
+    }
+    let _ =
+        ScmpNotifResp::new_error(req.id, -libc::ENOSYS, ScmpNotifRespFlags::empty()).respond(fd);
+    None
+}
+
 #[derive(Clone, Copy)]
 enum Op {
     /// Path arguments as (dirfd argument, path argument) pairs.
@@ -183,16 +210,17 @@ impl Observer {
         Observer { fd, ops }
     }
 
-    /// Receives and answers one notification; returns what it observed.
-    fn handle_one(&self) -> Option<Attempt> {
-        let req = ScmpNotifReq::receive(self.fd).ok()?;
+    /// Answers one notification; returns what it observed.
+    fn handle(&self, req: &ScmpNotifReq) -> Option<Attempt> {
         let op = self.ops.get(&req.data.syscall.as_raw_syscall()).copied();
         if let Some(Op::Socket) = op {
             let resp = ScmpNotifResp::new_error(req.id, -libc::EPERM, ScmpNotifRespFlags::empty());
             let _ = resp.respond(self.fd);
             return Some(Attempt::UnixSocket);
         }
-        let attempt = op.and_then(|op| self.observe(&req, op));
+        // Reading another process's memory may need CAP_SYS_PTRACE (a
+        // non-dumpable command); nothing here acts on what is read.
+        let attempt = op.and_then(|op| caps::with_ptrace(|| self.observe(req, op)).ok().flatten());
         let valid = notify_id_valid(self.fd, req.id).is_ok();
         let _ = ScmpNotifResp::new_continue(req.id, ScmpNotifRespFlags::empty()).respond(self.fd);
         attempt.filter(|_| valid)
