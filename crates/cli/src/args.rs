@@ -206,6 +206,13 @@ pub struct RunArgs {
     /// Print the plan as JSON and run nothing.
     #[arg(long)]
     pub plan: bool,
+    /// Give the command a terminal of its own (the default when stdin is a terminal).
+    #[arg(long, conflicts_with = "no_tty")]
+    pub tty: bool,
+    /// Never give the command a terminal of its own (stdin, stdout and
+    /// stderr are passed through as they are).
+    #[arg(long)]
+    pub no_tty: bool,
     /// Write the `--log-denials` summary to the open descriptor FD instead
     /// of stderr (used by the agent's tools; a file with no name, so nothing
     /// is left behind however the agent ends).

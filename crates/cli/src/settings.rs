@@ -148,6 +148,8 @@ pub struct RunSettings {
     pub log_denials: bool,
     /// Write the denial summary here instead of stderr.
     pub denial_report_fd: Option<i32>,
+    /// Give the command a terminal of its own.
+    pub tty: bool,
     /// Where the command starts, when not the policy's working directory.
     pub command_cwd: Option<std::path::PathBuf>,
     /// Warnings to show before running.
@@ -233,6 +235,7 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         allow_degraded: config.allow_degraded,
         log_denials: args.log_denials || args.denial_report_fd.is_some(),
         denial_report_fd: args.denial_report_fd,
+        tty: args.tty || (!args.no_tty && std::io::IsTerminal::is_terminal(&std::io::stdin())),
         command_cwd: args.command_cwd.clone(),
         proxy: ProxySettings {
             rules,

@@ -174,6 +174,10 @@ pub struct LinuxPlan {
     pub pins: std::collections::BTreeMap<PathBuf, cordon_policy::FileId>,
     /// Guarantees not enforced in this run (only with `allow_degraded`).
     pub unenforced: Vec<String>,
+    /// The command runs on a pseudo-terminal of the sandbox's own devpts
+    /// (its controlling terminal), which init relays to cordon's stdin and
+    /// stdout; only with the sandbox's own `/dev`.
+    pub tty: bool,
 }
 
 /// The proxy listener of a `--network proxy` run.
@@ -241,6 +245,9 @@ pub struct PlanOptions {
     pub proxy_port: u16,
     /// Path of the cordon executable (for `proxy-connect` in `GIT_SSH_COMMAND`).
     pub cordon_exe: String,
+    /// Give the command a pseudo-terminal of its own (`--tty`; by default
+    /// when cordon's stdin is a terminal).
+    pub tty: bool,
 }
 
 /// A required layer that the host cannot provide.
@@ -338,6 +345,7 @@ pub fn plan_linux(
         env: Vec::new(),
         pins: policy.pins.clone(),
         unenforced: Vec::new(),
+        tty: false,
     };
     if policy.mode == SandboxMode::DangerFullAccess {
         return Ok(plan);
@@ -471,6 +479,8 @@ pub fn plan_linux(
                 .push("network: NOT blocked (needs namespaces or seccomp)".into());
         }
     }
+    // A terminal of its own needs the sandbox's own devpts.
+    plan.tty = options.tty && plan.mounts.contains(&MountStep::Dev);
     Ok(plan)
 }
 

@@ -61,6 +61,7 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
             cordon_exe: std::env::current_exe()
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| "cordon".into()),
+            tty: settings.tty,
         };
         let plan = match cordon_sandbox::plan_for_host(&policy, &facts, options.clone()) {
             Ok(plan) => start_in(plan, settings.command_cwd.as_deref()),

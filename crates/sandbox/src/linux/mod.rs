@@ -9,6 +9,7 @@ mod metadata;
 mod mounts;
 pub(crate) mod placeholders;
 pub(crate) mod probe;
+mod pty;
 mod report;
 mod seccomp;
 pub(crate) mod spawn;

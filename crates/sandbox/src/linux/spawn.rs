@@ -17,7 +17,7 @@
 //! Set-up failures travel back on a close-on-exec pipe ([`super::report`]).
 
 use super::report::{self, fail};
-use super::{caps, landlock, metadata, mounts, supervisor, sys};
+use super::{caps, landlock, metadata, mounts, pty, supervisor, sys};
 use crate::plan::{LinuxPlan, MountStep, Namespace};
 use crate::{RunHooks, RunOutcome, SandboxError};
 use cordon_policy::{SandboxMode, SandboxPolicy};
@@ -133,6 +133,13 @@ pub fn run(
             .collect(),
     };
 
+    // The user's keys go to the command's own terminal as typed; restored
+    // when this function returns (the forked children never return).
+    let _raw = if plan.tty {
+        pty::RawMode::enable()
+    } else {
+        None
+    };
     // SAFETY: cordon is single-threaded here; the child only uses data
     // prepared above and ends in exec or _exit.
     let helper = unsafe { libc::fork() };
@@ -366,9 +373,13 @@ fn helper_main(p: &Prepared) -> ! {
         sys::exit_now(1);
     }
     // Out of the terminal's foreground group: cordon alone receives
-    // keyboard signals and relays them once.
-    // SAFETY: setpgid on ourselves.
-    unsafe { libc::setpgid(0, 0) };
+    // keyboard signals and relays them once. With a pty of its own, init
+    // reads the terminal (a background group would get SIGTTIN), which is
+    // raw: keys make no signals there, they reach the command's own pty.
+    if !p.plan.tty {
+        // SAFETY: setpgid on ourselves.
+        unsafe { libc::setpgid(0, 0) };
+    }
     if !p.plan.namespaces.is_empty() {
         enter_namespaces(p);
     }
@@ -492,6 +503,14 @@ fn init_main(p: &Prepared) -> ! {
         },
         _ => None,
     };
+    let tty = if p.plan.tty {
+        match pty::open(0) {
+            Ok(t) => Some(t),
+            Err(e) => fail(&p.err_w, "tty", "open a pty on the sandbox's devpts", &e),
+        }
+    } else {
+        None
+    };
     // SAFETY: single-threaded process.
     let command = unsafe { libc::fork() };
     if command < 0 {
@@ -503,7 +522,11 @@ fn init_main(p: &Prepared) -> ! {
         );
     }
     if command == 0 {
-        command_main(p, notify_pair.as_ref().map(|(_, c)| c.as_raw_fd()));
+        command_main(
+            p,
+            notify_pair.as_ref().map(|(_, c)| c.as_raw_fd()),
+            tty.as_ref().map(|t| t.slave.as_c_str()),
+        );
     }
     // SAFETY: closing our copy of the set-up pipe.
     unsafe { libc::close(p.err_w.as_raw_fd()) };
@@ -526,10 +549,11 @@ fn init_main(p: &Prepared) -> ! {
         report: p.report_w.as_ref().map(|w| w.as_raw_fd()),
         policy: p.policy,
         own_pid_namespace: p.plan.namespaces.contains(&Namespace::Pid),
+        pty: tty.map(|t| pty::Relay::new(t.master)),
     })
 }
 
-fn command_main(p: &Prepared, notify_sock: Option<RawFd>) -> ! {
+fn command_main(p: &Prepared, notify_sock: Option<RawFd>, tty: Option<&std::ffi::CStr>) -> ! {
     // The Rust runtime ignores SIGPIPE; the command must see the defaults
     // (`yes | head -1` ends `yes` with SIGPIPE, as in a shell).
     for sig in 1..32 {
@@ -543,6 +567,11 @@ fn command_main(p: &Prepared, notify_sock: Option<RawFd>) -> ! {
     if sandboxed {
         // SAFETY: setsid has no arguments.
         unsafe { libc::setsid() };
+    }
+    if let Some(slave) = tty {
+        if let Err(e) = pty::attach(slave) {
+            fail(&p.err_w, "tty", "make the pty the command's terminal", &e);
+        }
     }
     if let Ok(cwd) = sys::cpath(&p.plan.cwd) {
         // SAFETY: valid C string. Re-entering the directory after the mounts

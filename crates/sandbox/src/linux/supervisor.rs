@@ -23,6 +23,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 
+/// A poll entry that is skipped.
+const EMPTY: libc::pollfd = libc::pollfd {
+    fd: -1,
+    events: 0,
+    revents: 0,
+};
+
 /// Most denied attempts kept in memory.
 const MAX_ATTEMPTS: usize = 10_000;
 
@@ -45,6 +52,8 @@ pub struct Init<'a> {
     /// Whether init is pid 1 of its own namespace (else it kills the
     /// command's group itself on exit).
     pub own_pid_namespace: bool,
+    /// The command's own terminal (`--tty`), relayed to init's stdin and stdout.
+    pub pty: Option<super::pty::Relay>,
 }
 
 /// Runs init until the command exits, then exits with its status.
@@ -71,11 +80,25 @@ pub fn run_init(mut init: Init) -> ! {
                 revents: 0,
             },
         ];
-        let n = if notify_open { 2 } else { 1 };
-        // SAFETY: fds is valid for n entries.
-        if unsafe { libc::poll(fds.as_mut_ptr(), n, -1) } < 0 {
+        if !notify_open {
+            fds[1].fd = -1;
+        }
+        let mut tty_fds = init.pty.as_ref().map(|r| r.poll_fds());
+        let mut all = [fds[0], fds[1], EMPTY, EMPTY];
+        if let Some(t) = &tty_fds {
+            all[2] = t[0];
+            all[3] = t[1];
+        }
+        // SAFETY: all is valid for its four entries (negative fds are skipped).
+        if unsafe { libc::poll(all.as_mut_ptr(), all.len() as libc::nfds_t, -1) } < 0 {
             continue;
         }
+        fds = [all[0], all[1]];
+        if let (Some(relay), Some(t)) = (init.pty.as_mut(), tty_fds.as_mut()) {
+            *t = [all[2], all[3]];
+            relay.on_ready(t);
+        }
+        let n = if notify_open { 2 } else { 1 };
         if n == 2 && fds[1].revents != 0 {
             if fds[1].revents & libc::POLLIN != 0 {
                 let attempt =
@@ -112,6 +135,18 @@ pub fn run_init(mut init: Init) -> ! {
                         break 'outer status;
                     }
                 }
+            } else if let Some(relay) = &init.pty {
+                // The command's own terminal: a new size reaches its
+                // foreground job through the kernel; other signals go to
+                // that job, as a terminal would send them.
+                if sig == libc::SIGWINCH {
+                    super::pty::copy_window_size(0, relay.master());
+                } else {
+                    let group =
+                        super::pty::foreground_group(relay.master()).unwrap_or(init.command);
+                    // SAFETY: kill with a process group and signal number.
+                    unsafe { libc::kill(-group, sig) };
+                }
             } else {
                 // Like a terminal: the whole foreground group of the command.
                 // SAFETY: kill with a pid and signal number.
@@ -123,6 +158,9 @@ pub fn run_init(mut init: Init) -> ! {
             }
         }
     };
+    if let Some(relay) = &init.pty {
+        relay.drain();
+    }
     if !init.own_pid_namespace {
         // SAFETY: kill with a pid and signal number.
         unsafe { libc::kill(-init.command, libc::SIGKILL) };
