@@ -15,8 +15,8 @@ mod shell_env;
 pub use agent::{resolve_provider, ModelProvider, ModelProviderToml, WireApi, BUILT_IN_PROVIDERS};
 pub use error::ConfigError;
 pub use file::{
-    ActionToml, AlternateScreen, ConfigToml, NetworkToml, NotificationKind, Notifications,
-    TuiToml, WindowsToml, WorkspaceWriteToml,
+    ActionToml, AlternateScreen, ConfigToml, NetworkToml, NotificationKind, Notifications, TuiToml,
+    WindowsToml, WorkspaceWriteToml,
 };
 pub use layers::parse_override;
 pub use shell_env::{

@@ -445,7 +445,10 @@ fn tui_keys_defaults_values_and_errors() {
         .notifications
         .unwrap()
         .wants(crate::NotificationKind::AgentTurnComplete));
-    let err = load_text("[tui]\nalternate_screen = \"sometimes\"\n", &Overrides::default())
-        .unwrap_err();
+    let err = load_text(
+        "[tui]\nalternate_screen = \"sometimes\"\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("alternate_screen"), "{err}");
 }

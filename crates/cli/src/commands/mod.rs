@@ -7,4 +7,5 @@ pub mod macos;
 pub mod proxy;
 pub mod proxy_connect;
 pub mod sandbox;
+pub mod tui;
 pub mod windows;
