@@ -9,3 +9,4 @@ mod process;
 mod protected;
 mod proxy;
 mod syscalls;
+mod tui;
