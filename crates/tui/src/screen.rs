@@ -138,7 +138,7 @@ impl<W: Write> Screen<W> {
             let out = self.out();
             queue!(out, cursor::MoveTo(0, rows - 1))?;
             for _ in 0..push {
-                write!(out, "\n")?;
+                out.write_all(b"\n")?;
             }
             self.top -= push;
             self.prev = None;

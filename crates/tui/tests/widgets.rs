@@ -154,7 +154,12 @@ fn command_cell_shows_head_and_tail() {
             declined: true,
         },
         80,
-        &["", "• Declined curl example.com", "    escalation declined", "    ✗ not run"],
+        &[
+            "",
+            "• Declined curl example.com",
+            "    escalation declined",
+            "    ✗ not run",
+        ],
     );
 }
 
@@ -209,7 +214,13 @@ fn plan_cell() {
             ("test".into(), StepStatus::Pending),
         ]),
         80,
-        &["", "• Updated plan", "  ✔ read the code", "  □ fix it", "  □ test"],
+        &[
+            "",
+            "• Updated plan",
+            "  ✔ read the code",
+            "  □ fix it",
+            "  □ test",
+        ],
     );
 }
 

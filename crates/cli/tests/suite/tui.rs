@@ -85,7 +85,11 @@ impl Tui {
             });
         }
         let child = cmd.spawn().unwrap();
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS.try_into().unwrap(), COLS.try_into().unwrap(), 1000)));
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(
+            ROWS.try_into().unwrap(),
+            COLS.try_into().unwrap(),
+            1000,
+        )));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let (p, r) = (parser.clone(), raw.clone());
         let mut reader = master.try_clone().unwrap();
@@ -167,7 +171,11 @@ impl Tui {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(start.elapsed() < WAIT, "cordon did not exit:\n{}", self.screen());
+            assert!(
+                start.elapsed() < WAIT,
+                "cordon did not exit:\n{}",
+                self.screen()
+            );
             std::thread::sleep(Duration::from_millis(30));
         }
     }
@@ -209,7 +217,10 @@ fn tui_refuses_without_a_terminal_and_points_to_exec() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("needs a terminal") && err.contains("cordon exec"), "{err}");
+    assert!(
+        err.contains("needs a terminal") && err.contains("cordon exec"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -223,7 +234,10 @@ fn tui_prompt_streams_the_answer_and_quit_restores_the_terminal() {
     ready(&t);
     let header = t.screen();
     assert!(header.contains("model:     fake-model"), "{header}");
-    assert!(header.contains("sandbox:   read-only · network none"), "{header}");
+    assert!(
+        header.contains("sandbox:   read-only · network none"),
+        "{header}"
+    );
     assert!(header.contains("approval:  on-request"), "{header}");
     // In raw mode while it runs.
     assert!(t.stty().contains("-icanon"), "{}", t.stty());
@@ -231,7 +245,10 @@ fn tui_prompt_streams_the_answer_and_quit_restores_the_terminal() {
     let screen = t.wait_for("The answer is 42.");
     assert!(screen.contains("› what is the answer?"), "{screen}");
     assert!(screen.contains("- first point"), "{screen}");
-    assert!(screen.contains("thinking it over"), "reasoning shown: {screen}");
+    assert!(
+        screen.contains("thinking it over"),
+        "reasoning shown: {screen}"
+    );
     let body = model.requests()[0].body.to_string();
     assert!(body.contains("what is the answer?"), "{body}");
     t.type_line("/quit");
@@ -307,7 +324,10 @@ fn tui_approval_yes_runs_the_command_and_no_stops_the_turn_and_tells_the_model()
     let requests = model.requests();
     assert_eq!(requests.len(), 4);
     let body = requests[3].body.to_string();
-    assert!(body.contains("the user declined and stopped the turn"), "{body}");
+    assert!(
+        body.contains("the user declined and stopped the turn"),
+        "{body}"
+    );
     assert!(body.contains("do it another way"), "{body}");
 }
 
@@ -316,7 +336,11 @@ fn tui_patch_approval_shows_the_diff() {
     let w = World::new();
     let patch = "*** Begin Patch\n*** Add File: notes.txt\n+hello from the patch\n+second line\n*** End Patch\n";
     let model = FakeModel::start(vec![
-        Reply::Sse(responses_call("p1", "apply_patch", &json!({"input": patch}))),
+        Reply::Sse(responses_call(
+            "p1",
+            "apply_patch",
+            &json!({"input": patch}),
+        )),
         Reply::Sse(responses_text("patched")),
     ]);
     configure(&w, &model, "");
@@ -339,7 +363,10 @@ fn tui_patch_approval_shows_the_diff() {
 
 /// Processes whose command line is exactly `argv`.
 fn processes(argv: &[&str]) -> Vec<u32> {
-    let want: Vec<u8> = argv.iter().flat_map(|a| [a.as_bytes(), b"\0"].concat()).collect();
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -376,7 +403,10 @@ fn tui_esc_interrupts_a_running_command_and_kills_it() {
     t.wait_for("Interrupted");
     let start = Instant::now();
     while !processes(&argv).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(5), "the command outlived the interrupt");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the command outlived the interrupt"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(start.elapsed() < Duration::from_secs(5));
@@ -393,7 +423,10 @@ fn tui_status_shows_the_sandbox_mode_and_approvals_switches_it() {
     let screen = t.wait_for("sandbox:    workspace-write");
     assert!(screen.contains("approval:   untrusted"), "{screen}");
     let writable = screen.lines().find(|l| l.starts_with("writable:")).unwrap();
-    assert!(writable.contains(&w.work().display().to_string()), "{screen}");
+    assert!(
+        writable.contains(&w.work().display().to_string()),
+        "{screen}"
+    );
     t.type_line("/approvals");
     t.wait_for("Permissions");
     t.send("1");
@@ -419,7 +452,10 @@ fn tui_a_200_line_paste_is_one_message() {
     let requests = model.requests();
     assert_eq!(requests.len(), 1, "one request");
     let body = requests[0].body.to_string();
-    assert!(body.contains(&lines.join("\\n")), "all 200 lines in one message");
+    assert!(
+        body.contains(&lines.join("\\n")),
+        "all 200 lines in one message"
+    );
 }
 
 #[test]
@@ -443,7 +479,10 @@ fn tui_resume_last_replays_the_earlier_conversation() {
     t.type_line("which word?");
     t.wait_for("it was avocado");
     let body = model.requests()[1].body.to_string();
-    assert!(body.contains("remember the word avocado"), "history sent: {body}");
+    assert!(
+        body.contains("remember the word avocado"),
+        "history sent: {body}"
+    );
 }
 
 #[test]
@@ -485,9 +524,16 @@ fn tui_history_is_written_as_soft_wrapped_lines() {
     let parser = t.parser.lock().unwrap();
     let screen = parser.screen();
     let row = (0..ROWS)
-        .find(|&r| screen.contents_between(r, 0, r, COLS).starts_with("word word"))
+        .find(|&r| {
+            screen
+                .contents_between(r, 0, r, COLS)
+                .starts_with("word word")
+        })
         .unwrap();
-    assert!(screen.row_wrapped(row) && screen.row_wrapped(row + 1), "soft wraps");
+    assert!(
+        screen.row_wrapped(row) && screen.row_wrapped(row + 1),
+        "soft wraps"
+    );
     let raw = String::from_utf8_lossy(&t.raw()).into_owned();
     assert!(raw.contains(long.trim()), "written as one line");
 }
