@@ -287,10 +287,12 @@ impl Transport for Logged {
     fn send(&mut self, _body: &Value) -> Result<Chunks<'_>, Failure> {
         let log = self.log.clone();
         let chunks = std::mem::take(&mut self.chunks);
-        Ok(Box::new(chunks.into_iter().enumerate().map(move |(i, c)| {
-            log.borrow_mut().push(format!("chunk {i}"));
-            Ok(c.into_bytes())
-        })))
+        Ok(Box::new(chunks.into_iter().enumerate().map(
+            move |(i, c)| {
+                log.borrow_mut().push(format!("chunk {i}"));
+                Ok(c.into_bytes())
+            },
+        )))
     }
 }
 

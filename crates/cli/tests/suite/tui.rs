@@ -537,3 +537,60 @@ fn tui_history_is_written_as_soft_wrapped_lines() {
     let raw = String::from_utf8_lossy(&t.raw()).into_owned();
     assert!(raw.contains(long.trim()), "written as one line");
 }
+
+#[test]
+fn tui_sigterm_and_sighup_restore_the_terminal() {
+    for sig in [libc::SIGTERM, libc::SIGHUP] {
+        let w = World::new();
+        let model = FakeModel::start(vec![]);
+        configure(&w, &model, "");
+        let mut t = Tui::spawn(&w, &[], &[]);
+        ready(&t);
+        assert!(t.stty().contains("-icanon"));
+        // SAFETY: signals the child this test started.
+        assert_eq!(unsafe { libc::kill(t.child.id() as i32, sig) }, 0);
+        assert_eq!(t.wait_exit().code(), Some(128 + sig), "signal {sig}");
+        let modes = t.stty();
+        assert!(
+            modes.contains(" icanon") && modes.contains(" echo "),
+            "{modes}"
+        );
+    }
+}
+
+#[test]
+fn tui_works_at_40_columns() {
+    let w = World::new();
+    let model = FakeModel::start(vec![Reply::Sse(responses_text("narrow but fine"))]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    t.parser
+        .lock()
+        .unwrap()
+        .screen_mut()
+        .set_size(ROWS.try_into().unwrap(), 40.try_into().unwrap());
+    let size = libc::winsize {
+        ws_row: ROWS,
+        ws_col: 40,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: sets the window size of the terminal this test opened.
+    assert_eq!(
+        unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&t.master),
+                libc::TIOCSWINSZ,
+                &size,
+            )
+        },
+        0
+    );
+    ready(&t);
+    t.type_line("go");
+    let screen = t.wait_for("narrow but fine");
+    for line in screen.lines() {
+        assert!(line.chars().count() <= 40, "{line:?}");
+    }
+    assert!(screen.contains("fake-model · read-only/none"), "{screen}");
+}
