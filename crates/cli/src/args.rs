@@ -11,12 +11,107 @@ use std::path::PathBuf;
     name = "cordon",
     version,
     about = "A coding-agent CLI whose sandbox really enforces what it promises.",
-    propagate_version = true
+    propagate_version = true,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 pub struct Cli {
-    /// What to do.
+    /// What to do; without a command, the interactive UI opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// The interactive UI's prompt and options.
+    #[command(flatten)]
+    pub tui: TuiArgs,
+}
+
+/// `cordon [OPTIONS] [PROMPT]`: the interactive UI.
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// A first prompt to send at once.
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Option<String>,
+    /// Options.
+    #[command(flatten)]
+    pub options: TuiOptions,
+}
+
+/// `cordon resume [--last | ID]`.
+#[derive(Debug, Args)]
+pub struct TuiResumeArgs {
+    /// Continue the most recent session.
+    #[arg(long, conflicts_with = "id")]
+    pub last: bool,
+    /// The session to continue (without it and --last: pick from a list).
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+    /// Options.
+    #[command(flatten)]
+    pub options: TuiOptions,
+}
+
+/// Approval policies as flags.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ApprovalArg {
+    /// Ask before any command not known to be read-only.
+    Untrusted,
+    /// Ask to run a command again outside the sandbox when it fails in it.
+    OnFailure,
+    /// Ask when the model asks to leave the sandbox.
+    OnRequest,
+    /// Never ask (escalations are declined).
+    Never,
+}
+
+/// Options of the interactive UI.
+#[derive(Debug, Args)]
+pub struct TuiOptions {
+    /// Model, sandbox and config options shared with `cordon exec`.
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// When to ask before running commands (default: `approval_policy`
+    /// from config, else on-request).
+    #[arg(short = 'a', long = "ask-for-approval", value_enum)]
+    pub ask_for_approval: Option<ApprovalArg>,
+    /// Allow a host pattern for the agent's commands (repeatable; with
+    /// `--network proxy`).
+    #[arg(long = "allow-domain", value_name = "PATTERN")]
+    pub allow_domains: Vec<String>,
+    /// Deny a host pattern (repeatable; deny wins).
+    #[arg(long = "deny-domain", value_name = "PATTERN")]
+    pub deny_domains: Vec<String>,
+    /// Stay inline in the terminal's scrollback even when config asks for
+    /// the alternate screen.
+    #[arg(long)]
+    pub no_alt_screen: bool,
+}
+
+/// Options every agent front end takes (`cordon`, `cordon exec`).
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Working directory.
+    #[arg(short = 'C', long = "cd", value_name = "DIR")]
+    pub cd: Option<PathBuf>,
+    /// Model name.
+    #[arg(short = 'm', long)]
+    pub model: Option<String>,
+    /// Use the local `ollama` provider.
+    #[arg(long)]
+    pub oss: bool,
+    /// Sandbox mode for the agent's commands.
+    #[arg(short = 's', long = "sandbox", value_enum)]
+    pub sandbox: Option<ModeArg>,
+    /// Shorthand for `--sandbox workspace-write`.
+    #[arg(long, conflicts_with = "sandbox")]
+    pub full_auto: bool,
+    /// Network mode for the agent's commands.
+    #[arg(long, value_enum)]
+    pub network: Option<NetworkArg>,
+    /// Override a config value: `-c key.path=value`.
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Config profile to apply.
+    #[arg(short = 'p', long = "profile", value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 /// Top-level commands.
@@ -36,6 +131,9 @@ pub enum Command {
     },
     /// Run the agent headless on one prompt (non-interactive; for scripts and CI).
     Exec(Box<ExecCommand>),
+    /// Continue a saved session in the interactive UI: `--last`, an ID, or
+    /// pick one from a list.
+    Resume(Box<TuiResumeArgs>),
     /// Internal: apply a patch read from stdin in the current directory
     /// (the agent runs this inside the sandbox, under the session's policy).
     #[command(name = "apply-patch", hide = true)]
@@ -343,31 +441,10 @@ pub struct ExecOptions {
     /// Run outside a git repository too.
     #[arg(long)]
     pub skip_git_repo_check: bool,
-    /// Working directory.
-    #[arg(short = 'C', long = "cd", value_name = "DIR")]
-    pub cd: Option<PathBuf>,
-    /// Model name.
-    #[arg(short = 'm', long)]
-    pub model: Option<String>,
-    /// Use the local `ollama` provider.
-    #[arg(long)]
-    pub oss: bool,
-    /// Sandbox mode for the agent's commands.
-    #[arg(short = 's', long = "sandbox", value_enum)]
-    pub sandbox: Option<ModeArg>,
-    /// Shorthand for `--sandbox workspace-write`.
-    #[arg(long, conflicts_with = "sandbox")]
-    pub full_auto: bool,
-    /// Network mode for the agent's commands.
-    #[arg(long, value_enum)]
-    pub network: Option<NetworkArg>,
+    /// Model, sandbox and config options.
+    #[command(flatten)]
+    pub agent: AgentArgs,
     /// Colour on stderr.
     #[arg(long, value_enum, default_value_t)]
     pub color: ColorArg,
-    /// Override a config value: `-c key.path=value`.
-    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
-    pub config: Vec<String>,
-    /// Config profile to apply.
-    #[arg(short = 'p', long = "profile", value_name = "NAME")]
-    pub profile: Option<String>,
 }

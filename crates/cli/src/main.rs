@@ -7,11 +7,43 @@ mod settings;
 
 use args::{Cli, Command, DebugTool, SandboxTarget, WindowsAction};
 use clap::Parser;
+use cordon_tui::StartWith;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        None => commands::tui::require_terminal()
+            .and_then(|()| settings::tui_settings(&cli.tui.options, StartWith::New, cli.tui.prompt))
+            .and_then(commands::tui::run),
+        Some(command) => dispatch(command),
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            let usage = e.downcast_ref::<settings::UsageError>().is_some();
+            eprintln!("cordon: error: {e:#}");
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+/// `cordon resume [--last | ID]`.
+fn resume(r: &args::TuiResumeArgs) -> anyhow::Result<i32> {
+    let start = match (r.last, &r.id) {
+        (true, _) => StartWith::Resume(cordon_core::session::Resume::Last),
+        (false, Some(id)) => StartWith::Resume(cordon_core::session::Resume::Id(id.clone())),
+        (false, None) => StartWith::Picker,
+    };
+    commands::tui::require_terminal()
+        .and_then(|()| settings::tui_settings(&r.options, start, None))
+        .and_then(commands::tui::run)
+}
+
+/// Every command but the UI's.
+fn dispatch(command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Resume(r) => resume(&r),
         Command::Sandbox(cmd) => match cmd.target {
             Some(SandboxTarget::Doctor(d)) => commands::doctor::run(d.json),
             Some(SandboxTarget::WindowsRunner(r)) => {
@@ -57,14 +89,6 @@ fn main() -> ExitCode {
         Command::Proxy(args) => settings::proxy_settings(&args)
             .and_then(|s| commands::proxy::run(s, args.listen, args.print_env)),
         Command::ProxyConnect { host, port } => commands::proxy_connect::run(&host, port),
-    };
-    match result {
-        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        Err(e) => {
-            let usage = e.downcast_ref::<settings::UsageError>().is_some();
-            eprintln!("cordon: error: {e:#}");
-            ExitCode::from(if usage { 2 } else { 1 })
-        }
     }
 }
 

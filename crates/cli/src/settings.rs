@@ -315,12 +315,30 @@ fn network_arg(n: NetworkArg) -> NetworkMode {
     }
 }
 
-/// Loads config for `cordon exec` and resolves the session's policy.
-fn exec_settings(
-    opts: &crate::args::ExecOptions,
-    resume: Option<cordon_core::session::Resume>,
-    interrupt: std::sync::Arc<cordon_core::interrupt::Interrupt>,
-) -> Result<ExecSettings> {
+/// What every agent front end (`cordon exec`, the TUI) resolves from the
+/// shared flags: config, model, provider, working directory and policy.
+pub struct AgentSettings {
+    /// The loaded configuration.
+    pub config: Config,
+    /// The overrides it was loaded with (to load it again).
+    pub overrides: Overrides,
+    /// `$CORDON_HOME` as found.
+    pub home: std::path::PathBuf,
+    /// Model name.
+    pub model: String,
+    /// Provider.
+    pub provider: cordon_config::ModelProvider,
+    /// Working directory (canonical with `-C`).
+    pub cwd: std::path::PathBuf,
+    /// The sandbox policy.
+    pub policy: cordon_policy::SandboxPolicy,
+    /// Arguments for the child `cordon sandbox` (profile, `-c`).
+    pub sandbox_args: Vec<std::ffi::OsString>,
+}
+
+/// Loads config with the agent flags, prints its warnings and resolves
+/// the session's policy.
+fn agent_settings(opts: &crate::args::AgentArgs) -> Result<AgentSettings> {
     let usage = |e: cordon_config::ConfigError| UsageError(e.to_string());
     let home = cordon_config::cordon_home().map_err(usage)?;
     let overrides = Overrides {
@@ -346,6 +364,48 @@ fn exec_settings(
             .map_err(|e| UsageError(format!("-C {}: {e}", dir.display())))?,
         None => std::env::current_dir()?,
     };
+    let policy = resolve_policy(&config, &cwd)?;
+    // The child `cordon sandbox` reads the same config; the resolved mode
+    // and network are passed explicitly (by the runner, from the policy) so
+    // flags given here apply there.
+    let mut sandbox_args: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(p) = &config.profile {
+        sandbox_args.push("-p".into());
+        sandbox_args.push(p.into());
+    }
+    for raw in &opts.config {
+        sandbox_args.push("-c".into());
+        sandbox_args.push(raw.into());
+    }
+    Ok(AgentSettings {
+        config,
+        overrides,
+        home,
+        model,
+        provider,
+        cwd,
+        policy,
+        sandbox_args,
+    })
+}
+
+/// The session's sandbox policy from `config` in `cwd`.
+fn resolve_policy(config: &Config, cwd: &std::path::Path) -> Result<cordon_policy::SandboxPolicy> {
+    let inputs = policy_inputs(
+        config,
+        cwd.to_path_buf(),
+        config.workspace_write.writable_roots.clone(),
+    );
+    Ok(cordon_policy::resolve(&inputs).map_err(|e| UsageError(e.to_string()))?)
+}
+
+/// Loads config for `cordon exec` and resolves the session's policy.
+fn exec_settings(
+    opts: &crate::args::ExecOptions,
+    resume: Option<cordon_core::session::Resume>,
+    interrupt: std::sync::Arc<cordon_core::interrupt::Interrupt>,
+) -> Result<ExecSettings> {
+    let agent = agent_settings(&opts.agent)?;
     let output_schema = match &opts.output_schema {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -369,24 +429,6 @@ fn exec_settings(
         }
         None => None,
     };
-    let inputs = policy_inputs(
-        &config,
-        cwd.clone(),
-        config.workspace_write.writable_roots.clone(),
-    );
-    let policy = cordon_policy::resolve(&inputs).map_err(|e| UsageError(e.to_string()))?;
-    // The child `cordon sandbox` reads the same config; the resolved mode
-    // and network are passed explicitly (by the runner, from the policy) so
-    // flags given here apply there.
-    let mut sandbox_args: Vec<std::ffi::OsString> = Vec::new();
-    if let Some(p) = &config.profile {
-        sandbox_args.push("-p".into());
-        sandbox_args.push(p.into());
-    }
-    for raw in &opts.config {
-        sandbox_args.push("-c".into());
-        sandbox_args.push(raw.into());
-    }
     let color = match opts.color {
         crate::args::ColorArg::Always => true,
         crate::args::ColorArg::Never => false,
@@ -399,13 +441,13 @@ fn exec_settings(
         prompt_arg: None,
         require_git: !opts.skip_git_repo_check,
         request: cordon_core::exec::ExecRequest {
-            home: config.cordon_home.clone(),
-            cwd,
+            home: agent.config.cordon_home.clone(),
+            cwd: agent.cwd,
             prompt: String::new(),
-            model,
-            provider,
-            policy,
-            sandbox_args,
+            model: agent.model,
+            provider: agent.provider,
+            policy: agent.policy,
+            sandbox_args: agent.sandbox_args,
             cordon_exe: pinned_self_exe()?,
             json: opts.json,
             color,
@@ -413,10 +455,94 @@ fn exec_settings(
             output_schema,
             ephemeral: opts.ephemeral,
             resume,
-            notify: config.notify.clone(),
-            instructions_max: config.project_doc_max_bytes,
+            notify: agent.config.notify.clone(),
+            instructions_max: agent.config.project_doc_max_bytes,
             interrupt,
         },
+    })
+}
+
+/// Settings for the interactive UI: the exec settings' resolution plus
+/// `-a`, the domain flags (passed on to each command's sandbox) and the
+/// `[tui]` keys.
+pub fn tui_settings(
+    opts: &crate::args::TuiOptions,
+    start: cordon_tui::StartWith,
+    prompt: Option<String>,
+) -> Result<cordon_tui::TuiConfig> {
+    let agent = agent_settings(&opts.agent)?;
+    let config = &agent.config;
+    let rules = domain_rules(config, &opts.allow_domains, &opts.deny_domains)?;
+    let mut sandbox_args = agent.sandbox_args.clone();
+    for (flag, patterns) in [
+        ("--allow-domain", &opts.allow_domains),
+        ("--deny-domain", &opts.deny_domains),
+    ] {
+        for p in patterns {
+            sandbox_args.push(flag.into());
+            sandbox_args.push(p.into());
+        }
+    }
+    let approval = match opts.ask_for_approval {
+        Some(crate::args::ApprovalArg::Untrusted) => cordon_policy::ApprovalPolicy::Untrusted,
+        Some(crate::args::ApprovalArg::OnFailure) => cordon_policy::ApprovalPolicy::OnFailure,
+        Some(crate::args::ApprovalArg::OnRequest) => cordon_policy::ApprovalPolicy::OnRequest,
+        Some(crate::args::ApprovalArg::Never) => cordon_policy::ApprovalPolicy::Never,
+        None => config.approval_policy,
+    };
+    let mut warnings = Vec::new();
+    if (!opts.allow_domains.is_empty() || !opts.deny_domains.is_empty())
+        && config.network != NetworkMode::Proxy
+    {
+        warnings.push("--allow-domain and --deny-domain apply only with --network proxy".into());
+    }
+    let (home, overrides, cwd) = (
+        agent.home.clone(),
+        agent.overrides.clone(),
+        agent.cwd.clone(),
+    );
+    let resolve_policy: cordon_tui::PolicyResolver = Box::new(move |mode| {
+        let mut o = overrides.clone();
+        o.sandbox_mode = Some(mode);
+        let config = cordon_config::load(&home, &o).map_err(|e| e.to_string())?;
+        resolve_policy(&config, &cwd).map_err(|e| e.to_string())
+    });
+    Ok(cordon_tui::TuiConfig {
+        session: cordon_tui::SessionTemplate {
+            home: config.cordon_home.clone(),
+            cwd: agent.cwd.clone(),
+            model: agent.model.clone(),
+            provider: agent.provider.clone(),
+            policy: agent.policy.clone(),
+            sandbox_args,
+            cordon_exe: pinned_self_exe()?,
+            approval,
+            notify: config.notify.clone(),
+            instructions_max: config.project_doc_max_bytes,
+        },
+        start,
+        prompt,
+        hide_agent_reasoning: config.hide_agent_reasoning,
+        context_window: config.model_context_window,
+        notifications: config.tui.notifications.clone(),
+        alternate_screen: config.tui.alternate_screen.unwrap_or_default(),
+        no_alt_screen: opts.no_alt_screen,
+        domain_rules: rules
+            .rules()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {r}",
+                    if r.action == RuleAction::Allow {
+                        "allow"
+                    } else {
+                        "deny"
+                    }
+                )
+            })
+            .collect(),
+        resolve_policy,
+        warnings,
     })
 }
 

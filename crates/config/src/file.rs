@@ -37,6 +37,14 @@ pub struct ConfigToml {
     pub windows: Option<WindowsToml>,
     /// `[shell_environment_policy]`.
     pub shell_environment_policy: Option<crate::ShellEnvironmentPolicyToml>,
+    /// Do not show the model's reasoning summaries in the TUI.
+    pub hide_agent_reasoning: Option<bool>,
+    /// The model's context window in tokens (default: known per model).
+    pub model_context_window: Option<u64>,
+    /// Compact the conversation when this many tokens are in use.
+    pub model_auto_compact_token_limit: Option<u64>,
+    /// `[tui]`.
+    pub tui: Option<TuiToml>,
     /// Named profiles: each is a layer with the same keys as the top level.
     #[serde(default)]
     pub profiles: BTreeMap<String, ConfigToml>,
@@ -79,6 +87,60 @@ pub struct WindowsToml {
     /// (restricted token; runs that need network enforcement still use
     /// the offline account).
     pub sandbox: Option<cordon_policy::WindowsSandbox>,
+}
+
+/// `[tui]`: the interactive terminal UI.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct TuiToml {
+    /// `true`, `false`, or the kinds to notify about
+    /// (`"agent-turn-complete"`, `"approval-requested"`).
+    pub notifications: Option<Notifications>,
+    /// `"auto"`, `"always"` or `"never"`.
+    pub alternate_screen: Option<AlternateScreen>,
+}
+
+/// `[tui] notifications`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Notifications {
+    /// All kinds, or none.
+    Enabled(bool),
+    /// Only these kinds.
+    Kinds(Vec<NotificationKind>),
+}
+
+impl Notifications {
+    /// Whether `kind` is to be notified.
+    pub fn wants(&self, kind: NotificationKind) -> bool {
+        match self {
+            Notifications::Enabled(on) => *on,
+            Notifications::Kinds(kinds) => kinds.contains(&kind),
+        }
+    }
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotificationKind {
+    /// A turn ended.
+    AgentTurnComplete,
+    /// The agent waits for an approval.
+    ApprovalRequested,
+}
+
+/// `[tui] alternate_screen`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlternateScreen {
+    /// Inline in the terminal's own scrollback (the default; Zellij
+    /// included).
+    #[default]
+    Auto,
+    /// Always the alternate screen.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// `"allow"` or `"deny"`.

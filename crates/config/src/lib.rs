@@ -14,7 +14,10 @@ mod shell_env;
 
 pub use agent::{resolve_provider, ModelProvider, ModelProviderToml, WireApi, BUILT_IN_PROVIDERS};
 pub use error::ConfigError;
-pub use file::{ActionToml, ConfigToml, NetworkToml, WindowsToml, WorkspaceWriteToml};
+pub use file::{
+    ActionToml, AlternateScreen, ConfigToml, NetworkToml, NotificationKind, Notifications, TuiToml,
+    WindowsToml, WorkspaceWriteToml,
+};
 pub use layers::parse_override;
 pub use shell_env::{
     glob_matches, EnvName, EnvPattern, EnvValue, Inherit, ShellEnvironmentPolicy,
@@ -83,6 +86,14 @@ pub struct Config {
     pub project_doc_max_bytes: usize,
     /// `[shell_environment_policy]`: the environment of the agent's commands.
     pub shell_environment_policy: ShellEnvironmentPolicy,
+    /// `hide_agent_reasoning`.
+    pub hide_agent_reasoning: bool,
+    /// `model_context_window`, when set.
+    pub model_context_window: Option<u64>,
+    /// `model_auto_compact_token_limit`, when set.
+    pub model_auto_compact_token_limit: Option<u64>,
+    /// `[tui]`.
+    pub tui: TuiToml,
     /// Warnings for the user (unknown keys and the like).
     pub warnings: Vec<String>,
 }
@@ -228,6 +239,10 @@ pub fn load_from_str(
             .as_ref()
             .and_then(|w| w.sandbox)
             .unwrap_or_default(),
+        hide_agent_reasoning: toml.hide_agent_reasoning.unwrap_or(false),
+        model_context_window: toml.model_context_window,
+        model_auto_compact_token_limit: toml.model_auto_compact_token_limit,
+        tui: toml.tui.clone().unwrap_or_default(),
         profile: merged.profile,
         warnings,
     })

@@ -416,3 +416,39 @@ fn bad_shell_environment_policy_values_are_located() {
         c.warnings
     );
 }
+
+#[test]
+fn tui_keys_defaults_values_and_errors() {
+    let c = load_text("", &Overrides::default()).unwrap();
+    assert!(!c.hide_agent_reasoning);
+    assert_eq!(c.model_context_window, None);
+    assert_eq!(c.tui, crate::TuiToml::default());
+    let c = load_text(
+        "hide_agent_reasoning = true\nmodel_context_window = 1000\nmodel_auto_compact_token_limit = 900\n[tui]\nnotifications = [\"approval-requested\"]\nalternate_screen = \"never\"\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(c.hide_agent_reasoning);
+    assert_eq!(c.model_context_window, Some(1000));
+    assert_eq!(c.model_auto_compact_token_limit, Some(900));
+    let n = c.tui.notifications.unwrap();
+    assert!(n.wants(crate::NotificationKind::ApprovalRequested));
+    assert!(!n.wants(crate::NotificationKind::AgentTurnComplete));
+    assert_eq!(c.tui.alternate_screen, Some(crate::AlternateScreen::Never));
+    let o = Overrides {
+        raw: vec!["tui.notifications=true".into()],
+        ..Default::default()
+    };
+    let c = load_text("", &o).unwrap();
+    assert!(c
+        .tui
+        .notifications
+        .unwrap()
+        .wants(crate::NotificationKind::AgentTurnComplete));
+    let err = load_text(
+        "[tui]\nalternate_screen = \"sometimes\"\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("alternate_screen"), "{err}");
+}

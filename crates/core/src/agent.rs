@@ -222,7 +222,7 @@ fn exchange(
 ) -> Result<(Vec<ModelEvent>, Option<Usage>), TurnError> {
     let mut attempt = 0u32;
     loop {
-        let result = stream_once(transport, cfg.wire, body);
+        let result = stream_once(transport, cfg.wire, body, on_event);
         let failure = match result {
             Ok(events) => {
                 let usage = events.iter().find_map(|e| match e {
@@ -265,10 +265,14 @@ enum Attempt {
     Stream(StreamError),
 }
 
+/// One request's stream, decoded; text and reasoning deltas are reported
+/// as they arrive (a retry after a broken stream sends them again, after
+/// its [`AgentEvent::Retrying`]).
 fn stream_once(
     transport: &mut dyn Transport,
     wire: WireApi,
     body: &Value,
+    on_event: &mut dyn FnMut(AgentEvent),
 ) -> Result<Vec<ModelEvent>, Attempt> {
     let chunks = transport.send(body).map_err(Attempt::Failed)?;
     let mut parser = SseParser::new();
@@ -282,14 +286,31 @@ fn stream_once(
                 WireApi::Responses => responses.event(&sse),
                 WireApi::Chat => chat.event(&sse),
             };
-            events.extend(decoded.map_err(Attempt::Stream)?);
+            for e in decoded.map_err(Attempt::Stream)? {
+                report_delta(&e, on_event);
+                events.push(e);
+            }
         }
     }
     match wire {
         WireApi::Responses => responses.finish().map_err(Attempt::Stream)?,
-        WireApi::Chat => events.extend(chat.finish().map_err(Attempt::Stream)?),
+        WireApi::Chat => {
+            for e in chat.finish().map_err(Attempt::Stream)? {
+                report_delta(&e, on_event);
+                events.push(e);
+            }
+        }
     }
     Ok(events)
+}
+
+/// Reports a text or reasoning delta as it arrives.
+fn report_delta(e: &ModelEvent, on_event: &mut dyn FnMut(AgentEvent)) {
+    match e {
+        ModelEvent::TextDelta(t) => on_event(AgentEvent::TextDelta(t.clone())),
+        ModelEvent::ReasoningDelta(t) => on_event(AgentEvent::Reasoning(t.clone())),
+        _ => {}
+    }
 }
 
 /// Runs `name` with `arguments`; returns the full output and detail.
@@ -379,14 +400,9 @@ pub fn run_turn(
         let mut calls = Vec::new();
         for e in events {
             match e {
-                ModelEvent::TextDelta(t) => {
-                    on_event(AgentEvent::TextDelta(t.clone()));
-                    text.push_str(&t);
-                }
-                ModelEvent::ReasoningDelta(t) => {
-                    on_event(AgentEvent::Reasoning(t.clone()));
-                    reasoning.push_str(&t);
-                }
+                // Already reported as they streamed.
+                ModelEvent::TextDelta(t) => text.push_str(&t),
+                ModelEvent::ReasoningDelta(t) => reasoning.push_str(&t),
                 ModelEvent::FunctionCall {
                     call_id,
                     name,

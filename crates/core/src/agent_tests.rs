@@ -276,3 +276,60 @@ fn bad_tool_arguments_go_back_to_the_model() {
         "{last}"
     );
 }
+
+/// A transport whose chunks note in `log` when each is handed over.
+struct Logged {
+    chunks: Vec<String>,
+    log: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+}
+
+impl Transport for Logged {
+    fn send(&mut self, _body: &Value) -> Result<Chunks<'_>, Failure> {
+        let log = self.log.clone();
+        let chunks = std::mem::take(&mut self.chunks);
+        Ok(Box::new(chunks.into_iter().enumerate().map(
+            move |(i, c)| {
+                log.borrow_mut().push(format!("chunk {i}"));
+                Ok(c.into_bytes())
+            },
+        )))
+    }
+}
+
+#[test]
+fn deltas_are_reported_as_they_stream() {
+    let delta = |t: &str| {
+        format!(
+            "event: response.output_text.delta\ndata: {}\n\n",
+            serde_json::json!({"delta": t})
+        )
+    };
+    let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut transport = Logged {
+        chunks: vec![
+            delta("one "),
+            delta("two"),
+            "event: response.completed\ndata: {\"response\":{}}\n\n".into(),
+        ],
+        log: log.clone(),
+    };
+    let mut tools = FakeTools::default();
+    let mut history = vec![Item::User("hi".into())];
+    let (text, _) = run_turn(
+        &mut transport,
+        &mut tools,
+        &cfg(WireApi::Responses),
+        &mut history,
+        &mut |e| {
+            if let AgentEvent::TextDelta(t) = e {
+                log.borrow_mut().push(format!("delta {t}"));
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(text, "one two");
+    assert_eq!(
+        *log.borrow(),
+        ["chunk 0", "delta one ", "chunk 1", "delta two", "chunk 2"]
+    );
+}

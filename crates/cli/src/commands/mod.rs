@@ -8,4 +8,5 @@ pub mod macos;
 pub mod proxy;
 pub mod proxy_connect;
 pub mod sandbox;
+pub mod tui;
 pub mod windows;

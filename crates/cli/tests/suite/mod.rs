@@ -11,3 +11,4 @@ mod protected;
 mod proxy;
 mod readme;
 mod syscalls;
+mod tui;

@@ -1,0 +1,99 @@
+"""The TUI in a pty against a scripted model server on 127.0.0.1.
+
+Measures: launch -> the composer's placeholder on screen; keystroke -> the
+character echoed (p50, p99 over 200 keys); peak RSS of cordon after TURNS
+turns, each answered with ~2,000 tokens of markdown; and the server's own
+time per answer. Answers cursor-position queries as a terminal would.
+"""
+import http.server, json, os, pty, select, sys, tempfile, threading, time, struct, fcntl, termios
+
+cordon, turns = sys.argv[1], int(sys.argv[2])
+ANSWER = ("Here is a **paragraph** with `code` and words. " * 40 + "\n\n- item one\n- item two\n\n```rust\nfn main() {}\n```\n\n") * 5 + "END-OF-ANSWER"
+server_time = []
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_POST(self):
+        t0 = time.perf_counter()
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        def ev(name, data):
+            s = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(s), s))
+        words = ANSWER.split(" ")
+        for i in range(0, len(words), 8):
+            ev("response.output_text.delta", {"delta": " ".join(words[i:i + 8]) + " "})
+        ev("response.completed", {"response": {"usage": {"input_tokens": 1000, "output_tokens": 2000}}})
+        self.wfile.write(b"0\r\n\r\n"); self.wfile.flush()
+        server_time.append(time.perf_counter() - t0)
+
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+home, work = tempfile.mkdtemp(), tempfile.mkdtemp()
+open(os.path.join(home, "config.toml"), "w").write(
+    f'model = "m"\nmodel_provider = "fake"\n[model_providers.fake]\nname = "F"\n'
+    f'base_url = "http://127.0.0.1:{srv.server_port}/v1"\nwire_api = "responses"\n')
+
+pid, fd = pty.fork()
+if pid == 0:
+    os.chdir(work)
+    os.environ.update(CORDON_HOME=home, TERM="xterm-256color")
+    os.execv(cordon, [cordon])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 120, 0, 0))
+buf = bytearray()
+
+def pump(timeout):
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        return False
+    data = os.read(fd, 65536)
+    if b"\x1b[6n" in data:
+        os.write(fd, b"\x1b[1;1R")
+    buf.extend(data)
+    return True
+
+def wait_for(needle, limit=30):
+    start = time.perf_counter()
+    while needle not in buf:
+        if time.perf_counter() - start > limit:
+            sys.exit(f"timed out waiting for {needle!r}")
+        pump(0.05)
+    return time.perf_counter()
+
+t0 = time.perf_counter()
+ready = wait_for(b"Ask cordon") - t0
+lat = []
+# Let the session start (its header is drawn) before timing keys.
+wait_for(b"approval:")
+time.sleep(0.3)
+pump(0.1)
+for i in range(200):
+    c = b"abcdefghij"[i % 10:i % 10 + 1]
+    buf.clear()
+    t = time.perf_counter()
+    os.write(fd, c)
+    # Echoed once the composer's row holds everything typed so far.
+    lat.append(wait_for(c) - t)
+os.write(fd, b"\x15")  # Ctrl+U
+for i in range(turns):
+    buf.clear()
+    os.write(fd, f"turn {i}\r".encode())
+    # The answer's last words reach the scrollback as the turn ends (a
+    # prompt typed a frame early is queued and still sent).
+    wait_for(b"END-OF-ANSWER")
+time.sleep(0.5)
+status = open(f"/proc/{pid}/status").read()
+hwm = [l for l in status.splitlines() if l.startswith("VmHWM")][0].split()[1]
+rss = [l for l in status.splitlines() if l.startswith("VmRSS")][0].split()[1]
+os.write(fd, b"/quit\r")
+os.waitpid(pid, 0)
+lat.sort()
+print(f"launch -> composer ready: {ready * 1000:.1f} ms")
+print(f"keystroke -> echo: p50 {lat[len(lat) // 2] * 1000:.2f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.2f} ms")
+print(f"after {turns} turns of ~2,000 tokens: RSS {int(rss) / 1024:.1f} MiB, peak {int(hwm) / 1024:.1f} MiB")
+st = sorted(server_time)
+print(f"fake server per answer: median {st[len(st) // 2] * 1000:.2f} ms")

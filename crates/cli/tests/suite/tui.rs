@@ -1,0 +1,596 @@
+//! The interactive UI end to end: the real `cordon` in a pseudo-terminal
+//! (a `vt100` parser reads the screen) against the scripted model server.
+//! Every wait is bounded; a test's `cordon` is killed when it ends.
+
+use super::common::{World, CORDON};
+use super::fake_model::{responses_call, responses_text, FakeModel, Reply};
+use serde_json::json;
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ROWS: u16 = 60;
+const COLS: u16 = 100;
+const WAIT: Duration = Duration::from_secs(20);
+
+fn configure(w: &World, model: &FakeModel, extra: &str) {
+    std::fs::write(
+        w.home.path().join("config.toml"),
+        format!(
+            "model = \"fake-model\"\nmodel_provider = \"fake\"\n{extra}\n[model_providers.fake]\nname = \"Fake\"\nbase_url = \"{}\"\nwire_api = \"responses\"\nenv_key = \"FAKE_MODEL_KEY\"\nrequest_max_retries = 0\nstream_max_retries = 0\n",
+            model.base_url()
+        ),
+    )
+    .unwrap();
+}
+
+/// `cordon` running in a pseudo-terminal.
+struct Tui {
+    master: std::fs::File,
+    /// The terminal side, kept open to read its modes after cordon exits.
+    slave: OwnedFd,
+    child: Child,
+    parser: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Tui {
+    fn spawn(w: &World, args: &[&str], env: &[(&str, &str)]) -> Tui {
+        let (mut m, mut s) = (0, 0);
+        let size = libc::winsize {
+            ws_row: ROWS,
+            ws_col: COLS,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: openpty writes two descriptors; the size is read only.
+        let rc = unsafe {
+            libc::openpty(
+                &mut m,
+                &mut s,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &size,
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors were just opened and are owned here.
+        let (master, slave) = unsafe { (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
+        let mut cmd = Command::new(CORDON);
+        cmd.args(args)
+            .current_dir(w.work())
+            .env("CORDON_HOME", w.home.path())
+            .env("FAKE_MODEL_KEY", "sk-test")
+            .env("TERM", "xterm-256color")
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("TMUX")
+            .env_remove("TERM_PROGRAM")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave.try_clone().unwrap()));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().unwrap();
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(
+            ROWS.try_into().unwrap(),
+            COLS.try_into().unwrap(),
+            1000,
+        )));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (p, r) = (parser.clone(), raw.clone());
+        let mut reader = master.try_clone().unwrap();
+        let mut answer = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let mut chunk = &buf[..n];
+                r.lock().unwrap().extend_from_slice(chunk);
+                // Answer cursor position queries as a terminal would.
+                while let Some(at) = find(chunk, b"\x1b[6n") {
+                    let mut parser = p.lock().unwrap();
+                    parser.process(&chunk[..at]);
+                    let (row, col) = parser.screen().cursor_position();
+                    let _ = answer.write_all(format!("\x1b[{};{}R", row + 1, col + 1).as_bytes());
+                    chunk = &chunk[at + 4..];
+                }
+                p.lock().unwrap().process(chunk);
+            }
+        });
+        Tui {
+            master,
+            slave,
+            child,
+            parser,
+            raw,
+        }
+    }
+
+    fn send(&mut self, bytes: &str) {
+        self.master.write_all(bytes.as_bytes()).unwrap();
+        self.master.flush().unwrap();
+    }
+
+    /// Types `text` a key at a time, then Enter.
+    fn type_line(&mut self, text: &str) {
+        for c in text.chars() {
+            self.send(&c.to_string());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        self.send("\r");
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn raw(&self) -> Vec<u8> {
+        self.raw.lock().unwrap().clone()
+    }
+
+    #[track_caller]
+    fn wait_for(&self, what: &str) -> String {
+        self.wait_until(what, |s| s.contains(what))
+    }
+
+    #[track_caller]
+    fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            if start.elapsed() > WAIT {
+                panic!("timed out waiting for {what:?}; the screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "cordon did not exit:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    /// `stty -a` on the terminal.
+    fn stty(&self) -> String {
+        let out = Command::new("stty")
+            .arg("-a")
+            .stdin(Stdio::from(self.slave.try_clone().unwrap()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn ready(t: &Tui) {
+    t.wait_for("Ask cordon to do anything");
+}
+
+#[test]
+fn tui_refuses_without_a_terminal_and_points_to_exec() {
+    let w = World::new();
+    let out = Command::new(CORDON)
+        .current_dir(w.work())
+        .env("CORDON_HOME", w.home.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needs a terminal") && err.contains("cordon exec"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tui_prompt_streams_the_answer_and_quit_restores_the_terminal() {
+    let w = World::new();
+    let model = FakeModel::start(vec![Reply::Sse(responses_text(
+        "The answer is **42**.\n\n- first point\n- second point",
+    ))]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    let header = t.screen();
+    assert!(header.contains("model:     fake-model"), "{header}");
+    assert!(
+        header.contains("sandbox:   read-only · network none"),
+        "{header}"
+    );
+    assert!(header.contains("approval:  on-request"), "{header}");
+    // In raw mode while it runs.
+    assert!(t.stty().contains("-icanon"), "{}", t.stty());
+    t.type_line("what is the answer?");
+    let screen = t.wait_for("The answer is 42.");
+    assert!(screen.contains("› what is the answer?"), "{screen}");
+    assert!(screen.contains("- first point"), "{screen}");
+    assert!(
+        screen.contains("thinking it over"),
+        "reasoning shown: {screen}"
+    );
+    let body = model.requests()[0].body.to_string();
+    assert!(body.contains("what is the answer?"), "{body}");
+    t.type_line("/quit");
+    assert_eq!(t.wait_exit().code(), Some(0));
+    let modes = t.stty();
+    for mode in [" icanon", " echo ", " icrnl"] {
+        assert!(modes.contains(mode), "{mode} restored: {modes}");
+    }
+    let raw = String::from_utf8_lossy(&t.raw()).into_owned();
+    assert!(raw.contains("\x1b[?2004l"), "bracketed paste turned off");
+}
+
+#[test]
+fn tui_ctrl_c_twice_quits_an_idle_session() {
+    let w = World::new();
+    let model = FakeModel::start(vec![]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.send("\x03");
+    t.wait_for("ctrl+c again to quit");
+    t.send("\x03");
+    assert_eq!(t.wait_exit().code(), Some(0));
+    assert!(t.stty().contains(" icanon"));
+}
+
+fn escalated(call: &str, script: &str) -> String {
+    responses_call(
+        call,
+        "shell",
+        &json!({"command": ["sh", "-c", script], "sandbox_permissions": "require_escalated", "justification": "needs to write outside"}),
+    )
+}
+
+#[test]
+fn tui_approval_yes_runs_the_command_and_no_stops_the_turn_and_tells_the_model() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(escalated("c1", "echo approved > ran.txt")),
+        Reply::Sse(responses_text("first done")),
+        Reply::Sse(escalated("c2", "echo no > denied.txt")),
+        Reply::Sse(responses_text("understood")),
+    ]);
+    configure(&w, &model, "approval_policy = \"on-request\"");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("write the file");
+    let modal = t.wait_for("Yes, run it (y)");
+    for shown in [
+        "$ sh -c 'echo approved > ran.txt'",
+        &format!("in {}", w.work().display()),
+        "why: needs to write outside",
+        "Yes, and don't ask again for this command this session (a)",
+        "No, and tell cordon what to do differently (n or Esc)",
+    ] {
+        assert!(modal.contains(shown), "{shown}: {modal}");
+    }
+    t.send("y");
+    t.wait_for("first done");
+    assert_eq!(
+        std::fs::read_to_string(w.work().join("ran.txt")).unwrap(),
+        "approved\n"
+    );
+    t.type_line("now the other");
+    t.wait_for("echo no > denied.txt'");
+    t.wait_for("Yes, run it (y)");
+    t.send("n");
+    t.wait_for("Interrupted");
+    assert!(!w.work().join("denied.txt").exists());
+    // The composer is ready for feedback, and the model hears of the refusal.
+    t.type_line("do it another way");
+    t.wait_for("understood");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 4);
+    let body = requests[3].body.to_string();
+    assert!(
+        body.contains("the user declined and stopped the turn"),
+        "{body}"
+    );
+    assert!(body.contains("do it another way"), "{body}");
+}
+
+#[test]
+fn tui_patch_approval_shows_the_diff() {
+    let w = World::new();
+    let patch = "*** Begin Patch\n*** Add File: notes.txt\n+hello from the patch\n+second line\n*** End Patch\n";
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "p1",
+            "apply_patch",
+            &json!({"input": patch}),
+        )),
+        Reply::Sse(responses_text("patched")),
+    ]);
+    configure(&w, &model, "");
+    // Read-only: the patch writes outside the writable roots, so it is asked.
+    let mut t = Tui::spawn(&w, &["-s", "read-only"], &[]);
+    ready(&t);
+    t.type_line("add notes");
+    let modal = t.wait_for("Apply these changes?");
+    assert!(modal.contains("+hello from the patch"), "{modal}");
+    assert!(modal.contains("(+2 -0)"), "{modal}");
+    assert!(modal.contains("don't ask again for these files"), "{modal}");
+    assert!(!w.work().join("notes.txt").exists());
+    t.send("y");
+    t.wait_for("patched");
+    assert_eq!(
+        std::fs::read_to_string(w.work().join("notes.txt")).unwrap(),
+        "hello from the patch\nsecond line\n"
+    );
+}
+
+/// Processes whose command line is exactly `argv`.
+fn processes(argv: &[&str]) -> Vec<u32> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            (cmdline == want).then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn tui_esc_interrupts_a_running_command_and_kills_it() {
+    let w = World::new();
+    // A duration no other test uses, to find this very process.
+    let argv = ["sleep", "37.25"];
+    let model = FakeModel::start(vec![Reply::Sse(responses_call(
+        "s1",
+        "shell",
+        &json!({"command": argv}),
+    ))]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("wait a while");
+    t.wait_for("Running sleep 37.25");
+    t.wait_for("esc to interrupt");
+    let start = Instant::now();
+    while processes(&argv).is_empty() {
+        assert!(start.elapsed() < WAIT, "the command never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.send("\x1b");
+    t.wait_for("Interrupted");
+    let start = Instant::now();
+    while !processes(&argv).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the command outlived the interrupt"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn tui_status_shows_the_sandbox_mode_and_approvals_switches_it() {
+    let w = World::new();
+    let model = FakeModel::start(vec![]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &["-s", "workspace-write", "-a", "untrusted"], &[]);
+    ready(&t);
+    t.type_line("/status");
+    let screen = t.wait_for("sandbox:    workspace-write");
+    assert!(screen.contains("approval:   untrusted"), "{screen}");
+    let writable = screen.lines().find(|l| l.starts_with("writable:")).unwrap();
+    assert!(
+        writable.contains(&w.work().display().to_string()),
+        "{screen}"
+    );
+    t.type_line("/approvals");
+    t.wait_for("Permissions");
+    t.send("1");
+    t.wait_for("permissions: Read only (sandbox read-only");
+    t.type_line("/status");
+    t.wait_for("sandbox:    read-only");
+}
+
+#[test]
+fn tui_a_200_line_paste_is_one_message() {
+    let w = World::new();
+    let model = FakeModel::start(vec![Reply::Sse(responses_text("got it"))]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    let lines: Vec<String> = (1..=200).map(|i| format!("pasted line {i}")).collect();
+    // Terminals send a pasted newline as CR.
+    t.send(&format!("\x1b[200~{}\x1b[201~", lines.join("\r")));
+    t.wait_for("[Pasted 200 lines");
+    assert!(model.requests().is_empty(), "nothing sent before Enter");
+    t.send("\r");
+    t.wait_for("got it");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 1, "one request");
+    let body = requests[0].body.to_string();
+    assert!(
+        body.contains(&lines.join("\\n")),
+        "all 200 lines in one message"
+    );
+}
+
+#[test]
+fn tui_resume_last_replays_the_earlier_conversation() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_text("noted: avocado")),
+        Reply::Sse(responses_text("it was avocado")),
+    ]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("remember the word avocado");
+    t.wait_for("noted: avocado");
+    t.type_line("/quit");
+    t.wait_exit();
+    drop(t);
+    let mut t = Tui::spawn(&w, &["resume", "--last"], &[]);
+    let screen = t.wait_for("noted: avocado");
+    assert!(screen.contains("› remember the word avocado"), "{screen}");
+    t.type_line("which word?");
+    t.wait_for("it was avocado");
+    let body = model.requests()[1].body.to_string();
+    assert!(
+        body.contains("remember the word avocado"),
+        "history sent: {body}"
+    );
+}
+
+#[test]
+fn tui_notifies_with_osc9_only_while_unfocused() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_text("one")),
+        Reply::Sse(responses_text("two")),
+    ]);
+    configure(&w, &model, "[tui]\nnotifications = true");
+    let mut t = Tui::spawn(&w, &[], &[("TERM_PROGRAM", "WezTerm")]);
+    ready(&t);
+    t.type_line("first");
+    t.wait_for("one");
+    let osc = b"\x1b]9;cordon: turn complete\x07";
+    assert!(find(&t.raw(), osc).is_none(), "focused: no notification");
+    t.send("\x1b[O");
+    t.type_line("second");
+    t.wait_for("two");
+    let start = Instant::now();
+    while find(&t.raw(), osc).is_none() {
+        assert!(start.elapsed() < WAIT, "no OSC 9 while unfocused");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+#[test]
+fn tui_history_is_written_as_soft_wrapped_lines() {
+    let w = World::new();
+    let long = "word ".repeat(60);
+    let model = FakeModel::start(vec![Reply::Sse(responses_text(long.trim()))]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("say a lot");
+    t.wait_for("word word");
+    // The paragraph is 299 columns: the terminal wrapped it (rows marked
+    // as wrapped), cordon wrote no line break inside it.
+    let parser = t.parser.lock().unwrap();
+    let screen = parser.screen();
+    let row = (0..ROWS)
+        .find(|&r| {
+            screen
+                .contents_between(r, 0, r, COLS)
+                .starts_with("word word")
+        })
+        .unwrap();
+    assert!(
+        screen.row_wrapped(row) && screen.row_wrapped(row + 1),
+        "soft wraps"
+    );
+    let raw = String::from_utf8_lossy(&t.raw()).into_owned();
+    assert!(raw.contains(long.trim()), "written as one line");
+}
+
+#[test]
+fn tui_sigterm_and_sighup_restore_the_terminal() {
+    for sig in [libc::SIGTERM, libc::SIGHUP] {
+        let w = World::new();
+        let model = FakeModel::start(vec![]);
+        configure(&w, &model, "");
+        let mut t = Tui::spawn(&w, &[], &[]);
+        ready(&t);
+        assert!(t.stty().contains("-icanon"));
+        // SAFETY: signals the child this test started.
+        assert_eq!(unsafe { libc::kill(t.child.id() as i32, sig) }, 0);
+        assert_eq!(t.wait_exit().code(), Some(128 + sig), "signal {sig}");
+        let modes = t.stty();
+        assert!(
+            modes.contains(" icanon") && modes.contains(" echo "),
+            "{modes}"
+        );
+    }
+}
+
+#[test]
+fn tui_works_at_40_columns() {
+    let w = World::new();
+    let model = FakeModel::start(vec![Reply::Sse(responses_text("narrow but fine"))]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    t.parser
+        .lock()
+        .unwrap()
+        .screen_mut()
+        .set_size(ROWS.try_into().unwrap(), 40.try_into().unwrap());
+    let size = libc::winsize {
+        ws_row: ROWS,
+        ws_col: 40,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: sets the window size of the terminal this test opened.
+    assert_eq!(
+        unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&t.master),
+                libc::TIOCSWINSZ,
+                &size,
+            )
+        },
+        0
+    );
+    ready(&t);
+    t.type_line("go");
+    let screen = t.wait_for("narrow but fine");
+    for line in screen.lines() {
+        assert!(line.chars().count() <= 40, "{line:?}");
+    }
+    assert!(screen.contains("fake-model · read-only/none"), "{screen}");
+}

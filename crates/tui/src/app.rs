@@ -1,0 +1,1011 @@
+//! The UI thread: one channel brings keys, worker events and signals; the
+//! app turns them into cells above the viewport and a fresh frame.
+
+use crate::cells::{self, Cell, HeaderInfo};
+use crate::composer::{Composer, Outcome};
+use crate::screen::Screen;
+use crate::slash::Slash;
+use crate::widgets::{self, Status};
+use crate::worker::{self, Op, SessionInfo, WorkerEvent};
+use crate::{markdown, replay, term, StartWith, TuiConfig, TuiError};
+use cordon_config::NotificationKind;
+use cordon_core::agent::{AgentEvent, ToolDetail};
+use cordon_core::approval::{ApprovalDecision, ApprovalRequest};
+use cordon_core::interrupt::Interrupt;
+use cordon_core::session::{Resume, SessionEvent, SessionSummary};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a first Ctrl+C waits for the second.
+const QUIT_WINDOW: Duration = Duration::from_secs(2);
+/// Most rows of the streaming answer shown in the viewport.
+const LIVE_ROWS: usize = 10;
+
+/// Everything that reaches the UI thread.
+#[derive(Debug)]
+pub enum AppEvent {
+    /// A terminal event.
+    Term(Event),
+    /// The terminal's input ended.
+    InputClosed,
+    /// The worker.
+    Worker(WorkerEvent),
+    /// SIGTERM, SIGHUP or SIGQUIT.
+    Signal(i32),
+}
+
+/// A modal in place of the composer.
+enum Modal {
+    Approval {
+        request: Box<ApprovalRequest>,
+        reply: Sender<ApprovalDecision>,
+        selected: usize,
+    },
+    Permissions {
+        selected: usize,
+    },
+    Sessions {
+        all: Vec<SessionSummary>,
+        filter: String,
+        selected: usize,
+    },
+}
+
+struct Running {
+    call_id: String,
+    command: String,
+    started: Instant,
+}
+
+/// The app's state.
+pub struct App {
+    config: TuiConfig,
+    info: Option<SessionInfo>,
+    composer: Composer,
+    pending: Vec<Line<'static>>,
+    stream: String,
+    reasoning: String,
+    running: Vec<Running>,
+    patches: HashMap<String, Vec<cells::PatchFile>>,
+    turn_started: Option<Instant>,
+    queued: VecDeque<String>,
+    modal: Option<Modal>,
+    quit_armed: Option<Instant>,
+    focused: bool,
+    ops: Sender<Op>,
+    interrupt: Arc<Interrupt>,
+    quit: Option<i32>,
+    frame: usize,
+    /// Tokens in the context after the last turn.
+    context_used: Option<u64>,
+    started_once: bool,
+    reasoning_shown: bool,
+    notifications: Vec<String>,
+}
+
+/// Runs the TUI.
+pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
+    #[cfg(unix)]
+    let mut wait_signal = term::block_signals();
+    let alt =
+        !config.no_alt_screen && config.alternate_screen == cordon_config::AlternateScreen::Always;
+    term::install_panic_hook();
+    term::enter(alt)?;
+    let (cols, rows) = crossterm::terminal::size()?;
+    let row = crossterm::cursor::position()
+        .map(|(_, r)| r)
+        .unwrap_or(rows.saturating_sub(1));
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut screen = Screen::new(std::io::stdout(), cols, rows, row, color);
+
+    let (tx, rx) = channel::<AppEvent>();
+    let input = tx.clone();
+    std::thread::spawn(move || loop {
+        match crossterm::event::read() {
+            Ok(e) => {
+                if input.send(AppEvent::Term(e)).is_err() {
+                    return;
+                }
+            }
+            Err(_) => {
+                let _ = input.send(AppEvent::InputClosed);
+                return;
+            }
+        }
+    });
+    #[cfg(unix)]
+    {
+        let signals = tx.clone();
+        std::thread::spawn(move || {
+            while let Some(sig) = wait_signal() {
+                if signals.send(AppEvent::Signal(sig)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let interrupt = Arc::new(Interrupt::default());
+    let worker_tx = tx.clone();
+    let ops = worker::spawn(config.session.clone(), interrupt.clone(), move |e| {
+        let _ = worker_tx.send(AppEvent::Worker(e));
+    });
+    let mut app = App::new(config, ops, interrupt);
+    let result = app.run_loop(&mut screen, &rx);
+    let _ = app.ops.send(Op::Shutdown);
+    let _ = screen.finish();
+    term::restore();
+    if let Some(info) = &app.info {
+        println!("To continue this session: cordon resume {}", info.id);
+    }
+    result
+}
+
+impl App {
+    fn new(config: TuiConfig, ops: Sender<Op>, interrupt: Arc<Interrupt>) -> App {
+        let history = crate::history::load(&config.session.home);
+        App {
+            composer: Composer::new(history),
+            info: None,
+            pending: Vec::new(),
+            stream: String::new(),
+            reasoning: String::new(),
+            running: Vec::new(),
+            patches: HashMap::new(),
+            turn_started: None,
+            queued: VecDeque::new(),
+            modal: None,
+            quit_armed: None,
+            focused: true,
+            ops,
+            interrupt,
+            quit: None,
+            frame: 0,
+            context_used: None,
+            started_once: false,
+            reasoning_shown: false,
+            notifications: Vec::new(),
+            config,
+        }
+    }
+
+    fn run_loop(
+        &mut self,
+        screen: &mut Screen<std::io::Stdout>,
+        rx: &Receiver<AppEvent>,
+    ) -> Result<i32, TuiError> {
+        for w in std::mem::take(&mut self.config.warnings) {
+            self.push(Cell::Error(format!("warning: {w}")));
+        }
+        match self.config.start.clone() {
+            StartWith::New => self.start(None),
+            StartWith::Resume(r) => self.start(Some(r)),
+            StartWith::Picker => self.open_sessions(),
+        }
+        loop {
+            self.draw(screen)?;
+            if let Some(code) = self.quit {
+                return Ok(code);
+            }
+            let timeout = if self.turn_started.is_some() || self.quit_armed.is_some() {
+                Duration::from_millis(100)
+            } else {
+                Duration::from_secs(1)
+            };
+            match rx.recv_timeout(timeout) {
+                Ok(e) => self.handle(e, screen)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(1),
+            }
+            // Take everything already waiting before drawing again.
+            while let Ok(e) = rx.try_recv() {
+                self.handle(e, screen)?;
+                if self.quit.is_some() {
+                    break;
+                }
+            }
+            self.frame = self.frame.wrapping_add(1);
+            if self.quit_armed.is_some_and(|t| t.elapsed() > QUIT_WINDOW) {
+                self.quit_armed = None;
+            }
+        }
+    }
+
+    fn start(&mut self, resume: Option<Resume>) {
+        let _ = self.ops.send(Op::Start(resume));
+    }
+
+    fn push(&mut self, cell: Cell) {
+        self.pending.extend(cell.lines());
+    }
+
+    fn handle(
+        &mut self,
+        event: AppEvent,
+        screen: &mut Screen<std::io::Stdout>,
+    ) -> Result<(), TuiError> {
+        match event {
+            AppEvent::Term(Event::Key(key)) => {
+                if key.kind != KeyEventKind::Release {
+                    self.key(key, screen)?;
+                }
+            }
+            AppEvent::Term(Event::Paste(text)) => match &mut self.modal {
+                Some(Modal::Sessions {
+                    filter, selected, ..
+                }) => {
+                    filter.push_str(text.trim());
+                    *selected = 0;
+                }
+                Some(_) => {}
+                None => self.composer.paste(&text),
+            },
+            AppEvent::Term(Event::Resize(c, r)) => screen.resize(c, r)?,
+            AppEvent::Term(Event::FocusGained) => self.focused = true,
+            AppEvent::Term(Event::FocusLost) => self.focused = false,
+            AppEvent::Term(_) => {}
+            AppEvent::InputClosed => self.quit = Some(1),
+            AppEvent::Signal(sig) => {
+                self.interrupt.trigger();
+                self.quit = Some(128 + sig);
+            }
+            AppEvent::Worker(w) => self.worker(w),
+        }
+        Ok(())
+    }
+
+    fn notify(&mut self, kind: NotificationKind, message: &str) {
+        let wanted = self
+            .config
+            .notifications
+            .as_ref()
+            .is_some_and(|n| n.wants(kind));
+        if wanted && !self.focused {
+            self.notifications
+                .push(crate::notify::for_this_terminal(message));
+        }
+    }
+
+    fn worker(&mut self, event: WorkerEvent) {
+        match event {
+            WorkerEvent::Started(info, history) => {
+                if self.started_once {
+                    self.push(Cell::Info(vec![format!("session {}", info.id)]));
+                }
+                self.started_once = true;
+                self.push(Cell::Header(self.header(&info)));
+                for cell in replay::cells(&history, self.config.hide_agent_reasoning) {
+                    self.push(cell);
+                }
+                self.info = Some(*info);
+                if let Some(prompt) = self.config.prompt.take() {
+                    self.submit(prompt);
+                }
+            }
+            WorkerEvent::Info(info) => self.info = Some(*info),
+            WorkerEvent::Failed(message) => self.push(Cell::Error(message)),
+            WorkerEvent::Approval(request, reply) => {
+                self.notify(
+                    NotificationKind::ApprovalRequested,
+                    "cordon: approval requested",
+                );
+                self.modal = Some(Modal::Approval {
+                    request,
+                    reply,
+                    selected: 0,
+                });
+            }
+            WorkerEvent::Event(SessionEvent::Agent(e)) => self.agent(e),
+            WorkerEvent::Event(SessionEvent::Json(_)) => {}
+            WorkerEvent::TurnDone(result) => self.turn_done(result),
+        }
+    }
+
+    fn header(&self, info: &SessionInfo) -> HeaderInfo {
+        let cwd = &self.config.session.cwd;
+        let directory = match std::env::var_os("HOME") {
+            Some(home) if !home.is_empty() => match cwd.strip_prefix(&home) {
+                Ok(rest) => format!("~/{}", rest.display()),
+                Err(_) => cwd.display().to_string(),
+            },
+            _ => cwd.display().to_string(),
+        };
+        HeaderInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            model: info.model.clone(),
+            directory,
+            sandbox: info.policy.mode.to_string(),
+            network: info.policy.network.to_string(),
+            approval: info.approval.to_string(),
+        }
+    }
+
+    fn flush_stream(&mut self) {
+        if !self.stream.trim().is_empty() {
+            let text = std::mem::take(&mut self.stream);
+            self.push(Cell::Assistant(text));
+        }
+        self.stream.clear();
+    }
+
+    fn agent(&mut self, event: AgentEvent) {
+        match event {
+            AgentEvent::TextDelta(t) => {
+                // The summary comes complete only after the answer: show
+                // what there is of it before the answer starts.
+                if !self.reasoning.is_empty() {
+                    let text = std::mem::take(&mut self.reasoning);
+                    self.reasoning_shown = true;
+                    if !self.config.hide_agent_reasoning {
+                        self.push(Cell::Reasoning(text));
+                    }
+                }
+                self.stream.push_str(&t);
+                let at = markdown::commit_point(&self.stream);
+                if at > 0 {
+                    let rest = self.stream.split_off(at);
+                    let done = std::mem::replace(&mut self.stream, rest);
+                    if !done.trim().is_empty() {
+                        self.push(Cell::Assistant(done));
+                    }
+                }
+            }
+            AgentEvent::Reasoning(t) => self.reasoning.push_str(&t),
+            AgentEvent::ReasoningCompleted(t) => {
+                self.reasoning.clear();
+                if !std::mem::take(&mut self.reasoning_shown) && !self.config.hide_agent_reasoning {
+                    self.push(Cell::Reasoning(t));
+                }
+            }
+            AgentEvent::MessageCompleted(_) => self.flush_stream(),
+            AgentEvent::ToolStarted {
+                call_id,
+                name,
+                arguments,
+            } => {
+                self.flush_stream();
+                if let Some(files) = replay::call_patch(&name, &arguments) {
+                    self.patches.insert(call_id, files);
+                } else if name == "shell" {
+                    self.running.push(Running {
+                        call_id,
+                        command: cordon_core::runner::display_command(&replay::shell_argv(
+                            &arguments,
+                        )),
+                        started: Instant::now(),
+                    });
+                }
+            }
+            AgentEvent::ToolCompleted {
+                call_id,
+                output,
+                detail,
+                ..
+            } => match detail {
+                ToolDetail::Command {
+                    command,
+                    exit_code,
+                    declined,
+                    ..
+                } => {
+                    let started = self
+                        .running
+                        .iter()
+                        .position(|r| r.call_id == call_id)
+                        .map(|i| self.running.remove(i).started);
+                    self.push(Cell::Command {
+                        command,
+                        output: if declined {
+                            output
+                        } else {
+                            cells::command_output(&output)
+                        },
+                        exit_code,
+                        duration: started.map(|s| s.elapsed()),
+                        declined,
+                    });
+                }
+                ToolDetail::Patch { changes, applied } => {
+                    let files = self
+                        .patches
+                        .remove(&call_id)
+                        .unwrap_or_else(|| replay::changes_files(&changes));
+                    self.push(Cell::Patch {
+                        files,
+                        applied,
+                        error: (!applied).then_some(output),
+                    });
+                }
+                ToolDetail::None => {
+                    self.patches.remove(&call_id);
+                }
+            },
+            AgentEvent::Plan(plan) => self.push(Cell::Plan(cells::plan_steps(&plan))),
+            AgentEvent::Retrying {
+                attempt,
+                delay,
+                reason,
+            } => {
+                // What streamed before the failure comes again.
+                self.stream.clear();
+                self.push(Cell::Error(format!(
+                    "{reason}; retry {attempt} in {:.1} s",
+                    delay.as_secs_f64()
+                )));
+            }
+            AgentEvent::Item(_) => {}
+        }
+    }
+
+    fn turn_done(&mut self, result: Result<(String, cordon_core::model::Usage), String>) {
+        self.flush_stream();
+        self.reasoning.clear();
+        self.reasoning_shown = false;
+        self.running.clear();
+        self.patches.clear();
+        self.turn_started = None;
+        match result {
+            Ok((_, usage)) => {
+                self.context_used = Some(usage.input_tokens + usage.output_tokens);
+                self.notify(NotificationKind::AgentTurnComplete, "cordon: turn complete");
+            }
+            Err(e) if e.starts_with("interrupted") => {
+                self.queued.clear();
+                self.push(Cell::Error(
+                    "Interrupted: the turn stopped and its commands were killed. Tell cordon what to do differently.".into(),
+                ));
+            }
+            Err(e) => self.push(Cell::Error(e)),
+        }
+        if let Some(next) = self.queued.pop_front() {
+            self.submit(next);
+        }
+    }
+
+    fn submit(&mut self, text: String) {
+        if let Some(slash) = crate::slash::parse(&text) {
+            self.slash(slash);
+            return;
+        }
+        if self.turn_started.is_some() {
+            self.queued.push_back(text);
+            return;
+        }
+        self.composer.remember(&text);
+        self.push(Cell::User(text.clone()));
+        self.turn_started = Some(Instant::now());
+        let _ = self.ops.send(Op::Turn(text));
+    }
+
+    fn key(&mut self, key: KeyEvent, screen: &mut Screen<std::io::Stdout>) -> Result<(), TuiError> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.modal.is_some() {
+            self.modal_key(key);
+            return Ok(());
+        }
+        let running = self.turn_started.is_some();
+        match key.code {
+            KeyCode::Char('c') if ctrl => {
+                if running {
+                    self.interrupt.trigger();
+                } else if !self.composer.is_empty() {
+                    self.composer.set_text("");
+                } else if self.quit_armed.is_some() {
+                    self.quit = Some(0);
+                } else {
+                    self.quit_armed = Some(Instant::now());
+                }
+                return Ok(());
+            }
+            KeyCode::Char('d') if ctrl && self.composer.is_empty() => {
+                self.quit = Some(0);
+                return Ok(());
+            }
+            KeyCode::Char('l') if ctrl => {
+                screen.resize(screen.cols(), screen.rows())?;
+                return Ok(());
+            }
+            KeyCode::Esc if running => {
+                self.interrupt.trigger();
+                return Ok(());
+            }
+            KeyCode::Tab if running && !self.composer.is_empty() => {
+                let text = self.composer.take();
+                self.queued.push_back(text);
+                return Ok(());
+            }
+            _ => {}
+        }
+        self.quit_armed = None;
+        if let Outcome::Submit(text) = self.composer.key(key) {
+            self.submit(text);
+        }
+        Ok(())
+    }
+
+    fn modal_key(&mut self, key: KeyEvent) {
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        let Some(modal) = self.modal.take() else {
+            return;
+        };
+        match modal {
+            Modal::Approval {
+                request,
+                reply,
+                mut selected,
+            } => {
+                let decision = match key.code {
+                    _ if ctrl_c => Some(ApprovalDecision::Abort),
+                    KeyCode::Char('y') => Some(ApprovalDecision::Approve),
+                    KeyCode::Char('a') => Some(ApprovalDecision::ApproveForSession),
+                    KeyCode::Char('n') | KeyCode::Esc => Some(ApprovalDecision::Abort),
+                    KeyCode::Up => {
+                        selected = selected.saturating_sub(1);
+                        None
+                    }
+                    KeyCode::Down => {
+                        selected = (selected + 1).min(2);
+                        None
+                    }
+                    KeyCode::Enter => Some(match selected {
+                        0 => ApprovalDecision::Approve,
+                        1 => ApprovalDecision::ApproveForSession,
+                        _ => ApprovalDecision::Abort,
+                    }),
+                    _ => None,
+                };
+                match decision {
+                    Some(d) => {
+                        let what = match &request.action {
+                            cordon_core::approval::ApprovalAction::Command { argv, .. } => {
+                                cordon_core::runner::display_command(argv)
+                            }
+                            cordon_core::approval::ApprovalAction::Patch { files } => files
+                                .iter()
+                                .map(|f| f.path.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        };
+                        let said = match d {
+                            ApprovalDecision::Approve => format!("✔ approved: {what}"),
+                            ApprovalDecision::ApproveForSession => {
+                                format!("✔ approved for this session: {what}")
+                            }
+                            ApprovalDecision::Deny | ApprovalDecision::Abort => {
+                                format!("✗ declined: {what}")
+                            }
+                        };
+                        self.push(Cell::Info(vec![said]));
+                        // The command's time starts now, not while it waited.
+                        for r in self
+                            .running
+                            .iter_mut()
+                            .filter(|r| r.call_id == request.call_id)
+                        {
+                            r.started = Instant::now();
+                        }
+                        let _ = reply.send(d);
+                    }
+                    None => {
+                        self.modal = Some(Modal::Approval {
+                            request,
+                            reply,
+                            selected,
+                        })
+                    }
+                }
+            }
+            Modal::Permissions { mut selected } => {
+                let choice = match key.code {
+                    _ if ctrl_c => return,
+                    KeyCode::Esc => return,
+                    KeyCode::Char(c @ '1'..='3') => Some(usize::from(c as u8 - b'1')),
+                    KeyCode::Up => {
+                        selected = selected.saturating_sub(1);
+                        None
+                    }
+                    KeyCode::Down => {
+                        selected = (selected + 1).min(widgets::PERMISSION_PRESETS.len() - 1);
+                        None
+                    }
+                    KeyCode::Enter => Some(selected),
+                    _ => None,
+                };
+                match choice {
+                    Some(i) => self.set_permissions(i),
+                    None => self.modal = Some(Modal::Permissions { selected }),
+                }
+            }
+            Modal::Sessions {
+                all,
+                mut filter,
+                mut selected,
+            } => {
+                let shown = filtered(&all, &filter);
+                match key.code {
+                    _ if ctrl_c => return self.picker_closed(),
+                    KeyCode::Esc => return self.picker_closed(),
+                    KeyCode::Enter => {
+                        if let Some(s) = shown.get(selected) {
+                            let id = s.id.clone();
+                            self.start(Some(Resume::Id(id)));
+                            return;
+                        }
+                    }
+                    KeyCode::Up => selected = selected.saturating_sub(1),
+                    KeyCode::Down => selected = (selected + 1).min(shown.len().saturating_sub(1)),
+                    KeyCode::Backspace => {
+                        filter.pop();
+                        selected = 0;
+                    }
+                    KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                        filter.push(c);
+                        selected = 0;
+                    }
+                    _ => {}
+                }
+                self.modal = Some(Modal::Sessions {
+                    all,
+                    filter,
+                    selected,
+                });
+            }
+        }
+    }
+
+    fn picker_closed(&mut self) {
+        if self.info.is_none() {
+            self.start(None);
+        }
+    }
+
+    fn open_sessions(&mut self) {
+        let all = cordon_core::session::list_sessions(&self.config.session.home);
+        self.modal = Some(Modal::Sessions {
+            all,
+            filter: String::new(),
+            selected: 0,
+        });
+    }
+
+    fn set_permissions(&mut self, preset: usize) {
+        let Some(&(label, _, mode, approval)) = widgets::PERMISSION_PRESETS.get(preset) else {
+            return;
+        };
+        match (self.config.resolve_policy)(mode) {
+            Ok(policy) => {
+                self.push(Cell::Info(vec![format!(
+                    "permissions: {label} (sandbox {}, network {}, approval {approval})",
+                    policy.mode, policy.network
+                )]));
+                let _ = self
+                    .ops
+                    .send(Op::SetPermissions(Box::new(policy), approval));
+            }
+            Err(e) => self.push(Cell::Error(format!("cannot switch to {label}: {e}"))),
+        }
+    }
+
+    fn slash(&mut self, slash: Slash) {
+        let busy = self.turn_started.is_some();
+        match slash {
+            Slash::Quit => self.quit = Some(0),
+            Slash::Status => {
+                let lines = self.status_lines();
+                self.push(Cell::Info(lines));
+            }
+            Slash::Model(None) => {
+                let model = self
+                    .info
+                    .as_ref()
+                    .map(|i| i.model.clone())
+                    .unwrap_or_default();
+                self.push(Cell::Info(vec![format!(
+                    "model: {model} (switch with /model NAME)"
+                )]));
+            }
+            Slash::Model(Some(name)) => {
+                self.push(Cell::Info(vec![format!(
+                    "model: {name} from the next turn on"
+                )]));
+                let _ = self.ops.send(Op::SetModel(name));
+            }
+            _ if busy => self.push(Cell::Error(
+                "wait for the turn to end (or press Esc)".into(),
+            )),
+            Slash::Approvals(Some(arg)) => match arg.as_str() {
+                "read-only" => self.set_permissions(0),
+                "auto" => self.set_permissions(1),
+                "full-access" => self.set_permissions(2),
+                other => self.push(Cell::Error(format!(
+                    "/approvals {other}: choose read-only, auto or full-access"
+                ))),
+            },
+            Slash::Approvals(None) => self.modal = Some(Modal::Permissions { selected: 1 }),
+            Slash::New => {
+                self.context_used = None;
+                self.start(None);
+            }
+            Slash::Resume => self.open_sessions(),
+            Slash::Diff => self.push(Cell::Error("/diff is not built yet".into())),
+            Slash::NotBuilt(name) => self.push(Cell::Error(format!("{name} is not built yet"))),
+            Slash::Unknown(name) => {
+                let known: Vec<&str> = crate::slash::COMMANDS.iter().map(|(n, _)| *n).collect();
+                self.push(Cell::Error(format!(
+                    "unknown command {name}; commands: {}",
+                    known.join(" ")
+                )));
+            }
+        }
+    }
+
+    fn context_window(&self) -> Option<u64> {
+        let model = self.info.as_ref().map(|i| i.model.as_str()).unwrap_or("");
+        self.config
+            .context_window
+            .or_else(|| crate::context::default_window(model))
+    }
+
+    fn context_left(&self) -> Option<u8> {
+        let window = self.context_window()?;
+        let used = self.context_used?;
+        crate::context::percent_left(used, window)
+    }
+
+    fn status_lines(&self) -> Vec<String> {
+        let Some(i) = &self.info else {
+            return vec!["no session is running".into()];
+        };
+        let roots: Vec<String> = i
+            .policy
+            .writable_roots
+            .iter()
+            .map(|r| r.root.display().to_string())
+            .collect();
+        let agents: Vec<String> = i
+            .agents_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let mut out = vec![
+            "/status".to_string(),
+            format!("session:    {}", i.id),
+            format!(
+                "model:      {} (provider {}, {})",
+                i.model, i.provider, i.endpoint
+            ),
+            format!("directory:  {}", self.config.session.cwd.display()),
+            format!("sandbox:    {}", i.policy.mode),
+            format!(
+                "writable:   {}",
+                if roots.is_empty() {
+                    "nothing".into()
+                } else {
+                    roots.join(", ")
+                }
+            ),
+            format!("network:    {}", i.policy.network),
+        ];
+        if !self.config.domain_rules.is_empty() {
+            out.push(format!(
+                "domains:    {}",
+                self.config.domain_rules.join(", ")
+            ));
+        }
+        out.push(format!("approval:   {}", i.approval));
+        out.push(format!(
+            "AGENTS.md:  {}",
+            if agents.is_empty() {
+                "none".into()
+            } else {
+                agents.join(", ")
+            }
+        ));
+        out.push(format!(
+            "tokens:     {} in, {} out",
+            i.usage.input_tokens, i.usage.output_tokens
+        ));
+        if let (Some(w), Some(left)) = (self.context_window(), self.context_left()) {
+            out.push(format!("context:    {left}% left of {w}"));
+        }
+        if let Some(e) = &i.rollout_error {
+            out.push(format!("session file stopped: {e}"));
+        }
+        out
+    }
+
+    fn status(&self) -> Status {
+        let (model, sandbox, network) = match &self.info {
+            Some(i) => (
+                i.model.clone(),
+                i.policy.mode.to_string(),
+                i.policy.network.to_string(),
+            ),
+            None => (self.config.session.model.clone(), "…".into(), "…".into()),
+        };
+        Status {
+            working_secs: self.turn_started.map(|t| t.elapsed().as_secs()),
+            frame: self.frame,
+            hint: self.quit_armed.map(|_| "ctrl+c again to quit".to_string()),
+            context_left: self.context_left(),
+            model,
+            sandbox,
+            network,
+        }
+    }
+
+    fn live_lines(&self) -> Vec<Line<'static>> {
+        let mut out: Vec<Line<'static>> = Vec::new();
+        if !self.reasoning.is_empty() && self.stream.is_empty() && !self.config.hide_agent_reasoning
+        {
+            if let Some(last) = self.reasoning.lines().last() {
+                out.push(Line::from(Span::styled(
+                    cells::clean(last),
+                    Style::new().add_modifier(Modifier::DIM | Modifier::ITALIC),
+                )));
+            }
+        }
+        if !self.stream.is_empty() {
+            let lines = markdown::render(&cells::clean(&self.stream));
+            let skip = lines.len().saturating_sub(LIVE_ROWS);
+            out.extend(lines.into_iter().skip(skip));
+        }
+        for r in &self.running {
+            out.push(Line::from(vec![
+                "• ".cyan().bold(),
+                "Running ".bold(),
+                Span::raw(cells::clean(&r.command)),
+                format!(" ({})", widgets::elapsed(r.started.elapsed().as_secs())).dim(),
+            ]));
+        }
+        for q in &self.queued {
+            let first = q.lines().next().unwrap_or("");
+            out.push(Line::from(vec![
+                "↳ queued: ".dim(),
+                Span::styled(
+                    cells::clean(first),
+                    Style::new().add_modifier(Modifier::DIM),
+                ),
+            ]));
+        }
+        out
+    }
+
+    fn modal_lines(&self, max_rows: usize) -> Option<Vec<Line<'static>>> {
+        Some(match self.modal.as_ref()? {
+            Modal::Approval {
+                request, selected, ..
+            } => widgets::approval_lines(request, *selected, max_rows),
+            Modal::Permissions { selected } => {
+                let items: Vec<String> = widgets::PERMISSION_PRESETS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (label, what, ..))| format!("{}. {label}: {what}", i + 1))
+                    .collect();
+                widgets::list_lines(
+                    "Permissions",
+                    &items,
+                    *selected,
+                    "1-3 or Enter to choose, Esc to cancel",
+                )
+            }
+            Modal::Sessions {
+                all,
+                filter,
+                selected,
+            } => {
+                let now = cordon_core::ids::now_secs();
+                let shown = filtered(all, filter);
+                let room = max_rows.saturating_sub(3).max(1);
+                let first = (*selected + 1).saturating_sub(room);
+                let items: Vec<String> = shown
+                    .iter()
+                    .skip(first)
+                    .take(room)
+                    .map(|s| widgets::session_row(s, now))
+                    .collect();
+                let title = if filter.is_empty() {
+                    "Resume a session (type to filter)".to_string()
+                } else {
+                    format!("Resume a session: {filter}")
+                };
+                widgets::list_lines(
+                    &title,
+                    &items,
+                    selected - first,
+                    "Enter to resume, Esc to start a new session",
+                )
+            }
+        })
+    }
+
+    fn draw(&mut self, screen: &mut Screen<std::io::Stdout>) -> Result<(), TuiError> {
+        for n in std::mem::take(&mut self.notifications) {
+            let mut out = std::io::stdout();
+            out.write_all(n.as_bytes())?;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        screen.insert_lines(&pending)?;
+        let width = screen.cols();
+        let max_rows = usize::from(screen.rows().saturating_sub(1)).max(3);
+        let status = widgets::status_line(&self.status(), width);
+        let modal = self.modal_lines(max_rows.saturating_sub(2));
+        let bottom_rows = match &modal {
+            Some(lines) => line_count(lines, width),
+            None => self.composer.height(width),
+        };
+        let live = self.live_lines();
+        let mut live_rows = line_count(&live, width);
+        let budget = u16::try_from(max_rows)
+            .unwrap_or(u16::MAX)
+            .saturating_sub(bottom_rows + 2);
+        live_rows = live_rows.min(budget);
+        let height = 1 + live_rows + 1 + bottom_rows;
+        let composer = &self.composer;
+        screen.draw(height, |area, buf| {
+            let live_area = Rect::new(area.x, area.y + 1, area.width, live_rows);
+            render_tail(&live, live_area, buf);
+            let status_area = Rect::new(area.x, live_area.bottom(), area.width, 1);
+            buf.set_line(status_area.x, status_area.y, &status, area.width);
+            let bottom = Rect::new(
+                area.x,
+                status_area.bottom(),
+                area.width,
+                area.bottom().saturating_sub(status_area.bottom()),
+            );
+            match modal {
+                Some(lines) => {
+                    widgets::render_lines(lines, bottom, buf);
+                    None
+                }
+                None => Some(composer.render(bottom, buf, "Ask cordon to do anything")),
+            }
+        })?;
+        Ok(())
+    }
+}
+
+fn filtered<'a>(all: &'a [SessionSummary], filter: &str) -> Vec<&'a SessionSummary> {
+    let f = filter.to_lowercase();
+    all.iter()
+        .filter(|s| {
+            f.is_empty()
+                || s.first_prompt.to_lowercase().contains(&f)
+                || s.cwd.to_lowercase().contains(&f)
+                || s.id.contains(&f)
+        })
+        .collect()
+}
+
+/// Rows `lines` take wrapped at `width`.
+pub fn line_count(lines: &[Line<'static>], width: u16) -> u16 {
+    if lines.is_empty() {
+        return 0;
+    }
+    let n = Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width);
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+/// Renders the last rows of `lines` that fit `area`.
+fn render_tail(lines: &[Line<'static>], area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let total = line_count(lines, area.width);
+    let scroll = total.saturating_sub(area.height);
+    Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0))
+        .render(area, buf);
+}

@@ -1,0 +1,439 @@
+//! History cells: what a turn leaves in the transcript, as styled lines.
+//!
+//! Lines are logical lines (the terminal wraps them), so a cell looks the
+//! same at any width and copies as its text. Nothing here prefixes a
+//! paragraph's continuation with a gutter.
+
+use crate::markdown;
+use cordon_core::agent::ChangeKind;
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use std::time::Duration;
+
+/// Lines of command output shown from its start and from its end.
+const OUTPUT_HEAD: usize = 5;
+/// See [`OUTPUT_HEAD`].
+const OUTPUT_TAIL: usize = 5;
+/// Most diff lines shown per file in a history cell.
+const DIFF_LINES: usize = 200;
+
+/// What the header shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderInfo {
+    /// cordon's version.
+    pub version: String,
+    /// The model.
+    pub model: String,
+    /// The working directory, as shown.
+    pub directory: String,
+    /// Sandbox mode.
+    pub sandbox: String,
+    /// Network mode.
+    pub network: String,
+    /// Approval policy.
+    pub approval: String,
+}
+
+/// One file of a patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchFile {
+    /// Path as given.
+    pub path: String,
+    /// What happens to it.
+    pub kind: ChangeKind,
+    /// Diff lines (`+`, `-`, ` ` or `@@` first).
+    pub lines: Vec<String>,
+    /// Lines added.
+    pub added: usize,
+    /// Lines removed.
+    pub removed: usize,
+}
+
+/// A plan step's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    /// Not started.
+    Pending,
+    /// Being worked on.
+    InProgress,
+    /// Done.
+    Completed,
+}
+
+/// One cell of the transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// The session header.
+    Header(HeaderInfo),
+    /// What the user sent.
+    User(String),
+    /// The model's answer (markdown).
+    Assistant(String),
+    /// A reasoning summary.
+    Reasoning(String),
+    /// A command that ran (or was refused).
+    Command {
+        /// The command line.
+        command: String,
+        /// Its output (stdout and stderr).
+        output: String,
+        /// Exit code, when it ended normally.
+        exit_code: Option<i32>,
+        /// How long it ran.
+        duration: Option<Duration>,
+        /// It asked to leave the sandbox and was declined.
+        declined: bool,
+    },
+    /// A patch.
+    Patch {
+        /// Its files.
+        files: Vec<PatchFile>,
+        /// Whether it applied.
+        applied: bool,
+        /// Why not.
+        error: Option<String>,
+    },
+    /// `update_plan`.
+    Plan(Vec<(String, StepStatus)>),
+    /// Something went wrong.
+    Error(String),
+    /// A notice (dimmed lines).
+    Info(Vec<String>),
+}
+
+/// Makes model or command text safe to print: control characters (escape
+/// sequences included) become `�`, tabs four spaces.
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("    "),
+            '\n' => out.push('\n'),
+            '\r' => {}
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn dim(text: impl Into<String>) -> Span<'static> {
+    Span::styled(text.into(), Style::new().add_modifier(Modifier::DIM))
+}
+
+impl Cell {
+    /// The cell's lines, a blank line first to set it off.
+    pub fn lines(&self) -> Vec<Line<'static>> {
+        let mut out = vec![Line::default()];
+        match self {
+            Cell::Header(h) => {
+                out.push(Line::from(vec![
+                    ">_ ".dim(),
+                    "cordon".bold(),
+                    format!(" (v{})", h.version).dim(),
+                ]));
+                for (label, value) in [
+                    ("model:     ", h.model.clone()),
+                    ("directory: ", h.directory.clone()),
+                    (
+                        "sandbox:   ",
+                        format!("{} · network {}", h.sandbox, h.network),
+                    ),
+                    ("approval:  ", h.approval.clone()),
+                ] {
+                    out.push(Line::from(vec![
+                        dim(format!("   {label}")),
+                        Span::raw(value),
+                    ]));
+                }
+            }
+            Cell::User(text) => {
+                for (i, l) in clean(text).lines().enumerate() {
+                    let prefix = if i == 0 { "› " } else { "  " };
+                    out.push(Line::from(vec![
+                        Span::styled(prefix, Style::new().fg(Color::Cyan).bold()),
+                        Span::raw(l.to_string()),
+                    ]));
+                }
+            }
+            Cell::Assistant(text) => out.extend(markdown::render(&clean(text))),
+            Cell::Reasoning(text) => {
+                for l in clean(text).lines() {
+                    out.push(Line::from(Span::styled(
+                        l.to_string(),
+                        Style::new().add_modifier(Modifier::DIM | Modifier::ITALIC),
+                    )));
+                }
+            }
+            Cell::Command {
+                command,
+                output,
+                exit_code,
+                duration,
+                declined,
+            } => command_lines(&mut out, command, output, *exit_code, *duration, *declined),
+            Cell::Patch {
+                files,
+                applied,
+                error,
+            } => patch_lines(&mut out, files, *applied, error.as_deref(), DIFF_LINES),
+            Cell::Plan(steps) => {
+                out.push(Line::from(vec!["• ".bold(), "Updated plan".bold()]));
+                for (step, status) in steps {
+                    let line = match status {
+                        StepStatus::Completed => Line::from(vec![
+                            "  ✔ ".green(),
+                            Span::styled(
+                                clean(step),
+                                Style::new().add_modifier(Modifier::DIM | Modifier::CROSSED_OUT),
+                            ),
+                        ]),
+                        StepStatus::InProgress => {
+                            Line::from(vec!["  □ ".cyan(), clean(step).cyan().bold()])
+                        }
+                        StepStatus::Pending => {
+                            Line::from(vec!["  □ ".dim(), Span::raw(clean(step))])
+                        }
+                    };
+                    out.push(line);
+                }
+            }
+            Cell::Error(text) => {
+                for (i, l) in clean(text).lines().enumerate() {
+                    let prefix = if i == 0 { "■ " } else { "  " };
+                    out.push(Line::from(vec![prefix.red(), l.to_string().red()]));
+                }
+            }
+            Cell::Info(lines) => {
+                for l in lines {
+                    out.push(Line::from(dim(clean(l))));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn command_lines(
+    out: &mut Vec<Line<'static>>,
+    command: &str,
+    output: &str,
+    exit_code: Option<i32>,
+    duration: Option<Duration>,
+    declined: bool,
+) {
+    let ok = exit_code == Some(0) && !declined;
+    let bullet = if ok {
+        "• ".green().bold()
+    } else {
+        "• ".red().bold()
+    };
+    let verb = if declined { "Declined " } else { "Ran " };
+    out.push(Line::from(vec![
+        bullet,
+        verb.bold(),
+        Span::raw(clean(command)),
+    ]));
+    let body = clean(output);
+    let lines: Vec<&str> = body.lines().collect();
+    let shown = |l: &str| Line::from(dim(format!("    {l}")));
+    if lines.len() <= OUTPUT_HEAD + OUTPUT_TAIL + 1 {
+        out.extend(lines.iter().map(|l| shown(l)));
+    } else {
+        out.extend(lines[..OUTPUT_HEAD].iter().map(|l| shown(l)));
+        out.push(Line::from(dim(format!(
+            "    … +{} lines",
+            lines.len() - OUTPUT_HEAD - OUTPUT_TAIL
+        ))));
+        out.extend(lines[lines.len() - OUTPUT_TAIL..].iter().map(|l| shown(l)));
+    }
+    let mut status = match (declined, exit_code) {
+        (true, _) => "    ✗ not run".to_string(),
+        (false, Some(0)) => "    ✓ exit 0".to_string(),
+        (false, Some(c)) => format!("    ✗ exit {c}"),
+        (false, None) => "    ✗ did not finish".to_string(),
+    };
+    if let Some(d) = duration {
+        status.push_str(&format!(" · {}", format_duration(d)));
+    }
+    out.push(Line::from(if ok { status.green() } else { status.red() }));
+}
+
+/// `0.4 s`, `12 s`, `2 m 05 s`.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 10.0 {
+        format!("{secs:.1} s")
+    } else if secs < 60.0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} m {:02} s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+/// Lines for a patch: per file a summary with `+N -M`, then its diff
+/// (at most `max_lines` per file).
+pub fn patch_lines(
+    out: &mut Vec<Line<'static>>,
+    files: &[PatchFile],
+    applied: bool,
+    error: Option<&str>,
+    max_lines: usize,
+) {
+    for f in files {
+        let verb = match f.kind {
+            ChangeKind::Add => "Added ",
+            ChangeKind::Update => "Edited ",
+            ChangeKind::Delete => "Deleted ",
+        };
+        let bullet = if applied {
+            "• ".green().bold()
+        } else {
+            "• ".bold()
+        };
+        out.push(Line::from(vec![
+            bullet,
+            verb.bold(),
+            Span::raw(clean(&f.path)),
+            " (".dim(),
+            format!("+{}", f.added).green(),
+            " ".into(),
+            format!("-{}", f.removed).red(),
+            ")".dim(),
+        ]));
+        for l in f.lines.iter().take(max_lines) {
+            let l = clean(l);
+            out.push(match l.chars().next() {
+                Some('+') => Line::from(l.green()),
+                Some('-') => Line::from(l.red()),
+                Some('@') => Line::from(l.cyan()),
+                _ => Line::from(dim(l)),
+            });
+        }
+        if f.lines.len() > max_lines {
+            out.push(Line::from(dim(format!(
+                "… +{} lines",
+                f.lines.len() - max_lines
+            ))));
+        }
+    }
+    if let Some(e) = error {
+        out.push(Line::from(vec![
+            "✗ ".red(),
+            format!("not applied: {}", clean(e.trim())).red(),
+        ]));
+    }
+}
+
+/// A patch's files, with diffs made from its hunks (nothing is read from
+/// disk).
+pub fn patch_files(patch: &cordon_core::patch::Patch) -> Vec<PatchFile> {
+    use cordon_core::patch::Operation;
+    patch
+        .ops
+        .iter()
+        .map(|op| match op {
+            Operation::Add { path, lines } => PatchFile {
+                path: path.clone(),
+                kind: ChangeKind::Add,
+                added: lines.len(),
+                removed: 0,
+                lines: lines.iter().map(|l| format!("+{l}")).collect(),
+            },
+            Operation::Delete { path } => PatchFile {
+                path: path.clone(),
+                kind: ChangeKind::Delete,
+                lines: Vec::new(),
+                added: 0,
+                removed: 0,
+            },
+            Operation::Update {
+                path,
+                move_to,
+                hunks,
+            } => {
+                let mut lines = Vec::new();
+                let (mut added, mut removed) = (0, 0);
+                for h in hunks {
+                    lines.push(match &h.anchor {
+                        Some(a) => format!("@@ {a}"),
+                        None => "@@".to_string(),
+                    });
+                    let old: Vec<&str> = h.old.iter().map(String::as_str).collect();
+                    let new: Vec<&str> = h.new.iter().map(String::as_str).collect();
+                    let diff = similar::TextDiff::from_slices(&old, &new);
+                    for change in diff.iter_all_changes() {
+                        let (sign, count) = match change.tag() {
+                            similar::ChangeTag::Insert => ('+', &mut added),
+                            similar::ChangeTag::Delete => ('-', &mut removed),
+                            similar::ChangeTag::Equal => {
+                                lines.push(format!(" {}", change.value()));
+                                continue;
+                            }
+                        };
+                        *count += 1;
+                        lines.push(format!("{sign}{}", change.value()));
+                    }
+                }
+                let path = match move_to {
+                    Some(to) => format!("{path} → {to}"),
+                    None => path.clone(),
+                };
+                PatchFile {
+                    path,
+                    kind: ChangeKind::Update,
+                    lines,
+                    added,
+                    removed,
+                }
+            }
+        })
+        .collect()
+}
+
+/// A patch's files from the unified diffs of an approval request.
+pub fn request_files(files: &[cordon_core::approval::FileDiff]) -> Vec<PatchFile> {
+    files
+        .iter()
+        .map(|f| PatchFile {
+            path: f.path.display().to_string(),
+            kind: f.kind,
+            lines: f
+                .diff
+                .lines()
+                .filter(|l| !l.starts_with("---") && !l.starts_with("+++"))
+                .map(str::to_string)
+                .collect(),
+            added: f.added,
+            removed: f.removed,
+        })
+        .collect()
+}
+
+/// The text of a command's output in the tool result (after `output:`).
+pub fn command_output(tool_output: &str) -> String {
+    match tool_output.split_once("\noutput:\n") {
+        Some((_, rest)) => rest.to_string(),
+        None => tool_output.to_string(),
+    }
+}
+
+/// Plan steps from `update_plan`'s `plan` argument.
+pub fn plan_steps(plan: &serde_json::Value) -> Vec<(String, StepStatus)> {
+    plan.as_array()
+        .map(|steps| {
+            steps
+                .iter()
+                .map(|s| {
+                    let status = match s.get("status").and_then(|v| v.as_str()) {
+                        Some("completed") => StepStatus::Completed,
+                        Some("in_progress") => StepStatus::InProgress,
+                        _ => StepStatus::Pending,
+                    };
+                    let text = s.get("step").and_then(|v| v.as_str()).unwrap_or("");
+                    (text.to_string(), status)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,40 @@
+//! The model's context window: known sizes and the share left.
+
+/// The context window of well-known models, in tokens.
+pub fn default_window(model: &str) -> Option<u64> {
+    let m = model.to_ascii_lowercase();
+    let known: &[(&str, u64)] = &[
+        ("gpt-5", 272_000),
+        ("gpt-4.1", 1_047_576),
+        ("gpt-4o", 128_000),
+        ("o3", 200_000),
+        ("o4-mini", 200_000),
+        ("codex-mini", 200_000),
+        ("gpt-oss", 128_000),
+    ];
+    known
+        .iter()
+        .find(|(prefix, _)| m.starts_with(prefix))
+        .map(|(_, w)| *w)
+}
+
+/// Percent of `window` left with `used` tokens in it.
+pub fn percent_left(used: u64, window: u64) -> Option<u8> {
+    if window == 0 {
+        return None;
+    }
+    let left = window.saturating_sub(used).saturating_mul(100) / window;
+    u8::try_from(left).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn windows_and_percentages() {
+        assert_eq!(super::default_window("gpt-5-codex"), Some(272_000));
+        assert_eq!(super::default_window("mystery"), None);
+        assert_eq!(super::percent_left(25, 100), Some(75));
+        assert_eq!(super::percent_left(200, 100), Some(0));
+        assert_eq!(super::percent_left(1, 0), None);
+    }
+}

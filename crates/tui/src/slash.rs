@@ -1,0 +1,91 @@
+//! Slash commands typed in the composer.
+
+/// A parsed slash command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slash {
+    /// `/status`.
+    Status,
+    /// `/model [NAME]`.
+    Model(Option<String>),
+    /// `/approvals [read-only|auto|full-access]`.
+    Approvals(Option<String>),
+    /// `/new`.
+    New,
+    /// `/resume`.
+    Resume,
+    /// `/diff`.
+    Diff,
+    /// `/quit` or `/exit`.
+    Quit,
+    /// A known command that is not built yet.
+    NotBuilt(&'static str),
+    /// Anything else starting with `/`.
+    Unknown(String),
+}
+
+/// Every command, with a line of help.
+pub const COMMANDS: &[(&str, &str)] = &[
+    (
+        "/status",
+        "session, model, sandbox, network, approvals, tokens",
+    ),
+    ("/model", "switch the model for the next turn: /model NAME"),
+    (
+        "/approvals",
+        "read-only, auto (workspace-write + on-request) or full access",
+    ),
+    ("/new", "start a new session"),
+    ("/resume", "continue a saved session"),
+    (
+        "/diff",
+        "git diff of the workspace, untracked files included",
+    ),
+    ("/quit", "leave (also /exit)"),
+];
+
+/// Parses `text` when it is a slash command (one line starting with `/`).
+pub fn parse(text: &str) -> Option<Slash> {
+    let text = text.trim();
+    if !text.starts_with('/') || text.contains('\n') {
+        return None;
+    }
+    let mut parts = text.splitn(2, char::is_whitespace);
+    let name = parts.next().unwrap_or("");
+    let arg = parts
+        .next()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string);
+    Some(match name {
+        "/status" => Slash::Status,
+        "/model" => Slash::Model(arg),
+        "/approvals" => Slash::Approvals(arg),
+        "/new" => Slash::New,
+        "/resume" => Slash::Resume,
+        "/diff" => Slash::Diff,
+        "/quit" | "/exit" => Slash::Quit,
+        "/init" => Slash::NotBuilt("/init"),
+        "/compact" => Slash::NotBuilt("/compact"),
+        "/mention" => Slash::NotBuilt("/mention"),
+        other => Slash::Unknown(other.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands_and_arguments() {
+        assert_eq!(parse(" /status "), Some(Slash::Status));
+        assert_eq!(
+            parse("/model  gpt-x"),
+            Some(Slash::Model(Some("gpt-x".into())))
+        );
+        assert_eq!(parse("/model"), Some(Slash::Model(None)));
+        assert_eq!(parse("/exit"), Some(Slash::Quit));
+        assert_eq!(parse("/frob"), Some(Slash::Unknown("/frob".into())));
+        assert_eq!(parse("/status\nmore"), None);
+        assert_eq!(parse("hello /status"), None);
+    }
+}

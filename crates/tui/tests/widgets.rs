@@ -1,0 +1,364 @@
+//! Snapshot tests of what the TUI draws, at 80 and 40 columns, through
+//! ratatui's `TestBackend`: the header, each cell kind, the status line
+//! and the approval modal. Each snapshot is the rows as text.
+
+use cordon_core::agent::ChangeKind;
+use cordon_core::approval::{ApprovalAction, ApprovalReason, ApprovalRequest, FileDiff};
+use cordon_tui::cells::{Cell, HeaderInfo, PatchFile, StepStatus};
+use cordon_tui::widgets::{self, Status};
+use ratatui::backend::TestBackend;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Terminal;
+use std::time::Duration;
+
+/// `lines` drawn at `width` (wrapped as the terminal would), as rows.
+fn draw(lines: Vec<Line<'static>>, width: u16) -> Vec<String> {
+    let height = cordon_tui::app::line_count(&lines, width).max(1);
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|f| {
+            f.render_widget(
+                Paragraph::new(lines.clone()).wrap(Wrap { trim: false }),
+                f.area(),
+            )
+        })
+        .unwrap();
+    let buf = terminal.backend().buffer();
+    (0..height)
+        .map(|y| {
+            let row: String = (0..width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            row.trim_end().to_string()
+        })
+        .collect()
+}
+
+#[track_caller]
+fn snapshot(cell: &Cell, width: u16, want: &[&str]) {
+    assert_eq!(draw(cell.lines(), width), want);
+}
+
+#[test]
+fn header() {
+    let cell = Cell::Header(HeaderInfo {
+        version: "0.1.0".into(),
+        model: "gpt-5".into(),
+        directory: "~/src/app".into(),
+        sandbox: "workspace-write".into(),
+        network: "proxy".into(),
+        approval: "on-request".into(),
+    });
+    snapshot(
+        &cell,
+        80,
+        &[
+            "",
+            ">_ cordon (v0.1.0)",
+            "   model:     gpt-5",
+            "   directory: ~/src/app",
+            "   sandbox:   workspace-write · network proxy",
+            "   approval:  on-request",
+        ],
+    );
+}
+
+#[test]
+fn user_and_reasoning_and_error_cells() {
+    snapshot(
+        &Cell::User("fix the build\nplease".into()),
+        80,
+        &["", "› fix the build", "  please"],
+    );
+    snapshot(
+        &Cell::Reasoning("**Looking** at the tests".into()),
+        80,
+        &["", "**Looking** at the tests"],
+    );
+    snapshot(
+        &Cell::Error("model request failed: HTTP 500".into()),
+        80,
+        &["", "■ model request failed: HTTP 500"],
+    );
+}
+
+#[test]
+fn assistant_markdown() {
+    let md = "# Plan\n\nSome *emphasis* and `code`.\n\n1. first\n2. second\n   - nested\n\n```rust\nfn main() {} // done\n```\n\n> quoted";
+    snapshot(
+        &Cell::Assistant(md.into()),
+        80,
+        &[
+            "",
+            "# Plan",
+            "",
+            "Some emphasis and code.",
+            "",
+            "1. first",
+            "2. second",
+            "  - nested",
+            "",
+            "fn main() {} // done",
+            "",
+            "> quoted",
+        ],
+    );
+}
+
+#[test]
+fn control_characters_from_the_model_are_neutralised() {
+    let lines = Cell::Assistant("evil \x1b]0;title\x07 text".into()).lines();
+    let text: String = lines
+        .iter()
+        .flat_map(|l| l.spans.iter().map(|s| s.content.to_string()))
+        .collect();
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+}
+
+#[test]
+fn command_cell_shows_head_and_tail() {
+    let output: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+    snapshot(
+        &Cell::Command {
+            command: "cargo test".into(),
+            output,
+            exit_code: Some(101),
+            duration: Some(Duration::from_millis(2_345)),
+            declined: false,
+        },
+        80,
+        &[
+            "",
+            "• Ran cargo test",
+            "    line 1",
+            "    line 2",
+            "    line 3",
+            "    line 4",
+            "    line 5",
+            "    … +20 lines",
+            "    line 26",
+            "    line 27",
+            "    line 28",
+            "    line 29",
+            "    line 30",
+            "    ✗ exit 101 · 2.3 s",
+        ],
+    );
+    snapshot(
+        &Cell::Command {
+            command: "curl example.com".into(),
+            output: "escalation declined".into(),
+            exit_code: None,
+            duration: None,
+            declined: true,
+        },
+        80,
+        &[
+            "",
+            "• Declined curl example.com",
+            "    escalation declined",
+            "    ✗ not run",
+        ],
+    );
+}
+
+#[test]
+fn patch_cell_counts_and_diff() {
+    let patch = cordon_core::patch::parse(
+        "*** Begin Patch\n*** Update File: src/lib.rs\n@@ fn main\n-    old();\n+    new();\n+    more();\n*** Add File: NOTES\n+hi\n*** End Patch",
+    )
+    .unwrap();
+    let files = cordon_tui::cells::patch_files(&patch);
+    snapshot(
+        &Cell::Patch {
+            files,
+            applied: true,
+            error: None,
+        },
+        80,
+        &[
+            "",
+            "• Edited src/lib.rs (+2 -1)",
+            "@@ fn main",
+            "-    old();",
+            "+    new();",
+            "+    more();",
+            "• Added NOTES (+1 -0)",
+            "+hi",
+        ],
+    );
+    snapshot(
+        &Cell::Patch {
+            files: vec![PatchFile {
+                path: "/etc/x".into(),
+                kind: ChangeKind::Delete,
+                lines: vec![],
+                added: 0,
+                removed: 0,
+            }],
+            applied: false,
+            error: Some("denied".into()),
+        },
+        80,
+        &["", "• Deleted /etc/x (+0 -0)", "✗ not applied: denied"],
+    );
+}
+
+#[test]
+fn plan_cell() {
+    snapshot(
+        &Cell::Plan(vec![
+            ("read the code".into(), StepStatus::Completed),
+            ("fix it".into(), StepStatus::InProgress),
+            ("test".into(), StepStatus::Pending),
+        ]),
+        80,
+        &[
+            "",
+            "• Updated plan",
+            "  ✔ read the code",
+            "  □ fix it",
+            "  □ test",
+        ],
+    );
+}
+
+fn status(working: Option<u64>) -> Status {
+    Status {
+        working_secs: working,
+        frame: 0,
+        hint: None,
+        context_left: Some(87),
+        model: "gpt-5".into(),
+        sandbox: "workspace-write".into(),
+        network: "none".into(),
+    }
+}
+
+#[test]
+fn status_line_at_80_and_40_columns() {
+    assert_eq!(
+        draw(vec![widgets::status_line(&status(Some(75)), 100)], 100),
+        ["⠋ Working (1m 15s · esc to interrupt)                87% context left · gpt-5 · workspace-write/none"]
+    );
+    assert_eq!(
+        draw(vec![widgets::status_line(&status(Some(75)), 80)], 80),
+        ["⠋ Working (1m 15s · esc to interrupt)               gpt-5 · workspace-write/none"]
+    );
+    // At 40 columns the right side gives way first.
+    assert_eq!(
+        draw(vec![widgets::status_line(&status(Some(3)), 40)], 40),
+        ["⠋ Working (3s · esc to interrupt)"]
+    );
+    assert_eq!(
+        draw(vec![widgets::status_line(&status(None), 40)], 40),
+        ["            gpt-5 · workspace-write/none"]
+    );
+    let mut hint = status(None);
+    hint.hint = Some("ctrl+c again to quit".into());
+    assert_eq!(
+        draw(vec![widgets::status_line(&hint, 40)], 40),
+        ["ctrl+c again to quit"]
+    );
+}
+
+fn command_request() -> ApprovalRequest {
+    ApprovalRequest {
+        call_id: "c1".into(),
+        action: ApprovalAction::Command {
+            argv: vec!["curl".into(), "-fsS".into(), "https://example.com".into()],
+            cwd: "/work/app".into(),
+        },
+        justification: Some("fetch the schema".into()),
+        reason: ApprovalReason::Escalation,
+    }
+}
+
+#[test]
+fn approval_modal_for_a_command_at_80_and_40_columns() {
+    let lines = widgets::approval_lines(&command_request(), 0, 20);
+    assert_eq!(
+        draw(lines.clone(), 80),
+        [
+            "Allow this command?",
+            "$ curl -fsS https://example.com",
+            "in /work/app",
+            "why: fetch the schema",
+            "reason: the model asks to run it outside the sandbox",
+            "",
+            "› Yes, run it (y)",
+            "  Yes, and don't ask again for this command this session (a)",
+            "  No, and tell cordon what to do differently (n or Esc)",
+        ]
+    );
+    assert_eq!(
+        draw(lines, 40),
+        [
+            "Allow this command?",
+            "$ curl -fsS https://example.com",
+            "in /work/app",
+            "why: fetch the schema",
+            "reason: the model asks to run it outside",
+            "the sandbox",
+            "",
+            "› Yes, run it (y)",
+            "  Yes, and don't ask again for this",
+            "command this session (a)",
+            "  No, and tell cordon what to do",
+            "differently (n or Esc)",
+        ]
+    );
+}
+
+#[test]
+fn approval_modal_for_a_patch_fits_its_rows() {
+    let diff: String = (0..50).map(|i| format!("+line {i}\n")).collect();
+    let request = ApprovalRequest {
+        call_id: "p".into(),
+        action: ApprovalAction::Patch {
+            files: vec![FileDiff {
+                path: "/work/app/big.txt".into(),
+                kind: ChangeKind::Add,
+                diff: format!("--- /dev/null\n+++ b/big.txt\n@@ -0,0 +1,50 @@\n{diff}"),
+                added: 50,
+                removed: 0,
+            }],
+        },
+        justification: None,
+        reason: ApprovalReason::OutsideWritableRoots {
+            path: "/work/app/big.txt".into(),
+        },
+    };
+    let rows = draw(widgets::approval_lines(&request, 2, 12), 80);
+    assert_eq!(
+        rows,
+        [
+            "Apply these changes?",
+            "• Added /work/app/big.txt (+50 -0)",
+            "@@ -0,0 +1,50 @@",
+            "+line 0",
+            "+line 1",
+            "+line 2",
+            "… +47 lines",
+            "reason: /work/app/big.txt is outside the sandbox's writable roots",
+            "",
+            "  Yes, apply the changes (y)",
+            "  Yes, and don't ask again for these files this session (a)",
+            "› No, and tell cordon what to do differently (n or Esc)",
+        ]
+    );
+}
+
+#[test]
+fn highlighting_is_capped_on_a_huge_line() {
+    let huge = "x".repeat(5_000_000);
+    let start = std::time::Instant::now();
+    let lines = cordon_tui::markdown::highlight("rust", &huge);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].spans.len(), 1, "left plain");
+    assert!(start.elapsed() < Duration::from_secs(1));
+    // Under the cap a line is highlighted.
+    let small = cordon_tui::markdown::highlight("rust", "let x = \"s\"; // c");
+    assert!(small[0].spans.len() > 3);
+}
