@@ -294,6 +294,15 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             Ok(())
         }
+        "tiocsti-stdin" => {
+            // Pushes `x` into the input of the terminal on stdin.
+            let c = b'x';
+            check(
+                unsafe { libc::ioctl(0, libc::TIOCSTI, &c as *const u8) } as i64,
+                "ioctl(TIOCSTI) on stdin",
+            )
+            .map(drop)
+        }
         "tiocsti" | "tiocsti-high" => {
             // In a child that owns a fresh pseudo-terminal as its controlling
             // terminal (TIOCSTI's own rule), so nothing reaches a real one.

@@ -11,4 +11,5 @@ mod protected;
 mod proxy;
 mod readme;
 mod syscalls;
+mod tty;
 mod tui;

@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const ROWS: u16 = 60;
-const COLS: u16 = 100;
+pub(super) const ROWS: u16 = 60;
+pub(super) const COLS: u16 = 100;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn configure(w: &World, model: &FakeModel, extra: &str) {
@@ -27,7 +27,7 @@ fn configure(w: &World, model: &FakeModel, extra: &str) {
 }
 
 /// `cordon` running in a pseudo-terminal.
-struct Tui {
+pub(super) struct Tui {
     master: std::fs::File,
     /// The terminal side, kept open to read its modes after cordon exits.
     slave: OwnedFd,
@@ -37,7 +37,7 @@ struct Tui {
 }
 
 impl Tui {
-    fn spawn(w: &World, args: &[&str], env: &[(&str, &str)]) -> Tui {
+    pub(super) fn spawn(w: &World, args: &[&str], env: &[(&str, &str)]) -> Tui {
         let (mut m, mut s) = (0, 0);
         let size = libc::winsize {
             ws_row: ROWS,
@@ -123,7 +123,7 @@ impl Tui {
         }
     }
 
-    fn send(&mut self, bytes: &str) {
+    pub(super) fn send(&mut self, bytes: &str) {
         self.master.write_all(bytes.as_bytes()).unwrap();
         self.master.flush().unwrap();
     }
@@ -137,7 +137,7 @@ impl Tui {
         self.send("\r");
     }
 
-    fn screen(&self) -> String {
+    pub(super) fn screen(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
     }
 
@@ -146,12 +146,12 @@ impl Tui {
     }
 
     #[track_caller]
-    fn wait_for(&self, what: &str) -> String {
+    pub(super) fn wait_for(&self, what: &str) -> String {
         self.wait_until(what, |s| s.contains(what))
     }
 
     #[track_caller]
-    fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    pub(super) fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();
@@ -165,7 +165,7 @@ impl Tui {
         }
     }
 
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
+    pub(super) fn wait_exit(&mut self) -> std::process::ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -180,8 +180,32 @@ impl Tui {
         }
     }
 
+    /// Resizes the terminal (the kernel signals its foreground group).
+    pub(super) fn resize(&self, rows: u16, cols: u16) {
+        self.parser
+            .lock()
+            .unwrap()
+            .screen_mut()
+            .set_size(rows.try_into().unwrap(), cols.try_into().unwrap());
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: sets the window size of the terminal this test opened.
+        let rc = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&self.master),
+                libc::TIOCSWINSZ,
+                &size,
+            )
+        };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    }
+
     /// `stty -a` on the terminal.
-    fn stty(&self) -> String {
+    pub(super) fn stty(&self) -> String {
         let out = Command::new("stty")
             .arg("-a")
             .stdin(Stdio::from(self.slave.try_clone().unwrap()))
