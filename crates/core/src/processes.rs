@@ -167,7 +167,8 @@ impl Processes {
     /// Waits until process `id` ends or `yield_for` passes (or the turn is
     /// interrupted), then returns what it printed since the last call.
     pub fn poll(&mut self, id: u32, yield_for: Duration) -> Result<Poll, String> {
-        let deadline = Instant::now() + yield_for;
+        let mut deadline = Instant::now() + yield_for;
+        let mut interrupted = false;
         let p = self
             .running
             .get_mut(&id)
@@ -182,7 +183,12 @@ impl Processes {
                 break;
             }
             let now = Instant::now();
-            if now >= deadline || self.interrupt.is_set() {
+            if !interrupted && self.interrupt.is_set() {
+                // Its launcher was just killed: a moment to see it end.
+                interrupted = true;
+                deadline = deadline.min(now + Duration::from_millis(500));
+            }
+            if now >= deadline {
                 break;
             }
             let state = p
