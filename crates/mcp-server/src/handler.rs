@@ -111,10 +111,10 @@ impl Server {
             Err(e) => return tool_error(format!("cannot start the session: {e}")),
         };
         self.sessions.insert(id.clone(), handle.clone());
-        let note = (!can_elicit && requested != ApprovalPolicy::Never).then(|| {
-            format!("this client did not declare the elicitation capability, so approval-policy `never` applied instead of `{requested}`: nothing was asked and nothing ran outside the sandbox")
-        });
-        self.turn(&id, &handle, a.prompt, can_elicit, note, context)
+        if !can_elicit && requested != ApprovalPolicy::Never {
+            log::info!("session {id}: approval-policy `never` instead of `{requested}`: the client cannot answer elicitation requests");
+        }
+        self.turn(&id, &handle, a.prompt, can_elicit, None, context)
             .await
     }
 
@@ -222,7 +222,7 @@ impl Server {
             });
         }
         if declined > 0 && !can_elicit {
-            let more = format!("{declined} command(s) needing approval were declined");
+            let more = format!("{declined} command(s) needing approval were declined: this client did not declare the elicitation capability, so approval-policy `never` applied (nothing is asked, nothing runs outside the sandbox)");
             note = Some(match note {
                 Some(n) => format!("{n}; {more}"),
                 None => more,

@@ -2,6 +2,7 @@ mod common;
 mod config;
 mod exec;
 mod fake_model;
+mod mcp_server;
 mod filesystem;
 mod network;
 mod plans;
