@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/suite/mcp_client.py");
+/// The client script, given to Python with `-c` (the source tree may be
+/// unreadable to the unprivileged user the suite also runs as).
+const CLIENT: &str = include_str!("mcp_client.py");
 
 /// The Python with the `mcp` SDK: `$CORDON_TEST_PYTHON`, else the venv
 /// `.ci/run` makes, else `python3`.
@@ -43,7 +45,7 @@ fn client(w: &World, elicit: Option<Value>, steps: Value) -> Value {
         "steps": steps,
     });
     let mut child = Command::new(python())
-        .arg(CLIENT)
+        .args(["-c", CLIENT])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
