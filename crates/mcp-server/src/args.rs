@@ -128,10 +128,7 @@ impl<'a> Object<'a> {
                 .enumerate()
                 .map(|(i, v)| match v {
                     Value::String(s) => Ok(s.clone()),
-                    other => Err(bad(
-                        name,
-                        format!("item {i} must be a string, not {other}"),
-                    )),
+                    other => Err(bad(name, format!("item {i} must be a string, not {other}"))),
                 })
                 .collect(),
             Some(other) => Err(bad(
@@ -155,9 +152,12 @@ impl<'a> Object<'a> {
                 format!("`{text}` is not one of {}", allowed.join(", ")),
             ));
         }
-        text.parse()
-            .map(Some)
-            .map_err(|_| bad(name, format!("`{text}` is not one of {}", allowed.join(", "))))
+        text.parse().map(Some).map_err(|_| {
+            bad(
+                name,
+                format!("`{text}` is not one of {}", allowed.join(", ")),
+            )
+        })
     }
 }
 
@@ -252,7 +252,11 @@ fn toml_value(arg: &str, value: &Value) -> Result<String, ArgError> {
         Value::Object(map) => format!(
             "{{ {} }}",
             map.iter()
-                .map(|(k, v)| Ok(format!("{} = {}", Value::from(k.as_str()), toml_value(arg, v)?)))
+                .map(|(k, v)| Ok(format!(
+                    "{} = {}",
+                    Value::from(k.as_str()),
+                    toml_value(arg, v)?
+                )))
                 .collect::<Result<Vec<_>, ArgError>>()?
                 .join(", ")
         ),
@@ -356,9 +360,7 @@ pub fn sandbox(
         Some(text) => directory("cwd", &text)?,
         None => default_cwd.to_path_buf(),
     };
-    let mode = o
-        .choice("sandbox", MODES)?
-        .unwrap_or(SandboxMode::ReadOnly);
+    let mode = o.choice("sandbox", MODES)?.unwrap_or(SandboxMode::ReadOnly);
     let writable_roots = o
         .strings("writable_roots")?
         .iter()
@@ -435,12 +437,18 @@ mod tests {
             (json!({"command": ["ls"], "timeout_ms": 0}), "timeout_ms"),
             (json!({"command": ["ls"], "timeout_ms": -5}), "timeout_ms"),
             (json!({"command": ["ls"], "timeout_ms": "10"}), "timeout_ms"),
-            (json!({"command": ["ls"], "writable_roots": ["/tmp"]}), "writable_roots"),
+            (
+                json!({"command": ["ls"], "writable_roots": ["/tmp"]}),
+                "writable_roots",
+            ),
             (
                 json!({"command": ["ls"], "sandbox": "workspace-write", "writable_roots": ["tmp"]}),
                 "writable_roots",
             ),
-            (json!({"command": ["ls"], "allow_domains": ["x.com"]}), "allow_domains"),
+            (
+                json!({"command": ["ls"], "allow_domains": ["x.com"]}),
+                "allow_domains",
+            ),
             (
                 json!({"command": ["ls"], "network": "proxy", "deny_domains": ["*.*.bad pattern"]}),
                 "deny_domains",
@@ -456,18 +464,30 @@ mod tests {
         let cases = [
             (json!({}), "prompt"),
             (json!({"prompt": " "}), "prompt"),
-            (json!({"prompt": "p", "approval-policy": "sometimes"}), "approval-policy"),
+            (
+                json!({"prompt": "p", "approval-policy": "sometimes"}),
+                "approval-policy",
+            ),
             (json!({"prompt": "p", "config": []}), "config"),
             (json!({"prompt": "p", "config": {"a..b": 1}}), "config.a..b"),
-            (json!({"prompt": "p", "config": {"model": null}}), "config.model"),
-            (json!({"prompt": "p", "allow-domains": ["x.com"]}), "allow-domains"),
+            (
+                json!({"prompt": "p", "config": {"model": null}}),
+                "config.model",
+            ),
+            (
+                json!({"prompt": "p", "allow-domains": ["x.com"]}),
+                "allow-domains",
+            ),
             (json!({"prompt": "p", "model": ""}), "model"),
         ];
         for (args, name) in cases {
             let e = cordon(Some(&obj(args.clone()))).unwrap_err();
             assert_eq!(e.arg, name, "{args}: {e}");
         }
-        assert_eq!(reply(Some(&obj(json!({"prompt": "p"})))).unwrap_err().arg, "threadId");
+        assert_eq!(
+            reply(Some(&obj(json!({"prompt": "p"})))).unwrap_err().arg,
+            "threadId"
+        );
     }
 
     #[test]

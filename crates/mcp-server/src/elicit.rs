@@ -4,9 +4,7 @@
 //! cancel, errors and anything else deny.
 
 use cordon_core::approval::{ApprovalAction, ApprovalDecision, ApprovalRequest};
-use rmcp::model::{
-    ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema,
-};
+use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema};
 use rmcp::{Peer, RoleServer};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -30,14 +28,7 @@ pub fn message(request: &ApprovalRequest, session_cwd: &Path) -> String {
         ApprovalAction::Patch { files } => {
             let list: Vec<String> = files
                 .iter()
-                .map(|f| {
-                    format!(
-                        "  {} (+{} -{})",
-                        f.path.display(),
-                        f.added,
-                        f.removed
-                    )
-                })
+                .map(|f| format!("  {} (+{} -{})", f.path.display(), f.added, f.removed))
                 .collect();
             format!(
                 "cordon asks to apply a patch to these files:\n{}\nin: {}",
@@ -136,7 +127,10 @@ mod tests {
         };
         use ApprovalDecision::*;
         use ElicitationAction::*;
-        assert_eq!(answer(Accept, Some(json!({"decision": "approve"}))), Approve);
+        assert_eq!(
+            answer(Accept, Some(json!({"decision": "approve"}))),
+            Approve
+        );
         assert_eq!(
             answer(Accept, Some(json!({"decision": "approve_for_session"}))),
             ApproveForSession

@@ -62,7 +62,9 @@ impl Describer {
             }
             SessionEvent::Agent(AgentEvent::Retrying {
                 attempt, reason, ..
-            }) => Some(format!("retrying the model request (attempt {attempt} failed: {reason})")),
+            }) => Some(format!(
+                "retrying the model request (attempt {attempt} failed: {reason})"
+            )),
             SessionEvent::Json(v) => json_line(v),
             _ => None,
         }
@@ -182,10 +184,15 @@ mod tests {
         );
         assert_eq!(d.describe(&delta), None, "one line per answer");
         assert_eq!(
-            d.describe(&SessionEvent::Agent(AgentEvent::MessageCompleted("a".into()))),
+            d.describe(&SessionEvent::Agent(AgentEvent::MessageCompleted(
+                "a".into()
+            ))),
             None
         );
-        assert!(d.describe(&delta).is_some(), "the next answer gets its line");
+        assert!(
+            d.describe(&delta).is_some(),
+            "the next answer gets its line"
+        );
         let started = json!({"type": "item.started", "item": {"type": "command_execution", "command": "sleep 5"}});
         assert_eq!(
             d.describe(&SessionEvent::Json(started)).as_deref(),

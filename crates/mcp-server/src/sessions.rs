@@ -99,11 +99,15 @@ impl SessionHandle {
         let busy = Busy(&self.busy);
         let (updates, updates_rx) = amsc::unbounded_channel();
         let (done, done_rx) = oneshot::channel();
-        let sent = self.jobs.lock().map_err(|_| "the session is gone".to_string())?.send(Job {
-            prompt,
-            updates,
-            done,
-        });
+        let sent = self
+            .jobs
+            .lock()
+            .map_err(|_| "the session is gone".to_string())?
+            .send(Job {
+                prompt,
+                updates,
+                done,
+            });
         sent.map_err(|_| "the session's thread has ended".to_string())?;
         Ok(RunningTurn {
             updates: updates_rx,
@@ -168,7 +172,9 @@ fn session_thread(
         }
     };
     if let Some(i) = instructions {
-        let base = i.base.or_else(|| session.instructions().map(str::to_string));
+        let base = i
+            .base
+            .or_else(|| session.instructions().map(str::to_string));
         let combined = match (base, i.developer) {
             (Some(b), Some(d)) => Some(format!("{b}\n\n# Developer instructions\n\n{d}")),
             (b, d) => b.or(d),

@@ -130,8 +130,14 @@ fn mcp_tools_list_shows_the_three_tools_with_complete_schemas() {
         cordon["properties"]["approval-policy"]["enum"],
         json!(["untrusted", "on-failure", "on-request", "never"])
     );
-    assert_eq!(tools[0]["outputSchema"]["required"], json!(["threadId", "content"]));
-    assert_eq!(tools[1]["inputSchema"]["required"], json!(["threadId", "prompt"]));
+    assert_eq!(
+        tools[0]["outputSchema"]["required"],
+        json!(["threadId", "content"])
+    );
+    assert_eq!(
+        tools[1]["inputSchema"]["required"],
+        json!(["threadId", "prompt"])
+    );
     let sb = &tools[2];
     assert_eq!(sb["inputSchema"]["required"], json!(["command"]));
     for arg in [
@@ -145,7 +151,10 @@ fn mcp_tools_list_shows_the_three_tools_with_complete_schemas() {
         "timeout_ms",
         "stdin",
     ] {
-        assert!(sb["inputSchema"]["properties"][arg].is_object(), "cordon-sandbox lacks {arg}");
+        assert!(
+            sb["inputSchema"]["properties"][arg].is_object(),
+            "cordon-sandbox lacks {arg}"
+        );
     }
     assert_eq!(
         sb["outputSchema"]["required"],
@@ -167,7 +176,11 @@ fn mcp_cordon_session_runs_a_command_and_a_patch_and_reply_continues_it() {
             "shell",
             &json!({"command": ["sh", "-c", "echo shell-ran-$((6*7))"]}),
         )),
-        Reply::Sse(responses_call("p1", "apply_patch", &json!({"input": patch}))),
+        Reply::Sse(responses_call(
+            "p1",
+            "apply_patch",
+            &json!({"input": patch}),
+        )),
         Reply::Sse(responses_text("First turn done.")),
         Reply::Sse(responses_text("Second turn done.")),
         Reply::Sse(responses_text("Third turn, from exec resume.")),
@@ -188,7 +201,10 @@ fn mcp_cordon_session_runs_a_command_and_a_patch_and_reply_continues_it() {
     );
     let first = &out["results"][0];
     assert_eq!(first["isError"], false, "{first}");
-    let thread = first["structured"]["threadId"].as_str().unwrap().to_string();
+    let thread = first["structured"]["threadId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(thread.len(), 36, "{first}");
     assert_eq!(first["structured"]["content"], "First turn done.");
     assert_eq!(first["text"], "First turn done.");
@@ -219,7 +235,10 @@ fn mcp_cordon_session_runs_a_command_and_a_patch_and_reply_continues_it() {
         "patch applied: add",
         "turn completed",
     ] {
-        assert!(logs.iter().any(|l| l.contains(want)), "no log line {want:?}: {logs:?}");
+        assert!(
+            logs.iter().any(|l| l.contains(want)),
+            "no log line {want:?}: {logs:?}"
+        );
     }
 
     let second = &out["results"][1];
@@ -227,8 +246,16 @@ fn mcp_cordon_session_runs_a_command_and_a_patch_and_reply_continues_it() {
     assert_eq!(second["structured"]["threadId"], thread.as_str());
     assert_eq!(second["structured"]["content"], "Second turn done.");
     let body = requests_body(&model, 3);
-    for earlier in ["make the file", "shell-ran-42", "First turn done.", "and now?"] {
-        assert!(body.contains(earlier), "the reply carries {earlier:?}: {body}");
+    for earlier in [
+        "make the file",
+        "shell-ran-42",
+        "First turn done.",
+        "and now?",
+    ] {
+        assert!(
+            body.contains(earlier),
+            "the reply carries {earlier:?}: {body}"
+        );
     }
     let lines = progress_lines(second);
     assert!(
@@ -244,7 +271,11 @@ fn mcp_cordon_session_runs_a_command_and_a_patch_and_reply_continues_it() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(resumed.status.success(), "{}", super::common::text(&resumed));
+    assert!(
+        resumed.status.success(),
+        "{}",
+        super::common::text(&resumed)
+    );
     let body = requests_body(&model, 4);
     assert!(
         body.contains("Second turn done.") && body.contains("third"),
@@ -284,24 +315,36 @@ fn mcp_escalations_are_approved_or_denied_by_elicitation_and_declined_without_it
             {"action": "accept", "decision": "deny"},
             {"action": "decline"},
         ])),
-        json!([call("cordon", json!({
-            "prompt": "write outside",
-            "approval-policy": "on-request",
-            "sandbox": "read-only",
-        }))]),
+        json!([call(
+            "cordon",
+            json!({
+                "prompt": "write outside",
+                "approval-policy": "on-request",
+                "sandbox": "read-only",
+            })
+        )]),
     );
     let result = &out["results"][0];
     assert_eq!(result["isError"], false, "{result}");
     assert_eq!(result["structured"]["content"], "escalations done");
-    assert!(outside.join("approved.txt").exists(), "approved: ran outside the sandbox");
+    assert!(
+        outside.join("approved.txt").exists(),
+        "approved: ran outside the sandbox"
+    );
     assert!(!outside.join("denied.txt").exists());
     assert!(!outside.join("declined.txt").exists());
     let elicitations = out["elicitations"].as_array().unwrap();
     assert_eq!(elicitations.len(), 3, "{out}");
     let first = &elicitations[0];
     let message = first["message"].as_str().unwrap();
-    assert!(message.contains("approved.txt"), "names the command: {message}");
-    assert!(message.contains(w.work().to_str().unwrap()), "names the cwd: {message}");
+    assert!(
+        message.contains("approved.txt"),
+        "names the command: {message}"
+    );
+    assert!(
+        message.contains(w.work().to_str().unwrap()),
+        "names the cwd: {message}"
+    );
     assert!(
         message.contains("must write approved.txt outside the workspace"),
         "gives the justification: {message}"
@@ -339,7 +382,10 @@ fn mcp_escalations_are_approved_or_denied_by_elicitation_and_declined_without_it
     let out = client(
         &w,
         None,
-        json!([call("cordon", json!({"prompt": "write outside", "approval-policy": "on-request"}))]),
+        json!([call(
+            "cordon",
+            json!({"prompt": "write outside", "approval-policy": "on-request"})
+        )]),
     );
     let result = &out["results"][0];
     assert_eq!(result["isError"], false, "{result}");
@@ -359,7 +405,11 @@ fn mcp_escalations_are_approved_or_denied_by_elicitation_and_declined_without_it
 fn mcp_cancellation_kills_the_running_command() {
     let w = World::new();
     let model = FakeModel::start(vec![
-        Reply::Sse(responses_call("s1", "shell", &json!({"command": ["sleep", "987"]}))),
+        Reply::Sse(responses_call(
+            "s1",
+            "shell",
+            &json!({"command": ["sleep", "987"]}),
+        )),
         Reply::Sse(responses_text("never reached")),
     ]);
     configure(&w, &model, "responses", "");
@@ -379,8 +429,14 @@ fn mcp_cancellation_kills_the_running_command() {
     );
     let cancelled = &out["results"][0];
     assert_eq!(cancelled["cancelled"], true, "{out}");
-    assert_eq!(cancelled["seen_running"], true, "the command ran before the cancel: {out}");
-    assert_eq!(out["gone"], true, "the cancel killed it while the server runs: {out}");
+    assert_eq!(
+        cancelled["seen_running"], true,
+        "the command ran before the cancel: {out}"
+    );
+    assert_eq!(
+        out["gone"], true,
+        "the cancel killed it while the server runs: {out}"
+    );
     assert_eq!(out["results"][1]["structured"]["exit_code"], 0, "{out}");
 }
 
@@ -391,14 +447,31 @@ fn mcp_two_sessions_run_concurrently() {
     let w = World::new();
     let meet = "mkdir -p meet; mktemp meet/XXXXXX >/dev/null; i=0; while [ $(ls meet | wc -l) -lt 2 ]; do sleep 0.05; i=$((i+1)); [ $i -gt 300 ] && exit 9; done; echo met";
     let model = FakeModel::start(vec![
-        Reply::Sse(responses_call("m1", "shell", &json!({"command": ["sh", "-c", meet]}))),
-        Reply::Sse(responses_call("m1", "shell", &json!({"command": ["sh", "-c", meet]}))),
+        Reply::Sse(responses_call(
+            "m1",
+            "shell",
+            &json!({"command": ["sh", "-c", meet]}),
+        )),
+        Reply::Sse(responses_call(
+            "m1",
+            "shell",
+            &json!({"command": ["sh", "-c", meet]}),
+        )),
         Reply::Sse(responses_text("one")),
         Reply::Sse(responses_text("two")),
     ]);
     configure(&w, &model, "responses", "");
-    let session = || call("cordon", json!({"prompt": "meet", "sandbox": "workspace-write"}));
-    let out = client(&w, None, json!([{"op": "parallel", "calls": [session(), session()]}]));
+    let session = || {
+        call(
+            "cordon",
+            json!({"prompt": "meet", "sandbox": "workspace-write"}),
+        )
+    };
+    let out = client(
+        &w,
+        None,
+        json!([{"op": "parallel", "calls": [session(), session()]}]),
+    );
     let results = out["results"].as_array().unwrap();
     assert_ne!(
         results[0]["structured"]["threadId"], results[1]["structured"]["threadId"],
@@ -406,7 +479,10 @@ fn mcp_two_sessions_run_concurrently() {
     );
     for (i, r) in model.requests().iter().enumerate().skip(2) {
         let told = tool_output(&r.body, "m1");
-        assert!(told.contains("exit code: 0") && told.contains("met"), "request {i}: {told}");
+        assert!(
+            told.contains("exit code: 0") && told.contains("met"),
+            "request {i}: {told}"
+        );
     }
 }
 
@@ -417,13 +493,23 @@ fn mcp_sandbox_writes_outside_the_roots_fail_and_inside_succeed() {
     let w = World::new();
     let outside = w.outside().join("escape");
     let inside = w.work().join("inside");
-    let probe = |path: &std::path::Path| vec![PROBE.to_string(), "write".into(), path.display().to_string()];
+    let probe = |path: &std::path::Path| {
+        vec![
+            PROBE.to_string(),
+            "write".into(),
+            path.display().to_string(),
+        ]
+    };
     let out = client(
         &w,
         None,
         json!([
-            sandbox(json!({"command": probe(&outside), "sandbox": "workspace-write", "cwd": w.work()})),
-            sandbox(json!({"command": probe(&inside), "sandbox": "workspace-write", "cwd": w.work()})),
+            sandbox(
+                json!({"command": probe(&outside), "sandbox": "workspace-write", "cwd": w.work()})
+            ),
+            sandbox(
+                json!({"command": probe(&inside), "sandbox": "workspace-write", "cwd": w.work()})
+            ),
             sandbox(json!({"command": probe(&inside), "cwd": w.work()})),
             sandbox(json!({
                 "command": probe(&outside), "sandbox": "workspace-write", "cwd": w.work(),
@@ -440,14 +526,32 @@ fn mcp_sandbox_writes_outside_the_roots_fail_and_inside_succeed() {
     );
     let denials = denied["denials"].as_array().unwrap();
     assert!(
-        denials.iter().any(|d| d["kind"] == "write" && d["target"] == outside.to_str().unwrap()),
+        denials
+            .iter()
+            .any(|d| d["kind"] == "write" && d["target"] == outside.to_str().unwrap()),
         "the denial is reported: {denied}"
     );
-    assert!(r[0]["text"].as_str().unwrap().contains("exit code 1"), "{}", r[0]);
-    assert_eq!(r[1]["structured"]["exit_code"], 0, "inside the cwd: {}", r[1]);
+    assert!(
+        r[0]["text"].as_str().unwrap().contains("exit code 1"),
+        "{}",
+        r[0]
+    );
+    assert_eq!(
+        r[1]["structured"]["exit_code"], 0,
+        "inside the cwd: {}",
+        r[1]
+    );
     assert_eq!(std::fs::read_to_string(&inside).unwrap(), "x");
-    assert_eq!(r[2]["structured"]["exit_code"], 1, "read-only is the default: {}", r[2]);
-    assert_eq!(r[3]["structured"]["exit_code"], 0, "a writable root: {}", r[3]);
+    assert_eq!(
+        r[2]["structured"]["exit_code"], 1,
+        "read-only is the default: {}",
+        r[2]
+    );
+    assert_eq!(
+        r[3]["structured"]["exit_code"], 0,
+        "a writable root: {}",
+        r[3]
+    );
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "x");
 }
 
@@ -457,10 +561,19 @@ fn mcp_sandbox_writes_outside_the_roots_fail_and_inside_succeed() {
 #[test]
 fn mcp_sandbox_network_none_is_cut_off_and_proxy_allows_the_allowed_host() {
     let w = World::new();
-    assert!(!own_addresses().is_empty(), "no non-loopback address to test with");
+    assert!(
+        !own_addresses().is_empty(),
+        "no non-loopback address to test with"
+    );
     let ip = own_v4();
     let server = http_hello(ip, 10);
-    let curl = json!(["curl", "-sS", "--max-time", "10", format!("http://{server}/")]);
+    let curl = json!([
+        "curl",
+        "-sS",
+        "--max-time",
+        "10",
+        format!("http://{server}/")
+    ]);
     // Control: the server answers from outside the sandbox.
     let direct = Command::new("curl")
         .args(["-sS", "--max-time", "10", &format!("http://{server}/")])
@@ -472,7 +585,9 @@ fn mcp_sandbox_network_none_is_cut_off_and_proxy_allows_the_allowed_host() {
         None,
         json!([
             sandbox(json!({"command": curl})),
-            sandbox(json!({"command": curl, "network": "proxy", "allow_domains": [ip.to_string()]})),
+            sandbox(
+                json!({"command": curl, "network": "proxy", "allow_domains": [ip.to_string()]})
+            ),
             sandbox(json!({"command": curl, "network": "proxy"})),
         ]),
     );
@@ -512,10 +627,19 @@ fn mcp_sandbox_exit_codes_timeouts_capped_output_and_bad_arguments() {
             sandbox(json!({"command": ["ls"], "cwd": "relative/dir"})),
             sandbox(json!({"command": ["ls"], "sandbox": "bogus"})),
             sandbox(json!({"command": ["ls"], "allow_domains": ["example.com"]})),
-            call("cordon", json!({"prompt": "x", "approval-policy": "sometimes"})),
+            call(
+                "cordon",
+                json!({"prompt": "x", "approval-policy": "sometimes"})
+            ),
             call("cordon", json!({"prompt": "x", "config": {"model": null}})),
-            call("cordon-reply", json!({"threadId": "no-such-thread", "prompt": "x"})),
-            call("cordon", json!({"prompt": "x", "config": {"sandbox_mode": "nonsense"}})),
+            call(
+                "cordon-reply",
+                json!({"threadId": "no-such-thread", "prompt": "x"})
+            ),
+            call(
+                "cordon",
+                json!({"prompt": "x", "config": {"sandbox_mode": "nonsense"}})
+            ),
             sandbox(json!({"command": ["true"]})),
         ]),
     );
@@ -531,7 +655,10 @@ fn mcp_sandbox_exit_codes_timeouts_capped_output_and_bad_arguments() {
     assert!(s(2)["wall_ms"].as_u64().unwrap() < 10_000);
     assert!(r[2]["text"].as_str().unwrap().contains("timeout"));
     let stdout = s(3)["stdout"].as_str().unwrap();
-    assert!(stdout.starts_with("START\n") && stdout.ends_with("END\n"), "head and tail kept");
+    assert!(
+        stdout.starts_with("START\n") && stdout.ends_with("END\n"),
+        "head and tail kept"
+    );
     assert!(stdout.len() < 2 * 32 * 1024 + 200, "{}", stdout.len());
     assert!(stdout.contains("bytes of output not kept"));
     assert!(s(3)["stdout_bytes_dropped"].as_u64().unwrap() > 200_000);
@@ -553,7 +680,11 @@ fn mcp_sandbox_exit_codes_timeouts_capped_output_and_bad_arguments() {
         );
     }
     assert_eq!(r[12]["isError"], true, "{}", r[12]);
-    assert!(r[12]["text"].as_str().unwrap().contains("sandbox_mode"), "{}", r[12]);
+    assert!(
+        r[12]["text"].as_str().unwrap().contains("sandbox_mode"),
+        "{}",
+        r[12]
+    );
     assert_eq!(s(13)["exit_code"], 0, "the server still serves: {}", r[13]);
 }
 
@@ -564,9 +695,21 @@ fn mcp_sandbox_calls_run_concurrently() {
     let a = "touch a-started; i=0; while [ ! -f b-started ]; do sleep 0.05; i=$((i+1)); [ $i -gt 300 ] && exit 9; done; echo a-met";
     let b = "touch b-started; i=0; while [ ! -f a-started ]; do sleep 0.05; i=$((i+1)); [ $i -gt 300 ] && exit 9; done; echo b-met";
     let one = |script: &str| {
-        sandbox(json!({"command": ["sh", "-c", script], "sandbox": "workspace-write", "cwd": w.work()}))
+        sandbox(
+            json!({"command": ["sh", "-c", script], "sandbox": "workspace-write", "cwd": w.work()}),
+        )
     };
-    let out = client(&w, None, json!([{"op": "parallel", "calls": [one(a), one(b)]}]));
-    assert_eq!(out["results"][0]["structured"]["stdout"], "a-met\n", "{out}");
-    assert_eq!(out["results"][1]["structured"]["stdout"], "b-met\n", "{out}");
+    let out = client(
+        &w,
+        None,
+        json!([{"op": "parallel", "calls": [one(a), one(b)]}]),
+    );
+    assert_eq!(
+        out["results"][0]["structured"]["stdout"], "a-met\n",
+        "{out}"
+    );
+    assert_eq!(
+        out["results"][1]["structured"]["stdout"], "b-met\n",
+        "{out}"
+    );
 }
