@@ -134,6 +134,10 @@ pub enum Command {
     /// Continue a saved session in the interactive UI: `--last`, an ID, or
     /// pick one from a list.
     Resume(Box<TuiResumeArgs>),
+    /// Serve cordon as MCP tools on stdin/stdout (`cordon`, `cordon-reply`,
+    /// `cordon-sandbox`) for other agents and editors.
+    #[command(name = "mcp-server")]
+    McpServer(McpServerArgs),
     /// Internal: apply a patch read from stdin in the current directory
     /// (the agent runs this inside the sandbox, under the session's policy).
     #[command(name = "apply-patch", hide = true)]
@@ -240,6 +244,17 @@ pub struct WindowsSetupArgs {
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
     /// Config profile to apply.
+    #[arg(short = 'p', long = "profile", value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+/// `cordon mcp-server` options.
+#[derive(Debug, Args)]
+pub struct McpServerArgs {
+    /// Override a config value for every session (a call's `config` comes after).
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Config profile for every session (unless a call names its own).
     #[arg(short = 'p', long = "profile", value_name = "NAME")]
     pub profile: Option<String>,
 }

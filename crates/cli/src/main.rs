@@ -70,6 +70,10 @@ fn dispatch(command: Command) -> anyhow::Result<i32> {
             init_logging();
             settings::exec_command_settings(&cmd).and_then(commands::exec::run)
         }
+        Command::McpServer(args) => {
+            init_logging();
+            settings::mcp_server_setup(&args).and_then(commands::mcp_server::run)
+        }
         Command::ApplyPatch => commands::apply_patch::run(),
         Command::Debug {
             tool: DebugTool::Landlock(run),

@@ -339,15 +339,56 @@ pub struct AgentSettings {
 /// Loads config with the agent flags, prints its warnings and resolves
 /// the session's policy.
 fn agent_settings(opts: &crate::args::AgentArgs) -> Result<AgentSettings> {
+    session_settings(
+        &SessionOptions {
+            sandbox: if opts.full_auto {
+                Some(SandboxMode::WorkspaceWrite)
+            } else {
+                opts.sandbox.map(mode_arg)
+            },
+            network: opts.network.map(network_arg),
+            profile: opts.profile.clone(),
+            model: opts.model.clone(),
+            oss: opts.oss,
+            config: opts.config.clone(),
+            cd: opts.cd.clone(),
+            extra_sandbox_args: Vec::new(),
+        },
+        &|w| eprintln!("cordon: warning: {w}"),
+    )
+}
+
+/// What a session's settings are resolved from (the agent flags, or an
+/// MCP `cordon` call's arguments).
+#[derive(Default)]
+pub struct SessionOptions {
+    /// `-s` / `--full-auto`.
+    pub sandbox: Option<SandboxMode>,
+    /// `--network`.
+    pub network: Option<NetworkMode>,
+    /// `-p`.
+    pub profile: Option<String>,
+    /// `-m`.
+    pub model: Option<String>,
+    /// `--oss`.
+    pub oss: bool,
+    /// `-c`, in order.
+    pub config: Vec<String>,
+    /// `-C` (made absolute and real here).
+    pub cd: Option<std::path::PathBuf>,
+    /// More arguments for every `cordon sandbox` the session runs (proxy
+    /// rules), after the profile and `-c`.
+    pub extra_sandbox_args: Vec<std::ffi::OsString>,
+}
+
+/// Loads config with `opts` and resolves the session's policy; config
+/// warnings go to `warn`.
+pub fn session_settings(opts: &SessionOptions, warn: &dyn Fn(&str)) -> Result<AgentSettings> {
     let usage = |e: cordon_config::ConfigError| UsageError(e.to_string());
     let home = cordon_config::cordon_home().map_err(usage)?;
     let overrides = Overrides {
-        sandbox_mode: if opts.full_auto {
-            Some(SandboxMode::WorkspaceWrite)
-        } else {
-            opts.sandbox.map(mode_arg)
-        },
-        network: opts.network.map(network_arg),
+        sandbox_mode: opts.sandbox,
+        network: opts.network,
         allow_degraded: None,
         profile: opts.profile.clone(),
         model: opts.model.clone(),
@@ -356,7 +397,7 @@ fn agent_settings(opts: &crate::args::AgentArgs) -> Result<AgentSettings> {
     };
     let config = cordon_config::load(&home, &overrides).map_err(usage)?;
     for w in &config.warnings {
-        eprintln!("cordon: warning: {w}");
+        warn(w);
     }
     let (model, provider) = config.model().map_err(usage)?;
     let cwd = match &opts.cd {
@@ -377,6 +418,7 @@ fn agent_settings(opts: &crate::args::AgentArgs) -> Result<AgentSettings> {
         sandbox_args.push("-c".into());
         sandbox_args.push(raw.into());
     }
+    sandbox_args.extend(opts.extra_sandbox_args.iter().cloned());
     Ok(AgentSettings {
         config,
         overrides,
@@ -543,6 +585,65 @@ pub fn tui_settings(
             .collect(),
         resolve_policy,
         warnings,
+    })
+}
+
+/// `cordon mcp-server`: how each `cordon` call's session is resolved
+/// (config with the server's `-p`/`-c` first, then the call's), and
+/// cordon's pinned executable.
+pub fn mcp_server_setup(args: &crate::args::McpServerArgs) -> Result<cordon_mcp_server::Setup> {
+    // Fail now, with the fix, when the config itself is broken.
+    load_plain(args.profile.as_ref(), &args.config)?;
+    let cordon_exe = pinned_self_exe()?;
+    let exe = cordon_exe.clone();
+    let server_profile = args.profile.clone();
+    let server_config = args.config.clone();
+    let resolve = move |r: &cordon_mcp_server::SessionRequest| -> std::result::Result<
+        cordon_core::session::SessionConfig,
+        String,
+    > {
+        let mut config = server_config.clone();
+        config.extend(r.config.iter().cloned());
+        let extra_sandbox_args = r
+            .allow_domains
+            .iter()
+            .map(|d| std::ffi::OsString::from(format!("--allow-domain={d}")))
+            .collect();
+        let s = session_settings(
+            &SessionOptions {
+                sandbox: r.sandbox,
+                network: r.network,
+                profile: r.profile.clone().or_else(|| server_profile.clone()),
+                model: r.model.clone(),
+                oss: false,
+                config,
+                cd: r.cwd.clone(),
+                extra_sandbox_args,
+            },
+            &|w| log::warn!("{w}"),
+        )
+        .map_err(|e| format!("{e:#}"))?;
+        Ok(cordon_core::session::SessionConfig {
+            home: s.config.cordon_home.clone(),
+            cwd: s.cwd,
+            model: s.model,
+            provider: s.provider,
+            policy: s.policy,
+            sandbox_args: s.sandbox_args,
+            cordon_exe: exe.clone(),
+            approval: r.approval.unwrap_or(s.config.approval_policy),
+            output_schema: None,
+            ephemeral: false,
+            resume: None,
+            notify: s.config.notify.clone(),
+            instructions_max: s.config.project_doc_max_bytes,
+            interrupt: Default::default(),
+        })
+    };
+    Ok(cordon_mcp_server::Setup {
+        resolve: Box::new(resolve),
+        cordon_exe,
+        cwd: std::env::current_dir()?,
     })
 }
 

@@ -79,15 +79,21 @@ pub struct SandboxRunner {
     pub remembered: Remembered,
 }
 
-/// How a command ended.
-struct Finished {
-    code: Option<i32>,
-    stdout: HeadTail,
-    stderr: HeadTail,
+/// How a command run through [`launch`] ended.
+pub struct Finished {
+    /// Exit status (128 + signal when killed by one); `None` when the
+    /// launcher could not be started.
+    pub code: Option<i32>,
+    /// Its standard output, head and tail.
+    pub stdout: HeadTail,
+    /// Its standard error, head and tail.
+    pub stderr: HeadTail,
     /// What the sandbox denied (its `--log-denials` report), if anything.
-    denied: Option<String>,
-    timed_out: bool,
-    wall: Duration,
+    pub denied: Option<String>,
+    /// Killed at the timeout.
+    pub timed_out: bool,
+    /// Wall time from spawning the launcher to reaping it.
+    pub wall: Duration,
 }
 
 impl Finished {
@@ -119,6 +125,151 @@ impl Finished {
     }
 }
 
+/// One command run through `cordon sandbox`, exactly as the agent's shell
+/// tool runs it (the MCP server's sandbox tool uses this too).
+pub struct Launch<'a> {
+    /// The `cordon` executable, pinned.
+    pub cordon_exe: &'a Path,
+    /// `--sandbox` value.
+    pub mode: &'a str,
+    /// `--network` value.
+    pub network: &'a str,
+    /// More arguments for `cordon sandbox` before `-C` (profile, `-c`,
+    /// writable roots, domain rules).
+    pub extra_args: &'a [OsString],
+    /// The policy's working directory (`-C`).
+    pub policy_cwd: &'a Path,
+    /// Where the command starts.
+    pub command_cwd: &'a Path,
+    /// The command.
+    pub argv: &'a [String],
+    /// Killed after this long.
+    pub timeout: Duration,
+    /// Its input (none: `/dev/null`).
+    pub stdin: Option<Vec<u8>>,
+    /// Kills it when triggered.
+    pub interrupt: &'a Interrupt,
+    /// Most bytes kept from the start and from the end of each output.
+    pub keep: usize,
+}
+
+/// Runs one command under the sandbox through the pinned launcher, with
+/// the denial report on an unnamed file and the launcher dying with us.
+pub fn launch(l: Launch) -> Finished {
+    let start = Instant::now();
+    // The denial report goes to a file with no name, handed down as a
+    // descriptor: nothing is left on disk however cordon ends.
+    let report = match tempfile::tempfile() {
+        Ok(f) => f,
+        Err(e) => {
+            return Finished::not_started(
+                format!("cordon could not create the denial report file: {e}"),
+                start,
+            )
+        }
+    };
+    let mut cmd = Command::new(l.cordon_exe);
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::arg0(&mut cmd, "cordon");
+    cmd.arg("sandbox")
+        .args(["--sandbox", l.mode, "--network", l.network])
+        .args(l.extra_args)
+        .arg("-C")
+        .arg(l.policy_cwd)
+        .arg("--command-cwd")
+        .arg(l.command_cwd)
+        // The launcher keeps cordon's whole environment for itself (it
+        // finds the config by `HOME`/`CORDON_HOME`, `TMPDIR` is a
+        // writable root, the host's proxy is chained) and gives the
+        // command what `[shell_environment_policy]` makes of it
+        // (`crate::shell_env::command_env`).
+        .arg("--shell-environment-policy");
+    pass_report_fd(&mut cmd, &report);
+    let stdin = l.stdin;
+    cmd.arg("--")
+        .args(l.argv)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    die_with_parent(&mut cmd);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Finished::not_started(
+                format!(
+                    "cordon could not start its sandbox launcher {}: {e}",
+                    l.cordon_exe.display()
+                ),
+                start,
+            )
+        }
+    };
+    let pid = child.id();
+    l.interrupt.watch_child(pid);
+    if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+        // A command that does not read its input must not block us.
+        std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut pipe, &input);
+        });
+    }
+    // The timeout kills the launcher, whose death takes the sandbox down.
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let timeout = l.timeout;
+    let timer = std::thread::spawn(move || {
+        matches!(
+            done_rx.recv_timeout(timeout),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        ) && {
+            crate::interrupt::kill(pid);
+            true
+        }
+    });
+    let stderr = child.stderr.take();
+    let keep = l.keep;
+    let err_reader = std::thread::spawn(move || match stderr {
+        Some(e) => HeadTail::read(e, keep),
+        None => HeadTail::default(),
+    });
+    let out = match child.stdout.take() {
+        Some(o) => HeadTail::read(o, keep),
+        None => HeadTail::default(),
+    };
+    // Wait without reaping, so the pid cannot be reused while the timer
+    // or an interrupt might still signal it; then stop both and reap.
+    wait_unreaped(pid);
+    l.interrupt.forget_child(pid);
+    let _ = done_tx.send(());
+    let timed_out = timer.join().unwrap_or(false);
+    let status = child.wait();
+    let err = err_reader.join().unwrap_or_default();
+    let code = status.ok().and_then(|s| {
+        s.code().or_else(|| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::ExitStatusExt;
+                s.signal().map(|n| 128 + n)
+            }
+            #[cfg(not(unix))]
+            None
+        })
+    });
+    // The report says so when nothing was denied.
+    let denied =
+        read_report(report).filter(|d| !d.trim().is_empty() && !d.contains("no denials recorded"));
+    Finished {
+        code,
+        stdout: out,
+        stderr: err,
+        denied,
+        timed_out,
+        wall: start.elapsed(),
+    }
+}
+
 impl SandboxRunner {
     fn describe_policy(&self) -> String {
         format!(
@@ -137,121 +288,25 @@ impl SandboxRunner {
         stdin: Option<Vec<u8>>,
         confinement: Confinement,
     ) -> Finished {
-        let start = Instant::now();
-        // The denial report goes to a file with no name, handed down as a
-        // descriptor: nothing is left on disk however cordon ends.
-        let report = match tempfile::tempfile() {
-            Ok(f) => f,
-            Err(e) => {
-                return Finished::not_started(
-                    format!("cordon could not create the denial report file: {e}"),
-                    start,
-                )
-            }
-        };
-        let mut cmd = Command::new(&self.cordon_exe);
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::arg0(&mut cmd, "cordon");
         // The policy's working directory (the writable root) is always the
         // session's; the model's `workdir` only says where the command starts.
         let (mode, network) = match confinement {
             Confinement::Sandboxed => (self.policy.mode.as_str(), self.policy.network.as_str()),
             Confinement::Unsandboxed => ("danger-full-access", "full"),
         };
-        cmd.arg("sandbox")
-            .args(["--sandbox", mode, "--network", network])
-            .args(&self.sandbox_args)
-            .arg("-C")
-            .arg(&self.cwd)
-            .arg("--command-cwd")
-            .arg(workdir)
-            // The launcher keeps cordon's whole environment for itself (it
-            // finds the config by `HOME`/`CORDON_HOME`, `TMPDIR` is a
-            // writable root, the host's proxy is chained) and gives the
-            // command what `[shell_environment_policy]` makes of it
-            // (`crate::shell_env::command_env`).
-            .arg("--shell-environment-policy");
-        pass_report_fd(&mut cmd, &report);
-        cmd.arg("--")
-            .args(argv)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        die_with_parent(&mut cmd);
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                return Finished::not_started(
-                    format!(
-                        "cordon could not start its sandbox launcher {}: {e}",
-                        self.cordon_exe.display()
-                    ),
-                    start,
-                )
-            }
-        };
-        let pid = child.id();
-        self.interrupt.watch_child(pid);
-        if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
-            // A command that does not read its input must not block us.
-            std::thread::spawn(move || {
-                let _ = std::io::Write::write_all(&mut pipe, &input);
-            });
-        }
-        // The timeout kills the launcher, whose death takes the sandbox down.
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        let timer = std::thread::spawn(move || {
-            matches!(
-                done_rx.recv_timeout(timeout),
-                Err(mpsc::RecvTimeoutError::Timeout)
-            ) && {
-                crate::interrupt::kill(pid);
-                true
-            }
-        });
-        let stderr = child.stderr.take();
-        let err_reader = std::thread::spawn(move || match stderr {
-            Some(e) => HeadTail::read(e),
-            None => HeadTail::default(),
-        });
-        let out = match child.stdout.take() {
-            Some(o) => HeadTail::read(o),
-            None => HeadTail::default(),
-        };
-        // Wait without reaping, so the pid cannot be reused while the timer
-        // or an interrupt might still signal it; then stop both and reap.
-        wait_unreaped(pid);
-        self.interrupt.forget_child(pid);
-        let _ = done_tx.send(());
-        let timed_out = timer.join().unwrap_or(false);
-        let status = child.wait();
-        let err = err_reader.join().unwrap_or_default();
-        let code = status.ok().and_then(|s| {
-            s.code().or_else(|| {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::process::ExitStatusExt;
-                    s.signal().map(|n| 128 + n)
-                }
-                #[cfg(not(unix))]
-                None
-            })
-        });
-        // The report says so when nothing was denied.
-        let denied = read_report(report)
-            .filter(|d| !d.trim().is_empty() && !d.contains("no denials recorded"));
-        Finished {
-            code,
-            stdout: out,
-            stderr: err,
-            denied,
-            timed_out,
-            wall: start.elapsed(),
-        }
+        launch(Launch {
+            cordon_exe: &self.cordon_exe,
+            mode,
+            network,
+            extra_args: &self.sandbox_args,
+            policy_cwd: &self.cwd,
+            command_cwd: workdir,
+            argv,
+            timeout,
+            stdin,
+            interrupt: &self.interrupt,
+            keep: KEEP,
+        })
     }
 
     /// Asks the approver, unless the same thing was approved for the
@@ -423,20 +478,22 @@ impl SandboxRunner {
     }
 }
 
-/// Most bytes of each stream kept from the start and from the end; the
-/// middle of a longer output is counted, not kept.
+/// Most bytes of each stream kept from the start and from the end for
+/// the agent; the middle of a longer output is counted, not kept.
 const KEEP: usize = 512 * 1024;
 
 /// The head and tail of a stream.
 #[derive(Default)]
-struct HeadTail {
+pub struct HeadTail {
     head: Vec<u8>,
     tail: std::collections::VecDeque<u8>,
     dropped: u64,
 }
 
 impl HeadTail {
-    fn read(mut from: impl Read) -> HeadTail {
+    /// Reads `from` to its end, keeping `keep` bytes from the start and
+    /// `keep` from the end.
+    pub fn read(mut from: impl Read, keep: usize) -> HeadTail {
         let mut ht = HeadTail::default();
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -445,14 +502,14 @@ impl HeadTail {
                 Ok(n) => n,
             };
             let mut data = &buf[..n];
-            if ht.head.len() < KEEP {
-                let take = data.len().min(KEEP - ht.head.len());
+            if ht.head.len() < keep {
+                let take = data.len().min(keep - ht.head.len());
                 ht.head.extend_from_slice(&data[..take]);
                 data = &data[take..];
             }
             ht.tail.extend(data);
-            while ht.tail.len() > KEEP {
-                let excess = ht.tail.len() - KEEP;
+            while ht.tail.len() > keep {
+                let excess = ht.tail.len() - keep;
                 ht.tail.drain(..excess);
                 ht.dropped += excess as u64;
             }
@@ -460,11 +517,18 @@ impl HeadTail {
         ht
     }
 
-    fn is_empty(&self) -> bool {
+    /// Whether nothing was read.
+    pub fn is_empty(&self) -> bool {
         self.head.is_empty()
     }
 
-    fn text(&self) -> String {
+    /// Bytes read but not kept (the middle).
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Head and tail as text, with a line counting what was left out.
+    pub fn text(&self) -> String {
         let mut s = String::from_utf8_lossy(&self.head).into_owned();
         if self.dropped > 0 {
             s.push_str(&format!(

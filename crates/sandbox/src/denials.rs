@@ -140,6 +140,38 @@ pub fn summary(denials: &[Denial]) -> String {
     out
 }
 
+/// The denials listed in a [`summary`] (what `--denial-report-fd`
+/// writes), read back for front ends that report them as data; lines
+/// that are not denials (the header, "and N more") are skipped.
+pub fn parse_summary(text: &str) -> Vec<Denial> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.strip_prefix("  ")?;
+            let (kind, rest) = line.split_once(' ')?;
+            let kind = ["write", "network", "unix-socket"]
+                .into_iter()
+                .find(|k| *k == kind)?;
+            let rest = rest.trim_start();
+            // `TARGET (OPS)` or `TARGET (OPS) xN`; the target may hold
+            // spaces and parentheses, the ops never do.
+            let (body, count) = match rest.rsplit_once(") x") {
+                Some((b, n)) if n.parse::<usize>().is_ok() => {
+                    (format!("{b})"), n.parse().unwrap_or(1))
+                }
+                _ => (rest.to_string(), 1),
+            };
+            let body = body.strip_suffix(')')?;
+            let (target, ops) = body.rsplit_once(" (")?;
+            Some(Denial {
+                kind,
+                target: target.to_string(),
+                ops: ops.to_string(),
+                count,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "denials_tests.rs"]
 mod tests;

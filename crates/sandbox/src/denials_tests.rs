@@ -89,3 +89,29 @@ fn summary_lists_each_target_and_caps_the_list() {
     assert!(s.contains("... and 50 more"), "{s}");
     assert_eq!(s.lines().count(), 102);
 }
+
+#[test]
+fn a_summary_reads_back_into_its_denials() {
+    let denials = vec![
+        Denial {
+            kind: "write",
+            target: "/var/tmp/a file (1)".into(),
+            ops: "openat,mkdir".into(),
+            count: 3,
+        },
+        Denial {
+            kind: "network",
+            target: "10.0.0.1:80".into(),
+            ops: "connect".into(),
+            count: 1,
+        },
+        Denial {
+            kind: "unix-socket",
+            target: "socket(AF_UNIX)".into(),
+            ops: "socket".into(),
+            count: 2,
+        },
+    ];
+    assert_eq!(parse_summary(&summary(&denials)), denials);
+    assert!(parse_summary(&summary(&[])).is_empty());
+}

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn configure(w: &World, model: &FakeModel, wire: &str, extra: &str) {
+pub(super) fn configure(w: &World, model: &FakeModel, wire: &str, extra: &str) {
     std::fs::write(
         w.home.path().join("config.toml"),
         format!(
@@ -62,7 +62,7 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// The function-call output the request carries for `call_id`.
-fn tool_output(body: &Value, call_id: &str) -> String {
+pub(super) fn tool_output(body: &Value, call_id: &str) -> String {
     if let Some(input) = body["input"].as_array() {
         for i in input {
             if i["type"] == "function_call_output" && i["call_id"] == call_id {

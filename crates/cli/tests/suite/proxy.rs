@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// An HTTP server answering `hello` to at most `n` requests.
-fn http_hello(ip: IpAddr, n: usize) -> SocketAddr {
+pub(super) fn http_hello(ip: IpAddr, n: usize) -> SocketAddr {
     let l = TcpListener::bind((ip, 0)).unwrap();
     let addr = l.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -47,7 +47,7 @@ fn echo(ip: IpAddr, n: usize) -> SocketAddr {
     addr
 }
 
-fn own_v4() -> IpAddr {
+pub(super) fn own_v4() -> IpAddr {
     own_addresses()
         .into_iter()
         .find(IpAddr::is_ipv4)

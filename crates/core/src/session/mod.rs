@@ -243,6 +243,18 @@ impl Session {
         &self.cwd
     }
 
+    /// The instructions sent with each request (the `AGENTS.md` files,
+    /// unless replaced).
+    pub fn instructions(&self) -> Option<&str> {
+        self.instructions.as_deref()
+    }
+
+    /// Sends `instructions` instead from the next request on (the MCP
+    /// server's `base-instructions` and `developer-instructions`).
+    pub fn set_instructions(&mut self, instructions: Option<String>) {
+        self.instructions = instructions;
+    }
+
     /// Runs one turn on `prompt`: returns the final message and the usage
     /// of this turn. Events arrive through `on_event` as they happen.
     pub fn run_turn(
