@@ -2,19 +2,52 @@
 
 use super::common::*;
 
+/// Seccomp's answer, EPERM, inside in every sandboxed mode; the control:
+/// the same action works outside and under danger-full-access (no filter).
+#[track_caller]
+fn assert_filtered(w: &World, action: &[&str]) {
+    for flags in [&[][..], &["--full-auto"][..], &["--network", "full"][..]] {
+        assert_escape_blocked_errno(w, flags, action, libc::EPERM);
+    }
+    assert_ok(&w.probe_in(&["-s", "danger-full-access"], action));
+}
+
+/// ptrace and process_vm_* aimed at a process in the same sandbox (the
+/// probe's own child, same user, same PID namespace, same Landlock domain),
+/// where seccomp is the only layer that can refuse them.
 #[test]
-fn ptrace_and_process_vm_of_an_outside_process_fail() {
+fn ptrace_and_process_vm_of_a_process_inside_the_sandbox_fail() {
     let w = World::new();
-    for action in ["ptrace", "process-vm-read"] {
-        let mut victim = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        let pid = victim.id().to_string();
-        assert_escape_blocked(&w, &[], &[action, &pid]);
-        assert_escape_blocked(&w, &["--full-auto"], &[action, &pid]);
-        victim.kill().unwrap();
-        victim.wait().unwrap();
+    assert_filtered(&w, &["ptrace-child"]);
+    assert_filtered(&w, &["process-vm-child", "read"]);
+    assert_filtered(&w, &["process-vm-child", "write"]);
+}
+
+/// Keyrings, perf events, userfaultfd, chroot and pivot_root: each works
+/// outside and under danger-full-access, each is EPERM inside.
+#[test]
+fn keyrings_perf_userfaultfd_chroot_and_pivot_root_are_refused() {
+    let w = World::new();
+    for action in ["keyctl", "add-key", "request-key", "userfaultfd"] {
+        assert_filtered(&w, &[action]);
+    }
+    // chroot looks its path up before checking privilege: ENOENT outside
+    // shows the call reached the kernel; only a filter says EPERM first.
+    assert_filtered(&w, &["chroot-missing"]);
+    // pivot_root in a fresh user and mount namespace outside; inside, no
+    // namespace can be made, and pivot_root itself is refused.
+    let dir = w.outside();
+    assert_filtered(&w, &["pivot-root", dir.to_str().unwrap()]);
+    let paranoid: i32 = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(4);
+    if !skip_without(
+        "perf-events-for-users",
+        is_root() || paranoid <= 2,
+        "kernel.perf_event_paranoid > 2 refuses the control to this user",
+    ) {
+        assert_filtered(&w, &["perf-event-open"]);
     }
 }
 
