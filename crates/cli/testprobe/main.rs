@@ -627,6 +627,41 @@ fn run(args: &[String]) -> Result<(), String> {
                 .map_err(|p| format!("{p} (after {e})")),
             }
         }
+        "exists" => io(std::fs::symlink_metadata(arg(1)?), "stat").map(drop),
+        "shm-get" => {
+            // A System V shared memory segment by key.
+            let key: libc::key_t = arg(1)?.parse().map_err(|e| format!("{e}"))?;
+            check(
+                unsafe { libc::shmget(key, 0, 0) } as i64,
+                "shmget of the host's key",
+            )
+            .map(drop)
+        }
+        "session-leader" => {
+            let (pid, sid) = unsafe { (libc::getpid(), libc::getsid(0)) };
+            if pid != sid {
+                return Err(format!("pid {pid} is not its session's leader ({sid})"));
+            }
+            Ok(())
+        }
+        "open-tty" => {
+            let fd = check(
+                unsafe { libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR | libc::O_NOCTTY) } as i64,
+                "open /dev/tty",
+            )?;
+            unsafe { libc::close(fd as i32) };
+            Ok(())
+        }
+        "tiocsti-fd" => {
+            // TIOCSTI on an inherited terminal descriptor.
+            let fd: i32 = arg(1)?.parse().map_err(|e| format!("{e}"))?;
+            let c = b'x';
+            check(
+                unsafe { libc::ioctl(fd, libc::TIOCSTI, &c as *const u8) } as i64,
+                "ioctl(TIOCSTI)",
+            )
+            .map(drop)
+        }
         "exit" => std::process::exit(arg(1)?.parse().map_err(|e| format!("{e}"))?),
         other => Err(format!("unknown action `{other}`")),
     }
