@@ -318,13 +318,15 @@ fn the_command_leads_its_own_session_without_the_outer_terminal() {
     }
 }
 
+/// Processes whose argv[0] is `marker` (set by `exec -a`), so cordon's own
+/// processes, whose arguments merely mention it, are not counted.
 fn processes_with(marker: &str) -> usize {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter(|e| {
             std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .map(|c| c.split(|b| *b == 0).next() == Some(marker.as_bytes()))
                 .unwrap_or(false)
         })
         .count()
@@ -335,7 +337,7 @@ fn killing_cordon_kills_the_whole_tree() {
     let w = World::new();
     let marker = format!("cordon-tree-{}", std::process::id());
     // A grandchild in the background and a child in the foreground.
-    let script = format!("sh -c 'exec -a {marker} sleep 300' & exec -a {marker} sleep 300");
+    let script = format!("bash -c 'exec -a {marker} sleep 300' & exec -a {marker} sleep 300");
     let mut child = w.cordon_cmd(&[], &["bash", "-c", &script]).spawn().unwrap();
     let start = Instant::now();
     // Positive control: the scan sees both processes while cordon lives.
