@@ -662,6 +662,23 @@ fn run(args: &[String]) -> Result<(), String> {
             )
             .map(drop)
         }
+        "rename-exchange" => {
+            let (a, b) = (CString::new(arg(1)?).unwrap(), CString::new(arg(2)?).unwrap());
+            check(
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_renameat2,
+                        libc::AT_FDCWD as i64,
+                        a.as_ptr(),
+                        libc::AT_FDCWD as i64,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE as i64,
+                    )
+                },
+                "renameat2(RENAME_EXCHANGE)",
+            )
+            .map(drop)
+        }
         "exit" => std::process::exit(arg(1)?.parse().map_err(|e| format!("{e}"))?),
         other => Err(format!("unknown action `{other}`")),
     }
