@@ -2,7 +2,7 @@
 //! both wire APIs, tools through the real sandbox, retries, the JSON event
 //! stream, session files, resume and notify.
 
-use super::common::{text, World, CORDON};
+use super::common::{text, World, CORDON, PROBE};
 use super::fake_model::{chat_call, chat_text, responses_call, responses_text, FakeModel, Reply};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -841,6 +841,75 @@ fn turn_with_calls(w: &World, flags: &[&str], calls: &[(&str, &str, Value)]) -> 
         .iter()
         .map(|(id, ..)| tool_output(&last.body, id))
         .collect()
+}
+
+/// A TCP echo listener on the host's 127.0.0.1 that counts the
+/// connections it accepts.
+fn counting_listener() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4];
+            if s.read_exact(&mut buf).is_ok() {
+                let _ = s.write_all(&buf);
+            }
+        }
+    });
+    (addr, seen)
+}
+
+/// The model's commands run with the session's network and mode: by
+/// default no network (the host's 127.0.0.1 is not the sandbox's: refused,
+/// and the listener sees nothing) and read-only (EROFS in the workspace);
+/// `--network full` reaches the listener and `--full-auto` writes.
+#[test]
+fn exec_commands_get_the_sessions_network_and_a_read_only_default() {
+    let w = World::new();
+    let (addr, seen) = counting_listener();
+    let file = w.work().join("written.txt");
+    let calls = [
+        (
+            "n1",
+            "shell",
+            json!({"command": [PROBE, "tcp", addr.to_string()]}),
+        ),
+        (
+            "r1",
+            "shell",
+            json!({"command": [PROBE, "write", file.display().to_string()]}),
+        ),
+    ];
+    let count = || seen.load(std::sync::atomic::Ordering::SeqCst);
+
+    let out = turn_with_calls(&w, &[], &calls);
+    assert!(
+        out[0].contains("Connection refused (os error 111)"),
+        "{}",
+        out[0]
+    );
+    assert_eq!(count(), 0, "the host's listener was reached: {}", out[0]);
+    assert!(
+        out[1].contains("Read-only file system (os error 30)"),
+        "{}",
+        out[1]
+    );
+    assert!(!file.exists());
+
+    let out = turn_with_calls(&w, &["--network", "full"], &calls);
+    assert!(out[0].contains("ok"), "{}", out[0]);
+    assert_eq!(count(), 1, "--network full reaches the host's listener");
+    assert!(out[1].contains("(os error 30)"), "still read-only: {}", out[1]);
+
+    let out = turn_with_calls(&w, &["--full-auto"], &calls);
+    assert!(!out[1].contains("denied:"), "{}", out[1]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    assert!(out[0].contains("(os error 111)"), "{}", out[0]);
+    assert_eq!(count(), 1, "--full-auto alone adds no network");
 }
 
 #[test]
