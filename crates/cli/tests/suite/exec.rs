@@ -619,12 +619,16 @@ fn exec_usage_errors_exit_2_and_stdin_prompts() {
 fn exec_ctrl_c_kills_the_running_command_and_leaves_a_valid_session() {
     let w = World::new();
     let marker = w.work().join("finished");
+    // The command writes the marker after 2 s unless it is killed first.
+    let call = json!({"command": ["sh", "-c", format!("sleep 2; touch {}", marker.display())]});
+    // Control: left alone, the same command writes it.
+    turn_with_calls(&w, &["--full-auto"], &[("c0", "shell", call.clone())]);
+    assert!(marker.exists(), "control: the command writes its marker");
+    std::fs::remove_file(&marker).unwrap();
+    std::fs::remove_dir_all(w.home.path().join("sessions")).unwrap();
+
     let model = FakeModel::start(vec![
-        Reply::Sse(responses_call(
-            "c1",
-            "shell",
-            &json!({"command": ["sh", "-c", format!("sleep 30; touch {}", marker.display())]}),
-        )),
+        Reply::Sse(responses_call("c1", "shell", &call)),
         Reply::Sse(responses_text("never")),
     ]);
     configure(&w, &model, "responses", "");
@@ -648,6 +652,7 @@ fn exec_ctrl_c_kills_the_running_command_and_leaves_a_valid_session() {
         );
         seen.push_str(&line);
     }
+    let started = std::time::Instant::now();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let start = std::time::Instant::now();
     // SAFETY: signalling our own child.
@@ -665,7 +670,8 @@ fn exec_ctrl_c_kills_the_running_command_and_leaves_a_valid_session() {
         rest.contains("turn.failed") && rest.contains("interrupted"),
         "{rest}"
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Well past the 2 s at which a command left running writes the marker.
+    std::thread::sleep(std::time::Duration::from_secs(4).saturating_sub(started.elapsed()));
     assert!(!marker.exists(), "the command was killed, not left running");
     assert_eq!(model.requests().len(), 1, "no request after the interrupt");
     let sessions = files_under(&w.home.path().join("sessions"));
@@ -845,7 +851,10 @@ fn turn_with_calls(w: &World, flags: &[&str], calls: &[(&str, &str, Value)]) -> 
 
 /// A TCP echo listener on the host's 127.0.0.1 that counts the
 /// connections it accepts.
-fn counting_listener() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+fn counting_listener() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use std::io::{Read, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
@@ -903,7 +912,11 @@ fn exec_commands_get_the_sessions_network_and_a_read_only_default() {
     let out = turn_with_calls(&w, &["--network", "full"], &calls);
     assert!(out[0].contains("ok"), "{}", out[0]);
     assert_eq!(count(), 1, "--network full reaches the host's listener");
-    assert!(out[1].contains("(os error 30)"), "still read-only: {}", out[1]);
+    assert!(
+        out[1].contains("(os error 30)"),
+        "still read-only: {}",
+        out[1]
+    );
 
     let out = turn_with_calls(&w, &["--full-auto"], &calls);
     assert!(!out[1].contains("denied:"), "{}", out[1]);
