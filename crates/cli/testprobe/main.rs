@@ -59,7 +59,8 @@ fn with_privilege(extra: libc::c_int, f: impl Fn() -> Result<(), String>) -> Res
 
 /// A value the `process-vm-child` action reads from (or writes to) its
 /// child's copy; atomic so it lives in writable memory.
-static MARKER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x636f_7264_6f6e_2121);
+static MARKER: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0x636f_7264_6f6e_2121);
 
 /// A child of ours that waits; killed and reaped when dropped.
 struct Sleeper(libc::pid_t);
@@ -491,7 +492,10 @@ fn run(args: &[String]) -> Result<(), String> {
             };
             check(n as i64, step)?;
             let read_back = u64::from_ne_bytes(buf);
-            if n != 8 || (args[1] == "read" && read_back != MARKER.load(std::sync::atomic::Ordering::Relaxed)) {
+            if n != 8
+                || (args[1] == "read"
+                    && read_back != MARKER.load(std::sync::atomic::Ordering::Relaxed))
+            {
                 return Err(format!("{step}: moved {n} bytes, read {read_back:#x}"));
             }
             Ok(())
@@ -539,7 +543,7 @@ fn run(args: &[String]) -> Result<(), String> {
             attr[0..4].copy_from_slice(&1u32.to_ne_bytes()); // PERF_TYPE_SOFTWARE
             attr[4..8].copy_from_slice(&128u32.to_ne_bytes()); // size
             attr[8..16].copy_from_slice(&1u64.to_ne_bytes()); // PERF_COUNT_SW_TASK_CLOCK
-            // disabled | exclude_kernel | exclude_hv
+                                                              // disabled | exclude_kernel | exclude_hv
             attr[40..48].copy_from_slice(&(1u64 | 1 << 5 | 1 << 6).to_ne_bytes());
             let fd = check(
                 unsafe {
@@ -663,7 +667,10 @@ fn run(args: &[String]) -> Result<(), String> {
             .map(drop)
         }
         "rename-exchange" => {
-            let (a, b) = (CString::new(arg(1)?).unwrap(), CString::new(arg(2)?).unwrap());
+            let (a, b) = (
+                CString::new(arg(1)?).unwrap(),
+                CString::new(arg(2)?).unwrap(),
+            );
             check(
                 unsafe {
                     libc::syscall(

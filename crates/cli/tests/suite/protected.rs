@@ -150,7 +150,11 @@ fn missing_top_git_and_cordon_cannot_be_made() {
         fs::create_dir(r.join(format!("{name}-made"))).unwrap();
         assert_ok(&fresh.probe_in(
             dfa,
-            &["rename", s(&r.join(format!("{name}-made"))), s(&r.join(name))],
+            &[
+                "rename",
+                s(&r.join(format!("{name}-made"))),
+                s(&r.join(name)),
+            ],
         ));
         fs::remove_dir_all(r.join(name)).unwrap();
     }
