@@ -1000,12 +1000,12 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
         (
             "e1",
             "shell",
-            json!({"command": ["sh", "-c", "echo key=${FAKE_MODEL_KEY:-unset} token=${MY_TOKEN:-unset} db=${DATABASE_URL:-unset} pat=${GITHUB_PAT:-unset} auth=${NPM_CONFIG__AUTH:-unset} plain=${CORDON_TEST_PLAIN:-unset}"]}),
+            json!({"command": ["sh", "-c", "echo key=${FAKE_MODEL_KEY:-unset} token=${MY_TOKEN:-unset} secret=${APP_SECRET:-unset} password=${DB_PASSWORD:-unset} passwd=${LDAP_PASSWD:-unset} credential=${GOOGLE_APPLICATION_CREDENTIALS:-unset} lower=${my_api_key:-unset} db=${DATABASE_URL:-unset} pat=${GITHUB_PAT:-unset} auth=${NPM_CONFIG__AUTH:-unset} plain=${CORDON_TEST_PLAIN:-unset} url=${CORDON_TEST_URL:-unset}"]}),
         ),
         (
             "b1",
             "shell",
-            json!({"command": ["sh", "-c", "head -c 5000000 /dev/zero | tr '\\0' a; echo END"]}),
+            json!({"command": ["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' a; echo END; head -c 2000000 /dev/zero | tr '\\0' e >&2; echo ERR >&2"]}),
         ),
     ];
     let mut script: Vec<Reply> = calls
@@ -1017,6 +1017,12 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
     configure(&w, &model, "responses", "");
     let o = exec_cmd(&w, &["--json", "--skip-git-repo-check", "go"])
         .env("MY_TOKEN", "tok-123")
+        .env("APP_SECRET", "s3cret")
+        .env("DB_PASSWORD", "pw-1")
+        .env("LDAP_PASSWD", "pw-2")
+        .env("GOOGLE_APPLICATION_CREDENTIALS", "/creds.json")
+        .env("my_api_key", "k-lower")
+        .env("CORDON_TEST_URL", "https://example.org/no-credentials")
         .env("DATABASE_URL", "postgres://app:hunter2@db/app")
         .env("GITHUB_PAT", "ghp-1")
         .env("NPM_CONFIG__AUTH", "dXNlcjpwYXNz")
@@ -1027,7 +1033,7 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
     let last = model.requests().pop().unwrap();
     let env_out = tool_output(&last.body, "e1");
     assert!(
-        env_out.contains("key=unset token=unset db=unset pat=unset auth=unset plain=visible"),
+        env_out.contains("key=unset token=unset secret=unset password=unset passwd=unset credential=unset lower=unset db=unset pat=unset auth=unset plain=visible url=https://example.org/no-credentials"),
         "{env_out}"
     );
     assert!(!stdout(&o).contains("sk-test") && !stdout(&o).contains("tok-123"));
@@ -1040,12 +1046,43 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
                     .is_some_and(|t| t.contains("END"))
         })
         .unwrap();
-    let kept = big["item"]["aggregated_output"].as_str().unwrap();
-    assert!(kept.len() < 1_200_000, "{} bytes kept", kept.len());
-    assert!(kept.contains("bytes of output not kept"));
+    // As the README says: the first and the last 512 KiB of each of stdout
+    // and stderr, and the count of what was dropped in between.
+    let item = big["item"]["aggregated_output"].as_str().unwrap();
+    // After the header (exit code, wall time), the output itself.
+    let (header, kept) = item.split_once("output:\n").unwrap();
+    assert!(header.starts_with("exit code: 0\n"), "{header}");
+    let keep = 512 * 1024;
+    let stream = |fill: &str, total: usize, end: &str| {
+        format!(
+            "{}\n[... {} bytes of output not kept ...]\n{}{end}",
+            fill.repeat(keep),
+            total - 2 * keep,
+            fill.repeat(keep - end.len())
+        )
+    };
+    let expected = stream("a", 3_000_004, "END\n") + &stream("e", 2_000_004, "ERR\n");
     assert!(
-        tool_output(&last.body, "b1").len() < 20_000,
-        "the model gets a capped copy"
+        kept == expected,
+        "{} bytes kept, {} expected; the markers: {:?}; {:?}..{:?}",
+        kept.len(),
+        expected.len(),
+        kept.match_indices("[...")
+            .map(|(i, _)| &kept[i..i + 50])
+            .collect::<Vec<_>>(),
+        &kept[..60],
+        &kept[kept.len() - 60..]
+    );
+    // The model gets a copy capped at 16 KiB, head and tail.
+    let to_model = tool_output(&last.body, "b1");
+    assert!(
+        to_model.len() < 16 * 1024 + 200
+            && to_model.contains("bytes cut: output exceeded 16384 bytes")
+            && to_model.trim_end().ends_with("ERR"),
+        "{} bytes: {}..{}",
+        to_model.len(),
+        &to_model[..200.min(to_model.len())],
+        &to_model[to_model.len().saturating_sub(200)..]
     );
 }
 
