@@ -548,7 +548,11 @@ fn through_registry(w: &World, name: &str, script: &str) -> Output {
 
 /// Real package clients through the proxy. It needs pip, npm and cargo on
 /// PATH and the registries reachable, so it is ignored by a bare
-/// `cargo test`; scripts/test runs it (`--include-ignored`) in its first pass.
+/// `cargo test`; scripts/test runs it (`--include-ignored`) in its first
+/// pass, which is CI's root pass. Each client then runs with nothing
+/// allowed and must fail with the proxy's own reason (`not-allowed` in the
+/// audit log) for a host it reached when allowed, so a client failing for
+/// any other reason (network down, a broken proxy) does not pass.
 #[test]
 #[ignore = "talks to the package registries; scripts/test runs it"]
 fn registry_clients_work_through_the_proxy_and_fail_when_denied() {
@@ -574,27 +578,55 @@ fn registry_clients_work_through_the_proxy_and_fail_when_denied() {
             "{name} through the proxy:\n{}",
             text(&ok)
         );
-    }
-    // Everything denied: each client fails, and the proxy says why.
-    let w = World::new();
-    let log = w.work().join("denied.jsonl");
-    let log_flag = format!("--audit-log={}", log.display());
-    for (name, script, _) in &clients[..2] {
-        let out = in_proxy(&w, &["--full-auto", &log_flag], script);
+        // The hosts the client reached, from the audit log (never named here).
+        let reached: Vec<String> = audit(&w.work().join(format!("{name}-audit.jsonl")))
+            .iter()
+            .filter(|r| r["decision"] == "allow")
+            .filter_map(|r| r["host"].as_str().map(str::to_string))
+            .collect();
+        assert!(!reached.is_empty(), "{name}: no allowed connection logged");
+
+        // Nothing allowed: the client fails, and the proxy refused the host
+        // it needs for the reason that rule gives: not-allowed.
+        let denied_world = World::new();
+        if *name == "cargo" {
+            copy_dir(&crate_dir, &denied_world.work().join("tiny"));
+        }
+        let log = denied_world.work().join("denied.jsonl");
+        let log_flag = format!("--audit-log={}", log.display());
+        let out = in_proxy(&denied_world, &["--full-auto", &log_flag], script);
         assert!(
-            !out.status.success(),
+            !out.status.success() && !stdout(&out).contains(expect),
             "{name} must fail with nothing allowed:\n{}",
             text(&out)
         );
-    }
-    let records = audit(&log);
-    assert!(
-        !records.is_empty()
-            && records
+        let records = audit(&log);
+        assert!(
+            records
                 .iter()
                 .all(|r| r["decision"] == "deny" && r["reason"] == "not-allowed"),
-        "{records:?}"
-    );
+            "{name}: {records:?}"
+        );
+        assert!(
+            records
+                .iter()
+                .any(|r| reached.iter().any(|h| r["host"] == h.as_str())),
+            "{name}: none of the hosts it reached when allowed ({reached:?}) was refused: {records:?}"
+        );
+    }
+}
+
+/// Copies the files of `from` into a new directory `to` (no links).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
 }
 
 /// Starts `cordon proxy --print-env` with `args`; returns the child, its
