@@ -57,31 +57,51 @@ fn tiocsti_is_refused_even_with_high_bits() {
     let legacy = std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti")
         .map(|v| v.trim() == "1")
         .unwrap_or(true);
-    assert!(
+    if skip_without(
+        "legacy-tiocsti",
         legacy || is_root(),
-        "TIOCSTI control needs dev.tty.legacy_tiocsti=1 or root"
-    );
-    assert_escape_blocked(&w, &[], &["tiocsti"]);
-    assert_escape_blocked(&w, &[], &["tiocsti-high"]);
+        "dev.tty.legacy_tiocsti=0 refuses the TIOCSTI control to this user",
+    ) {
+        return;
+    }
+    assert_escape_blocked_errno(&w, &[], &["tiocsti"], libc::EPERM);
+    assert_escape_blocked_errno(&w, &[], &["tiocsti-high"], libc::EPERM);
 }
 
 #[test]
-fn io_uring_bpf_personality_fail() {
+fn io_uring_is_refused() {
     let w = World::new();
     let io_uring_on = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
         .map(|v| v.trim() == "0")
         .unwrap_or(true);
-    assert!(
+    if skip_without(
+        "io-uring",
         io_uring_on,
-        "io_uring is disabled on this host; the control cannot run"
-    );
-    assert_escape_blocked(&w, &[], &["io-uring"]);
-    assert_escape_blocked(&w, &[], &["personality"]);
+        "kernel.io_uring_disabled refuses the io_uring control",
+    ) {
+        return;
+    }
+    for flags in [&[][..], &["--full-auto"][..]] {
+        assert_escape_blocked_errno(&w, flags, &["io-uring"], libc::EPERM);
+    }
+}
+
+#[test]
+fn bpf_and_personality_are_refused() {
+    let w = World::new();
+    assert_escape_blocked_errno(&w, &[], &["personality"], libc::EPERM);
     assert_ok(&w.probe_in(&[], &["personality-query"]));
-    if is_root() {
-        assert_escape_blocked(&w, &[], &["bpf"]);
-    } else {
-        assert_denied(&w.probe_in(&[], &["bpf"]));
+    // Inside, seccomp's EPERM whoever runs it; the control (the call
+    // reaching the kernel's bpf code) needs a user the kernel lets use bpf.
+    assert_denied_errno(&w.probe_in(&[], &["bpf"]), libc::EPERM);
+    let control = probe_outside(&w.work(), &["bpf"]);
+    if !skip_without(
+        "bpf-for-this-user",
+        control.status.success(),
+        "kernel.unprivileged_bpf_disabled refuses the bpf control to this user",
+    ) {
+        assert_ok(&control);
+        assert_ok(&w.probe_in(&["-s", "danger-full-access"], &["bpf"]));
     }
 }
 
