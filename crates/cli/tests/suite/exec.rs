@@ -1105,9 +1105,19 @@ fn killing_exec_by_sigkill_or_sighup_kills_the_running_command() {
             Reply::Sse(responses_text("never")),
         ]);
         configure(&w, &model, "responses", "");
+        // TMPDIR is not made a writable root, so what a killed run leaves
+        // there by design (its placeholders, swept by the next run) does
+        // not hide a report file left behind.
         let mut child = exec_cmd(
             &w,
-            &["--json", "--full-auto", "--skip-git-repo-check", "go"],
+            &[
+                "--json",
+                "--full-auto",
+                "-c",
+                "sandbox_workspace_write.exclude_tmpdir_env_var=true",
+                "--skip-git-repo-check",
+                "go",
+            ],
         )
         .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())
