@@ -57,6 +57,35 @@ fn with_privilege(extra: libc::c_int, f: impl Fn() -> Result<(), String>) -> Res
     }
 }
 
+/// A value the `process-vm-child` action reads from (or writes to) its
+/// child's copy; atomic so it lives in writable memory.
+static MARKER: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0x636f_7264_6f6e_2121);
+
+/// A child of ours that waits; killed and reaped when dropped.
+struct Sleeper(libc::pid_t);
+
+impl Sleeper {
+    fn fork() -> Result<Sleeper, String> {
+        let pid = check(unsafe { libc::fork() } as i64, "fork")? as libc::pid_t;
+        if pid == 0 {
+            loop {
+                unsafe { libc::pause() };
+            }
+        }
+        Ok(Sleeper(pid))
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+            libc::waitpid(self.0, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
 fn run(args: &[String]) -> Result<(), String> {
     let arg = |i: usize| {
         args.get(i)
@@ -519,6 +548,238 @@ fn run(args: &[String]) -> Result<(), String> {
             let fd: i32 = arg(1)?.parse().map_err(|e| format!("{e}"))?;
             let mode = u32::from_str_radix(&arg(2)?, 8).map_err(|e| format!("mode: {e}"))?;
             check(unsafe { libc::fchmod(fd, mode) } as i64, "fchmod").map(drop)
+        }
+        "ptrace-child" => {
+            // A process inside the same sandbox (our own child): only
+            // seccomp stands between it and us.
+            let child = Sleeper::fork()?;
+            check(
+                unsafe { libc::ptrace(libc::PTRACE_SEIZE, child.0, 0, 0) } as i64,
+                "ptrace(PTRACE_SEIZE) of our own child",
+            )
+            .map(drop)
+        }
+        "process-vm-child" => {
+            // read | write: 8 bytes of our own child's copy of MARKER.
+            let child = Sleeper::fork()?;
+            let mut buf = [0u8; 8];
+            let local = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: 8,
+            };
+            let remote = libc::iovec {
+                iov_base: MARKER.as_ptr().cast(),
+                iov_len: 8,
+            };
+            let (n, step) = match arg(1)?.as_str() {
+                "read" => (
+                    unsafe { libc::process_vm_readv(child.0, &local, 1, &remote, 1, 0) },
+                    "process_vm_readv of our own child",
+                ),
+                "write" => {
+                    buf = 7u64.to_ne_bytes();
+                    (
+                        unsafe { libc::process_vm_writev(child.0, &local, 1, &remote, 1, 0) },
+                        "process_vm_writev of our own child",
+                    )
+                }
+                other => return Err(format!("unknown direction `{other}`")),
+            };
+            check(n as i64, step)?;
+            let read_back = u64::from_ne_bytes(buf);
+            if n != 8
+                || (args[1] == "read"
+                    && read_back != MARKER.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                return Err(format!("{step}: moved {n} bytes, read {read_back:#x}"));
+            }
+            Ok(())
+        }
+        "keyctl" => check(
+            // KEYCTL_GET_KEYRING_ID of the process keyring, created if missing.
+            unsafe { libc::syscall(libc::SYS_keyctl, 0i64, -2i64, 1i64) },
+            "keyctl(KEYCTL_GET_KEYRING_ID)",
+        )
+        .map(drop),
+        "add-key" => check(
+            unsafe {
+                libc::syscall(
+                    libc::SYS_add_key,
+                    c"user".as_ptr(),
+                    c"cordon-probe".as_ptr(),
+                    b"x".as_ptr(),
+                    1usize,
+                    -2i64, // KEY_SPEC_PROCESS_KEYRING: gone when we exit
+                )
+            },
+            "add_key",
+        )
+        .map(drop),
+        "request-key" => {
+            // No such key and no call-out: ENOKEY means the kernel looked.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_request_key,
+                    c"user".as_ptr(),
+                    c"cordon-probe-missing".as_ptr(),
+                    std::ptr::null::<libc::c_char>(),
+                    -2i64,
+                )
+            };
+            if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::ENOKEY) {
+                return last("request_key");
+            }
+            Ok(())
+        }
+        "perf-event-open" => {
+            // A software clock on ourselves, user space only: allowed to
+            // any user up to perf_event_paranoid 2.
+            let mut attr = [0u8; 128];
+            attr[0..4].copy_from_slice(&1u32.to_ne_bytes()); // PERF_TYPE_SOFTWARE
+            attr[4..8].copy_from_slice(&128u32.to_ne_bytes()); // size
+            attr[8..16].copy_from_slice(&1u64.to_ne_bytes()); // PERF_COUNT_SW_TASK_CLOCK
+                                                              // disabled | exclude_kernel | exclude_hv
+            attr[40..48].copy_from_slice(&(1u64 | 1 << 5 | 1 << 6).to_ne_bytes());
+            let fd = check(
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_perf_event_open,
+                        attr.as_ptr(),
+                        0i64,
+                        -1i64,
+                        -1i64,
+                        0i64,
+                    )
+                },
+                "perf_event_open",
+            )?;
+            unsafe { libc::close(fd as i32) };
+            Ok(())
+        }
+        "userfaultfd" => {
+            // UFFD_USER_MODE_ONLY: allowed to any user since Linux 5.11.
+            let fd = check(
+                unsafe { libc::syscall(libc::SYS_userfaultfd, (libc::O_CLOEXEC | 1) as i64) },
+                "userfaultfd",
+            )?;
+            unsafe { libc::close(fd as i32) };
+            Ok(())
+        }
+        "chroot-missing" => {
+            // The kernel looks the path up before it checks privilege, so
+            // ENOENT means the call reached it; only a filter answers first.
+            let r = unsafe { libc::chroot(c"/nonexistent-cordon-probe".as_ptr()) };
+            if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT) {
+                return last("chroot");
+            }
+            if r == 0 {
+                return Err("chroot to a missing directory succeeded".into());
+            }
+            Ok(())
+        }
+        "pivot-root" => {
+            // Always in a fresh user and mount namespace (never the
+            // caller's): bind DIR on itself and make it the root.
+            let dir = CString::new(arg(1)?).unwrap();
+            let entered = enter_userns(libc::CLONE_NEWNS);
+            let pivot = || -> Result<(), String> {
+                check(
+                    unsafe {
+                        libc::mount(
+                            std::ptr::null(),
+                            c"/".as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_REC | libc::MS_PRIVATE,
+                            std::ptr::null(),
+                        )
+                    } as i64,
+                    "make / private",
+                )?;
+                check(
+                    unsafe {
+                        libc::mount(
+                            dir.as_ptr(),
+                            dir.as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_BIND,
+                            std::ptr::null(),
+                        )
+                    } as i64,
+                    "bind DIR",
+                )?;
+                check(unsafe { libc::chdir(dir.as_ptr()) } as i64, "chdir")?;
+                check(
+                    unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) },
+                    "pivot_root",
+                )
+                .map(drop)
+            };
+            match entered {
+                Ok(()) => pivot(),
+                // No namespace of our own (the sandbox refuses one): try
+                // where we are, inside the sandbox's own mount namespace.
+                Err(e) => check(
+                    unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) },
+                    "pivot_root",
+                )
+                .map(drop)
+                .map_err(|p| format!("{p} (after {e})")),
+            }
+        }
+        "exists" => io(std::fs::symlink_metadata(arg(1)?), "stat").map(drop),
+        "shm-get" => {
+            // A System V shared memory segment by key.
+            let key: libc::key_t = arg(1)?.parse().map_err(|e| format!("{e}"))?;
+            check(
+                unsafe { libc::shmget(key, 0, 0) } as i64,
+                "shmget of the host's key",
+            )
+            .map(drop)
+        }
+        "session-leader" => {
+            let (pid, sid) = unsafe { (libc::getpid(), libc::getsid(0)) };
+            if pid != sid {
+                return Err(format!("pid {pid} is not its session's leader ({sid})"));
+            }
+            Ok(())
+        }
+        "open-tty" => {
+            let fd = check(
+                unsafe { libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR | libc::O_NOCTTY) } as i64,
+                "open /dev/tty",
+            )?;
+            unsafe { libc::close(fd as i32) };
+            Ok(())
+        }
+        "tiocsti-fd" => {
+            // TIOCSTI on an inherited terminal descriptor.
+            let fd: i32 = arg(1)?.parse().map_err(|e| format!("{e}"))?;
+            let c = b'x';
+            check(
+                unsafe { libc::ioctl(fd, libc::TIOCSTI, &c as *const u8) } as i64,
+                "ioctl(TIOCSTI)",
+            )
+            .map(drop)
+        }
+        "rename-exchange" => {
+            let (a, b) = (
+                CString::new(arg(1)?).unwrap(),
+                CString::new(arg(2)?).unwrap(),
+            );
+            check(
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_renameat2,
+                        libc::AT_FDCWD as i64,
+                        a.as_ptr(),
+                        libc::AT_FDCWD as i64,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE as i64,
+                    )
+                },
+                "renameat2(RENAME_EXCHANGE)",
+            )
+            .map(drop)
         }
         "exit" => std::process::exit(arg(1)?.parse().map_err(|e| format!("{e}"))?),
         other => Err(format!("unknown action `{other}`")),

@@ -142,7 +142,9 @@ pub fn skip_without(feature: &str, available: bool, reason: &str) -> bool {
         .name()
         .unwrap_or("unnamed test")
         .to_string();
-    let line = format!("{test}\t{feature}\t{reason}\n");
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let line = format!("{test}\t{feature}\t{reason}\t{uid}\n");
     eprint!("SKIPPED {line}");
     if let Some(path) = std::env::var_os("CORDON_TEST_SKIPS") {
         use std::io::Write;

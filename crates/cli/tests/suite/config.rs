@@ -153,12 +153,21 @@ fn log_denials_names_writes_and_connects() {
     let l = std::net::TcpListener::bind((ip, 0)).unwrap();
     let addr = l.local_addr().unwrap().to_string();
     let script = format!(
-        "{PROBE} write {}; {PROBE} tcp {addr}; {PROBE} write ok-file; true",
+        "{PROBE} write {}; {PROBE} tcp {addr}; {PROBE} unix-socket; {PROBE} write ok-file; true",
         target.display()
     );
     let out = w.cordon(&["--full-auto", "--log-denials"], &["sh", "-c", &script]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{}", text(&out));
+    // The unix socket is refused as without the flag (EPERM) and reported.
+    assert!(
+        err.contains("denied: socket(AF_UNIX): Operation not permitted (os error 1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("  unix-socket socket(AF_UNIX) (socket)"),
+        "{err}"
+    );
     assert!(
         err.contains(&format!("write       {} (openat)", target.display())),
         "{err}"
@@ -174,6 +183,16 @@ fn log_denials_names_writes_and_connects() {
     // Control: without the flag, no summary.
     let out = w.cordon(&["--full-auto"], &["sh", "-c", &script]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("denied target"));
+    // Control: a run that makes no unix socket reports none.
+    let quiet = w.cordon(
+        &["--full-auto", "--log-denials"],
+        &[PROBE, "write", target.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&quiet.stderr);
+    assert!(
+        err.contains("denied target") && !err.contains("unix-socket"),
+        "{err}"
+    );
 }
 
 /// Issue 10 item 11: with `*` allowed, a deny rule on a name cannot stop

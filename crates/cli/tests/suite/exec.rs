@@ -2,7 +2,7 @@
 //! both wire APIs, tools through the real sandbox, retries, the JSON event
 //! stream, session files, resume and notify.
 
-use super::common::{text, World, CORDON};
+use super::common::{text, World, CORDON, PROBE};
 use super::fake_model::{chat_call, chat_text, responses_call, responses_text, FakeModel, Reply};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -619,12 +619,16 @@ fn exec_usage_errors_exit_2_and_stdin_prompts() {
 fn exec_ctrl_c_kills_the_running_command_and_leaves_a_valid_session() {
     let w = World::new();
     let marker = w.work().join("finished");
+    // The command writes the marker after 2 s unless it is killed first.
+    let call = json!({"command": ["sh", "-c", format!("sleep 2; touch {}", marker.display())]});
+    // Control: left alone, the same command writes it.
+    turn_with_calls(&w, &["--full-auto"], &[("c0", "shell", call.clone())]);
+    assert!(marker.exists(), "control: the command writes its marker");
+    std::fs::remove_file(&marker).unwrap();
+    std::fs::remove_dir_all(w.home.path().join("sessions")).unwrap();
+
     let model = FakeModel::start(vec![
-        Reply::Sse(responses_call(
-            "c1",
-            "shell",
-            &json!({"command": ["sh", "-c", format!("sleep 30; touch {}", marker.display())]}),
-        )),
+        Reply::Sse(responses_call("c1", "shell", &call)),
         Reply::Sse(responses_text("never")),
     ]);
     configure(&w, &model, "responses", "");
@@ -648,6 +652,7 @@ fn exec_ctrl_c_kills_the_running_command_and_leaves_a_valid_session() {
         );
         seen.push_str(&line);
     }
+    let started = std::time::Instant::now();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let start = std::time::Instant::now();
     // SAFETY: signalling our own child.
@@ -665,7 +670,8 @@ fn exec_ctrl_c_kills_the_running_command_and_leaves_a_valid_session() {
         rest.contains("turn.failed") && rest.contains("interrupted"),
         "{rest}"
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Well past the 2 s at which a command left running writes the marker.
+    std::thread::sleep(std::time::Duration::from_secs(4).saturating_sub(started.elapsed()));
     assert!(!marker.exists(), "the command was killed, not left running");
     assert_eq!(model.requests().len(), 1, "no request after the interrupt");
     let sessions = files_under(&w.home.path().join("sessions"));
@@ -843,6 +849,82 @@ fn turn_with_calls(w: &World, flags: &[&str], calls: &[(&str, &str, Value)]) -> 
         .collect()
 }
 
+/// A TCP echo listener on the host's 127.0.0.1 that counts the
+/// connections it accepts.
+fn counting_listener() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4];
+            if s.read_exact(&mut buf).is_ok() {
+                let _ = s.write_all(&buf);
+            }
+        }
+    });
+    (addr, seen)
+}
+
+/// The model's commands run with the session's network and mode: by
+/// default no network (the host's 127.0.0.1 is not the sandbox's: refused,
+/// and the listener sees nothing) and read-only (EROFS in the workspace);
+/// `--network full` reaches the listener and `--full-auto` writes.
+#[test]
+fn exec_commands_get_the_sessions_network_and_a_read_only_default() {
+    let w = World::new();
+    let (addr, seen) = counting_listener();
+    let file = w.work().join("written.txt");
+    let calls = [
+        (
+            "n1",
+            "shell",
+            json!({"command": [PROBE, "tcp", addr.to_string()]}),
+        ),
+        (
+            "r1",
+            "shell",
+            json!({"command": [PROBE, "write", file.display().to_string()]}),
+        ),
+    ];
+    let count = || seen.load(std::sync::atomic::Ordering::SeqCst);
+
+    let out = turn_with_calls(&w, &[], &calls);
+    assert!(
+        out[0].contains("Connection refused (os error 111)"),
+        "{}",
+        out[0]
+    );
+    assert_eq!(count(), 0, "the host's listener was reached: {}", out[0]);
+    assert!(
+        out[1].contains("Read-only file system (os error 30)"),
+        "{}",
+        out[1]
+    );
+    assert!(!file.exists());
+
+    let out = turn_with_calls(&w, &["--network", "full"], &calls);
+    assert!(out[0].contains("ok"), "{}", out[0]);
+    assert_eq!(count(), 1, "--network full reaches the host's listener");
+    assert!(
+        out[1].contains("(os error 30)"),
+        "still read-only: {}",
+        out[1]
+    );
+
+    let out = turn_with_calls(&w, &["--full-auto"], &calls);
+    assert!(!out[1].contains("denied:"), "{}", out[1]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    assert!(out[0].contains("(os error 111)"), "{}", out[0]);
+    assert_eq!(count(), 1, "--full-auto alone adds no network");
+}
+
 #[test]
 fn exec_workdir_heredoc_cd_and_symlinks_cannot_widen_the_policy() {
     let w = World::new();
@@ -918,12 +1000,12 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
         (
             "e1",
             "shell",
-            json!({"command": ["sh", "-c", "echo key=${FAKE_MODEL_KEY:-unset} token=${MY_TOKEN:-unset} db=${DATABASE_URL:-unset} pat=${GITHUB_PAT:-unset} auth=${NPM_CONFIG__AUTH:-unset} plain=${CORDON_TEST_PLAIN:-unset}"]}),
+            json!({"command": ["sh", "-c", "echo key=${FAKE_MODEL_KEY:-unset} token=${MY_TOKEN:-unset} secret=${APP_SECRET:-unset} password=${DB_PASSWORD:-unset} passwd=${LDAP_PASSWD:-unset} credential=${GOOGLE_APPLICATION_CREDENTIALS:-unset} lower=${my_api_key:-unset} db=${DATABASE_URL:-unset} pat=${GITHUB_PAT:-unset} auth=${NPM_CONFIG__AUTH:-unset} plain=${CORDON_TEST_PLAIN:-unset} url=${CORDON_TEST_URL:-unset}"]}),
         ),
         (
             "b1",
             "shell",
-            json!({"command": ["sh", "-c", "head -c 5000000 /dev/zero | tr '\\0' a; echo END"]}),
+            json!({"command": ["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' a; echo END; head -c 2000000 /dev/zero | tr '\\0' e >&2; echo ERR >&2"]}),
         ),
     ];
     let mut script: Vec<Reply> = calls
@@ -935,6 +1017,12 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
     configure(&w, &model, "responses", "");
     let o = exec_cmd(&w, &["--json", "--skip-git-repo-check", "go"])
         .env("MY_TOKEN", "tok-123")
+        .env("APP_SECRET", "s3cret")
+        .env("DB_PASSWORD", "pw-1")
+        .env("LDAP_PASSWD", "pw-2")
+        .env("GOOGLE_APPLICATION_CREDENTIALS", "/creds.json")
+        .env("my_api_key", "k-lower")
+        .env("CORDON_TEST_URL", "https://example.org/no-credentials")
         .env("DATABASE_URL", "postgres://app:hunter2@db/app")
         .env("GITHUB_PAT", "ghp-1")
         .env("NPM_CONFIG__AUTH", "dXNlcjpwYXNz")
@@ -945,7 +1033,7 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
     let last = model.requests().pop().unwrap();
     let env_out = tool_output(&last.body, "e1");
     assert!(
-        env_out.contains("key=unset token=unset db=unset pat=unset auth=unset plain=visible"),
+        env_out.contains("key=unset token=unset secret=unset password=unset passwd=unset credential=unset lower=unset db=unset pat=unset auth=unset plain=visible url=https://example.org/no-credentials"),
         "{env_out}"
     );
     assert!(!stdout(&o).contains("sk-test") && !stdout(&o).contains("tok-123"));
@@ -958,12 +1046,43 @@ fn exec_commands_see_no_secrets_and_huge_output_is_capped() {
                     .is_some_and(|t| t.contains("END"))
         })
         .unwrap();
-    let kept = big["item"]["aggregated_output"].as_str().unwrap();
-    assert!(kept.len() < 1_200_000, "{} bytes kept", kept.len());
-    assert!(kept.contains("bytes of output not kept"));
+    // As the README says: the first and the last 512 KiB of each of stdout
+    // and stderr, and the count of what was dropped in between.
+    let item = big["item"]["aggregated_output"].as_str().unwrap();
+    // After the header (exit code, wall time), the output itself.
+    let (header, kept) = item.split_once("output:\n").unwrap();
+    assert!(header.starts_with("exit code: 0\n"), "{header}");
+    let keep = 512 * 1024;
+    let stream = |fill: &str, total: usize, end: &str| {
+        format!(
+            "{}\n[... {} bytes of output not kept ...]\n{}{end}",
+            fill.repeat(keep),
+            total - 2 * keep,
+            fill.repeat(keep - end.len())
+        )
+    };
+    let expected = stream("a", 3_000_004, "END\n") + &stream("e", 2_000_004, "ERR\n");
     assert!(
-        tool_output(&last.body, "b1").len() < 20_000,
-        "the model gets a capped copy"
+        kept == expected,
+        "{} bytes kept, {} expected; the markers: {:?}; {:?}..{:?}",
+        kept.len(),
+        expected.len(),
+        kept.match_indices("[...")
+            .map(|(i, _)| &kept[i..i + 50])
+            .collect::<Vec<_>>(),
+        &kept[..60],
+        &kept[kept.len() - 60..]
+    );
+    // The model gets a copy capped at 16 KiB, head and tail.
+    let to_model = tool_output(&last.body, "b1");
+    assert!(
+        to_model.len() < 16 * 1024 + 200
+            && to_model.contains("bytes cut: output exceeded 16384 bytes")
+            && to_model.trim_end().ends_with("ERR"),
+        "{} bytes: {}..{}",
+        to_model.len(),
+        &to_model[..200.min(to_model.len())],
+        &to_model[to_model.len().saturating_sub(200)..]
     );
 }
 
@@ -1154,9 +1273,19 @@ fn killing_exec_by_sigkill_or_sighup_kills_the_running_command() {
             Reply::Sse(responses_text("never")),
         ]);
         configure(&w, &model, "responses", "");
+        // TMPDIR is not made a writable root, so what a killed run leaves
+        // there by design (its placeholders, swept by the next run) does
+        // not hide a report file left behind.
         let mut child = exec_cmd(
             &w,
-            &["--json", "--full-auto", "--skip-git-repo-check", "go"],
+            &[
+                "--json",
+                "--full-auto",
+                "-c",
+                "sandbox_workspace_write.exclude_tmpdir_env_var=true",
+                "--skip-git-repo-check",
+                "go",
+            ],
         )
         .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())

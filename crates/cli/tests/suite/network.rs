@@ -59,10 +59,13 @@ fn tcp_and_udp_to_own_address_fail_with_network_none() {
 fn ipv6_and_host_loopback_are_out_of_reach() {
     let w = World::new();
     // The host's loopback services are not the sandbox's loopback.
-    let lo4 = tcp_echo(IpAddr::V4(Ipv4Addr::LOCALHOST), 2).to_string();
-    assert_escape_blocked(&w, &[], &["tcp", &lo4]);
-    let lo6 = tcp_echo(IpAddr::V6(Ipv6Addr::LOCALHOST), 2).to_string();
-    assert_escape_blocked(&w, &[], &["tcp", &lo6]);
+    // Inside, the same address is the sandbox's own, empty loopback.
+    let lo4 = tcp_echo(IpAddr::V4(Ipv4Addr::LOCALHOST), 3).to_string();
+    assert_escape_blocked_errno(&w, &[], &["tcp", &lo4], libc::ECONNREFUSED);
+    let lo6 = tcp_echo(IpAddr::V6(Ipv6Addr::LOCALHOST), 3).to_string();
+    assert_escape_blocked_errno(&w, &[], &["tcp", &lo6], libc::ECONNREFUSED);
+    // Control: with --network full it is the host's loopback.
+    assert_ok(&w.probe_in(&["--network", "full"], &["tcp", &lo4]));
 }
 
 #[test]
@@ -77,7 +80,7 @@ fn own_global_ipv6_address_is_out_of_reach() {
     }
     let w = World::new();
     let addr = tcp_echo(v6.unwrap(), 3).to_string();
-    assert_escape_blocked(&w, &[], &["tcp", &addr]);
+    assert_escape_blocked_errno(&w, &[], &["tcp", &addr], libc::ENETUNREACH);
     assert_ok(&w.probe_in(&["--network", "full"], &["tcp", &addr]));
 }
 

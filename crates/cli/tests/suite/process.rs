@@ -38,44 +38,295 @@ fn stdio_passes_through() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
 }
 
-#[test]
-fn sigterm_and_sigint_reach_the_command() {
-    let w = World::new();
-    for (sig, name) in [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT")] {
-        let ready = w.work().join(format!("ready-{name}"));
-        let script = format!(
-            "trap 'exit 42' {name}; touch {}; while :; do sleep 0.05; done",
-            ready.display()
-        );
-        let mut child = w
-            .cordon_cmd(&["--full-auto"], &["sh", "-c", &script])
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while !ready.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "command never started"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(child.id() as i32, sig) };
-        assert_eq!(
-            child.wait().unwrap().code(),
-            Some(42),
-            "SIG{name} was not relayed"
-        );
+/// A `cordon` that a failed assertion must not leave running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
+/// Every signal `cordon sandbox` relays reaches the command: one command
+/// traps them all and records each (SIGWINCH is not fatal by default, so
+/// only the record shows it arrived). Each is sent only after the previous
+/// one was recorded; a signal cordon did not relay would kill cordon (and
+/// with it the command) or never be recorded.
+#[test]
+fn every_relayed_signal_reaches_the_command() {
+    let w = World::new();
+    let log = w.work().join("signals");
+    let signals = [
+        (libc::SIGINT, "INT"),
+        (libc::SIGTERM, "TERM"),
+        (libc::SIGHUP, "HUP"),
+        (libc::SIGQUIT, "QUIT"),
+        (libc::SIGUSR1, "USR1"),
+        (libc::SIGUSR2, "USR2"),
+        (libc::SIGWINCH, "WINCH"),
+    ];
+    let mut script = String::new();
+    for (_, name) in signals {
+        script.push_str(&format!("trap 'echo {name} >> {}' {name}; ", log.display()));
+    }
+    script.push_str(&format!(
+        "echo ready >> {}; while [ ! -e {}/stop ]; do sleep 0.05; done; exit 42",
+        log.display(),
+        w.work().display()
+    ));
+    let mut child = KillOnDrop(
+        w.cordon_cmd(&["--full-auto"], &["bash", "-c", &script])
+            .spawn()
+            .unwrap(),
+    );
+    let recorded = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_for = |line: &str| {
+        let start = Instant::now();
+        while !recorded().lines().any(|l| l == line) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{line} never recorded; the log: {:?}",
+                recorded()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("ready");
+    for (sig, name) in signals {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.0.id() as i32, sig) };
+        wait_for(name);
+    }
+    std::fs::write(w.work().join("stop"), "").unwrap();
+    assert_eq!(
+        child.0.wait().unwrap().code(),
+        Some(42),
+        "the command lived through every signal: {:?}",
+        recorded()
+    );
+    let expected: Vec<&str> = std::iter::once("ready")
+        .chain(signals.iter().map(|(_, n)| *n))
+        .collect();
+    assert_eq!(recorded().lines().collect::<Vec<_>>(), expected);
+}
+
+/// The command runs in its own user, mount, PID, IPC, UTS and network
+/// namespaces: each link in /proc/self/ns differs from the host's. The
+/// controls: with `--network full` the network namespace is the host's,
+/// and under danger-full-access every one is.
+#[test]
+fn the_command_has_its_own_namespaces_of_every_kind() {
+    let w = World::new();
+    let kinds = ["user", "mnt", "pid", "ipc", "uts", "net"];
+    let script = kinds
+        .iter()
+        .map(|k| format!("readlink /proc/self/ns/{k}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let host: Vec<String> = kinds
+        .iter()
+        .map(|k| {
+            std::fs::read_link(format!("/proc/self/ns/{k}"))
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let inside = |flags: &[&str]| {
+        let out = w.cordon(flags, &["sh", "-c", &script]);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    for (flags, shared) in [
+        (&[][..], &[][..]),
+        (&["--full-auto"][..], &[][..]),
+        (&["--network", "full"][..], &["net"][..]),
+        (&["-s", "danger-full-access"][..], &kinds[..]),
+    ] {
+        let seen = inside(flags);
+        assert_eq!(seen.len(), kinds.len(), "{flags:?}: {seen:?}");
+        for ((kind, host), seen) in kinds.iter().zip(&host).zip(&seen) {
+            assert_eq!(
+                host == seen,
+                shared.contains(kind),
+                "{flags:?}: {kind} namespace inside {seen}, host {host}"
+            );
+        }
+    }
+}
+
+/// A System V shared memory segment the host has is invisible inside (the
+/// sandbox's own IPC namespace): ENOENT for its key inside, found outside
+/// and under danger-full-access.
+#[test]
+fn host_sysv_ipc_is_invisible_inside() {
+    let w = World::new();
+    let key = 0x636f_0000 | (std::process::id() as libc::key_t & 0xffff);
+    // SAFETY: creating a segment; removed below.
+    let id = unsafe { libc::shmget(key, 4096, libc::IPC_CREAT | libc::IPC_EXCL | 0o666) };
+    assert!(id >= 0, "shmget: {}", std::io::Error::last_os_error());
+    let k = key.to_string();
+    assert_ok(&w.probe_in(&["-s", "danger-full-access"], &["shm-get", &k]));
+    for flags in [&[][..], &["--full-auto"][..], &["--network", "full"][..]] {
+        assert_escape_blocked_errno(&w, flags, &["shm-get", &k], libc::ENOENT);
+    }
+    // SAFETY: removing the segment made above.
+    unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+}
+
+/// The names in /dev a sandboxed command sees: the standard devices, a
+/// private devpts and shm, and the usual links.
+const MINIMAL_DEV: [&str; 13] = [
+    "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
+    "urandom", "zero",
+];
+
+/// The command's /dev holds only the standard devices: every other device
+/// the host has (`/dev/kmsg`, disks, `/dev/mem`...) is absent inside
+/// (ENOENT) and present outside and under danger-full-access.
+#[test]
+fn dev_holds_only_the_standard_devices() {
+    let w = World::new();
+    let mut host_only: Vec<String> = std::fs::read_dir("/dev")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !MINIMAL_DEV.contains(&n.as_str()))
+        .collect();
+    host_only.sort();
+    assert!(
+        host_only.iter().any(|n| n == "kmsg"),
+        "control: the host has /dev/kmsg: {host_only:?}"
+    );
+    for flags in [&[][..], &["--full-auto"][..], &["--network", "full"][..]] {
+        let out = w.cordon(flags, &["ls", "-A", "/dev"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let seen: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(seen, MINIMAL_DEV, "{flags:?}");
+        for name in ["kmsg", "mem", "kvm", "sda", "vda", "loop0", "console"] {
+            if host_only.iter().any(|n| n == name) {
+                let path = format!("/dev/{name}");
+                assert_escape_blocked_errno(&w, flags, &["exists", &path], libc::ENOENT);
+            }
+        }
+    }
+    let full = w.cordon(&["-s", "danger-full-access"], &["ls", "-A", "/dev"]);
+    assert!(
+        String::from_utf8_lossy(&full.stdout)
+            .lines()
+            .any(|l| l == "kmsg"),
+        "control: danger-full-access sees the host's /dev: {}",
+        text(&full)
+    );
+}
+
+/// A pseudo-terminal the test owns: `cordon` runs with its slave as the
+/// controlling terminal and standard input.
+struct Pty {
+    master: i32,
+    slave: std::path::PathBuf,
+}
+
+impl Pty {
+    fn open() -> Pty {
+        // SAFETY: the standard posix_openpt sequence on a fresh master.
+        unsafe {
+            let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+            assert!(master >= 0);
+            assert_eq!(libc::grantpt(master), 0);
+            assert_eq!(libc::unlockpt(master), 0);
+            let name = std::ffi::CStr::from_ptr(libc::ptsname(master));
+            Pty {
+                master,
+                slave: name.to_str().unwrap().into(),
+            }
+        }
+    }
+
+    /// `cmd` in a new session whose controlling terminal is the slave, on
+    /// its standard input.
+    fn run(&self, mut cmd: std::process::Command) -> std::process::Output {
+        use std::os::unix::process::CommandExt;
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.slave)
+            .unwrap();
+        cmd.stdin(slave);
+        // SAFETY: setsid and ioctl are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.output().unwrap()
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        // SAFETY: closing our own descriptor.
+        unsafe { libc::close(self.master) };
+    }
+}
+
+/// The command starts its own session (setsid): it leads it and has no
+/// controlling terminal, so the terminal `cordon` runs on cannot be
+/// reached through /dev/tty (ENXIO). The control: the same probe run
+/// straight on that terminal opens it. And TIOCSTI into the terminal on
+/// its standard input is refused (EPERM) where, outside, it works.
+#[test]
+fn the_command_leads_its_own_session_without_the_outer_terminal() {
+    let w = World::new();
+    let pty = Pty::open();
+    let probe = |action: &[&str]| {
+        let mut cmd = std::process::Command::new(PROBE);
+        cmd.args(action).current_dir(w.work());
+        pty.run(cmd)
+    };
+    let inside = |action: &[&str]| {
+        let mut cmd = w.cordon_cmd(&["--full-auto"], &[PROBE]);
+        cmd.args(action);
+        pty.run(cmd)
+    };
+    // Controls: on the terminal itself, outside.
+    assert_ok(&probe(&["open-tty"]));
+    assert_denied(&probe_outside(&w.work(), &["session-leader"]));
+    // Inside.
+    assert_ok(&inside(&["session-leader"]));
+    assert_denied_errno(&inside(&["open-tty"]), libc::ENXIO);
+    let legacy = std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti")
+        .map(|v| v.trim() == "1")
+        .unwrap_or(true);
+    if !skip_without(
+        "legacy-tiocsti",
+        legacy || is_root(),
+        "dev.tty.legacy_tiocsti=0 refuses the TIOCSTI control to this user",
+    ) {
+        assert_ok(&probe(&["tiocsti-fd", "0"]));
+        assert_denied_errno(&inside(&["tiocsti-fd", "0"]), libc::EPERM);
+    }
+}
+
+/// Processes whose argv[0] is `marker` (set by `exec -a`), so cordon's own
+/// processes, whose arguments merely mention it, are not counted.
 fn processes_with(marker: &str) -> usize {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter(|e| {
             std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .map(|c| c.split(|b| *b == 0).next() == Some(marker.as_bytes()))
                 .unwrap_or(false)
         })
         .count()
@@ -86,7 +337,7 @@ fn killing_cordon_kills_the_whole_tree() {
     let w = World::new();
     let marker = format!("cordon-tree-{}", std::process::id());
     // A grandchild in the background and a child in the foreground.
-    let script = format!("sh -c 'exec -a {marker} sleep 300' & exec -a {marker} sleep 300");
+    let script = format!("bash -c 'exec -a {marker} sleep 300' & exec -a {marker} sleep 300");
     let mut child = w.cordon_cmd(&[], &["bash", "-c", &script]).spawn().unwrap();
     let start = Instant::now();
     // Positive control: the scan sees both processes while cordon lives.

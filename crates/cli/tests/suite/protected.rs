@@ -34,7 +34,9 @@ fn protected_directories_resist_every_route() {
         fs::write(control.join("config"), "orig").unwrap();
 
         for (target, expect_ok) in [(&control, true), (&p, false)] {
-            let check = |o: &std::process::Output, what: &str| {
+            // Inside, the read-only bind mount answers: EROFS for writes
+            // in it, EXDEV for a link out of it.
+            let check = |o: &std::process::Output, what: &str, errno: i32| {
                 if expect_ok {
                     assert!(
                         o.status.success(),
@@ -43,21 +45,27 @@ fn protected_directories_resist_every_route() {
                         text(o)
                     );
                 } else {
-                    assert_denied(o);
+                    assert_denied_errno(o, errno);
                 }
             };
             check(
                 &w.probe_in(FA, &["write", s(&target.join("new"))]),
                 "write new",
+                libc::EROFS,
             );
             check(
                 &w.probe_in(FA, &["append", s(&target.join("config"))]),
                 "append",
+                libc::EROFS,
             );
             // Through a symlink the command creates itself.
             let link = root.join(format!("link{i}-{expect_ok}"));
             assert_ok(&w.probe_in(FA, &["symlink", s(&target.join("config")), s(&link)]));
-            check(&w.probe_in(FA, &["append", s(&link)]), "append via symlink");
+            check(
+                &w.probe_in(FA, &["append", s(&link)]),
+                "append via symlink",
+                libc::EROFS,
+            );
             // Hard links into it, and out of it.
             check(
                 &w.probe_in(
@@ -65,11 +73,13 @@ fn protected_directories_resist_every_route() {
                     &["hardlink", s(&root.join("file")), s(&target.join("linked"))],
                 ),
                 "hardlink into",
+                libc::EROFS,
             );
             let out = root.join(format!("out{i}-{expect_ok}"));
             check(
                 &w.probe_in(FA, &["hardlink", s(&target.join("config")), s(&out)]),
                 "hardlink out",
+                libc::EXDEV,
             );
         }
         assert_eq!(
@@ -79,19 +89,37 @@ fn protected_directories_resist_every_route() {
         );
         assert!(!p.join("new").exists() && !p.join("linked").exists());
 
-        // Renamed away, or replaced by a symlink.
+        // Renamed away, or swapped for a symlink (RENAME_EXCHANGE, which
+        // unlike a plain rename onto a directory works on a symlink and a
+        // directory). A mount point cannot move (EBUSY); one nested in
+        // another protected mount cannot leave it (EXDEV).
+        let moving = if *rel == ".git/modules/sub" {
+            libc::EXDEV
+        } else {
+            libc::EBUSY
+        };
         let moved = root.join(format!("moved{i}"));
         assert_ok(&w.probe_in(FA, &["rename", s(&control), s(&moved)]));
-        assert_denied(&w.probe_in(FA, &["rename", s(&p), s(&root.join(format!("stolen{i}")))]));
+        assert_denied_errno(
+            &w.probe_in(FA, &["rename", s(&p), s(&root.join(format!("stolen{i}")))]),
+            moving,
+        );
         let evil = root.join(format!("evil{i}"));
         assert_ok(&w.probe_in(FA, &["symlink", "/tmp", s(&evil)]));
-        assert_denied(&w.probe_in(FA, &["rename", s(&evil), s(&p)]));
+        // Control: an ordinary directory is swapped for the link, and back.
+        assert_ok(&w.probe_in(FA, &["rename-exchange", s(&evil), s(&moved)]));
+        assert!(moved.is_symlink(), "control: the swap took place");
+        assert_ok(&w.probe_in(FA, &["rename-exchange", s(&evil), s(&moved)]));
+        assert_denied_errno(
+            &w.probe_in(FA, &["rename-exchange", s(&evil), s(&p)]),
+            moving,
+        );
         assert!(p.is_dir() && !p.is_symlink(), "{rel} was replaced");
     }
 }
 
 #[test]
-fn git_file_and_missing_top_entries_are_protected() {
+fn a_git_file_is_protected() {
     let w = World::new();
     let root = w.work();
     layout(&root);
@@ -105,15 +133,60 @@ fn git_file_and_missing_top_entries_are_protected() {
     );
     // Control: an ordinary file beside it.
     assert_ok(&w.probe_in(FA, &["append", s(&root.join("file"))]));
+}
 
-    // A workspace with no .git and no .cordon: neither can be created.
+/// A workspace with no `.git` and no `.cordon`: neither can be created at
+/// the root itself, nor anything in them. Control: under danger-full-access
+/// (no placeholders) each of these works.
+#[test]
+fn missing_top_git_and_cordon_cannot_be_made() {
     let fresh = World::new();
     let r = fresh.work();
+    let dfa = &["-s", "danger-full-access"][..];
+    for name in [".git", ".cordon"] {
+        assert_ok(&fresh.probe_in(dfa, &["mkdir", s(&r.join(name))]));
+        assert_ok(&fresh.probe_in(dfa, &["write", s(&r.join(name).join("config"))]));
+        fs::remove_dir_all(r.join(name)).unwrap();
+        fs::create_dir(r.join(format!("{name}-made"))).unwrap();
+        assert_ok(&fresh.probe_in(
+            dfa,
+            &[
+                "rename",
+                s(&r.join(format!("{name}-made"))),
+                s(&r.join(name)),
+            ],
+        ));
+        fs::remove_dir_all(r.join(name)).unwrap();
+    }
     assert_ok(&fresh.probe_in(FA, &["mkdir", s(&r.join(".gitx"))]));
-    assert_denied(&fresh.probe_in(FA, &["mkdir", s(&r.join(".git/hooks"))]));
-    assert_denied(&fresh.probe_in(FA, &["write", s(&r.join(".git/config"))]));
-    assert_denied(&fresh.probe_in(FA, &["remove-dir-all", s(&r.join(".git"))]));
-    assert_denied(&fresh.probe_in(FA, &["write", s(&r.join(".cordon/config.toml"))]));
+    fs::create_dir(r.join("made")).unwrap();
+    for name in [".git", ".cordon"] {
+        // A read-only placeholder stands there during the run.
+        assert_denied_errno(
+            &fresh.probe_in(FA, &["mkdir", s(&r.join(name))]),
+            libc::EEXIST,
+        );
+        assert_denied_errno(
+            &fresh.probe_in(FA, &["write", s(&r.join(name).join("config"))]),
+            libc::EROFS,
+        );
+        assert_denied_errno(
+            &fresh.probe_in(FA, &["mkdir", s(&r.join(name).join("hooks"))]),
+            libc::EROFS,
+        );
+        assert_denied_errno(
+            &fresh.probe_in(FA, &["rename", s(&r.join("made")), s(&r.join(name))]),
+            libc::EBUSY,
+        );
+        assert_denied_errno(
+            &fresh.probe_in(FA, &["remove-dir-all", s(&r.join(name))]),
+            libc::EBUSY,
+        );
+    }
+    assert_denied_errno(
+        &fresh.probe_in(FA, &["write", s(&r.join(".cordon/config.toml"))]),
+        libc::EROFS,
+    );
     // What stood in for them is gone after the run.
     assert!(!r.join(".git").exists() && !r.join(".cordon").exists());
 }

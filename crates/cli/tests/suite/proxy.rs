@@ -106,14 +106,19 @@ fn http_forward_allowed_denied_and_explained() {
         text(&by_rule)
     );
 
+    // `*` covers public addresses only: this machine's own address is
+    // refused when non-public (the body names the rule to add), reached
+    // when public.
+    let star = in_proxy(&w, &["--allow-domain=*"], &format!("curl -sS -D- {url}"));
+    let out = stdout(&star);
     if cordon_policy_is_non_public(ip) {
-        let star = in_proxy(&w, &["--allow-domain=*"], &format!("curl -sS -D- {url}"));
-        let out = stdout(&star);
         assert!(out.contains("x-cordon-deny: non-public-address"), "{out}");
         assert!(
             out.contains(&format!("\"{ip}\" = \"allow\"")),
             "the body names the address to allow: {out}"
         );
+    } else {
+        assert!(out.ends_with("hello"), "{out}");
     }
     let records = audit(&log);
     let allowed = records
@@ -548,7 +553,11 @@ fn through_registry(w: &World, name: &str, script: &str) -> Output {
 
 /// Real package clients through the proxy. It needs pip, npm and cargo on
 /// PATH and the registries reachable, so it is ignored by a bare
-/// `cargo test`; scripts/test runs it (`--include-ignored`) in its first pass.
+/// `cargo test`; scripts/test runs it (`--include-ignored`) in its first
+/// pass, which is CI's root pass. Each client then runs with nothing
+/// allowed and must fail with the proxy's own reason (`not-allowed` in the
+/// audit log) for a host it reached when allowed, so a client failing for
+/// any other reason (network down, a broken proxy) does not pass.
 #[test]
 #[ignore = "talks to the package registries; scripts/test runs it"]
 fn registry_clients_work_through_the_proxy_and_fail_when_denied() {
@@ -574,27 +583,55 @@ fn registry_clients_work_through_the_proxy_and_fail_when_denied() {
             "{name} through the proxy:\n{}",
             text(&ok)
         );
-    }
-    // Everything denied: each client fails, and the proxy says why.
-    let w = World::new();
-    let log = w.work().join("denied.jsonl");
-    let log_flag = format!("--audit-log={}", log.display());
-    for (name, script, _) in &clients[..2] {
-        let out = in_proxy(&w, &["--full-auto", &log_flag], script);
+        // The hosts the client reached, from the audit log (never named here).
+        let reached: Vec<String> = audit(&w.work().join(format!("{name}-audit.jsonl")))
+            .iter()
+            .filter(|r| r["decision"] == "allow")
+            .filter_map(|r| r["host"].as_str().map(str::to_string))
+            .collect();
+        assert!(!reached.is_empty(), "{name}: no allowed connection logged");
+
+        // Nothing allowed: the client fails, and the proxy refused the host
+        // it needs for the reason that rule gives: not-allowed.
+        let denied_world = World::new();
+        if *name == "cargo" {
+            copy_dir(&crate_dir, &denied_world.work().join("tiny"));
+        }
+        let log = denied_world.work().join("denied.jsonl");
+        let log_flag = format!("--audit-log={}", log.display());
+        let out = in_proxy(&denied_world, &["--full-auto", &log_flag], script);
         assert!(
-            !out.status.success(),
+            !out.status.success() && !stdout(&out).contains(expect),
             "{name} must fail with nothing allowed:\n{}",
             text(&out)
         );
-    }
-    let records = audit(&log);
-    assert!(
-        !records.is_empty()
-            && records
+        let records = audit(&log);
+        assert!(
+            records
                 .iter()
                 .all(|r| r["decision"] == "deny" && r["reason"] == "not-allowed"),
-        "{records:?}"
-    );
+            "{name}: {records:?}"
+        );
+        assert!(
+            records
+                .iter()
+                .any(|r| reached.iter().any(|h| r["host"] == h.as_str())),
+            "{name}: none of the hosts it reached when allowed ({reached:?}) was refused: {records:?}"
+        );
+    }
+}
+
+/// Copies the files of `from` into a new directory `to` (no links).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
 }
 
 /// Starts `cordon proxy --print-env` with `args`; returns the child, its
@@ -656,42 +693,122 @@ fn upstream_chaining_goes_through_the_hosts_proxy_when_allowed() {
     let _ = upstream.wait();
 }
 
+/// A relay (a minimal TCP proxy) a command runs inside the sandbox: it
+/// prints its port, accepts one connection and carries it to HOST:PORT
+/// either directly or through `$HTTP_PROXY` by CONNECT, saying on stderr
+/// why it could not.
+const RELAY: &str = r#"
+import os, socket, sys, threading
+mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+print(listener.getsockname()[1], flush=True)
+client, _ = listener.accept()
+try:
+    if mode == "direct":
+        upstream = socket.create_connection((host, port), timeout=5)
+    else:
+        proxy = os.environ["HTTP_PROXY"].split("//", 1)[1].rstrip("/")
+        proxy_host, proxy_port = proxy.rsplit(":", 1)
+        upstream = socket.create_connection((proxy_host, int(proxy_port)), timeout=5)
+        upstream.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            byte = upstream.recv(1)
+            if not byte:
+                break
+            head += byte
+        if head.split(b" ")[1:2] != [b"200"]:
+            sys.stderr.write("relay: the proxy refused: " + head.decode(errors="replace"))
+            sys.exit(3)
+except OSError as e:
+    sys.stderr.write(f"relay: cannot connect: {e}\n")
+    sys.exit(4)
+def pump(a, b):
+    while True:
+        data = a.recv(65536)
+        if not data:
+            break
+        b.sendall(data)
+    try:
+        b.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+t = threading.Thread(target=pump, args=(upstream, client))
+t.start()
+pump(client, upstream)
+t.join()
+"#;
+
 /// A proxy the command starts inside the sandbox cannot widen the policy:
-/// going direct it has no route, chaining it meets cordon's rules.
+/// going direct it has no route (ENETUNREACH), chaining through cordon's
+/// proxy it meets cordon's rules (`x-cordon-deny: not-allowed`). The
+/// controls: outside, the relay reaches the server directly; inside, with
+/// the server allowed, the chained relay carries the request. (cordon's
+/// own `cordon proxy` will not even start inside: it cannot list the
+/// machine's addresses, which it needs to refuse them, because netlink
+/// sockets are refused there; it says so and exits.)
 #[test]
 fn a_second_proxy_inside_the_sandbox_cannot_relay_around_the_rules() {
     let w = World::new();
     let ip = own_v4();
     let server = http_hello(ip, 6);
-    let inner = |upstream: bool| {
-        let chain = if upstream {
-            "-c network.allow_upstream_proxy=true"
-        } else {
-            ""
-        };
+    std::fs::write(w.work().join("relay.py"), RELAY).unwrap();
+    let relay = |mode: &str| {
         format!(
-            "rm -f env.txt; {CORDON} proxy --print-env --allow-domain '*' --allow-domain {ip} {chain} > env.txt 2>/dev/null & p=$!; \
-             for i in $(seq 50); do [ -s env.txt ] && break; sleep 0.1; done; \
-             url=$(head -1 env.txt | cut -d= -f2-); curl -sS -m 10 -x \"$url\" http://{server}/; rc=$?; kill $p; exit $rc"
+            "rm -f relay.port; python3 relay.py {mode} {} {} > relay.port 2> relay.err & \
+             for i in $(seq 100); do [ -s relay.port ] && break; sleep 0.1; done; \
+             curl -sS -m 10 --noproxy '*' http://127.0.0.1:$(cat relay.port)/; rc=$?; \
+             wait; cat relay.err >&2; exit $rc",
+            server.ip(),
+            server.port()
         )
     };
-    // Control: the same relay outside any sandbox reaches the server.
+    // Control: outside any sandbox the relay reaches the server.
     let out = Command::new("sh")
         .arg("-c")
-        .arg(inner(false))
+        .arg(relay("direct"))
         .current_dir(w.work())
-        .env("CORDON_HOME", w.home.path())
         .output()
         .unwrap();
     assert_eq!(stdout(&out), "hello", "{}", text(&out));
-    for upstream in [false, true] {
-        let out = in_proxy(&w, &["--full-auto"], &inner(upstream));
-        assert!(
-            !stdout(&out).contains("hello"),
-            "inner relay (upstream {upstream}) escaped: {}",
-            text(&out)
-        );
-    }
+    // Control: inside, chained through cordon's proxy with the server
+    // allowed, the relay works.
+    let allow = format!("--allow-domain={ip}");
+    let out = in_proxy(&w, &["--full-auto", &allow], &relay("chain"));
+    assert_eq!(stdout(&out), "hello", "{}", text(&out));
+
+    let direct = in_proxy(&w, &["--full-auto", &allow], &relay("direct"));
+    assert!(!stdout(&direct).contains("hello"), "{}", text(&direct));
+    assert!(
+        String::from_utf8_lossy(&direct.stderr)
+            .contains("relay: cannot connect: [Errno 101] Network is unreachable"),
+        "{}",
+        text(&direct)
+    );
+    let chained = in_proxy(&w, &["--full-auto"], &relay("chain"));
+    let err = String::from_utf8_lossy(&chained.stderr);
+    assert!(!stdout(&chained).contains("hello"), "{}", text(&chained));
+    assert!(
+        err.contains("relay: the proxy refused: HTTP/1.1 403")
+            && err.contains("x-cordon-deny: not-allowed"),
+        "{}",
+        text(&chained)
+    );
+
+    let inner = in_proxy(
+        &w,
+        &["--full-auto"],
+        &format!("{CORDON} proxy --print-env --allow-domain '*'"),
+    );
+    assert!(
+        !inner.status.success()
+            && String::from_utf8_lossy(&inner.stderr)
+                .contains("cannot list this machine's addresses"),
+        "{}",
+        text(&inner)
+    );
 }
 
 /// `host:port` of a standalone proxy from its token URL.

@@ -89,3 +89,7 @@ pub fn apply(plan: &LandlockPlan) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "landlock_tests.rs"]
+mod tests;
