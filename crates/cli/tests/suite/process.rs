@@ -280,8 +280,8 @@ impl Drop for Pty {
     }
 }
 
-/// The command starts its own session (setsid): it leads it and has no
-/// controlling terminal, so the terminal `cordon` runs on cannot be
+/// With `--no-tty` the command starts its own session (setsid): it leads
+/// it and has no controlling terminal, so the terminal `cordon` runs on cannot be
 /// reached through /dev/tty (ENXIO). The control: the same probe run
 /// straight on that terminal opens it. And TIOCSTI into the terminal on
 /// its standard input is refused (EPERM) where, outside, it works.
@@ -294,8 +294,10 @@ fn the_command_leads_its_own_session_without_the_outer_terminal() {
         cmd.args(action).current_dir(w.work());
         pty.run(cmd)
     };
+    // Without a terminal of its own (with one, /dev/tty is the sandbox's
+    // own pty: `tty::a_shell_gets_a_terminal_of_its_own_with_job_control_and_sizes`).
     let inside = |action: &[&str]| {
-        let mut cmd = w.cordon_cmd(&["--full-auto"], &[PROBE]);
+        let mut cmd = w.cordon_cmd(&["--full-auto", "--no-tty"], &[PROBE]);
         cmd.args(action);
         pty.run(cmd)
     };
