@@ -37,6 +37,9 @@ pub struct ConfigToml {
     pub windows: Option<WindowsToml>,
     /// `[shell_environment_policy]`.
     pub shell_environment_policy: Option<crate::ShellEnvironmentPolicyToml>,
+    /// `[mcp_servers.NAME]`.
+    #[serde(default)]
+    pub mcp_servers: BTreeMap<String, crate::McpServerToml>,
     /// Named profiles: each is a layer with the same keys as the top level.
     #[serde(default)]
     pub profiles: BTreeMap<String, ConfigToml>,

@@ -10,12 +10,17 @@ mod agent;
 mod error;
 mod file;
 mod layers;
+mod mcp;
 mod shell_env;
 
 pub use agent::{resolve_provider, ModelProvider, ModelProviderToml, WireApi, BUILT_IN_PROVIDERS};
 pub use error::ConfigError;
 pub use file::{ActionToml, ConfigToml, NetworkToml, WindowsToml, WorkspaceWriteToml};
 pub use layers::parse_override;
+pub use mcp::{
+    check_url, valid_server_name, McpSandbox, McpServerConfig, McpServerToml, McpToolToml,
+    McpTransport, ToolApprovalMode, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TOOL_TIMEOUT,
+};
 pub use shell_env::{
     glob_matches, EnvName, EnvPattern, EnvValue, Inherit, ShellEnvironmentPolicy,
     ShellEnvironmentPolicyToml,
@@ -83,6 +88,8 @@ pub struct Config {
     pub project_doc_max_bytes: usize,
     /// `[shell_environment_policy]`: the environment of the agent's commands.
     pub shell_environment_policy: ShellEnvironmentPolicy,
+    /// `[mcp_servers.NAME]`, in name order.
+    pub mcp_servers: Vec<McpServerConfig>,
     /// Warnings for the user (unknown keys and the like).
     pub warnings: Vec<String>,
 }
@@ -192,7 +199,10 @@ pub fn load_from_str(
         });
     }
 
+    let mcp_servers = mcp::resolve(path, text, &toml.mcp_servers)?;
+
     Ok(Config {
+        mcp_servers,
         config_path: path.to_path_buf(),
         model: overrides.model.clone().or(toml.model.clone()),
         model_provider_id,
