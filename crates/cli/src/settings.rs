@@ -262,6 +262,12 @@ pub struct ExecSettings {
     pub require_git: bool,
     /// The prompt argument (`-` or absent: stdin).
     pub prompt_arg: Option<String>,
+    /// The enabled MCP servers and where they run (started by the command
+    /// once the run is sure to go ahead).
+    pub mcp: Option<(
+        Vec<cordon_config::McpServerConfig>,
+        cordon_mcp::LaunchContext,
+    )>,
 }
 
 /// Splits `cordon exec [resume ...]` into options, the session to resume
@@ -384,6 +390,28 @@ fn exec_settings(
         sandbox_args.push("-c".into());
         sandbox_args.push(raw.into());
     }
+    let cordon_exe = pinned_self_exe()?;
+    let servers: Vec<cordon_config::McpServerConfig> = config
+        .mcp_servers
+        .iter()
+        .filter(|s| s.enabled)
+        .cloned()
+        .collect();
+    let mcp = (!servers.is_empty()).then(|| {
+        let ctx = cordon_mcp::LaunchContext {
+            cwd: cwd.clone(),
+            cordon_exe: cordon_exe.clone(),
+            sandbox_args: sandbox_args.clone(),
+            untrusted_roots: policy
+                .writable_roots
+                .iter()
+                .map(|r| r.root.clone())
+                .collect(),
+            cordon_home: config.cordon_home.clone(),
+            env: std::env::vars().collect(),
+        };
+        (servers, ctx)
+    });
     let color = match opts.color {
         crate::args::ColorArg::Always => true,
         crate::args::ColorArg::Never => false,
@@ -393,6 +421,7 @@ fn exec_settings(
         }
     };
     Ok(ExecSettings {
+        mcp,
         prompt_arg: None,
         require_git: !opts.skip_git_repo_check,
         request: cordon_core::exec::ExecRequest {
@@ -403,7 +432,7 @@ fn exec_settings(
             provider,
             policy,
             sandbox_args,
-            cordon_exe: pinned_self_exe()?,
+            cordon_exe,
             json: opts.json,
             color,
             output_last_message: opts.output_last_message.clone(),
@@ -413,6 +442,7 @@ fn exec_settings(
             notify: config.notify.clone(),
             instructions_max: config.project_doc_max_bytes,
             interrupt,
+            tool_provider: None,
         },
     })
 }

@@ -478,7 +478,9 @@ enabled = false
     assert_eq!(sandbox.allow_domains, ["example.com"]);
     assert!(!remote.enabled && !remote.required);
     assert_eq!(remote.tool_timeout, DEFAULT_TOOL_TIMEOUT);
-    assert!(matches!(&remote.transport, McpTransport::StreamableHttp { url, .. } if url == "https://mcp.example.com/mcp"));
+    assert!(
+        matches!(&remote.transport, McpTransport::StreamableHttp { url, .. } if url == "https://mcp.example.com/mcp")
+    );
 }
 
 #[test]

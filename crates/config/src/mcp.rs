@@ -370,18 +370,23 @@ fn resolve_one(
                 };
                 return Err(err(
                     key,
-                    format!("`{key}` is {what}, but this is a streamable HTTP server (it has `url`)"),
+                    format!(
+                        "`{key}` is {what}, but this is a streamable HTTP server (it has `url`)"
+                    ),
                 ));
             }
             check_url(url).map_err(|m| err("url", m))?;
             let headers = t.http_headers.clone().unwrap_or_default();
             let env_headers = t.env_http_headers.clone().unwrap_or_default();
-            for (key, map) in [("http_headers", &headers), ("env_http_headers", &env_headers)] {
+            for (key, map) in [
+                ("http_headers", &headers),
+                ("env_http_headers", &env_headers),
+            ] {
                 for (h, v) in map {
                     let bad = h.is_empty()
-                        || !h.bytes().all(|b| {
-                            b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)
-                        });
+                        || !h
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b));
                     if bad || v.contains(['\r', '\n', '\0']) {
                         return Err(err(
                             key,
@@ -416,12 +421,11 @@ fn resolve_one(
             }
             None
         }
-        Some(SandboxMode::DangerFullAccess) => {
-            return Err(err(
-                "sandbox_mode",
-                "must be `read-only` or `workspace-write` (leave it out to run the server unsandboxed)".into(),
-            ))
-        }
+        Some(SandboxMode::DangerFullAccess) => return Err(err(
+            "sandbox_mode",
+            "must be `read-only` or `workspace-write` (leave it out to run the server unsandboxed)"
+                .into(),
+        )),
         Some(mode) => {
             let network = t.network.unwrap_or(NetworkMode::None);
             let domains = t.allow_domains.is_some() || t.deny_domains.is_some();

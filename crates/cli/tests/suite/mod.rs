@@ -3,6 +3,7 @@ mod config;
 mod exec;
 mod fake_model;
 mod filesystem;
+mod mcp;
 mod network;
 mod plans;
 mod process;

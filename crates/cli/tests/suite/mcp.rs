@@ -1,0 +1,377 @@
+//! MCP servers end to end: `cordon exec` driven by the fake model calls the
+//! tools of a test server written with the Python `mcp` SDK (stdio and
+//! streamable HTTP) and of the npm reference server; start-up never delays
+//! the first request; required, failing and crashing servers; approvals;
+//! sandboxed servers with unsandboxed controls.
+
+use super::common::{text, World, CORDON};
+use super::fake_model::{responses_call, responses_text, FakeModel, Reply, Request};
+use serde_json::{json, Value};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Python with the `mcp` SDK (`.ci/run` installs it for /usr/bin/python3,
+/// readable by every user).
+fn python() -> String {
+    std::env::var("CORDON_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into())
+}
+
+fn server_script() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mcp_test_server.py"
+    )
+    .to_string()
+}
+
+/// A `[mcp_servers.NAME]` table for the test server over stdio.
+fn stdio_server(name: &str, extra: &str) -> String {
+    format!(
+        "[mcp_servers.{name}]\ncommand = \"{}\"\nargs = [\"{}\"]\n{extra}\n",
+        python(),
+        server_script()
+    )
+}
+
+fn configure(w: &World, model: &FakeModel, servers: &str) {
+    std::fs::write(
+        w.home.path().join("config.toml"),
+        format!(
+            "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\nname = \"Fake\"\nbase_url = \"{}\"\nwire_api = \"responses\"\nenv_key = \"FAKE_MODEL_KEY\"\nrequest_max_retries = 0\nstream_idle_timeout_ms = 60000\n\n{servers}",
+            model.base_url()
+        ),
+    )
+    .unwrap();
+}
+
+fn exec_cmd(w: &World, args: &[&str]) -> Command {
+    let mut c = Command::new(CORDON);
+    c.arg("exec")
+        .arg("--skip-git-repo-check")
+        .args(args)
+        .current_dir(w.work())
+        .env("CORDON_HOME", w.home.path())
+        .env("FAKE_MODEL_KEY", "sk-test")
+        .env("OPENAI_API_KEY", "sk-must-not-leak")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    c
+}
+
+fn events(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+fn tool_names(r: &Request) -> Vec<String> {
+    r.body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The function-call output the request carries for `call_id`.
+fn tool_output(r: &Request, call_id: &str) -> String {
+    for i in r.body["input"].as_array().unwrap() {
+        if i["type"] == "function_call_output" && i["call_id"] == call_id {
+            return i["output"].as_str().unwrap().to_string();
+        }
+    }
+    panic!("no output for {call_id} in {}", r.body);
+}
+
+fn call(id: &str, name: &str, args: Value) -> Reply {
+    Reply::Sse(responses_call(id, name, &args))
+}
+
+/// The completed `mcp_tool_call` items, in order.
+fn mcp_items(evs: &[Value]) -> Vec<Value> {
+    evs.iter()
+        .filter(|e| e["type"] == "item.completed" && e["item"]["type"] == "mcp_tool_call")
+        .map(|e| e["item"].clone())
+        .collect()
+}
+
+#[test]
+fn stdio_tools_results_errors_approvals_and_list_changes_reach_the_model() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        call("c1", "mcp__t__echo", json!({"text": "hi"})),
+        call("c2", "mcp__t__add", json!({"a": 2, "b": 3})),
+        call("c3", "mcp__auto__add", json!({"a": 2, "b": 3})),
+        call("c4", "mcp__t__fail", json!({"why": "testing"})),
+        call("c5", "mcp__t__env", json!({"name": "OPENAI_API_KEY"})),
+        call("c6", "mcp__t__env", json!({"name": "KEEP_ME"})),
+        call("c7", "mcp__t__env", json!({"name": "LITERAL"})),
+        call("c8", "mcp__t__grow", json!({})),
+        call("c9", "mcp__t__added_later", json!({})),
+        Reply::Sse(responses_text("done")),
+    ]);
+    let servers = stdio_server(
+        "t",
+        "required = true\nenv_vars = [\"KEEP_ME\"]\nenv = { LITERAL = \"lit\" }",
+    ) + &stdio_server(
+        "auto",
+        "required = true\ndefault_tools_approval_mode = \"approve\"",
+    );
+    configure(&w, &model, &servers);
+    let o = exec_cmd(&w, &["--json", "go"])
+        .env("KEEP_ME", "kept")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 10, "{}", text(&o));
+    // Both required servers were ready before the first request.
+    let first = tool_names(&reqs[0]);
+    for name in ["shell", "mcp__t__echo", "mcp__t__add", "mcp__auto__add"] {
+        assert!(first.contains(&name.to_string()), "{first:?}");
+    }
+    assert!(!first.contains(&"mcp__t__added_later".to_string()));
+    let add = reqs[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "mcp__t__add")
+        .unwrap()
+        .clone();
+    assert_eq!(add["parameters"]["type"], "object");
+    assert_eq!(add["parameters"]["required"], json!(["a", "b"]));
+    assert_eq!(tool_output(&reqs[1], "c1"), "echo: hi");
+    let declined = tool_output(&reqs[2], "c2");
+    assert!(
+        declined.contains("approval_policy is `never`") && declined.contains("did not run"),
+        "{declined}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&tool_output(&reqs[3], "c3")).unwrap(),
+        json!({"sum": 5}),
+        "approve runs it"
+    );
+    let failed = tool_output(&reqs[4], "c4");
+    assert!(
+        failed.starts_with("tool error:") && failed.contains("failing on purpose: testing"),
+        "{failed}"
+    );
+    assert_eq!(tool_output(&reqs[5], "c5"), "OPENAI_API_KEY=<unset>");
+    assert_eq!(tool_output(&reqs[6], "c6"), "KEEP_ME=kept");
+    assert_eq!(tool_output(&reqs[7], "c7"), "LITERAL=lit");
+    assert_eq!(tool_output(&reqs[8], "c8"), "grew");
+    assert!(
+        tool_names(&reqs[8]).contains(&"mcp__t__added_later".to_string()),
+        "tools/list_changed refreshed the list: {:?}",
+        tool_names(&reqs[8])
+    );
+    assert_eq!(tool_output(&reqs[9], "c9"), "I was added later");
+
+    let evs = events(&o);
+    let started: Vec<&Value> = evs
+        .iter()
+        .filter(|e| e["type"] == "item.started" && e["item"]["type"] == "mcp_tool_call")
+        .collect();
+    assert_eq!(started.len(), 9);
+    assert_eq!(started[0]["item"]["status"], "in_progress");
+    let items = mcp_items(&evs);
+    assert_eq!(items.len(), 9);
+    assert_eq!(items[0]["id"], started[0]["item"]["id"]);
+    assert_eq!(items[0]["server"], "t");
+    assert_eq!(items[0]["tool"], "echo");
+    assert_eq!(items[0]["arguments"], json!({"text": "hi"}));
+    assert_eq!(items[0]["status"], "completed");
+    assert_eq!(items[0]["result"]["content"][0]["text"], "echo: hi");
+    assert_eq!(items[0]["error"], Value::Null);
+    assert_eq!(items[1]["status"], "failed");
+    assert!(items[1]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("approval_policy"));
+    assert_eq!(items[2]["result"]["structured_content"], json!({"sum": 5}));
+    assert_eq!(items[3]["status"], "failed");
+}
+
+#[test]
+fn a_slow_server_never_delays_the_first_request_and_a_late_one_joins_the_next() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        call("s1", "shell", json!({"command": ["sleep", "8"]})),
+        Reply::Sse(responses_text("done")),
+    ]);
+    let servers =
+        stdio_server("slow", "env = { MCP_TEST_START_DELAY = \"10\" }") + &stdio_server("late", "");
+    configure(&w, &model, &servers);
+    let start = Instant::now();
+    let mut child = exec_cmd(&w, &["--json", "go"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while model.requests().is_empty() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let first_at = start.elapsed();
+    let o = child.wait_with_output().unwrap();
+    let total = start.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        first_at < Duration::from_millis(1500),
+        "first request after {first_at:?}"
+    );
+    let reqs = model.requests();
+    let first = tool_names(&reqs[0]);
+    assert!(
+        !first.iter().any(|n| n.starts_with("mcp__")),
+        "nothing ready yet: {first:?}"
+    );
+    let second = tool_names(&reqs[1]);
+    assert!(
+        second.contains(&"mcp__late__echo".to_string()),
+        "{second:?}"
+    );
+    assert!(
+        !second.iter().any(|n| n.starts_with("mcp__slow__")),
+        "{second:?}"
+    );
+    // exec does not wait for the slow server to finish starting.
+    assert!(total < Duration::from_secs(14), "exec took {total:?}");
+}
+
+#[test]
+fn a_required_server_that_fails_stops_exec_naming_it() {
+    let w = World::new();
+    let model = FakeModel::start(vec![Reply::Sse(responses_text("never asked"))]);
+    configure(
+        &w,
+        &model,
+        &stdio_server("broken", "required = true\nenv = { MCP_TEST_FAIL = \"1\" }"),
+    );
+    let o = exec_cmd(&w, &["go"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("mcp: required server broken failed to start")
+            && stderr.contains("refusing to start"),
+        "{stderr}"
+    );
+    assert!(model.requests().is_empty(), "no model request was made");
+}
+
+#[test]
+fn failing_and_crashing_servers_are_reported_once_and_the_session_goes_on() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        call("c1", "mcp__t__crash", json!({})),
+        call("c2", "shell", json!({"command": ["true"]})),
+        Reply::Sse(responses_text("went on")),
+    ]);
+    let servers = stdio_server("t", "required = true")
+        + &stdio_server("broken", "env = { MCP_TEST_FAIL = \"1\" }");
+    configure(&w, &model, &servers);
+    let o = exec_cmd(&w, &["--json", "go"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 3);
+    let crashed = tool_output(&reqs[1], "c1");
+    assert!(crashed.contains("t.crash failed"), "{crashed}");
+    assert!(
+        !tool_names(&reqs[2])
+            .iter()
+            .any(|n| n.starts_with("mcp__t__")),
+        "a stopped server's tools are gone"
+    );
+    let errors: Vec<String> = events(&o)
+        .iter()
+        .filter(|e| e["item"]["type"] == "error")
+        .map(|e| e["item"]["message"].as_str().unwrap().to_string())
+        .collect();
+    let broken: Vec<&String> = errors
+        .iter()
+        .filter(|m| m.starts_with("mcp: broken failed to start"))
+        .collect();
+    assert_eq!(broken.len(), 1, "reported once: {errors:?}");
+    assert!(broken[0].contains("refusing to start"), "{errors:?}");
+    let stopped: Vec<&String> = errors
+        .iter()
+        .filter(|m| m.starts_with("mcp: t stopped"))
+        .collect();
+    assert_eq!(stopped.len(), 1, "{errors:?}");
+}
+
+#[test]
+fn progress_restarts_the_tool_timeout_and_silence_ends_the_call() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        call("c1", "mcp__t__sleep", json!({"seconds": 4})),
+        call("c2", "mcp__t__quiet_sleep", json!({"seconds": 4})),
+        Reply::Sse(responses_text("done")),
+    ]);
+    configure(
+        &w,
+        &model,
+        &stdio_server("t", "required = true\ntool_timeout_sec = 2"),
+    );
+    let o = exec_cmd(&w, &["--json", "go"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = model.requests();
+    assert_eq!(tool_output(&reqs[1], "c1"), "slept 4.0 s");
+    let silent = tool_output(&reqs[2], "c2");
+    assert!(silent.contains("tool_timeout_sec (2 s)"), "{silent}");
+}
+
+/// A free port on 127.0.0.1 for a server to bind.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Killed(std::process::Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn streamable_http_server_on_loopback() {
+    let port = free_port();
+    let _server = Killed(
+        Command::new(python())
+            .args([&server_script(), "--http", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the HTTP server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        call("c1", "mcp__web__echo", json!({"text": "over http"})),
+        Reply::Sse(responses_text("done")),
+    ]);
+    configure(
+        &w,
+        &model,
+        &format!(
+            "[mcp_servers.web]\nurl = \"http://127.0.0.1:{port}/mcp\"\nrequired = true\nbearer_token_env_var = \"WEB_TOKEN\"\nhttp_headers = {{ \"X-Team\" = \"cordon\" }}\n"
+        ),
+    );
+    let o = exec_cmd(&w, &["go"])
+        .env("WEB_TOKEN", "tok")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(tool_output(&model.requests()[1], "c1"), "echo: over http");
+}
