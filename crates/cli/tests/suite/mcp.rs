@@ -375,3 +375,113 @@ fn streamable_http_server_on_loopback() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(tool_output(&model.requests()[1], "c1"), "echo: over http");
 }
+
+/// An HTTP server on `ip` answering `hello` to every request.
+fn http_hello(ip: std::net::IpAddr) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).map(|n| n == 1).unwrap_or(false)
+            {
+                head.push(byte[0]);
+            }
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+            );
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_sandboxed_server_cannot_write_outside_its_roots_and_an_unsandboxed_one_can() {
+    let w = World::new();
+    let inside = w.work().join("inside.txt");
+    let outside = w.outside().join("outside.txt");
+    let free_outside = w.outside().join("free.txt");
+    let write = |id: &str, server: &str, path: &std::path::Path| {
+        call(
+            id,
+            &format!("mcp__{server}__write_file"),
+            json!({"path": path, "text": "x"}),
+        )
+    };
+    let model = FakeModel::start(vec![
+        write("c1", "boxed", &inside),
+        write("c2", "boxed", &outside),
+        write("c3", "free", &free_outside),
+        Reply::Sse(responses_text("done")),
+    ]);
+    let servers = stdio_server(
+        "boxed",
+        "required = true\nsandbox_mode = \"workspace-write\"\ndefault_tools_approval_mode = \"approve\"",
+    ) + &stdio_server(
+        "free",
+        "required = true\ndefault_tools_approval_mode = \"approve\"",
+    );
+    configure(&w, &model, &servers);
+    let o = exec_cmd(&w, &["go"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = model.requests();
+    assert_eq!(tool_output(&reqs[1], "c1"), format!("wrote {}", inside.display()));
+    assert!(inside.exists());
+    let refused = tool_output(&reqs[2], "c2");
+    assert_eq!(
+        refused,
+        format!(
+            "cannot write {}: errno 30 (Read-only file system)",
+            outside.display()
+        ),
+        "EROFS from the sandbox's read-only mount"
+    );
+    assert!(!outside.exists());
+    // The control: the same write from an unsandboxed server.
+    assert_eq!(
+        tool_output(&reqs[3], "c3"),
+        format!("wrote {}", free_outside.display())
+    );
+    assert!(free_outside.exists());
+}
+
+#[test]
+fn a_proxied_server_reaches_its_allowed_host_only_and_an_unsandboxed_one_both() {
+    let Some(ip) = super::common::own_addresses()
+        .into_iter()
+        .find(std::net::IpAddr::is_ipv4)
+    else {
+        panic!("no non-loopback IPv4 address on this machine");
+    };
+    let allowed = format!("http://{}/", http_hello(ip));
+    let other = format!("http://{}/", http_hello("127.0.0.1".parse().unwrap()));
+    let w = World::new();
+    let fetch = |id: &str, server: &str, url: &str| {
+        call(id, &format!("mcp__{server}__fetch"), json!({"url": url}))
+    };
+    let model = FakeModel::start(vec![
+        fetch("c1", "boxed", &allowed),
+        fetch("c2", "boxed", &other),
+        fetch("c3", "free", &allowed),
+        fetch("c4", "free", &other),
+        Reply::Sse(responses_text("done")),
+    ]);
+    let servers = stdio_server(
+        "boxed",
+        &format!("required = true\nsandbox_mode = \"read-only\"\nnetwork = \"proxy\"\nallow_domains = [\"{ip}\"]\ndefault_tools_approval_mode = \"approve\""),
+    ) + &stdio_server(
+        "free",
+        "required = true\ndefault_tools_approval_mode = \"approve\"",
+    );
+    configure(&w, &model, &servers);
+    let o = exec_cmd(&w, &["go"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = model.requests();
+    assert_eq!(tool_output(&reqs[1], "c1"), "status 200: hello");
+    let refused = tool_output(&reqs[2], "c2");
+    assert_eq!(refused, "status 403: not-allowed", "the proxy's refusal");
+    assert_eq!(tool_output(&reqs[3], "c3"), "status 200: hello");
+    assert_eq!(tool_output(&reqs[4], "c4"), "status 200: hello");
+}
