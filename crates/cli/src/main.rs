@@ -38,6 +38,9 @@ fn main() -> ExitCode {
             init_logging();
             settings::exec_command_settings(&cmd).and_then(commands::exec::run)
         }
+        Command::Mcp(cmd) => {
+            settings::mcp_settings(cmd.action).and_then(|(home, op)| commands::mcp::run(home, op))
+        }
         Command::ApplyPatch => commands::apply_patch::run(),
         Command::Debug {
             tool: DebugTool::Landlock(run),

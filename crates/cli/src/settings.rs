@@ -501,3 +501,65 @@ fn pinned_self_exe() -> Result<std::path::PathBuf> {
         Ok(std::env::current_exe()?)
     }
 }
+
+/// `$CORDON_HOME` and the operation for `cordon mcp`; a bad name, URL or
+/// variable is a usage error (exit 2).
+pub fn mcp_settings(
+    action: crate::args::McpAction,
+) -> Result<(std::path::PathBuf, crate::commands::mcp::McpOp)> {
+    use crate::args::{McpAction, McpSandboxArg};
+    use crate::commands::mcp::McpOp;
+    let home = cordon_home()?;
+    let check_name = |name: &str| -> Result<()> {
+        if cordon_config::valid_server_name(name) {
+            Ok(())
+        } else {
+            Err(UsageError(format!(
+                "`{name}` is not a server name: use 1-64 ASCII letters, digits, `-` or `_`"
+            ))
+            .into())
+        }
+    };
+    let op = match action {
+        McpAction::List { json } => McpOp::List { json },
+        McpAction::Get { name, json } => McpOp::Get { name, json },
+        McpAction::Remove { name } => McpOp::Remove { name },
+        McpAction::Add(a) => {
+            check_name(&a.name)?;
+            if a.url.is_none() && a.command.is_empty() {
+                return Err(UsageError(
+                    "give the server's command after `--`, or --url URL".into(),
+                )
+                .into());
+            }
+            if let Some(url) = &a.url {
+                cordon_config::check_url(url).map_err(|m| UsageError(format!("--url: {m}")))?;
+            }
+            let mut env = Vec::new();
+            for kv in &a.env {
+                let (k, v) = kv
+                    .split_once('=')
+                    .filter(|(k, _)| !k.is_empty() && !k.contains('\0'))
+                    .ok_or_else(|| UsageError(format!("--env {kv}: expected KEY=VALUE")))?;
+                env.push((k.to_string(), v.to_string()));
+            }
+            McpOp::Add(cordon_config::NewServer {
+                name: a.name,
+                command: a.command,
+                env,
+                url: a.url,
+                bearer_token_env_var: a.bearer_token_env_var,
+                sandbox_mode: a.sandbox.map(|m| {
+                    match m {
+                        McpSandboxArg::ReadOnly => "read-only",
+                        McpSandboxArg::WorkspaceWrite => "workspace-write",
+                    }
+                    .to_string()
+                }),
+                network: a.network.map(|n| network_arg(n).as_str().to_string()),
+                allow_domains: a.allow_domains,
+            })
+        }
+    };
+    Ok((home, op))
+}

@@ -7,6 +7,7 @@
 //! line, column and key.
 
 mod agent;
+mod edit;
 mod error;
 mod file;
 mod layers;
@@ -14,6 +15,7 @@ mod mcp;
 mod shell_env;
 
 pub use agent::{resolve_provider, ModelProvider, ModelProviderToml, WireApi, BUILT_IN_PROVIDERS};
+pub use edit::{add_server, remove_server, NewServer};
 pub use error::ConfigError;
 pub use file::{ActionToml, ConfigToml, NetworkToml, WindowsToml, WorkspaceWriteToml};
 pub use layers::parse_override;

@@ -4,6 +4,7 @@ pub mod apply_patch;
 pub mod doctor;
 pub mod exec;
 pub mod macos;
+pub mod mcp;
 pub mod proxy;
 pub mod proxy_connect;
 pub mod sandbox;

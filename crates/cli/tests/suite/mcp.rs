@@ -427,7 +427,10 @@ fn a_sandboxed_server_cannot_write_outside_its_roots_and_an_unsandboxed_one_can(
     let o = exec_cmd(&w, &["go"]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let reqs = model.requests();
-    assert_eq!(tool_output(&reqs[1], "c1"), format!("wrote {}", inside.display()));
+    assert_eq!(
+        tool_output(&reqs[1], "c1"),
+        format!("wrote {}", inside.display())
+    );
     assert!(inside.exists());
     let refused = tool_output(&reqs[2], "c2");
     assert_eq!(
@@ -484,4 +487,123 @@ fn a_proxied_server_reaches_its_allowed_host_only_and_an_unsandboxed_one_both() 
     assert_eq!(refused, "status 403: not-allowed", "the proxy's refusal");
     assert_eq!(tool_output(&reqs[3], "c3"), "status 200: hello");
     assert_eq!(tool_output(&reqs[4], "c4"), "status 200: hello");
+}
+
+fn mcp(w: &World, args: &[&str]) -> Output {
+    Command::new(CORDON)
+        .arg("mcp")
+        .args(args)
+        .env("CORDON_HOME", w.home.path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn mcp_add_list_get_remove_round_trip_a_commented_config() {
+    let w = World::new();
+    let path = w.home.path().join("config.toml");
+    let original =
+        "# my config\nmodel = \"m\"   # aligned comment\n\n[network]\nmode = \"none\" # keep\n";
+    std::fs::write(&path, original).unwrap();
+    let o = mcp(
+        &w,
+        &[
+            "add",
+            "docs",
+            "--env",
+            "API_KEY=s3cret",
+            "--sandbox",
+            "workspace-write",
+            "--network",
+            "proxy",
+            "--allow-domain",
+            "example.com",
+            "--",
+            "npx",
+            "-y",
+            "docs-server",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = mcp(
+        &w,
+        &[
+            "add",
+            "remote",
+            "--url",
+            "https://mcp.example.com/mcp",
+            "--bearer-token-env-var",
+            "TOKEN",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        written.starts_with(original),
+        "comments and layout kept:\n{written}"
+    );
+
+    let o = mcp(&w, &["list", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let list: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        list,
+        json!([
+            {"name": "docs", "enabled": true,
+             "transport": {"type": "stdio", "command": "npx", "args": ["-y", "docs-server"],
+                           "env": {"API_KEY": "s3cret"}, "env_vars": [], "cwd": null},
+             "startup_timeout_sec": 30.0, "tool_timeout_sec": 300.0,
+             "sandbox": {"sandbox_mode": "workspace-write", "network": "proxy", "writable_roots": [],
+                         "allow_domains": ["example.com"], "deny_domains": []}},
+            {"name": "remote", "enabled": true,
+             "transport": {"type": "streamable_http", "url": "https://mcp.example.com/mcp",
+                           "bearer_token_env_var": "TOKEN", "http_headers": {}},
+             "startup_timeout_sec": 30.0, "tool_timeout_sec": 300.0, "sandbox": null}
+        ])
+    );
+    let o = mcp(&w, &["get", "docs"]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("API_KEY=*****") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("sandbox: workspace-write (network proxy"),
+        "{shown}"
+    );
+    let o = mcp(&w, &["list"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("s3cret"));
+    let o = mcp(&w, &["get", "remote", "--json"]);
+    let one: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(one["transport"]["url"], "https://mcp.example.com/mcp");
+
+    for name in ["remote", "docs"] {
+        let o = mcp(&w, &["remove", name]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+}
+
+#[test]
+fn mcp_add_rejects_bad_names_urls_and_mixed_transports_with_exit_2() {
+    let w = World::new();
+    for args in [
+        &["add", "bad name", "--", "x"][..],
+        &["add", "a.b", "--", "x"],
+        &["add", "web", "--url", "ftp://example.com/"],
+        &["add", "web", "--url", "not a url"],
+        &["add", "web", "--url", "http://"],
+        &["add", "both", "--url", "http://127.0.0.1/", "--", "x"],
+        &["add", "none"],
+        &["add", "net", "--network", "proxy", "--", "x"],
+        &["add", "e", "--env", "NOEQUALS", "--", "x"],
+        &["remove", "missing"],
+    ] {
+        let o = mcp(&w, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+    }
+    assert!(
+        !w.home.path().join("config.toml").exists(),
+        "nothing written"
+    );
 }
