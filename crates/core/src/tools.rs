@@ -69,7 +69,7 @@ pub fn definitions() -> Vec<(&'static str, &'static str, Value)> {
 }
 
 /// The built-in tools, then `extra`, as `(name, description, parameters)`.
-fn all<'a>(extra: &'a [ToolSpec]) -> impl Iterator<Item = (&'a str, &'a str, Value)> {
+fn all(extra: &[ToolSpec]) -> impl Iterator<Item = (&str, &str, Value)> {
     definitions().into_iter().chain(extra.iter().map(|t| {
         (
             t.name.as_str(),

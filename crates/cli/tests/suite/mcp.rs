@@ -206,7 +206,7 @@ fn a_slow_server_never_delays_the_first_request_and_a_late_one_joins_the_next() 
         stdio_server("slow", "env = { MCP_TEST_START_DELAY = \"10\" }") + &stdio_server("late", "");
     configure(&w, &model, &servers);
     let start = Instant::now();
-    let mut child = exec_cmd(&w, &["--json", "go"])
+    let child = exec_cmd(&w, &["--json", "go"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -606,4 +606,45 @@ fn mcp_add_rejects_bad_names_urls_and_mixed_transports_with_exit_2() {
         !w.home.path().join("config.toml").exists(),
         "nothing written"
     );
+}
+
+#[test]
+fn the_reference_server_everything_echo_sum_progress_image_and_declined_elicitation() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        call("c1", "mcp__ev__echo", json!({"message": "hello"})),
+        call("c2", "mcp__ev__get_sum", json!({"a": 2, "b": 40})),
+        call(
+            "c3",
+            "mcp__ev__trigger_long_running_operation",
+            json!({"duration": 4, "steps": 4}),
+        ),
+        call("c4", "mcp__ev__get_tiny_image", json!({})),
+        call("c5", "mcp__ev__trigger_elicitation_request", json!({})),
+        Reply::Sse(responses_text("done")),
+    ]);
+    configure(
+        &w,
+        &model,
+        "[mcp_servers.ev]\ncommand = \"mcp-server-everything\"\nrequired = true\ntool_timeout_sec = 2\nstartup_timeout_sec = 60\n[mcp_servers.ev.tools.trigger-elicitation-request]\napproval_mode = \"approve\"\n",
+    );
+    let o = exec_cmd(&w, &["--json", "go"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 6, "{}", text(&o));
+    assert_eq!(tool_output(&reqs[1], "c1"), "Echo: hello");
+    assert!(
+        tool_output(&reqs[2], "c2").contains("42"),
+        "{}",
+        tool_output(&reqs[2], "c2")
+    );
+    let long = tool_output(&reqs[3], "c3");
+    assert!(
+        long.contains("completed") && !long.contains("tool_timeout_sec"),
+        "4 s with progress each second outlives a 2 s timeout: {long}"
+    );
+    let image = tool_output(&reqs[4], "c4");
+    assert!(image.contains("[image omitted: image/png"), "{image}");
+    let elicited = tool_output(&reqs[5], "c5");
+    assert!(elicited.to_lowercase().contains("decline"), "{elicited}");
 }
