@@ -156,7 +156,7 @@ pub(crate) async fn connect(
             };
             let keep = stderr.clone();
             let name = server.name.clone();
-            tokio::spawn(async move {
+            let reader = tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(err).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     log::debug!("mcp: {name}: stderr: {line}");
@@ -179,6 +179,8 @@ pub(crate) async fn connect(
                         Ok(Ok(s)) => format!("; it exited ({s})"),
                         _ => String::new(),
                     };
+                    // Its last words: the reader ends at the pipe's end.
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), reader).await;
                     return Err(format!("{e}{exited}{}", tail(&stderr)));
                 }
             };
