@@ -138,6 +138,8 @@ pub enum Command {
     /// `cordon-sandbox`) for other agents and editors.
     #[command(name = "mcp-server")]
     McpServer(McpServerArgs),
+    /// Manage the MCP servers in `$CORDON_HOME/config.toml`.
+    Mcp(McpCommand),
     /// Internal: apply a patch read from stdin in the current directory
     /// (the agent runs this inside the sandbox, under the session's policy).
     #[command(name = "apply-patch", hide = true)]
@@ -462,4 +464,76 @@ pub struct ExecOptions {
     /// Colour on stderr.
     #[arg(long, value_enum, default_value_t)]
     pub color: ColorArg,
+}
+
+/// `cordon mcp ...`.
+#[derive(Debug, Args)]
+pub struct McpCommand {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: McpAction,
+}
+
+/// `cordon mcp` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum McpAction {
+    /// Add (or replace) a server: `add NAME [OPTIONS] -- COMMAND [ARGS...]`
+    /// or `add NAME --url URL`.
+    Add(Box<McpAddArgs>),
+    /// List the configured servers.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one server.
+    Get {
+        /// The server's name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a server.
+    Remove {
+        /// The server's name.
+        name: String,
+    },
+}
+
+/// Sandbox modes for an MCP server.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum McpSandboxArg {
+    /// Read everything, write nothing.
+    ReadOnly,
+    /// Write its working directory, its writable roots and temp directories.
+    WorkspaceWrite,
+}
+
+/// `cordon mcp add` arguments.
+#[derive(Debug, Args)]
+pub struct McpAddArgs {
+    /// The server's name (letters, digits, `-`, `_`).
+    pub name: String,
+    /// A variable for a stdio server (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Run the stdio server under cordon's sandbox in this mode.
+    #[arg(long, value_enum)]
+    pub sandbox: Option<McpSandboxArg>,
+    /// The sandboxed server's network.
+    #[arg(long, value_enum, requires = "sandbox")]
+    pub network: Option<NetworkArg>,
+    /// A domain the sandboxed server may reach through the proxy (repeatable).
+    #[arg(long = "allow-domain", value_name = "PATTERN", requires = "network")]
+    pub allow_domains: Vec<String>,
+    /// A streamable HTTP server's URL.
+    #[arg(long, conflicts_with_all = ["command", "env", "sandbox"])]
+    pub url: Option<String>,
+    /// Variable holding the HTTP server's bearer token.
+    #[arg(long, value_name = "VAR", requires = "url")]
+    pub bearer_token_env_var: Option<String>,
+    /// The stdio server's command and arguments (after `--`).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }

@@ -74,6 +74,9 @@ fn dispatch(command: Command) -> anyhow::Result<i32> {
             init_logging();
             settings::mcp_server_setup(&args).and_then(commands::mcp_server::run)
         }
+        Command::Mcp(cmd) => {
+            settings::mcp_settings(cmd.action).and_then(|(home, op)| commands::mcp::run(home, op))
+        }
         Command::ApplyPatch => commands::apply_patch::run(),
         Command::Debug {
             tool: DebugTool::Landlock(run),

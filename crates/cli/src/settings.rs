@@ -265,6 +265,12 @@ pub struct ExecSettings {
     pub require_git: bool,
     /// The prompt argument (`-` or absent: stdin).
     pub prompt_arg: Option<String>,
+    /// The enabled MCP servers and where they run (started by the command
+    /// once the run is sure to go ahead).
+    pub mcp: Option<(
+        Vec<cordon_config::McpServerConfig>,
+        cordon_mcp::LaunchContext,
+    )>,
 }
 
 /// Splits `cordon exec [resume ...]` into options, the session to resume
@@ -471,6 +477,30 @@ fn exec_settings(
         }
         None => None,
     };
+    let cordon_exe = pinned_self_exe()?;
+    let servers: Vec<cordon_config::McpServerConfig> = agent
+        .config
+        .mcp_servers
+        .iter()
+        .filter(|s| s.enabled)
+        .cloned()
+        .collect();
+    let mcp = (!servers.is_empty()).then(|| {
+        let ctx = cordon_mcp::LaunchContext {
+            cwd: agent.cwd.clone(),
+            cordon_exe: cordon_exe.clone(),
+            sandbox_args: agent.sandbox_args.clone(),
+            untrusted_roots: agent
+                .policy
+                .writable_roots
+                .iter()
+                .map(|r| r.root.clone())
+                .collect(),
+            cordon_home: agent.config.cordon_home.clone(),
+            env: std::env::vars().collect(),
+        };
+        (servers, ctx)
+    });
     let color = match opts.color {
         crate::args::ColorArg::Always => true,
         crate::args::ColorArg::Never => false,
@@ -480,6 +510,7 @@ fn exec_settings(
         }
     };
     Ok(ExecSettings {
+        mcp,
         prompt_arg: None,
         require_git: !opts.skip_git_repo_check,
         request: cordon_core::exec::ExecRequest {
@@ -490,7 +521,7 @@ fn exec_settings(
             provider: agent.provider,
             policy: agent.policy,
             sandbox_args: agent.sandbox_args,
-            cordon_exe: pinned_self_exe()?,
+            cordon_exe,
             json: opts.json,
             color,
             output_last_message: opts.output_last_message.clone(),
@@ -500,6 +531,7 @@ fn exec_settings(
             notify: agent.config.notify.clone(),
             instructions_max: agent.config.project_doc_max_bytes,
             interrupt,
+            tool_provider: None,
         },
     })
 }
@@ -712,4 +744,66 @@ fn pinned_self_exe() -> Result<std::path::PathBuf> {
     {
         Ok(std::env::current_exe()?)
     }
+}
+
+/// `$CORDON_HOME` and the operation for `cordon mcp`; a bad name, URL or
+/// variable is a usage error (exit 2).
+pub fn mcp_settings(
+    action: crate::args::McpAction,
+) -> Result<(std::path::PathBuf, crate::commands::mcp::McpOp)> {
+    use crate::args::{McpAction, McpSandboxArg};
+    use crate::commands::mcp::McpOp;
+    let home = cordon_home()?;
+    let check_name = |name: &str| -> Result<()> {
+        if cordon_config::valid_server_name(name) {
+            Ok(())
+        } else {
+            Err(UsageError(format!(
+                "`{name}` is not a server name: use 1-64 ASCII letters, digits, `-` or `_`"
+            ))
+            .into())
+        }
+    };
+    let op = match action {
+        McpAction::List { json } => McpOp::List { json },
+        McpAction::Get { name, json } => McpOp::Get { name, json },
+        McpAction::Remove { name } => McpOp::Remove { name },
+        McpAction::Add(a) => {
+            check_name(&a.name)?;
+            if a.url.is_none() && a.command.is_empty() {
+                return Err(UsageError(
+                    "give the server's command after `--`, or --url URL".into(),
+                )
+                .into());
+            }
+            if let Some(url) = &a.url {
+                cordon_config::check_url(url).map_err(|m| UsageError(format!("--url: {m}")))?;
+            }
+            let mut env = Vec::new();
+            for kv in &a.env {
+                let (k, v) = kv
+                    .split_once('=')
+                    .filter(|(k, _)| !k.is_empty() && !k.contains('\0'))
+                    .ok_or_else(|| UsageError(format!("--env {kv}: expected KEY=VALUE")))?;
+                env.push((k.to_string(), v.to_string()));
+            }
+            McpOp::Add(cordon_config::NewServer {
+                name: a.name,
+                command: a.command,
+                env,
+                url: a.url,
+                bearer_token_env_var: a.bearer_token_env_var,
+                sandbox_mode: a.sandbox.map(|m| {
+                    match m {
+                        McpSandboxArg::ReadOnly => "read-only",
+                        McpSandboxArg::WorkspaceWrite => "workspace-write",
+                    }
+                    .to_string()
+                }),
+                network: a.network.map(|n| network_arg(n).as_str().to_string()),
+                allow_domains: a.allow_domains,
+            })
+        }
+    };
+    Ok((home, op))
 }

@@ -45,6 +45,9 @@ pub struct ConfigToml {
     pub model_auto_compact_token_limit: Option<u64>,
     /// `[tui]`.
     pub tui: Option<TuiToml>,
+    /// `[mcp_servers.NAME]`.
+    #[serde(default)]
+    pub mcp_servers: BTreeMap<String, crate::McpServerToml>,
     /// Named profiles: each is a layer with the same keys as the top level.
     #[serde(default)]
     pub profiles: BTreeMap<String, ConfigToml>,

@@ -7,18 +7,25 @@
 //! line, column and key.
 
 mod agent;
+mod edit;
 mod error;
 mod file;
 mod layers;
+mod mcp;
 mod shell_env;
 
 pub use agent::{resolve_provider, ModelProvider, ModelProviderToml, WireApi, BUILT_IN_PROVIDERS};
+pub use edit::{add_server, remove_server, NewServer};
 pub use error::ConfigError;
 pub use file::{
     ActionToml, AlternateScreen, ConfigToml, NetworkToml, NotificationKind, Notifications, TuiToml,
     WindowsToml, WorkspaceWriteToml,
 };
 pub use layers::parse_override;
+pub use mcp::{
+    check_url, valid_server_name, McpSandbox, McpServerConfig, McpServerToml, McpToolToml,
+    McpTransport, ToolApprovalMode, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TOOL_TIMEOUT,
+};
 pub use shell_env::{
     glob_matches, EnvName, EnvPattern, EnvValue, Inherit, ShellEnvironmentPolicy,
     ShellEnvironmentPolicyToml,
@@ -94,6 +101,8 @@ pub struct Config {
     pub model_auto_compact_token_limit: Option<u64>,
     /// `[tui]`.
     pub tui: TuiToml,
+    /// `[mcp_servers.NAME]`, in name order.
+    pub mcp_servers: Vec<McpServerConfig>,
     /// Warnings for the user (unknown keys and the like).
     pub warnings: Vec<String>,
 }
@@ -210,7 +219,10 @@ pub fn load_from_str(
         });
     }
 
+    let mcp_servers = mcp::resolve(path, text, &toml.mcp_servers)?;
+
     Ok(Config {
+        mcp_servers,
         config_path: path.to_path_buf(),
         model: overrides.model.clone().or(toml.model.clone()),
         model_provider_id,

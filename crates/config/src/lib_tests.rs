@@ -452,3 +452,164 @@ fn tui_keys_defaults_values_and_errors() {
     .unwrap_err();
     assert!(err.to_string().contains("alternate_screen"), "{err}");
 }
+
+#[test]
+fn mcp_servers_stdio_and_http_with_defaults() {
+    let text = r#"
+[mcp_servers.docs]
+command = "npx"
+args = ["-y", "docs-server"]
+env = { "A" = "1" }
+env_vars = ["GITHUB_TOKEN"]
+required = true
+tool_timeout_sec = 2.5
+enabled_tools = ["search", "fetch"]
+disabled_tools = ["fetch"]
+default_tools_approval_mode = "prompt"
+sandbox_mode = "workspace-write"
+writable_roots = ["/data"]
+network = "proxy"
+allow_domains = ["example.com"]
+[mcp_servers.docs.tools.search]
+approval_mode = "approve"
+
+[mcp_servers.remote]
+url = "https://mcp.example.com/mcp"
+bearer_token_env_var = "TOKEN"
+http_headers = { "X-Team" = "a" }
+enabled = false
+"#;
+    let c = load_text(text, &Overrides::default()).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let [docs, remote] = &c.mcp_servers[..] else {
+        panic!("{:?}", c.mcp_servers)
+    };
+    assert_eq!(docs.name, "docs");
+    match &docs.transport {
+        McpTransport::Stdio {
+            command,
+            args,
+            env,
+            env_vars,
+            ..
+        } => {
+            assert_eq!(command, "npx");
+            assert_eq!(args, &["-y", "docs-server"]);
+            assert_eq!(env.get("A").map(String::as_str), Some("1"));
+            assert_eq!(env_vars, &["GITHUB_TOKEN"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(docs.required && docs.enabled);
+    assert_eq!(docs.startup_timeout, DEFAULT_STARTUP_TIMEOUT);
+    assert_eq!(docs.tool_timeout, std::time::Duration::from_millis(2500));
+    assert!(docs.tool_enabled("search"));
+    assert!(!docs.tool_enabled("fetch"), "disabled wins");
+    assert!(!docs.tool_enabled("other"), "not in enabled_tools");
+    assert_eq!(docs.approval_mode("search"), ToolApprovalMode::Approve);
+    assert_eq!(docs.approval_mode("other"), ToolApprovalMode::Prompt);
+    let sandbox = docs.sandbox.as_ref().unwrap();
+    assert_eq!(sandbox.mode, SandboxMode::WorkspaceWrite);
+    assert_eq!(sandbox.network, NetworkMode::Proxy);
+    assert_eq!(sandbox.allow_domains, ["example.com"]);
+    assert!(!remote.enabled && !remote.required);
+    assert_eq!(remote.tool_timeout, DEFAULT_TOOL_TIMEOUT);
+    assert!(
+        matches!(&remote.transport, McpTransport::StreamableHttp { url, .. } if url == "https://mcp.example.com/mcp")
+    );
+}
+
+#[test]
+fn mcp_key_of_the_other_transport_is_located() {
+    let cases = [
+        (
+            "[mcp_servers.a]\ncommand = \"x\"\n\nbearer_token_env_var = \"T\"\n",
+            (4, 1),
+            "mcp_servers.a.bearer_token_env_var",
+            "streamable HTTP key",
+        ),
+        (
+            "[mcp_servers.b]\nurl = \"http://127.0.0.1:1/mcp\"\n  env_vars = [\"A\"]\n",
+            (3, 3),
+            "mcp_servers.b.env_vars",
+            "stdio key",
+        ),
+        (
+            "[mcp_servers.c]\nurl = \"http://127.0.0.1:1/mcp\"\nsandbox_mode = \"read-only\"\n",
+            (3, 1),
+            "mcp_servers.c.sandbox_mode",
+            "sandbox key",
+        ),
+        (
+            "[mcp_servers.d]\ncommand = \"x\"\nurl = \"http://h/\"\n",
+            (3, 1),
+            "mcp_servers.d.url",
+            "not both",
+        ),
+        (
+            "[mcp_servers.e]\nurl = \"ftp://h/\"\n",
+            (2, 1),
+            "mcp_servers.e.url",
+            "not an http",
+        ),
+        (
+            "[mcp_servers.f]\ncommand = \"x\"\nnetwork = \"proxy\"\n",
+            (3, 1),
+            "mcp_servers.f.network",
+            "only with `sandbox_mode`",
+        ),
+        (
+            "[mcp_servers.g]\ncommand = \"x\"\nsandbox_mode = \"danger-full-access\"\n",
+            (3, 1),
+            "mcp_servers.g.sandbox_mode",
+            "read-only",
+        ),
+    ];
+    for (text, place, key, why) in cases {
+        match load_text(text, &Overrides::default()).unwrap_err() {
+            ConfigError::Invalid {
+                path,
+                line,
+                column,
+                key: k,
+                message,
+            } => {
+                assert_eq!(path, Path::new("/h/config.toml"));
+                assert_eq!((line, column), place, "{text}");
+                assert_eq!(k, key);
+                assert!(message.contains(why), "{message}");
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    let e = load_text("[mcp_servers.h]\nargs = []\n", &Overrides::default()).unwrap_err();
+    assert!(e.to_string().contains("needs `command`"), "{e}");
+    let e = load_text(
+        "[mcp_servers.\"bad name\"]\ncommand = \"x\"\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("not a server name"), "{e}");
+    let e = load_text(
+        "[mcp_servers.i]\ncommand = \"x\"\nstartup_timeout_sec = \"soon\"\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, ConfigError::Invalid { line: 3, key, .. } if key == "mcp_servers.i.startup_timeout_sec"),
+        "{e:?}"
+    );
+    // From -c: named by key, no line.
+    let o = Overrides {
+        raw: vec![
+            "mcp_servers.j.command=x".into(),
+            "mcp_servers.j.url=\"http://h/\"".into(),
+        ],
+        ..Default::default()
+    };
+    let e = load_text("", &o).unwrap_err();
+    assert!(
+        matches!(&e, ConfigError::Rule { key, .. } if key == "mcp_servers.j.url"),
+        "{e:?}"
+    );
+}

@@ -105,6 +105,13 @@ pub fn glob_matches(pattern: &str, name: &str) -> bool {
 #[serde(try_from = "String")]
 pub struct EnvName(String);
 
+impl EnvName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for EnvName {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
@@ -122,6 +129,13 @@ impl TryFrom<String> for EnvName {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct EnvValue(String);
+
+impl EnvValue {
+    /// The value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl TryFrom<String> for EnvValue {
     type Error = String;

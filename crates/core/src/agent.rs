@@ -10,7 +10,7 @@ use crate::model::decode::{ChatDecoder, ResponsesDecoder};
 use crate::model::request::{chat_body, responses_body, Item};
 use crate::model::retry::{retry_delay, Failure};
 use crate::model::{ModelEvent, SseParser, StreamError, Usage};
-use crate::tools::cap_output;
+use crate::tools::{cap_output, ToolSpec};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -82,6 +82,19 @@ pub enum ToolDetail {
         /// Whether it applied.
         applied: bool,
     },
+    /// A tool of an MCP server was called (or refused).
+    McpCall {
+        /// The server.
+        server: String,
+        /// The tool's name on the server.
+        tool: String,
+        /// The arguments.
+        arguments: Value,
+        /// `{"content": [...], "structured_content": ...}` when it answered.
+        result: Option<Value>,
+        /// Why it failed (declined, timed out, `isError`).
+        error: Option<String>,
+    },
     /// Nothing more to say.
     None,
 }
@@ -111,6 +124,28 @@ pub trait Tools {
     fn shell(&mut self, call: &ShellCall) -> ToolResult;
     /// Applies a patch (all or nothing) for call `call_id`.
     fn apply_patch(&mut self, call_id: &str, input: &str) -> ToolResult;
+    /// Tools beyond the built-in ones (MCP servers' tools), asked for
+    /// before every model request: the list may grow mid-session.
+    fn extra_tools(&mut self) -> Vec<ToolSpec> {
+        Vec::new()
+    }
+    /// Runs `name` when it is one of [`Tools::extra_tools`]; `None`: no
+    /// such tool.
+    fn call_extra(
+        &mut self,
+        call_id: &str,
+        name: &str,
+        arguments: Value,
+        on_event: &mut dyn FnMut(AgentEvent),
+    ) -> Option<ToolResult> {
+        let _ = (call_id, name, arguments, on_event);
+        None
+    }
+    /// Messages for the user (a tool server that failed to start or
+    /// stopped), each once; asked for before every model request.
+    fn notices(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What the loop reports as it goes.
@@ -140,6 +175,20 @@ pub enum AgentEvent {
         /// What it did.
         detail: ToolDetail,
     },
+    /// A tool of an MCP server is about to be called.
+    McpCallStarted {
+        /// Call id.
+        call_id: String,
+        /// The server.
+        server: String,
+        /// The tool's name on the server.
+        tool: String,
+        /// The arguments.
+        arguments: Value,
+    },
+    /// Something the user should know that is not part of the answer (an
+    /// MCP server failed to start).
+    Warning(String),
     /// `update_plan` was called with this plan (`[{step, status}]`).
     Plan(Value),
     /// One response's answer text, complete.
@@ -358,9 +407,12 @@ fn run_tool(
             }
             None => ToolResult::text("invalid arguments for update_plan: `plan` must be an array"),
         },
-        other => ToolResult::text(format!(
-            "unknown tool `{other}`; the tools are shell, apply_patch and update_plan"
-        )),
+        other => match tools.call_extra(call_id, other, args, on_event) {
+            Some(result) => result,
+            None => ToolResult::text(format!(
+                "unknown tool `{other}`; the tools are shell, apply_patch, update_plan and those in the tool list"
+            )),
+        },
     }
 }
 
@@ -384,11 +436,25 @@ pub fn run_turn(
         if (cfg.interrupted)() {
             return Err(TurnError::Interrupted);
         }
+        for notice in tools.notices() {
+            on_event(AgentEvent::Warning(notice));
+        }
+        let extra = tools.extra_tools();
         let body = match cfg.wire {
-            WireApi::Responses => {
-                responses_body(cfg.model, cfg.instructions, history, cfg.output_schema)
-            }
-            WireApi::Chat => chat_body(cfg.model, cfg.instructions, history, cfg.output_schema),
+            WireApi::Responses => responses_body(
+                cfg.model,
+                cfg.instructions,
+                history,
+                cfg.output_schema,
+                &extra,
+            ),
+            WireApi::Chat => chat_body(
+                cfg.model,
+                cfg.instructions,
+                history,
+                cfg.output_schema,
+                &extra,
+            ),
         };
         let (events, usage) = exchange(transport, cfg, &body, on_event)?;
         if let Some(u) = usage {

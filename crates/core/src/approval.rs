@@ -43,6 +43,15 @@ pub enum ApprovalAction {
         /// Each file and its diff.
         files: Vec<FileDiff>,
     },
+    /// Call a tool of an MCP server.
+    McpToolCall {
+        /// The server.
+        server: String,
+        /// The tool's name on the server.
+        tool: String,
+        /// The arguments the model gave.
+        arguments: serde_json::Value,
+    },
 }
 
 /// Why an approval is asked.
@@ -64,6 +73,12 @@ pub enum ApprovalReason {
         /// The first path the policy refuses.
         path: PathBuf,
     },
+    /// An MCP tool that does not say it only reads, or whose
+    /// `approval_mode` is `prompt`.
+    McpTool {
+        /// The server says the tool only reads (so `prompt` asked).
+        read_only: bool,
+    },
 }
 
 impl ApprovalReason {
@@ -81,6 +96,12 @@ impl ApprovalReason {
                 "{} is outside the sandbox's writable roots",
                 path.display()
             ),
+            ApprovalReason::McpTool { read_only: false } => {
+                "an MCP server's tool that may change things (it does not say it only reads)".into()
+            }
+            ApprovalReason::McpTool { read_only: true } => {
+                "an MCP server's tool whose approval_mode is `prompt`".into()
+            }
         }
     }
 }

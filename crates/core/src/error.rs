@@ -20,6 +20,9 @@ pub enum CoreError {
     /// The `notify` program cannot be run safely.
     #[error("notify: {0}")]
     Notify(String),
+    /// A required MCP server did not start.
+    #[error("{0}")]
+    Mcp(String),
     /// A file could not be read or written.
     #[error("{path}: {message}")]
     Io {

@@ -9,7 +9,9 @@
 //! {"type":"item.started"|"item.updated"|"item.completed","item":{"id":"item_2","type":"todo_list","items":[{"text":"…","completed":false}]}}
 //! {"type":"item.completed","item":{"id":"item_3","type":"reasoning","text":"…"}}
 //! {"type":"item.completed","item":{"id":"item_4","type":"agent_message","text":"…"}}
-//! {"type":"item.completed","item":{"id":"item_5","type":"error","message":"…"}}
+//! {"type":"item.started","item":{"id":"item_5","type":"mcp_tool_call","server":"docs","tool":"search","arguments":{…},"result":null,"error":null,"status":"in_progress"}}
+//! {"type":"item.completed","item":{"id":"item_5","type":"mcp_tool_call",…,"result":{"content":[…],"structured_content":null},"error":null,"status":"completed"}}
+//! {"type":"item.completed","item":{"id":"item_6","type":"error","message":"…"}}
 //! {"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1}}
 //! {"type":"turn.failed","error":{"message":"…"}}
 //! ```
@@ -80,6 +82,32 @@ impl EventMapper {
                 vec![json!({"type": "item.started", "item": item})]
             }
             AgentEvent::ToolStarted { .. } => vec![],
+            AgentEvent::McpCallStarted {
+                call_id,
+                server,
+                tool,
+                arguments,
+            } => {
+                let id = self.id();
+                let item = json!({
+                    "id": id,
+                    "type": "mcp_tool_call",
+                    "server": server,
+                    "tool": tool,
+                    "arguments": arguments,
+                    "result": null,
+                    "error": null,
+                    "status": "in_progress",
+                });
+                self.started.push((call_id.clone(), id, item.clone()));
+                vec![json!({"type": "item.started", "item": item})]
+            }
+            AgentEvent::Warning(message) => {
+                let id = self.id();
+                vec![completed(
+                    json!({"id": id, "type": "error", "message": message}),
+                )]
+            }
             AgentEvent::ToolCompleted {
                 call_id,
                 output,
@@ -136,6 +164,29 @@ impl EventMapper {
                         item["error"] = json!(output);
                     }
                     vec![completed(item)]
+                }
+                ToolDetail::McpCall {
+                    server,
+                    tool,
+                    arguments,
+                    result,
+                    error,
+                } => {
+                    let pos = self.started.iter().position(|(c, ..)| c == call_id);
+                    let id = match pos {
+                        Some(i) => self.started.remove(i).1,
+                        None => self.id(),
+                    };
+                    vec![completed(json!({
+                        "id": id,
+                        "type": "mcp_tool_call",
+                        "server": server,
+                        "tool": tool,
+                        "arguments": arguments,
+                        "result": result,
+                        "error": error.as_ref().map(|m| json!({"message": m})),
+                        "status": if error.is_some() { "failed" } else { "completed" },
+                    }))]
                 }
                 ToolDetail::None => vec![],
             },
@@ -259,5 +310,51 @@ mod tests {
         assert_eq!(end[0]["item"]["items"][0]["completed"], true);
         assert_eq!(end[1]["usage"]["output_tokens"], 4);
         assert_eq!(m.finish(Err("boom"))[0]["error"]["message"], "boom");
+    }
+
+    #[test]
+    fn mcp_calls_are_paired_with_result_or_error() {
+        let mut m = EventMapper::default();
+        let started = m.map(&AgentEvent::McpCallStarted {
+            call_id: "c1".into(),
+            server: "docs".into(),
+            tool: "search".into(),
+            arguments: json!({"q": "x"}),
+        });
+        assert_eq!(started[0]["item"]["type"], "mcp_tool_call");
+        assert_eq!(started[0]["item"]["status"], "in_progress");
+        let done = m.map(&AgentEvent::ToolCompleted {
+            call_id: "c1".into(),
+            name: "mcp__docs__search".into(),
+            output: "hit".into(),
+            detail: ToolDetail::McpCall {
+                server: "docs".into(),
+                tool: "search".into(),
+                arguments: json!({"q": "x"}),
+                result: Some(json!({"content": [{"type": "text", "text": "hit"}], "structured_content": null})),
+                error: None,
+            },
+        });
+        let item = &done[0]["item"];
+        assert_eq!(item["id"], started[0]["item"]["id"]);
+        assert_eq!(item["status"], "completed");
+        assert_eq!(item["result"]["content"][0]["text"], "hit");
+        assert_eq!(item["error"], Value::Null);
+        let failed = m.map(&AgentEvent::ToolCompleted {
+            call_id: "c2".into(),
+            name: "mcp__docs__search".into(),
+            output: "declined".into(),
+            detail: ToolDetail::McpCall {
+                server: "docs".into(),
+                tool: "search".into(),
+                arguments: json!({}),
+                result: None,
+                error: Some("declined".into()),
+            },
+        });
+        assert_eq!(failed[0]["item"]["status"], "failed");
+        assert_eq!(failed[0]["item"]["error"]["message"], "declined");
+        let warning = m.map(&AgentEvent::Warning("mcp: x failed to start: y".into()));
+        assert_eq!(warning[0]["item"]["type"], "error");
     }
 }

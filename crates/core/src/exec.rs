@@ -53,6 +53,9 @@ pub struct ExecRequest {
     pub instructions_max: usize,
     /// Ctrl-C.
     pub interrupt: Arc<Interrupt>,
+    /// The MCP servers' tools (started already; required ones are waited
+    /// for before the turn).
+    pub tool_provider: Option<Box<dyn crate::tool_provider::ToolProvider>>,
 }
 
 /// Where events go: stdout as JSON lines, or stderr for people.
@@ -113,6 +116,9 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
         interrupt: req.interrupt,
     };
     let mut session = Session::start(config, env, Box::new(DeclineAll))?;
+    if let Some(provider) = req.tool_provider {
+        session.set_tool_provider(provider);
+    }
     out.human(
         "cordon exec",
         &format!(
@@ -126,6 +132,10 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
         ),
     );
     out.human("user", &req.prompt);
+    // Only required servers are waited for; the others join when ready.
+    if let Some(provider) = session.tool_provider() {
+        provider.wait_required().map_err(CoreError::Mcp)?;
+    }
     let result = session.run_turn(&req.prompt, &mut |event| match event {
         SessionEvent::Agent(e) => show(&out, &e),
         SessionEvent::Json(v) => out.emit(&v),
@@ -208,8 +218,23 @@ fn show(out: &Output, event: &AgentEvent) {
                 out.human(&format!("  {status}:"), &tail);
             }
             ToolDetail::Patch { .. } => out.human("apply_patch", output.trim()),
+            ToolDetail::McpCall { error, .. } => match error {
+                Some(e) => out.human("  failed:", e.lines().next().unwrap_or("")),
+                None => {
+                    let lines: Vec<&str> = output.lines().collect();
+                    let tail = lines[lines.len().saturating_sub(5)..].join("\n  ");
+                    out.human("  returned:", &tail);
+                }
+            },
             ToolDetail::None => {}
         },
+        AgentEvent::McpCallStarted {
+            server,
+            tool,
+            arguments,
+            ..
+        } => out.human("mcp", &format!("{server}.{tool}({arguments})")),
+        AgentEvent::Warning(message) => out.human("warning", message),
         AgentEvent::Plan(plan) => out.human("plan", &plan.to_string()),
         AgentEvent::Retrying {
             attempt,

@@ -21,6 +21,7 @@ pub mod rollout;
 pub mod runner;
 pub mod session;
 pub mod shell_env;
+pub mod tool_provider;
 pub mod tools;
 
 pub use error::CoreError;

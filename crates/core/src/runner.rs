@@ -52,6 +52,8 @@ enum Confinement {
 pub struct Remembered {
     commands: HashSet<Vec<String>>,
     files: HashSet<PathBuf>,
+    /// MCP tools as (server, tool).
+    mcp_tools: HashSet<(String, String)>,
 }
 
 /// How commands are run.
@@ -311,7 +313,7 @@ impl SandboxRunner {
 
     /// Asks the approver, unless the same thing was approved for the
     /// session; `Err` is the text for the model when the answer is no.
-    fn ask(&mut self, request: ApprovalRequest) -> Result<(), String> {
+    pub(crate) fn ask(&mut self, request: ApprovalRequest) -> Result<(), String> {
         let remembered = match &request.action {
             ApprovalAction::Command { argv, .. } => self.remembered.commands.contains(argv),
             ApprovalAction::Patch { files } => {
@@ -320,6 +322,10 @@ impl SandboxRunner {
                         .iter()
                         .all(|f| self.remembered.files.contains(&f.path))
             }
+            ApprovalAction::McpToolCall { server, tool, .. } => self
+                .remembered
+                .mcp_tools
+                .contains(&(server.clone(), tool.clone())),
         };
         if remembered {
             return Ok(());
@@ -336,6 +342,9 @@ impl SandboxRunner {
                         self.remembered
                             .files
                             .extend(files.into_iter().map(|f| f.path));
+                    }
+                    ApprovalAction::McpToolCall { server, tool, .. } => {
+                        self.remembered.mcp_tools.insert((server, tool));
                     }
                 }
                 Ok(())

@@ -4,6 +4,17 @@
 
 use serde_json::{json, Value};
 
+/// A tool beyond the built-in ones (an MCP server's), as offered to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    /// The name the model calls it by.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// JSON schema of its arguments.
+    pub parameters: Value,
+}
+
 /// `(name, description, JSON schema of the parameters)` for each tool.
 pub fn definitions() -> Vec<(&'static str, &'static str, Value)> {
     vec![
@@ -57,11 +68,21 @@ pub fn definitions() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
-/// Tools in the Responses API shape.
-pub fn responses_tools() -> Value {
+/// The built-in tools, then `extra`, as `(name, description, parameters)`.
+fn all(extra: &[ToolSpec]) -> impl Iterator<Item = (&str, &str, Value)> {
+    definitions().into_iter().chain(extra.iter().map(|t| {
+        (
+            t.name.as_str(),
+            t.description.as_str(),
+            t.parameters.clone(),
+        )
+    }))
+}
+
+/// Tools in the Responses API shape: the built-in ones, then `extra`.
+pub fn responses_tools(extra: &[ToolSpec]) -> Value {
     Value::Array(
-        definitions()
-            .into_iter()
+        all(extra)
             .map(|(name, description, parameters)| {
                 json!({"type": "function", "name": name, "description": description, "parameters": parameters, "strict": false})
             })
@@ -69,11 +90,10 @@ pub fn responses_tools() -> Value {
     )
 }
 
-/// Tools in the Chat Completions shape.
-pub fn chat_tools() -> Value {
+/// Tools in the Chat Completions shape: the built-in ones, then `extra`.
+pub fn chat_tools(extra: &[ToolSpec]) -> Value {
     Value::Array(
-        definitions()
-            .into_iter()
+        all(extra)
             .map(|(name, description, parameters)| {
                 json!({"type": "function", "function": {"name": name, "description": description, "parameters": parameters}})
             })
@@ -110,15 +130,20 @@ mod tests {
 
     #[test]
     fn both_wire_shapes_name_the_three_tools() {
-        let r = responses_tools();
+        let extra = [ToolSpec {
+            name: "mcp__s__t".into(),
+            description: "d".into(),
+            parameters: json!({"type": "object"}),
+        }];
+        let r = responses_tools(&extra);
         let names: Vec<&str> = r
             .as_array()
             .unwrap()
             .iter()
             .map(|t| t["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["shell", "apply_patch", "update_plan"]);
-        let c = chat_tools();
+        assert_eq!(names, ["shell", "apply_patch", "update_plan", "mcp__s__t"]);
+        let c = chat_tools(&[]);
         assert_eq!(c[0]["function"]["parameters"]["required"][0], "command");
         assert_eq!(
             c[2]["function"]["parameters"]["properties"]["plan"]["items"]["properties"]["status"]

@@ -36,6 +36,11 @@ pub fn message(request: &ApprovalRequest, session_cwd: &Path) -> String {
                 session_cwd.display()
             )
         }
+        ApprovalAction::McpToolCall {
+            server,
+            tool,
+            arguments,
+        } => format!("cordon asks to call the MCP tool {server}.{tool} with {arguments}"),
     };
     format!(
         "{what}\nwhy cordon asks: {}\nthe model's justification: {justification}\n\napprove: this once; approve_for_session: also the same {} again in this session; deny: the model is told no.",
@@ -43,6 +48,7 @@ pub fn message(request: &ApprovalRequest, session_cwd: &Path) -> String {
         match request.action {
             ApprovalAction::Command { .. } => "command",
             ApprovalAction::Patch { .. } => "files",
+            ApprovalAction::McpToolCall { .. } => "tool",
         }
     )
 }

@@ -38,6 +38,9 @@ pub fn describe_approval(request: &ApprovalRequest) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        ApprovalAction::McpToolCall { server, tool, .. } => {
+            format!("approval asked: call the MCP tool {server}.{tool}")
+        }
     }
 }
 

@@ -424,10 +424,29 @@ impl App {
                         error: (!applied).then_some(output),
                     });
                 }
+                ToolDetail::McpCall {
+                    server,
+                    tool,
+                    arguments,
+                    result,
+                    error,
+                } => {
+                    let output = match (&error, &result) {
+                        (Some(e), _) => e.clone(),
+                        _ => output,
+                    };
+                    self.push(Cell::McpCall {
+                        call: cells::mcp_call(&server, &tool, &arguments),
+                        output,
+                        failed: error.is_some(),
+                    });
+                }
                 ToolDetail::None => {
                     self.patches.remove(&call_id);
                 }
             },
+            AgentEvent::McpCallStarted { .. } => self.flush_stream(),
+            AgentEvent::Warning(text) => self.push(Cell::Error(text)),
             AgentEvent::Plan(plan) => self.push(Cell::Plan(cells::plan_steps(&plan))),
             AgentEvent::Retrying {
                 attempt,
@@ -574,6 +593,11 @@ impl App {
                                 .map(|f| f.path.display().to_string())
                                 .collect::<Vec<_>>()
                                 .join(", "),
+                            cordon_core::approval::ApprovalAction::McpToolCall {
+                                server,
+                                tool,
+                                arguments,
+                            } => cells::mcp_call(server, tool, arguments),
                         };
                         let said = match d {
                             ApprovalDecision::Approve => format!("✔ approved: {what}"),

@@ -93,12 +93,32 @@ pub enum Cell {
         /// Why not.
         error: Option<String>,
     },
+    /// A tool of an MCP server was called.
+    McpCall {
+        /// `server.tool(arguments)`.
+        call: String,
+        /// The result's text, or why it failed.
+        output: String,
+        /// It failed (declined, timed out, or the tool said so).
+        failed: bool,
+    },
     /// `update_plan`.
     Plan(Vec<(String, StepStatus)>),
     /// Something went wrong.
     Error(String),
     /// A notice (dimmed lines).
     Info(Vec<String>),
+}
+
+/// `server.tool(arguments)` for an MCP call cell or an approval.
+pub fn mcp_call(server: &str, tool: &str, arguments: &serde_json::Value) -> String {
+    let args = arguments.to_string();
+    let args = if args.chars().count() > 120 {
+        format!("{}…", args.chars().take(120).collect::<String>())
+    } else {
+        args
+    };
+    format!("{server}.{tool}({args})")
 }
 
 /// Makes model or command text safe to print: control characters (escape
@@ -177,6 +197,35 @@ impl Cell {
                 applied,
                 error,
             } => patch_lines(&mut out, files, *applied, error.as_deref(), DIFF_LINES),
+            Cell::McpCall {
+                call,
+                output,
+                failed,
+            } => {
+                let bullet = if *failed {
+                    "• ".red().bold()
+                } else {
+                    "• ".green().bold()
+                };
+                out.push(Line::from(vec![
+                    bullet,
+                    "Called ".bold(),
+                    Span::raw(clean(call)),
+                ]));
+                let body = clean(output);
+                let lines: Vec<&str> = body.lines().collect();
+                let shown = |l: &str| Line::from(dim(format!("    {l}")));
+                if lines.len() <= OUTPUT_HEAD + OUTPUT_TAIL + 1 {
+                    out.extend(lines.iter().map(|l| shown(l)));
+                } else {
+                    out.extend(lines[..OUTPUT_HEAD].iter().map(|l| shown(l)));
+                    out.push(Line::from(dim(format!(
+                        "    … +{} lines",
+                        lines.len() - OUTPUT_HEAD - OUTPUT_TAIL
+                    ))));
+                    out.extend(lines[lines.len() - OUTPUT_TAIL..].iter().map(|l| shown(l)));
+                }
+            }
             Cell::Plan(steps) => {
                 out.push(Line::from(vec!["• ".bold(), "Updated plan".bold()]));
                 for (step, status) in steps {

@@ -101,6 +101,11 @@ pub fn approval_options(request: &ApprovalRequest) -> [&'static str; 3] {
             "Yes, and don't ask again for these files this session (a)",
             "No, and tell cordon what to do differently (n or Esc)",
         ],
+        ApprovalAction::McpToolCall { .. } => [
+            "Yes, call it (y)",
+            "Yes, and don't ask again for this tool this session (a)",
+            "No, and tell cordon what to do differently (n or Esc)",
+        ],
     }
 }
 
@@ -127,6 +132,16 @@ pub fn approval_lines(
             head.push(Line::from("Apply these changes?".bold().yellow()));
             let files: Vec<PatchFile> = cells::request_files(files);
             cells::patch_lines(&mut body, &files, false, None, usize::MAX);
+        }
+        ApprovalAction::McpToolCall {
+            server,
+            tool,
+            arguments,
+        } => {
+            head.push(Line::from("Call this MCP tool?".bold().yellow()));
+            body.push(Line::from(
+                cells::clean(&cells::mcp_call(server, tool, arguments)).bold(),
+            ));
         }
     }
     let mut tail: Vec<Line<'static>> = Vec::new();

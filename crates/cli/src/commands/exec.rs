@@ -20,6 +20,13 @@ pub fn run(settings: ExecSettings) -> Result<i32> {
         .into());
     }
     watch_signals(request.interrupt.clone());
+    // MCP servers start now, in the background; only required ones are
+    // waited for, by the session, before the turn.
+    if let Some((servers, ctx)) = settings.mcp {
+        let manager =
+            cordon_mcp::McpManager::start(servers, ctx, Arc::new(cordon_mcp::DeclineElicitations))?;
+        request.tool_provider = Some(Box::new(manager));
+    }
     let env = |k: &str| std::env::var(k).ok();
     match cordon_core::exec::run(request, &env) {
         Ok(true) => Ok(0),

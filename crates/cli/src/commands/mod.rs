@@ -5,6 +5,7 @@ pub mod doctor;
 pub mod exec;
 pub mod install_doctor;
 pub mod macos;
+pub mod mcp;
 pub mod mcp_server;
 pub mod proxy;
 pub mod proxy_connect;

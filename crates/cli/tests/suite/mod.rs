@@ -3,6 +3,7 @@ mod config;
 mod exec;
 mod fake_model;
 mod filesystem;
+mod mcp;
 mod mcp_server;
 mod metadata;
 mod network;

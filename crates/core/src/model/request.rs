@@ -1,6 +1,6 @@
 //! Request bodies for both wire APIs from one conversation history.
 
-use crate::tools::{chat_tools, responses_tools};
+use crate::tools::{chat_tools, responses_tools, ToolSpec};
 use serde_json::{json, Value};
 
 /// One item of the conversation.
@@ -28,12 +28,14 @@ pub enum Item {
     },
 }
 
-/// The Responses API body (`POST {base_url}/responses`).
+/// The Responses API body (`POST {base_url}/responses`); `extra_tools`
+/// follow the built-in ones.
 pub fn responses_body(
     model: &str,
     instructions: Option<&str>,
     items: &[Item],
     schema: Option<&Value>,
+    extra_tools: &[ToolSpec],
 ) -> Value {
     let input: Vec<Value> = items
         .iter()
@@ -49,7 +51,7 @@ pub fn responses_body(
     let mut body = json!({
         "model": model,
         "input": input,
-        "tools": responses_tools(),
+        "tools": responses_tools(extra_tools),
         "tool_choice": "auto",
         "parallel_tool_calls": false,
         "stream": true,
@@ -72,6 +74,7 @@ pub fn chat_body(
     instructions: Option<&str>,
     items: &[Item],
     schema: Option<&Value>,
+    extra_tools: &[ToolSpec],
 ) -> Value {
     let mut messages: Vec<Value> = Vec::new();
     if let Some(i) = instructions {
@@ -108,7 +111,7 @@ pub fn chat_body(
     let mut body = json!({
         "model": model,
         "messages": messages,
-        "tools": chat_tools(),
+        "tools": chat_tools(extra_tools),
         "stream": true,
         "stream_options": {"include_usage": true},
     });
@@ -150,7 +153,7 @@ mod tests {
     #[test]
     fn responses_shape() {
         let schema = json!({"type": "object"});
-        let b = responses_body("gpt-x", Some("be brief"), &history(), Some(&schema));
+        let b = responses_body("gpt-x", Some("be brief"), &history(), Some(&schema), &[]);
         assert_eq!(b["instructions"], "be brief");
         assert_eq!(b["input"][0]["content"][0]["type"], "input_text");
         assert_eq!(b["input"][2]["type"], "function_call");
@@ -161,7 +164,7 @@ mod tests {
 
     #[test]
     fn chat_groups_calls_after_the_assistant_text() {
-        let b = chat_body("llama", Some("be brief"), &history(), None);
+        let b = chat_body("llama", Some("be brief"), &history(), None, &[]);
         let m = b["messages"].as_array().unwrap();
         assert_eq!(m[0]["role"], "system");
         assert_eq!(m[2]["role"], "assistant");
@@ -179,6 +182,7 @@ mod tests {
                 arguments: "{}".into(),
             }],
             None,
+            &[],
         );
         assert_eq!(b["messages"][0]["content"], Value::Null);
     }

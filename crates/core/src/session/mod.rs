@@ -11,7 +11,9 @@ pub mod store;
 
 pub use store::{list_sessions, Resume, SessionSummary};
 
-use crate::agent::{run_turn, AgentEvent, TurnConfig, TurnError, WireApi};
+use crate::agent::{
+    run_turn, AgentEvent, ShellCall, ToolResult, Tools, TurnConfig, TurnError, WireApi,
+};
 use crate::approval::{ApprovalAction, Approver};
 use crate::events::EventMapper;
 use crate::ids::{new_id, now_secs};
@@ -21,6 +23,8 @@ use crate::model::request::Item;
 use crate::model::Usage;
 use crate::rollout::{self, Rollout};
 use crate::runner::{Remembered, SandboxRunner};
+use crate::tool_provider::{self, ProvidedTool, ToolProvider};
+use crate::tools::ToolSpec;
 use crate::{instructions, notify, CoreError};
 use cordon_config::ModelProvider;
 use cordon_policy::{ApprovalPolicy, SandboxPolicy};
@@ -93,6 +97,7 @@ pub struct Session {
     rollout_error: Option<String>,
     transport: HttpTransport,
     tools: SandboxRunner,
+    tool_provider: Option<Box<dyn ToolProvider>>,
     interrupt: Arc<Interrupt>,
     notify_argv: Vec<String>,
     notify_path: std::ffi::OsString,
@@ -165,6 +170,7 @@ impl Session {
             rollout_error: None,
             transport,
             tools,
+            tool_provider: None,
             interrupt: config.interrupt,
             notify_argv,
             notify_path,
@@ -173,6 +179,17 @@ impl Session {
             total: Usage::default(),
             inputs: Vec::new(),
         })
+    }
+
+    /// Offers `provider`'s tools (the MCP servers') to the model from the
+    /// next request on.
+    pub fn set_tool_provider(&mut self, provider: Box<dyn ToolProvider>) {
+        self.tool_provider = Some(provider);
+    }
+
+    /// The tool provider, if one was set.
+    pub fn tool_provider(&self) -> Option<&dyn ToolProvider> {
+        self.tool_provider.as_deref()
     }
 
     /// The session id.
@@ -280,6 +297,7 @@ impl Session {
             rollout_error,
             transport,
             tools,
+            tool_provider,
             interrupt,
             announced,
             provider,
@@ -326,7 +344,12 @@ impl Session {
             interrupted: &|| stopper.is_set(),
         };
         let mut mapper = EventMapper::default();
-        let result = run_turn(transport, tools, &cfg, history, &mut |event| {
+        let mut tools = SessionTools {
+            runner: tools,
+            provider: tool_provider.as_deref(),
+            offered: Vec::new(),
+        };
+        let result = run_turn(transport, &mut tools, &cfg, history, &mut |event| {
             if let AgentEvent::Item(item) = &event {
                 record(&store::item_record(item));
                 return;
@@ -365,6 +388,53 @@ impl Session {
     }
 }
 
+/// The session's tools for one turn: the built-in ones through the runner,
+/// and the provider's (MCP servers') as they are ready.
+struct SessionTools<'a> {
+    runner: &'a mut SandboxRunner,
+    provider: Option<&'a dyn ToolProvider>,
+    /// The provider's tools as offered in the last model request.
+    offered: Vec<ProvidedTool>,
+}
+
+impl Tools for SessionTools<'_> {
+    fn shell(&mut self, call: &ShellCall) -> ToolResult {
+        self.runner.shell(call)
+    }
+
+    fn apply_patch(&mut self, call_id: &str, input: &str) -> ToolResult {
+        self.runner.apply_patch(call_id, input)
+    }
+
+    fn extra_tools(&mut self) -> Vec<ToolSpec> {
+        self.offered = self.provider.map(|p| p.tools()).unwrap_or_default();
+        tool_provider::specs(&self.offered)
+    }
+
+    fn call_extra(
+        &mut self,
+        call_id: &str,
+        name: &str,
+        arguments: Value,
+        on_event: &mut dyn FnMut(AgentEvent),
+    ) -> Option<ToolResult> {
+        let provider = self.provider?;
+        let tool = self.offered.iter().find(|t| t.model_name == name)?.clone();
+        Some(tool_provider::call(
+            provider,
+            self.runner,
+            &tool,
+            call_id,
+            arguments,
+            on_event,
+        ))
+    }
+
+    fn notices(&mut self) -> Vec<String> {
+        self.provider.map(|p| p.notices()).unwrap_or_default()
+    }
+}
+
 /// Records one `exec --json` event in the rollout and hands it out.
 fn emit(value: Value, record: &mut dyn FnMut(&Value), on_event: &mut dyn FnMut(SessionEvent)) {
     record(&json!({"type": "event", "payload": value}));
@@ -398,6 +468,11 @@ fn approval_notifier(
             ApprovalAction::Patch { files } => std::iter::once("apply_patch".to_string())
                 .chain(files.iter().map(|f| f.path.display().to_string()))
                 .collect(),
+            ApprovalAction::McpToolCall {
+                server,
+                tool,
+                arguments,
+            } => vec![format!("{server}.{tool}"), arguments.to_string()],
         };
         let turn = turn.lock().map(|t| t.clone()).unwrap_or_default();
         let reason = request
