@@ -1,8 +1,8 @@
 //! Turning a mode plus settings into the concrete set of writable roots.
 
-use crate::protected::{discover_protected, ProtectedKind, ProtectedPath};
+use crate::protected::{discover_protected, Discovery, ProtectedKind, ProtectedPath};
 use crate::{NetworkMode, PolicyError, SandboxMode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Everything [`resolve`] needs, already merged from flags and config.
@@ -36,7 +36,7 @@ pub struct WritableRoot {
 }
 
 /// The identity of a file-system object (device and inode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileId {
     /// Device number.
     pub dev: u64,
@@ -108,6 +108,20 @@ impl SandboxPolicy {
 /// Resolves `inputs` into a policy: canonicalises the roots, drops duplicates
 /// and missing ones, and discovers the protected paths under each root.
 pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
+    resolve_with(inputs, &mut |root, skip| discover_protected(root, skip))
+}
+
+/// How the protected paths under one root are found: called with the
+/// canonical root and the other roots nested in it (not to be descended);
+/// must answer what [`discover_protected`] would.
+pub type Discover<'a> = dyn FnMut(&Path, &[PathBuf]) -> Discovery + 'a;
+
+/// [`resolve`] with discovery done by `discover` (an index, or a set a
+/// session keeps current) instead of a plain walk.
+pub fn resolve_with(
+    inputs: &PolicyInputs,
+    discover: &mut Discover<'_>,
+) -> Result<SandboxPolicy, PolicyError> {
     let cwd = std::fs::canonicalize(&inputs.cwd).map_err(|source| PolicyError::Cwd {
         path: inputs.cwd.clone(),
         source,
@@ -168,7 +182,7 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
             .filter(|r| *r != root && r.starts_with(root))
             .cloned()
             .collect();
-        let found = discover_protected(root, &nested);
+        let found = discover(root, &nested);
         let mut protected = found.protected;
         for link in &found.symlinks {
             let holder = link.parent().unwrap_or(root);
