@@ -148,6 +148,8 @@ pub struct RunSettings {
     pub log_denials: bool,
     /// Write the denial summary here instead of stderr.
     pub denial_report_fd: Option<i32>,
+    /// Read the session's protected set from here.
+    pub protected_set_fd: Option<i32>,
     /// Where the command starts, when not the policy's working directory.
     pub command_cwd: Option<std::path::PathBuf>,
     /// Warnings to show before running.
@@ -233,6 +235,7 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         allow_degraded: config.allow_degraded,
         log_denials: args.log_denials || args.denial_report_fd.is_some(),
         denial_report_fd: args.denial_report_fd,
+        protected_set_fd: args.protected_set_fd,
         command_cwd: args.command_cwd.clone(),
         proxy: ProxySettings {
             rules,
@@ -371,7 +374,8 @@ fn exec_settings(
         cwd.clone(),
         config.workspace_write.writable_roots.clone(),
     );
-    let policy = cordon_policy::resolve(&inputs).map_err(|e| UsageError(e.to_string()))?;
+    let policy =
+        crate::discovery::resolve(&inputs, None).map_err(|e| UsageError(e.to_string()))?;
     // The child `cordon sandbox` reads the same config; the resolved mode
     // and network are passed explicitly (by the runner, from the policy) so
     // flags given here apply there.

@@ -16,7 +16,7 @@ use crate::approval::{
 };
 use crate::interrupt::Interrupt;
 use crate::patch::{self, FileChange, PatchError};
-use cordon_policy::{ApprovalPolicy, SandboxPolicy};
+use cordon_policy::{ApprovalPolicy, SandboxMode, SandboxPolicy};
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io::Read;
@@ -77,6 +77,10 @@ pub struct SandboxRunner {
     pub on_approval: ApprovalHook,
     /// What was approved for the session.
     pub remembered: Remembered,
+    /// The session's watch on its writable roots: when it has the current
+    /// protected set, each command's launcher gets it instead of
+    /// discovering again (`--protected-set-fd`).
+    pub watcher: Option<Arc<cordon_discovery::Watcher>>,
 }
 
 /// How a command ended.
@@ -171,7 +175,19 @@ impl SandboxRunner {
             // command what `[shell_environment_policy]` makes of it
             // (`crate::shell_env::command_env`).
             .arg("--shell-environment-policy");
-        pass_report_fd(&mut cmd, &report);
+        pass_fd(&mut cmd, "--denial-report-fd", &report);
+        // The current protected set, in a file with no name: the launcher
+        // still pins each path and refuses on a swap; without it (the
+        // watch is starting or gave up) the launcher discovers itself.
+        let protected_set = match confinement {
+            Confinement::Sandboxed if self.policy.mode == SandboxMode::WorkspaceWrite => {
+                self.protected_set()
+            }
+            _ => None,
+        };
+        if let Some(set) = &protected_set {
+            pass_fd(&mut cmd, "--protected-set-fd", set);
+        }
         cmd.arg("--")
             .args(argv)
             .stdin(if stdin.is_some() {
@@ -252,6 +268,16 @@ impl SandboxRunner {
             timed_out,
             wall: start.elapsed(),
         }
+    }
+
+    /// The watch's current protected set in an unnamed file, if it has one.
+    fn protected_set(&self) -> Option<std::fs::File> {
+        use std::io::Write;
+        let set = self.watcher.as_ref()?.current().ok()?;
+        let json = set.to_json()?;
+        let mut file = tempfile::tempfile().ok()?;
+        file.write_all(&json).ok()?;
+        Some(file)
     }
 
     /// Asks the approver, unless the same thing was approved for the
@@ -529,18 +555,18 @@ fn die_with_parent(cmd: &mut Command) {
     let _ = cmd;
 }
 
-/// Hands `report` to the launcher as `--denial-report-fd N`: the
-/// descriptor (close-on-exec everywhere else) stays open across this one
-/// exec.
-fn pass_report_fd(cmd: &mut Command, report: &std::fs::File) {
+/// Hands `file` to the launcher as `FLAG N` (`--denial-report-fd`,
+/// `--protected-set-fd`): the descriptor (close-on-exec everywhere else)
+/// stays open across this one exec.
+fn pass_fd(cmd: &mut Command, flag: &str, file: &std::fs::File) {
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
         use std::os::unix::process::CommandExt;
-        let fd = report.as_raw_fd();
-        cmd.arg("--denial-report-fd").arg(fd.to_string());
+        let fd = file.as_raw_fd();
+        cmd.arg(flag).arg(fd.to_string());
         // SAFETY: fcntl is async-signal-safe, as pre_exec needs; fd is open
-        // for as long as `cmd` is spawned (the caller holds `report`).
+        // for as long as `cmd` is spawned (the caller holds `file`).
         unsafe {
             cmd.pre_exec(move || {
                 if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
@@ -551,7 +577,7 @@ fn pass_report_fd(cmd: &mut Command, report: &std::fs::File) {
         }
     }
     #[cfg(not(unix))]
-    let _ = (cmd, report);
+    let _ = (cmd, flag, file);
 }
 
 /// The launcher's denial report, from the start of the file.
@@ -782,6 +808,7 @@ mod tests {
             approval: ApprovalPolicy::OnRequest,
             interrupt: Arc::new(Interrupt::default()),
             approver: Box::new(Scripted(Arc::new(Mutex::new(answers)), asked.clone())),
+            watcher: None,
             on_approval: Box::new(|_| {}),
             remembered: Remembered::default(),
         };

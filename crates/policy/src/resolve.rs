@@ -111,6 +111,49 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
     resolve_with(inputs, &mut |root, skip| discover_protected(root, skip))
 }
 
+/// The writable roots `inputs` asks for, before canonicalising: the
+/// working directory, the extra roots (relative ones against it), `/tmp`,
+/// `$TMPDIR` and `$CORDON_HOME/memories` unless excluded.
+fn requested_roots(inputs: &PolicyInputs, cwd: &Path) -> Vec<PathBuf> {
+    let mut requested = vec![cwd.to_path_buf()];
+    for root in &inputs.writable_roots {
+        if root.is_relative() {
+            requested.push(cwd.join(root));
+        } else {
+            requested.push(root.clone());
+        }
+    }
+    if !inputs.exclude_slash_tmp {
+        requested.push(PathBuf::from("/tmp"));
+    }
+    if !inputs.exclude_tmpdir_env_var {
+        if let Some(tmpdir) = inputs.tmpdir.as_ref().filter(|t| t.is_absolute()) {
+            requested.push(tmpdir.clone());
+        }
+    }
+    if let Some(home) = &inputs.cordon_home {
+        requested.push(home.join("memories"));
+    }
+    requested
+}
+
+impl PolicyInputs {
+    /// The canonical writable roots a workspace-write run would get (those
+    /// that exist); empty in other modes.
+    pub fn canonical_roots(&self) -> Vec<PathBuf> {
+        if self.mode != SandboxMode::WorkspaceWrite {
+            return Vec::new();
+        }
+        let Ok(cwd) = std::fs::canonicalize(&self.cwd) else {
+            return Vec::new();
+        };
+        requested_roots(self, &cwd)
+            .iter()
+            .filter_map(|r| std::fs::canonicalize(r).ok())
+            .collect()
+    }
+}
+
 /// How the protected paths under one root are found: called with the
 /// canonical root and the other roots nested in it (not to be descended);
 /// must answer what [`discover_protected`] would.
@@ -138,28 +181,11 @@ pub fn resolve_with(
     if inputs.mode != SandboxMode::WorkspaceWrite {
         return Ok(policy);
     }
-    let mut requested = vec![cwd.clone()];
-    for root in &inputs.writable_roots {
-        if root.is_relative() {
-            requested.push(cwd.join(root));
-        } else {
-            requested.push(root.clone());
-        }
-    }
-    if !inputs.exclude_slash_tmp {
-        requested.push(PathBuf::from("/tmp"));
-    }
-    if !inputs.exclude_tmpdir_env_var {
-        if let Some(tmpdir) = inputs.tmpdir.as_ref().filter(|t| t.is_absolute()) {
-            requested.push(tmpdir.clone());
-        }
-    }
     if let Some(home) = &inputs.cordon_home {
-        let memories = home.join("memories");
         // Best effort: if it cannot be created the sandbox cannot create it either.
-        let _ = std::fs::create_dir_all(&memories);
-        requested.push(memories);
+        let _ = std::fs::create_dir_all(home.join("memories"));
     }
+    let requested = requested_roots(inputs, &cwd);
     let mut roots: Vec<PathBuf> = Vec::new();
     for root in requested {
         match std::fs::canonicalize(&root) {

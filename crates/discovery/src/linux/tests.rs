@@ -276,6 +276,7 @@ fn untrusted_file_systems_are_read_every_time() {
 fn a_random_sequence_of_changes_gives_the_plain_walks_answer_every_time() {
     let (_tmp, home, root) = setup();
     let store = store_at(&home);
+    let watcher = Watcher::start_now(vec![(root.clone(), vec![])]);
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = |n: usize| {
         seed ^= seed << 13;
@@ -285,11 +286,11 @@ fn a_random_sequence_of_changes_gives_the_plain_walks_answer_every_time() {
     };
     let names = ["a", "b", ".git", ".cordon", "c"];
     let mut dirs: Vec<PathBuf> = vec![root.clone()];
-    for round in 0..60 {
+    for round in 0..120 {
         let dir = dirs[next(dirs.len())].clone();
         let name = names[next(names.len())];
         let path = dir.join(name);
-        match next(5) {
+        match next(6) {
             0 | 1 => {
                 if fs::create_dir(&path).is_ok() && !name.starts_with('.') {
                     dirs.push(path);
@@ -302,12 +303,24 @@ fn a_random_sequence_of_changes_gives_the_plain_walks_answer_every_time() {
                 let _ = fs::remove_dir_all(&dir);
                 dirs.retain(|d| !d.starts_with(&dir));
             }
+            4 if dir != root && !name.starts_with('.') => {
+                // A directory renamed over another name (replacing an
+                // empty one), or moved to a new name.
+                let target = dir.parent().unwrap().join(name);
+                if fs::rename(&dir, &target).is_ok() {
+                    dirs.retain(|d| !d.starts_with(&dir));
+                    dirs.push(target);
+                }
+            }
             _ => {
                 let _ = std::os::unix::fs::symlink(&root, &path);
             }
         }
+        let plain = discover_protected(&root, &[]);
         let (found, _) = store.discover_report(&root, &[]);
-        assert_eq!(found, discover_protected(&root, &[]), "round {round}");
+        assert_eq!(found, plain, "index, round {round}");
+        let set = watcher.current().unwrap();
+        assert_eq!(set.find(&root, &[]).unwrap().discovery, plain, "watch, round {round}");
     }
 }
 

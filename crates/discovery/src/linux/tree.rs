@@ -8,7 +8,7 @@ use super::sys::{self, Stat};
 use cordon_policy::{is_protected_name, Discovery, DiscoveryBuilder, EntryKind};
 use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CString, OsStr};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -233,7 +233,7 @@ pub struct WalkStats {
 /// A directory descriptor opened only when a subdirectory needs it.
 struct At<'p> {
     parent: Option<&'p At<'p>>,
-    name: &'p CStr,
+    name: &'p [u8],
     expect: (u64, u64),
     fd: OnceCell<Option<OwnedFd>>,
 }
@@ -245,14 +245,15 @@ impl At<'_> {
                 Some(p) => Some(p.fd().ok()?),
                 None => None,
             };
-            let fd = sys::openat(dir, self.name, sys::DIR_PATH).ok()?;
+            let name = CString::new(self.name).ok()?;
+            let fd = sys::openat(dir, &name, sys::DIR_PATH).ok()?;
             let st = sys::fstat(fd.as_fd()).ok()?;
             (st.is_dir() && (st.dev, st.ino) == self.expect).then_some(fd)
         });
         fd.as_ref().map(|f| f.as_fd()).ok_or_else(|| {
             WalkError::Doubt(format!(
                 "directory {} is no longer the one recorded",
-                self.name.to_string_lossy()
+                String::from_utf8_lossy(self.name)
             ))
         })
     }
@@ -292,10 +293,8 @@ impl<'a> Walker<'a> {
             fs: Vec::new(),
             stats: WalkStats::default(),
         };
-        let croot = CString::new(root.as_os_str().as_bytes())
-            .map_err(|_| WalkError::Doubt("root path holds a NUL".into()))?;
         let old_root = old.filter(|o| !o.nodes.is_empty()).map(|_| 0u32);
-        walker.visit(None, &croot, old_root, u32::MAX, false)?;
+        walker.visit(None, root.as_os_str().as_bytes(), old_root, u32::MAX, false)?;
         walker.new.link_children();
         walker.stats.dirs = walker.new.nodes.len();
         Ok((walker.new, walker.stats))
@@ -329,12 +328,15 @@ impl<'a> Walker<'a> {
     fn visit(
         &mut self,
         at: Option<&At<'_>>,
-        name: &CStr,
+        name: &[u8],
         old: Option<u32>,
         parent: u32,
         parent_trusted: bool,
     ) -> Result<Option<u32>, WalkError> {
         let always = self.always_read();
+        let cname = || {
+            CString::new(name).map_err(|_| WalkError::Doubt("a name holds a NUL".into()))
+        };
         let recorded = match (self.old, old) {
             (Some(tree), Some(i)) => Some((tree, tree.nodes[i as usize])),
             _ => None,
@@ -344,13 +346,13 @@ impl<'a> Walker<'a> {
             match &self.trust {
                 Trust::Stat { .. } if node.children.1 == 0 => {
                     let dir = at.map(|a| a.fd()).transpose()?;
-                    if matches!(sys::lstatat(dir, name), Ok(st) if node.same_as(&st)) {
+                    if matches!(sys::lstatat(dir, &cname()?), Ok(st) if node.same_as(&st)) {
                         return Ok(Some(self.copy(tree, &node, parent)));
                     }
                 }
                 Trust::Stat { .. } => {
                     let dir = at.map(|a| a.fd()).transpose()?;
-                    if let Ok(fd) = sys::openat(dir, name, sys::DIR_PATH) {
+                    if let Ok(fd) = sys::openat(dir, &cname()?, sys::DIR_PATH) {
                         if matches!(sys::fstat(fd.as_fd()), Ok(st) if node.same_as(&st)) {
                             let here = At {
                                 parent: at,
@@ -363,7 +365,15 @@ impl<'a> Walker<'a> {
                     }
                 }
                 Trust::Events { dirty, .. } => {
-                    if !dirty.contains(&(node.dev, node.ino)) {
+                    // Below a directory just read, check the subdirectory is
+                    // still the one recorded (one stat; a rename over it
+                    // shows in its parent's events, not its own).
+                    let same = parent_trusted || {
+                        let dir = at.map(|a| a.fd()).transpose()?;
+                        matches!(sys::lstatat(dir, &cname()?),
+                            Ok(st) if st.is_dir() && (st.dev, st.ino) == (node.dev, node.ino))
+                    };
+                    if same && !dirty.contains(&(node.dev, node.ino)) {
                         let here = At {
                             parent: at,
                             name,
@@ -388,9 +398,8 @@ impl<'a> Walker<'a> {
     ) -> Result<u32, WalkError> {
         let id = self.copy(tree, node, parent);
         for &kid in tree.children(node) {
-            let kname = CString::new(tree.name(tree.nodes[kid as usize].name))
-                .map_err(|_| WalkError::Doubt("a recorded name holds a NUL".into()))?;
-            if self.visit(Some(here), &kname, Some(kid), id, true)?.is_none() {
+            let kname = tree.name(tree.nodes[kid as usize].name);
+            if self.visit(Some(here), kname, Some(kid), id, true)?.is_none() {
                 return Err(WalkError::Doubt(
                     "a directory vanished from an unchanged parent".into(),
                 ));
@@ -433,12 +442,15 @@ impl<'a> Walker<'a> {
     fn read(
         &mut self,
         at: Option<&At<'_>>,
-        name: &CStr,
+        name_bytes: &[u8],
         old: Option<u32>,
         parent: u32,
         parent_trusted: bool,
     ) -> Result<Option<u32>, WalkError> {
         self.stats.read += 1;
+        let cname = CString::new(name_bytes)
+            .map_err(|_| WalkError::Doubt("a name holds a NUL".into()))?;
+        let name = cname.as_c_str();
         let vanished = || {
             if parent_trusted {
                 Err(WalkError::Doubt(
@@ -526,7 +538,7 @@ impl<'a> Walker<'a> {
         }
         let here = At {
             parent: at,
-            name,
+            name: name_bytes,
             expect: (st.dev, st.ino),
             fd: OnceCell::from(Some(fd)),
         };
@@ -543,7 +555,7 @@ impl<'a> Walker<'a> {
                 (Some(tree), Some(o)) => tree.find_child(o, d.to_bytes()),
                 _ => None,
             };
-            self.visit(Some(&here), &d, old_kid, id, false)?;
+            self.visit(Some(&here), d.to_bytes(), old_kid, id, false)?;
         }
         Ok(Some(id))
     }
