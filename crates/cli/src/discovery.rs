@@ -10,14 +10,21 @@ use std::cell::OnceCell;
 /// discovery index. A handed set whose identities disagree with the pins
 /// taken now (a path swapped since the session looked) is dropped and the
 /// policy resolved again from the index.
+/// With `read_only`, an index is used but none is written.
 pub(crate) fn resolve(
     inputs: &PolicyInputs,
     handed: Option<&HandedSet>,
+    read_only: bool,
 ) -> Result<SandboxPolicy, PolicyError> {
     let store = OnceCell::new();
     let store = || {
         store.get_or_init(|| {
-            IndexStore::open(inputs.cordon_home.as_deref(), &inputs.canonical_roots())
+            let (home, roots) = (inputs.cordon_home.as_deref(), inputs.canonical_roots());
+            if read_only {
+                IndexStore::open_read_only(home, &roots)
+            } else {
+                IndexStore::open(home, &roots)
+            }
         })
     };
     let mut discover = |root: &std::path::Path, skip: &[std::path::PathBuf]| {
@@ -94,7 +101,10 @@ pub(crate) fn read_handed_set(fd: i32) -> Option<HandedSet> {
         let read = file
             .seek(std::io::SeekFrom::Start(0))
             .and_then(|_| file.take(64 << 20).read_to_end(&mut bytes));
-        match read.map_err(|e| e.to_string()).and_then(|_| HandedSet::from_json(&bytes)) {
+        match read
+            .map_err(|e| e.to_string())
+            .and_then(|_| HandedSet::from_json(&bytes))
+        {
             Ok(set) => Some(set),
             Err(e) => {
                 crate::commands::sandbox::warn(&format!(

@@ -150,6 +150,8 @@ pub struct RunSettings {
     pub denial_report_fd: Option<i32>,
     /// Read the session's protected set from here.
     pub protected_set_fd: Option<i32>,
+    /// Use the discovery index but write none (`exec --ephemeral`).
+    pub index_read_only: bool,
     /// Where the command starts, when not the policy's working directory.
     pub command_cwd: Option<std::path::PathBuf>,
     /// Warnings to show before running.
@@ -236,6 +238,7 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         log_denials: args.log_denials || args.denial_report_fd.is_some(),
         denial_report_fd: args.denial_report_fd,
         protected_set_fd: args.protected_set_fd,
+        index_read_only: args.discovery_index_read_only,
         command_cwd: args.command_cwd.clone(),
         proxy: ProxySettings {
             rules,
@@ -374,8 +377,8 @@ fn exec_settings(
         cwd.clone(),
         config.workspace_write.writable_roots.clone(),
     );
-    let policy =
-        crate::discovery::resolve(&inputs, None).map_err(|e| UsageError(e.to_string()))?;
+    let policy = crate::discovery::resolve(&inputs, None, opts.ephemeral)
+        .map_err(|e| UsageError(e.to_string()))?;
     // The child `cordon sandbox` reads the same config; the resolved mode
     // and network are passed explicitly (by the runner, from the policy) so
     // flags given here apply there.

@@ -81,6 +81,9 @@ pub struct SandboxRunner {
     /// protected set, each command's launcher gets it instead of
     /// discovering again (`--protected-set-fd`).
     pub watcher: Option<Arc<cordon_discovery::Watcher>>,
+    /// The session writes nothing under `$CORDON_HOME` (`--ephemeral`):
+    /// launchers use the discovery index but do not write it.
+    pub index_read_only: bool,
 }
 
 /// How a command ended.
@@ -187,6 +190,9 @@ impl SandboxRunner {
         };
         if let Some(set) = &protected_set {
             pass_fd(&mut cmd, "--protected-set-fd", set);
+        }
+        if self.index_read_only {
+            cmd.arg("--discovery-index-read-only");
         }
         cmd.arg("--")
             .args(argv)
@@ -809,6 +815,7 @@ mod tests {
             interrupt: Arc::new(Interrupt::default()),
             approver: Box::new(Scripted(Arc::new(Mutex::new(answers)), asked.clone())),
             watcher: None,
+            index_read_only: false,
             on_approval: Box::new(|_| {}),
             remembered: Remembered::default(),
         };

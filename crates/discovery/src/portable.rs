@@ -15,6 +15,11 @@ impl IndexStore {
     }
 
     /// A store that keeps nothing.
+    pub fn open_read_only(_home: Option<&Path>, _roots: &[PathBuf]) -> IndexStore {
+        IndexStore
+    }
+
+    /// A store that keeps nothing.
     pub fn without(_why: &str) -> IndexStore {
         IndexStore
     }

@@ -50,12 +50,13 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         attempt += 1;
         // The session's set, on the first attempt only; a retry discovers.
         let set = handed.as_ref().filter(|_| attempt == 1);
-        let mut policy = crate::discovery::resolve(&settings.policy, set)?;
+        let read_only = settings.index_read_only;
+        let mut policy = crate::discovery::resolve(&settings.policy, set, read_only)?;
         if attempt == 1 {
             // A killed run's placeholders read as real `.git`s: remove
             // them, then discover again.
             if !cordon_sandbox::sweep_stale_placeholders(&policy).is_empty() {
-                policy = crate::discovery::resolve(&settings.policy, None)?;
+                policy = crate::discovery::resolve(&settings.policy, None, read_only)?;
             }
             warn_policy(&policy);
         }
@@ -257,7 +258,7 @@ pub(crate) fn resolve_policy(settings: &RunSettings) -> Result<SandboxPolicy> {
     for w in &settings.warnings {
         warn(w);
     }
-    let policy = crate::discovery::resolve(&settings.policy, None)?;
+    let policy = crate::discovery::resolve(&settings.policy, None, settings.index_read_only)?;
     warn_policy(&policy);
     Ok(policy)
 }

@@ -1501,7 +1501,10 @@ fn a_repository_made_between_two_commands_is_protected_in_the_next() {
         .unwrap();
     let start = std::time::Instant::now();
     while !work.join("ready").exists() {
-        assert!(start.elapsed().as_secs() < 30, "the second command never ran");
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the second command never ran"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::fs::create_dir_all(by_user.join(".git")).unwrap();

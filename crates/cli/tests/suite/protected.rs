@@ -75,7 +75,10 @@ fn protected_directories_resist_every_route_with_the_index_warm() {
     }
     settle_index(&w, &root);
     let (dirs, read) = dirs_read(&discovery_log(&w, &root));
-    assert!(dirs >= 10 && read <= 2, "the index was not used: {dirs} {read}");
+    assert!(
+        dirs >= 10 && read <= 2,
+        "the index was not used: {dirs} {read}"
+    );
     every_route(&w, &root);
 }
 
@@ -97,7 +100,10 @@ fn a_repository_created_after_the_index_was_written_is_protected() {
     assert!(log.contains("index used"), "{log}");
     let o = w.probe_in(FA, &["append", s(&repo.join(".git/config"))]);
     assert_denied_errno(&o, libc::EROFS);
-    assert_eq!(fs::read_to_string(repo.join(".git/config")).unwrap(), "orig");
+    assert_eq!(
+        fs::read_to_string(repo.join(".git/config")).unwrap(),
+        "orig"
+    );
     assert_ok(&w.probe_in(FA, &["write", s(&repo.join("notgit/config"))]));
 }
 

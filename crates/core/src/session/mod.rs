@@ -73,7 +73,11 @@ fn watch_roots(policy: &SandboxPolicy) -> Option<Arc<cordon_discovery::Watcher>>
     if policy.mode != cordon_policy::SandboxMode::WorkspaceWrite {
         return None;
     }
-    let roots: Vec<PathBuf> = policy.writable_roots.iter().map(|r| r.root.clone()).collect();
+    let roots: Vec<PathBuf> = policy
+        .writable_roots
+        .iter()
+        .map(|r| r.root.clone())
+        .collect();
     let with_nested = roots
         .iter()
         .map(|root| {
@@ -163,6 +167,7 @@ impl Session {
             on_approval,
             remembered: Remembered::default(),
             watcher: watch_roots(&config.policy),
+            index_read_only: config.ephemeral,
         };
         let wire = match config.provider.wire_api {
             cordon_config::WireApi::Responses => WireApi::Responses,

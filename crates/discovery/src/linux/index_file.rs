@@ -15,7 +15,7 @@
 //! replaced after the walk): never trusted.
 
 use super::sys;
-use super::tree::{Node, Special, Span, Tree};
+use super::tree::{Node, Span, Special, Tree};
 use cordon_policy::EntryKind;
 use std::ffi::CString;
 use std::io::{Read, Write};
@@ -74,17 +74,20 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Opens `$CORDON_HOME/discovery`, creating it (0700), and checks it is a
-/// directory of the user's, not a link, not writable by group or others.
-pub(crate) fn open_dir(home: &Path) -> Result<OwnedFd, String> {
+/// Opens `$CORDON_HOME/discovery`, creating it (0700) when `create`, and
+/// checks it is a directory of the user's, not a link, not writable by
+/// group or others.
+pub(crate) fn open_dir(home: &Path, create: bool) -> Result<OwnedFd, String> {
     let chome = CString::new(home.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
     let home_fd =
         sys::openat(None, &chome, sys::DIR_PATH).map_err(|e| format!("{}: {e}", home.display()))?;
     let name = c"discovery";
-    match sys::mkdirat(Some(home_fd.as_fd()), name, 0o700) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-        Err(e) => return Err(format!("cannot create {}/discovery: {e}", home.display())),
+    if create {
+        match sys::mkdirat(Some(home_fd.as_fd()), name, 0o700) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(format!("cannot create {}/discovery: {e}", home.display())),
+        }
     }
     let fd = sys::openat(Some(home_fd.as_fd()), name, sys::DIR_PATH)
         .map_err(|e| format!("{}/discovery: {e}", home.display()))?;
@@ -237,7 +240,8 @@ pub(crate) fn encode(tree: &Tree) -> Vec<u8> {
         out.extend_from_slice(&node.ctime_ns.to_le_bytes());
         out.push(node.flags);
         out.extend_from_slice(&(node.specials.1 as u16).to_le_bytes());
-        for s in &tree.specials[node.specials.0 as usize..(node.specials.0 + node.specials.1) as usize]
+        for s in
+            &tree.specials[node.specials.0 as usize..(node.specials.0 + node.specials.1) as usize]
         {
             let name = tree.name(s.name);
             out.extend_from_slice(&(name.len() as u16).to_le_bytes());
@@ -305,7 +309,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Tree, Ignored> {
         return Err(corrupt("not an index file"));
     }
     let (body, sum) = bytes.split_at(bytes.len() - 8);
-    let mut r = Reader { bytes: body, at: MAGIC.len() };
+    let mut r = Reader {
+        bytes: body,
+        at: MAGIC.len(),
+    };
     let version = r.u32()?;
     if version != VERSION {
         return Err(Ignored::Version(version));

@@ -34,6 +34,7 @@ pub struct IndexStore {
     dir: Option<OwnedFd>,
     disabled: Option<String>,
     racy_window_s: i64,
+    write: bool,
 }
 
 /// How far back from a run's start a directory's `ctime` is too recent to
@@ -49,6 +50,17 @@ impl IndexStore {
     /// (other than `memories`), a command could write the index, so none is
     /// used or written.
     pub fn open(home: Option<&Path>, roots: &[PathBuf]) -> IndexStore {
+        IndexStore::open_with(home, roots, true)
+    }
+
+    /// [`IndexStore::open`] for a run that writes nothing under
+    /// `$CORDON_HOME` (`exec --ephemeral`): an index there is used, none is
+    /// created or rewritten.
+    pub fn open_read_only(home: Option<&Path>, roots: &[PathBuf]) -> IndexStore {
+        IndexStore::open_with(home, roots, false)
+    }
+
+    fn open_with(home: Option<&Path>, roots: &[PathBuf], write: bool) -> IndexStore {
         let Some(home) = home else {
             return IndexStore::without("no $CORDON_HOME");
         };
@@ -63,11 +75,12 @@ impl IndexStore {
                 r.display()
             ));
         }
-        match index_file::open_dir(&home) {
+        match index_file::open_dir(&home, write) {
             Ok(dir) => IndexStore {
                 dir: Some(dir),
                 disabled: None,
                 racy_window_s: RACY_WINDOW_S,
+                write,
             },
             Err(why) => IndexStore::without(&why),
         }
@@ -79,6 +92,7 @@ impl IndexStore {
             dir: None,
             disabled: Some(why.to_string()),
             racy_window_s: RACY_WINDOW_S,
+            write: false,
         }
     }
 
@@ -134,7 +148,7 @@ impl IndexStore {
             Err(WalkError::WatchLimit) => return plain(root, skip, report, "watch limit"),
         };
         report.stats = stats;
-        if let Some(dir) = &self.dir {
+        if let Some(dir) = self.dir.as_ref().filter(|_| self.write) {
             if (old.is_none() || stats.read > 0) && !tree.nodes.is_empty() {
                 report.written = index_file::store(dir, &tree).is_ok();
             }

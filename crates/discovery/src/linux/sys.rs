@@ -156,7 +156,10 @@ pub(crate) fn read_entries(fd: BorrowedFd<'_>) -> io::Result<Vec<DirEntry>> {
             }
             let d_type = buf[off + 18];
             let name_bytes = &buf[off + 19..off + reclen];
-            let len = name_bytes.iter().position(|&b| b == 0).unwrap_or(name_bytes.len());
+            let len = name_bytes
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(name_bytes.len());
             let name = &name_bytes[..len];
             off += reclen;
             if name == b"." || name == b".." || name.is_empty() {

@@ -99,7 +99,10 @@ fn nested_roots_are_skipped_and_a_different_skip_ignores_the_index() {
     let skip = vec![root.join("vendor")];
     let (found, _) = store.discover_report(&root, &skip);
     assert_eq!(found, discover_protected(&root, &skip));
-    assert!(!found.protected.iter().any(|p| p.path.starts_with(root.join("vendor"))));
+    assert!(!found
+        .protected
+        .iter()
+        .any(|p| p.path.starts_with(root.join("vendor"))));
     let (found, report) = store.discover_report(&root, &[]);
     assert_eq!(report.ignored, Some(Ignored::OtherRoot));
     assert_eq!(found, discover_protected(&root, &[]));
@@ -118,7 +121,10 @@ fn unreadable_directories_are_read_again_every_time() {
     fs::create_dir_all(hidden.join("repo/.git")).unwrap();
     let (found, _) = store.discover_report(&root, &[]);
     assert_eq!(found, discover_protected(&root, &[]));
-    assert!(found.protected.iter().any(|p| p.path == hidden.join("repo/.git")));
+    assert!(found
+        .protected
+        .iter()
+        .any(|p| p.path == hidden.join("repo/.git")));
 }
 
 /// The index on disk, with `dir`'s `.git` entry left out: a valid file
@@ -151,22 +157,34 @@ fn a_poisoned_index_hides_a_repository_only_when_trusted_and_is_ignored_when_not
     // this is what the checks below stand between.
     let (found, report) = store.discover_report(&root, &[]);
     assert_eq!(report.ignored, None);
-    assert!(!finds(&found, &repo), "the control must show the poison works");
+    assert!(
+        !finds(&found, &repo),
+        "the control must show the poison works"
+    );
 
     // Group-writable: ignored and rebuilt.
     poison(&home, &root, "vendor/repo");
     fs::set_permissions(&file, fs::Permissions::from_mode(0o620)).unwrap();
     let (found, report) = store.discover_report(&root, &[]);
-    assert!(matches!(report.ignored, Some(Ignored::Untrusted(_))), "{report:?}");
+    assert!(
+        matches!(report.ignored, Some(Ignored::Untrusted(_))),
+        "{report:?}"
+    );
     assert!(finds(&found, &repo));
     assert!(report.written);
-    assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     // World-writable.
     poison(&home, &root, "vendor/repo");
     fs::set_permissions(&file, fs::Permissions::from_mode(0o602)).unwrap();
     let (found, report) = store.discover_report(&root, &[]);
-    assert!(matches!(report.ignored, Some(Ignored::Untrusted(_))), "{report:?}");
+    assert!(
+        matches!(report.ignored, Some(Ignored::Untrusted(_))),
+        "{report:?}"
+    );
     assert!(finds(&found, &repo));
 
     // Owned by someone else (only root can arrange it).
@@ -174,7 +192,10 @@ fn a_poisoned_index_hides_a_repository_only_when_trusted_and_is_ignored_when_not
         poison(&home, &root, "vendor/repo");
         std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
         let (found, report) = store.discover_report(&root, &[]);
-        assert!(matches!(report.ignored, Some(Ignored::Untrusted(_))), "{report:?}");
+        assert!(
+            matches!(report.ignored, Some(Ignored::Untrusted(_))),
+            "{report:?}"
+        );
         assert!(finds(&found, &repo));
     } else {
         println!("skip: foreign-owned index (needs root to chown)");
@@ -186,9 +207,15 @@ fn a_poisoned_index_hides_a_repository_only_when_trusted_and_is_ignored_when_not
     fs::rename(&file, &elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
     let (found, report) = store.discover_report(&root, &[]);
-    assert!(matches!(report.ignored, Some(Ignored::Unreadable(_))), "{report:?}");
+    assert!(
+        matches!(report.ignored, Some(Ignored::Unreadable(_))),
+        "{report:?}"
+    );
     assert!(finds(&found, &repo));
-    assert!(!fs::symlink_metadata(&file).unwrap().file_type().is_symlink());
+    assert!(!fs::symlink_metadata(&file)
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
 
 #[test]
@@ -248,7 +275,10 @@ fn an_index_directory_writable_by_others_or_inside_a_writable_root_is_not_used()
     fs::create_dir(home.join("discovery")).unwrap();
     fs::set_permissions(home.join("discovery"), fs::Permissions::from_mode(0o777)).unwrap();
     let store = IndexStore::open(Some(&home), &[]);
-    assert!(store.disabled().unwrap().contains("writable by group or others"));
+    assert!(store
+        .disabled()
+        .unwrap()
+        .contains("writable by group or others"));
     let (found, report) = store.discover_report(&root, &[]);
     assert_eq!(found, discover_protected(&root, &[]));
     assert!(!report.written);
@@ -320,7 +350,11 @@ fn a_random_sequence_of_changes_gives_the_plain_walks_answer_every_time() {
         let (found, _) = store.discover_report(&root, &[]);
         assert_eq!(found, plain, "index, round {round}");
         let set = watcher.current().unwrap();
-        assert_eq!(set.find(&root, &[]).unwrap().discovery, plain, "watch, round {round}");
+        assert_eq!(
+            set.find(&root, &[]).unwrap().discovery,
+            plain,
+            "watch, round {round}"
+        );
     }
 }
 
@@ -331,7 +365,11 @@ fn the_watch_hands_the_current_set_and_reads_only_what_changed() {
     let set = watcher.current().unwrap();
     let plain = |root: &Path| discover_protected(root, &[]);
     assert_eq!(set.find(&root, &[]).unwrap().discovery, plain(&root));
-    assert_eq!(watcher.last_read(), Some(0), "nothing changed since the start");
+    assert_eq!(
+        watcher.last_read(),
+        Some(0),
+        "nothing changed since the start"
+    );
 
     // A repository created between two commands.
     let deep = root.join("node_modules/a/lib/deep/.git");
@@ -346,11 +384,18 @@ fn the_watch_hands_the_current_set_and_reads_only_what_changed() {
     // A new directory tree moved in from outside the root, holding a repo.
     let outside = root.parent().unwrap().join("outside/inner/.git");
     fs::create_dir_all(&outside).unwrap();
-    fs::rename(root.parent().unwrap().join("outside"), root.join("pkgs/moved")).unwrap();
+    fs::rename(
+        root.parent().unwrap().join("outside"),
+        root.join("pkgs/moved"),
+    )
+    .unwrap();
     let set = watcher.current().unwrap();
     let handed = set.find(&root, &[]).unwrap();
     assert_eq!(handed.discovery, plain(&root));
-    assert!(finds(&handed.discovery, &root.join("pkgs/moved/inner/.git")));
+    assert!(finds(
+        &handed.discovery,
+        &root.join("pkgs/moved/inner/.git")
+    ));
 
     // Removed again, and a subdirectory made unreadable.
     fs::remove_dir_all(root.join("pkgs/moved")).unwrap();

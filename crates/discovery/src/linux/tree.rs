@@ -31,7 +31,7 @@ pub(crate) const UNWATCHED: u8 = 8;
 /// kernel's back), and overlayfs (a lower layer changed underneath is not
 /// reflected in the merged directory's `ctime`).
 const TRUSTED_FS: [i64; 4] = [
-    0xEF53,     // ext2, ext3, ext4
+    0xEF53,      // ext2, ext3, ext4
     0x5846_5342, // xfs
     0x9123_683E, // btrfs
     0x0102_1994, // tmpfs
@@ -334,9 +334,8 @@ impl<'a> Walker<'a> {
         parent_trusted: bool,
     ) -> Result<Option<u32>, WalkError> {
         let always = self.always_read();
-        let cname = || {
-            CString::new(name).map_err(|_| WalkError::Doubt("a name holds a NUL".into()))
-        };
+        let cname =
+            || CString::new(name).map_err(|_| WalkError::Doubt("a name holds a NUL".into()));
         let recorded = match (self.old, old) {
             (Some(tree), Some(i)) => Some((tree, tree.nodes[i as usize])),
             _ => None,
@@ -399,7 +398,10 @@ impl<'a> Walker<'a> {
         let id = self.copy(tree, node, parent);
         for &kid in tree.children(node) {
             let kname = tree.name(tree.nodes[kid as usize].name);
-            if self.visit(Some(here), kname, Some(kid), id, true)?.is_none() {
+            if self
+                .visit(Some(here), kname, Some(kid), id, true)?
+                .is_none()
+            {
                 return Err(WalkError::Doubt(
                     "a directory vanished from an unchanged parent".into(),
                 ));
@@ -448,8 +450,8 @@ impl<'a> Walker<'a> {
         parent_trusted: bool,
     ) -> Result<Option<u32>, WalkError> {
         self.stats.read += 1;
-        let cname = CString::new(name_bytes)
-            .map_err(|_| WalkError::Doubt("a name holds a NUL".into()))?;
+        let cname =
+            CString::new(name_bytes).map_err(|_| WalkError::Doubt("a name holds a NUL".into()))?;
         let name = cname.as_c_str();
         let vanished = || {
             if parent_trusted {

@@ -10,7 +10,7 @@
 //! of the mount table (a mount changes what a path holds without an event).
 
 use super::sys;
-use super::tree::{Trust, Tree, WalkError, Walker};
+use super::tree::{Tree, Trust, WalkError, Walker};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -110,7 +110,11 @@ impl Watch {
             let old = std::mem::take(&mut watched.tree);
             let (root, skip) = (old.root.clone(), old.skip.clone());
             let trust = Trust::Events {
-                dirty: if watched.rescan { &nothing } else { &self.dirty },
+                dirty: if watched.rescan {
+                    &nothing
+                } else {
+                    &self.dirty
+                },
                 inotify: self.inotify.as_fd(),
                 wds: &mut self.wds,
             };
