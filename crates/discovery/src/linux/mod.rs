@@ -44,6 +44,13 @@ pub struct IndexStore {
 /// covers both; such directories are simply read again.
 const RACY_WINDOW_S: i64 = 2;
 
+/// An index is rewritten only when more directories than this were read
+/// (or there was none): writing it costs more than reading a few changed
+/// directories again next time (about 40 bytes a directory: 4 MB at
+/// 100,000), and a run usually changes a few (the placeholders at a
+/// root's top, the files a command wrote).
+const REWRITE_AFTER_READS: usize = 64;
+
 impl IndexStore {
     /// Opens (creating) `$CORDON_HOME/discovery`. `roots` are the run's
     /// canonical writable roots: when one of them lies in `$CORDON_HOME`
@@ -149,7 +156,7 @@ impl IndexStore {
         };
         report.stats = stats;
         if let Some(dir) = self.dir.as_ref().filter(|_| self.write) {
-            if (old.is_none() || stats.read > 0) && !tree.nodes.is_empty() {
+            if (old.is_none() || stats.read > REWRITE_AFTER_READS) && !tree.nodes.is_empty() {
                 report.written = index_file::store(dir, &tree).is_ok();
             }
         }

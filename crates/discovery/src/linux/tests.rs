@@ -70,7 +70,25 @@ fn the_index_answers_what_the_plain_walk_does_and_reads_only_changed_directories
         .iter()
         .any(|p| p.path == root.join("node_modules/a/lib/deep/.git")));
     assert_eq!(report.stats.read, 1, "only the changed directory is read");
-    assert!(report.written);
+    assert!(
+        !report.written,
+        "a few directories read again are not worth a rewrite"
+    );
+    let (_, report) = store.discover_report(&root, &[]);
+    assert_eq!(
+        report.stats.read, 1,
+        "read again until the index is rewritten"
+    );
+
+    // Many new directories: the index is rewritten with them.
+    for i in 0..80 {
+        fs::create_dir_all(root.join(format!("node_modules/new{i}"))).unwrap();
+    }
+    let (found, report) = store.discover_report(&root, &[]);
+    assert_eq!(found, discover_protected(&root, &[]));
+    assert!(report.written && report.stats.read > 80, "{report:?}");
+    let (_, report) = store.discover_report(&root, &[]);
+    assert_eq!(report.stats.read, 0);
 
     // A .git file's pointer changes with no directory changing: it is
     // evaluated again.
