@@ -549,7 +549,7 @@ impl<'a> Walker<'a> {
         for d in dirs {
             if let Some(dir_path) = &dir_path {
                 let child = dir_path.join(OsStr::from_bytes(d.to_bytes()));
-                if self.new.skip.iter().any(|s| *s == child) {
+                if self.new.skip.contains(&child) {
                     continue;
                 }
             }
