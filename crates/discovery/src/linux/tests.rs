@@ -444,3 +444,35 @@ fn the_handed_set_disagrees_with_pins_taken_after_a_swap() {
     let json = set.to_json().unwrap();
     assert_eq!(HandedSet::from_json(&json).unwrap(), set);
 }
+
+#[test]
+fn an_event_queue_overflow_reads_everything_again() {
+    let (_tmp, _home, root) = setup();
+    let watcher = Watcher::start_now(vec![(root.clone(), vec![])]);
+    watcher.current().unwrap();
+    let queue: usize = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // More events than the queue holds (in a watched directory), then a
+    // repository deep inside.
+    let many = root.join("node_modules/b");
+    for i in 0..queue + 100 {
+        fs::File::create(many.join(i.to_string())).unwrap();
+    }
+    let deep = root.join("pkgs/one/two/three/four/.git");
+    fs::create_dir(&deep).unwrap();
+    let set = watcher.current().unwrap();
+    let handed = set.find(&root, &[]).unwrap();
+    assert!(finds(&handed.discovery, &deep));
+    assert_eq!(handed.discovery, discover_protected(&root, &[]));
+    let read = watcher.last_read().unwrap();
+    assert!(
+        read > 10,
+        "the overflow must make the watch read everything: {read}"
+    );
+    // And back to reading only what changed.
+    watcher.current().unwrap();
+    assert_eq!(watcher.last_read(), Some(0));
+}
