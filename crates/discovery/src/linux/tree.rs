@@ -101,7 +101,7 @@ impl Tree {
         &self.child_ids[node.children.0 as usize..(node.children.0 + node.children.1) as usize]
     }
 
-    fn node_specials(&self, node: &Node) -> &[Special] {
+    pub(crate) fn node_specials(&self, node: &Node) -> &[Special] {
         &self.specials[node.specials.0 as usize..(node.specials.0 + node.specials.1) as usize]
     }
 
@@ -174,6 +174,112 @@ impl Tree {
             self.nodes[i].children = (start[i], count[i]);
         }
         self.child_ids = child_ids;
+    }
+
+    /// Whether directory `node` still holds exactly what is recorded: the
+    /// same identity (and every ancestor's, opened by descriptor from the
+    /// root), the same protected entries, the same subdirectories with the
+    /// same identities. A directory recorded unreadable must still be
+    /// unreadable. Any difference or doubt is `false`.
+    pub(crate) fn unchanged(&self, node: u32) -> bool {
+        self.check_unchanged(node).unwrap_or(false)
+    }
+
+    fn check_unchanged(&self, node: u32) -> Option<bool> {
+        let mut chain = Vec::new();
+        let mut at = node;
+        while at != u32::MAX {
+            chain.push(at);
+            at = self.nodes.get(at as usize)?.parent;
+        }
+        chain.reverse();
+        let mut fd: Option<OwnedFd> = None;
+        for (i, &id) in chain.iter().enumerate() {
+            let n = &self.nodes[id as usize];
+            let name = if id == 0 {
+                CString::new(self.root.as_os_str().as_bytes()).ok()?
+            } else {
+                CString::new(self.name(n.name)).ok()?
+            };
+            let dir = fd.as_ref().map(|f| f.as_fd());
+            if i + 1 == chain.len() {
+                let st = sys::lstatat(dir, &name).ok()?;
+                if !st.is_dir() || (st.dev, st.ino) != (n.dev, n.ino) {
+                    return Some(false);
+                }
+                match sys::openat(dir, &name, sys::DIR_READ) {
+                    Ok(next) => {
+                        if n.flags & UNREADABLE != 0 {
+                            return Some(false);
+                        }
+                        fd = Some(next);
+                    }
+                    Err(e) if n.flags & UNREADABLE != 0 => {
+                        return Some(matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)));
+                    }
+                    Err(_) => return Some(false),
+                }
+            } else {
+                let next = sys::openat(dir, &name, sys::DIR_PATH).ok()?;
+                let st = sys::fstat(next.as_fd()).ok()?;
+                if !st.is_dir() || (st.dev, st.ino) != (n.dev, n.ino) {
+                    return Some(false);
+                }
+                fd = Some(next);
+            }
+        }
+        let fd = fd?;
+        let st = sys::fstat(fd.as_fd()).ok()?;
+        if (st.dev, st.ino) != (self.nodes[node as usize].dev, self.nodes[node as usize].ino) {
+            return Some(false);
+        }
+        let mut specials: Vec<(Vec<u8>, u8)> = Vec::new();
+        let mut dirs: Vec<CString> = Vec::new();
+        let dir_path = (!self.skip.is_empty()).then(|| self.path_of(node));
+        for entry in sys::read_entries(fd.as_fd()).ok()? {
+            let kind = match entry.kind {
+                Some(kind) => kind,
+                None => sys::lstatat(Some(fd.as_fd()), &entry.name).ok()?.kind(),
+            };
+            let bytes = entry.name.to_bytes();
+            if is_protected_name(OsStr::from_bytes(bytes)) {
+                specials.push((bytes.to_vec(), kind as u8));
+            } else if kind == EntryKind::Dir {
+                if let Some(p) = &dir_path {
+                    if self.skip.contains(&p.join(OsStr::from_bytes(bytes))) {
+                        continue;
+                    }
+                }
+                dirs.push(entry.name);
+            }
+        }
+        let n = &self.nodes[node as usize];
+        let mut recorded: Vec<(Vec<u8>, u8)> = self
+            .node_specials(n)
+            .iter()
+            .map(|s| (self.name(s.name).to_vec(), s.kind as u8))
+            .collect();
+        specials.sort();
+        recorded.sort();
+        if specials != recorded {
+            return Some(false);
+        }
+        dirs.sort();
+        let kids = self.children(n);
+        if dirs.len() != kids.len() {
+            return Some(false);
+        }
+        for (d, &k) in dirs.iter().zip(kids) {
+            let kid = &self.nodes[k as usize];
+            if d.to_bytes() != self.name(kid.name) {
+                return Some(false);
+            }
+            let st = sys::lstatat(Some(fd.as_fd()), d).ok()?;
+            if !st.is_dir() || (st.dev, st.ino) != (kid.dev, kid.ino) {
+                return Some(false);
+            }
+        }
+        Some(true)
     }
 
     /// What discovery finds in this tree: the protected entries recorded

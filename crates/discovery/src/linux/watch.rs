@@ -10,7 +10,7 @@
 //! of the mount table (a mount changes what a path holds without an event).
 
 use super::sys;
-use super::tree::{Tree, Trust, WalkError, Walker};
+use super::tree::{Tree, Trust, WalkError, Walker, UNREADABLE, UNTRUSTED_FS, UNWATCHED};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -44,6 +44,24 @@ pub(crate) fn add_watch(inotify: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> std::io:
 struct Watched {
     tree: Tree,
     rescan: bool,
+    /// Each directory's node, by identity (built after each walk).
+    ids: HashMap<(u64, u64), u32>,
+    /// Directories read again at every refresh: unreadable, unwatched, or
+    /// on a file system whose events are not trusted.
+    always: Vec<u32>,
+}
+
+impl Watched {
+    fn index(&mut self) {
+        self.ids.clear();
+        self.always.clear();
+        for (i, n) in self.tree.nodes.iter().enumerate() {
+            self.ids.insert((n.dev, n.ino), i as u32);
+            if n.flags & (UNREADABLE | UNTRUSTED_FS | UNWATCHED) != 0 {
+                self.always.push(i as u32);
+            }
+        }
+    }
 }
 
 /// The watch on one session's roots (Linux).
@@ -83,7 +101,12 @@ impl Watch {
                 skip: skip.clone(),
                 ..Tree::default()
             };
-            watch.roots.push(Watched { tree, rescan: true });
+            watch.roots.push(Watched {
+                tree,
+                rescan: true,
+                ids: HashMap::new(),
+                always: Vec::new(),
+            });
         }
         watch.refresh()?;
         Ok(watch)
@@ -104,8 +127,20 @@ impl Watch {
         let mut read = 0;
         let nothing = HashSet::new();
         for watched in &mut self.roots {
-            if !watched.rescan && self.dirty.is_empty() {
-                continue;
+            if !watched.rescan {
+                // Most often a directory's events leave it as it was (a
+                // run's placeholders come and go at a root's top): check
+                // just those directories, and walk only on a difference.
+                let touched: Vec<u32> = self
+                    .dirty
+                    .iter()
+                    .filter_map(|id| watched.ids.get(id).copied())
+                    .chain(watched.always.iter().copied())
+                    .collect();
+                if touched.iter().all(|&n| watched.tree.unchanged(n)) {
+                    read += touched.len();
+                    continue;
+                }
             }
             let old = std::mem::take(&mut watched.tree);
             let (root, skip) = (old.root.clone(), old.skip.clone());
@@ -124,6 +159,7 @@ impl Watch {
                     read += stats.read;
                     watched.tree = tree;
                     watched.rescan = false;
+                    watched.index();
                 }
                 Err(WalkError::WatchLimit) => {
                     return Err(
