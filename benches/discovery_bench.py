@@ -4,6 +4,7 @@ import http.server, json, os, shutil, statistics, subprocess, sys, tempfile, thr
 
 cordon, runs = sys.argv[1], int(sys.argv[2])
 baseline = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None
+only = sys.argv[4] if len(sys.argv) > 4 else "all"  # "session": the exec part only
 BASE = "/var/tmp/cordon-discovery-bench"
 SIZES = [2000, 20000, 100000]
 FIRST_RUNS = 5
@@ -83,63 +84,65 @@ if runs == 0:
 clean_env = {k: v for k, v in os.environ.items() if k not in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "RUST_LOG")}
 NO_TMP = ["-c", "sandbox_workspace_write.exclude_slash_tmp=true", "-c", "sandbox_workspace_write.exclude_tmpdir_env_var=true"]
 
-print(f"\n== cordon sandbox -s workspace-write -- /bin/true ({runs} repeated runs each, {FIRST_RUNS} first runs) ==")
-print(f"{'dirs':>7} {'command':<44}{'median':>9}{'p90':>9}{'over bare':>11}{'x bare':>8}")
 rows = {}
-for n in SIZES:
-    ws = os.path.join(BASE, f"ws-{n}")
+if only != "session":
+    print(f"\n== cordon sandbox -s workspace-write -- /bin/true ({runs} repeated runs each, {FIRST_RUNS} first runs) ==")
+    print(f"{'dirs':>7} {'command':<44}{'median':>9}{'p90':>9}{'over bare':>11}{'x bare':>8}")
+    rows = {}
+    for n in SIZES:
+        ws = os.path.join(BASE, f"ws-{n}")
+        home = new_home("cordon-dbench-home-")
+        env = dict(clean_env, CORDON_HOME=home)
+        cmds = {
+            "bare /bin/true": ["/bin/true"],
+            "bwrap (ro /, ws writable, unshare-all)": ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--bind", ws, ws, "--dev", "/dev", "--proc", "/proc", "/bin/true"],
+            "cordon, ws only, index warm": [cordon, "sandbox", "-s", "workspace-write", *NO_TMP, "--", "/bin/true"],
+            "cordon, ws + /tmp, index warm": [cordon, "sandbox", "-s", "workspace-write", "--", "/bin/true"],
+        }
+        if baseline:
+            cmds["today (plain walk), ws only"] = [baseline, "sandbox", "-s", "workspace-write", *NO_TMP, "--", "/bin/true"]
+            cmds["today (plain walk), ws + /tmp"] = [baseline, "sandbox", "-s", "workspace-write", "--", "/bin/true"]
+        # First runs: a fresh $CORDON_HOME each time (no index).
+        # (today's runs with a fresh $CORDON_HOME too, so both pay the same
+        # first-run costs besides discovery).
+        firsts = [("cordon first run, ws only", cordon, NO_TMP), ("cordon first run, ws + /tmp", cordon, [])]
+        if baseline:
+            firsts.append(("today first run, ws only", baseline, NO_TMP))
+        first = {name: [] for name, _, _ in firsts}
+        for _ in range(FIRST_RUNS):
+            for name, binary, extra in firsts:
+                h = new_home("cordon-dbench-first-")
+                first[name].append(once([binary, "sandbox", "-s", "workspace-write", *extra, "--", "/bin/true"], dict(clean_env, CORDON_HOME=h), ws))
+                shutil.rmtree(h, ignore_errors=True)
+        samples = {k: [] for k in cmds}
+        for name, argv in cmds.items():  # warm-up (writes the index)
+            for _ in range(3):
+                once(argv, env, ws)
+        for _ in range(runs):
+            for name, argv in cmds.items():
+                samples[name].append(once(argv, env, ws))
+        samples.update(first)
+        bare = med(samples["bare /bin/true"])
+        for name, v in samples.items():
+            p90 = statistics.quantiles(v, n=10)[-1] if len(v) >= 2 else v[0]
+            rows[(n, name)] = med(v)
+            print(f"{n:>7} {name:<44}{med(v):>9.2f}{p90:>9.2f}{med(v) - bare:>11.2f}{med(v) / bare:>8.1f}", flush=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+    # read-only: nothing to discover.
     home = new_home("cordon-dbench-home-")
     env = dict(clean_env, CORDON_HOME=home)
-    cmds = {
-        "bare /bin/true": ["/bin/true"],
-        "bwrap (ro /, ws writable, unshare-all)": ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--bind", ws, ws, "--dev", "/dev", "--proc", "/proc", "/bin/true"],
-        "cordon, ws only, index warm": [cordon, "sandbox", "-s", "workspace-write", *NO_TMP, "--", "/bin/true"],
-        "cordon, ws + /tmp, index warm": [cordon, "sandbox", "-s", "workspace-write", "--", "/bin/true"],
-    }
-    if baseline:
-        cmds["today (plain walk), ws only"] = [baseline, "sandbox", "-s", "workspace-write", *NO_TMP, "--", "/bin/true"]
-        cmds["today (plain walk), ws + /tmp"] = [baseline, "sandbox", "-s", "workspace-write", "--", "/bin/true"]
-    # First runs: a fresh $CORDON_HOME each time (no index).
-    # (today's runs with a fresh $CORDON_HOME too, so both pay the same
-    # first-run costs besides discovery).
-    firsts = [("cordon first run, ws only", cordon, NO_TMP), ("cordon first run, ws + /tmp", cordon, [])]
-    if baseline:
-        firsts.append(("today first run, ws only", baseline, NO_TMP))
-    first = {name: [] for name, _, _ in firsts}
-    for _ in range(FIRST_RUNS):
-        for name, binary, extra in firsts:
-            h = new_home("cordon-dbench-first-")
-            first[name].append(once([binary, "sandbox", "-s", "workspace-write", *extra, "--", "/bin/true"], dict(clean_env, CORDON_HOME=h), ws))
-            shutil.rmtree(h, ignore_errors=True)
-    samples = {k: [] for k in cmds}
-    for name, argv in cmds.items():  # warm-up (writes the index)
-        for _ in range(3):
-            once(argv, env, ws)
+    ro = {"bare /bin/true": ["/bin/true"], "cordon read-only": [cordon, "sandbox", "-s", "read-only", "--", "/bin/true"]}
+    s = {k: [] for k in ro}
+    for _ in range(3):
+        for a in ro.values():
+            once(a, env, "/")
     for _ in range(runs):
-        for name, argv in cmds.items():
-            samples[name].append(once(argv, env, ws))
-    samples.update(first)
-    bare = med(samples["bare /bin/true"])
-    for name, v in samples.items():
-        p90 = statistics.quantiles(v, n=10)[-1] if len(v) >= 2 else v[0]
-        rows[(n, name)] = med(v)
-        print(f"{n:>7} {name:<44}{med(v):>9.2f}{p90:>9.2f}{med(v) - bare:>11.2f}{med(v) / bare:>8.1f}", flush=True)
+        for k, a in ro.items():
+            s[k].append(once(a, env, "/"))
+    print(f"\n== read-only ==\nbare {med(s['bare /bin/true']):.2f} ms, cordon read-only {med(s['cordon read-only']):.2f} ms, over bare {med(s['cordon read-only']) - med(s['bare /bin/true']):.2f} ms")
+    rows["ro"] = med(s["cordon read-only"]) - med(s["bare /bin/true"])
     shutil.rmtree(home, ignore_errors=True)
-
-# read-only: nothing to discover.
-home = new_home("cordon-dbench-home-")
-env = dict(clean_env, CORDON_HOME=home)
-ro = {"bare /bin/true": ["/bin/true"], "cordon read-only": [cordon, "sandbox", "-s", "read-only", "--", "/bin/true"]}
-s = {k: [] for k in ro}
-for _ in range(3):
-    for a in ro.values():
-        once(a, env, "/")
-for _ in range(runs):
-    for k, a in ro.items():
-        s[k].append(once(a, env, "/"))
-print(f"\n== read-only ==\nbare {med(s['bare /bin/true']):.2f} ms, cordon read-only {med(s['cordon read-only']):.2f} ms, over bare {med(s['cordon read-only']) - med(s['bare /bin/true']):.2f} ms")
-rows["ro"] = med(s["cordon read-only"]) - med(s["bare /bin/true"])
-shutil.rmtree(home, ignore_errors=True)
 
 # An exec session making CALLS shell calls against a scripted model.
 CALLS = 20
@@ -154,12 +157,16 @@ TEXT = ('event: response.output_text.delta\ndata: {"delta":"done"}\n\n'
         'event: response.completed\ndata: {"response":{"usage":{"input_tokens":9,"output_tokens":1}}}\n\n').encode()
 
 
+ARRIVALS = []
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     calls = CALLS
 
     def do_POST(self):
+        ARRIVALS.append(time.perf_counter())
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         done = body.count(b'"function_call_output"')
         reply = call_event(done) if done < int(self.path.split("/")[1]) else TEXT
@@ -195,29 +202,35 @@ def session(binary, ws, calls):
 
 
 empty = tempfile.mkdtemp(prefix="cordon-dbench-empty-", dir="/var/tmp")
-print(f"\n== exec session (fake model), shell calls of /bin/true ==")
-print("per call, steady = (T(40 calls) - T(20 calls)) / 20: the watch is ready (it reads the")
-print("roots on its own thread at the session's start; calls made before it is ready discover")
-print("with the index); per call, all = (T(20) - T(0)) / 20 includes that start.")
+print(f"\n== exec session (fake model), {CALLS * 2} shell calls of /bin/true ==")
+print("per call = the median time between two model requests (a shell call, its sandbox and the")
+print(f"turn loop's round trip) over the last {CALLS} calls, when the session's watch has read the")
+print("roots (it does so on its own thread; calls made before discover with the index).")
 SESSION_RUNS = 2
-for label, binary, sizes, counts in [("cordon", cordon, (("empty", empty), ("100000", os.path.join(BASE, "ws-100000"))), (0, 20, 40))] + (
-        [("today", baseline, (("100000", os.path.join(BASE, "ws-100000")),), (0, 20))] if baseline else []):
+
+
+def per_call(binary, ws):
+    ARRIVALS.clear()
+    session(binary, ws, CALLS * 2)
+    gaps = [b - a for a, b in zip(ARRIVALS, ARRIVALS[1:])]
+    return med(gaps[-CALLS:]) * 1000.0, med(gaps[:CALLS]) * 1000.0
+
+
+for label, binary, sizes in [("cordon", cordon, (("empty", empty), ("100000", os.path.join(BASE, "ws-100000"))))] + (
+        [("today", baseline, (("empty", empty), ("100000", os.path.join(BASE, "ws-100000"))))] if baseline else []):
     for wsname, ws in sizes:
-        t = {c: med([session(binary, ws, c) for _ in range(SESSION_RUNS if label == "cordon" else 1)]) for c in counts}
-        allper = (t[20] - t[0]) / 20
-        line = f"{label:<6} workspace {wsname:>7}: T(0) {t[0]:8.1f} ms, T(20) {t[20]:8.1f} ms"
-        if 40 in t:
-            steady = (t[40] - t[20]) / 20
-            rows[(label, wsname)] = steady
-            line += f", T(40) {t[40]:8.1f} ms; per call steady {steady:6.2f} ms"
-        else:
-            rows[(label, wsname)] = allper
-        print(line + f", per call all {allper:6.2f} ms", flush=True)
+        runs_here = SESSION_RUNS if (label == "cordon" or wsname == "empty") else 1
+        pairs = [per_call(binary, ws) for _ in range(runs_here)]
+        late, early = med([p[0] for p in pairs]), med([p[1] for p in pairs])
+        rows[(label, wsname)] = late
+        print(f"{label:<6} workspace {wsname:>7}: per call, first {CALLS} calls {early:8.2f} ms, last {CALLS} calls {late:8.2f} ms", flush=True)
 bare_true = med([once(["/bin/true"], clean_env, "/") for _ in range(20)])
 per100 = rows[("cordon", "100000")]
-print(f"steady per-call at 100,000 over an empty workspace: {per100 - rows[('cordon', 'empty')]:.2f} ms; over bare /bin/true ({bare_true:.2f} ms): {per100 - bare_true:.2f} ms")
+print(f"per call at 100,000 over an empty workspace: {per100 - rows[('cordon', 'empty')]:.2f} ms; over bare /bin/true ({bare_true:.2f} ms): {per100 - bare_true:.2f} ms")
 shutil.rmtree(empty, ignore_errors=True)
 
+if only == "session":
+    sys.exit(0)
 print("\n== targets ==")
 b2, b100 = rows[(2000, "bare /bin/true")], rows[(100000, "bare /bin/true")]
 print(f"repeated, 2,000 dirs, ws only: {rows[(2000, 'cordon, ws only, index warm')] - b2:.2f} ms over bare (target <= 5)")

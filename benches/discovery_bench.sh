@@ -4,7 +4,7 @@
 # directories (first run, repeated runs with the index warm, beside bare
 # /bin/true and bwrap, with and without /tmp as a root), an exec session of
 # 20 shell calls at 100,000 directories, and read-only.
-# Usage: benches/discovery_bench.sh [RUNS] [BASELINE_CORDON]
+# Usage: benches/discovery_bench.sh [RUNS] [BASELINE_CORDON] [all|session]
 #   RUNS (default 20) repeated runs per command; BASELINE_CORDON, if
 #   given, is a build without the index (the plain walk) for "first runs
 #   no slower than today".
@@ -19,4 +19,4 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 cargo build --release --locked --quiet -p cordon-cli --bin cordon
 target="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
-exec python3 benches/discovery_bench.py "$target/release/cordon" "${1:-20}" "${2:-}"
+exec python3 benches/discovery_bench.py "$target/release/cordon" "${1:-20}" "${2:-}" "${3:-all}"
