@@ -44,11 +44,13 @@ pub struct IndexStore {
 /// covers both; such directories are simply read again.
 const RACY_WINDOW_S: i64 = 2;
 
-/// An index is rewritten only when more directories than this were read
-/// (or there was none): writing it costs more than reading a few changed
-/// directories again next time (about 40 bytes a directory: 4 MB at
-/// 100,000), and a run usually changes a few (the placeholders at a
-/// root's top, the files a command wrote).
+/// An index is rewritten when there was none, or when more directories
+/// than this were read, or at least a sixteenth of the tree: writing a
+/// large index costs more than reading a few changed directories again
+/// next time (about 40 bytes a directory: 4 MB at 100,000), and a run
+/// usually changes a few (the placeholders at a root's top, the files a
+/// command wrote); a small one is cheap to rewrite, and rewriting it is
+/// what settles directories recorded too recently to trust.
 const REWRITE_AFTER_READS: usize = 64;
 
 impl IndexStore {
@@ -156,7 +158,9 @@ impl IndexStore {
         };
         report.stats = stats;
         if let Some(dir) = self.dir.as_ref().filter(|_| self.write) {
-            if (old.is_none() || stats.read > REWRITE_AFTER_READS) && !tree.nodes.is_empty() {
+            let worth =
+                old.is_none() || stats.read > REWRITE_AFTER_READS || stats.read * 16 >= stats.dirs;
+            if worth && stats.read > 0 && !tree.nodes.is_empty() {
                 report.written = index_file::store(dir, &tree).is_ok();
             }
         }
