@@ -333,6 +333,15 @@ pub struct RunArgs {
     /// is left behind however the agent ends).
     #[arg(long, hide = true, value_name = "FD", value_parser = clap::value_parser!(i32).range(3..))]
     pub denial_report_fd: Option<i32>,
+    /// Read the protected set from the open descriptor FD instead of
+    /// discovering it (used by the agent's shell tool: the session's watch
+    /// keeps it current). Paths are still pinned; a swap refuses the run.
+    #[arg(long, hide = true, value_name = "FD", value_parser = clap::value_parser!(i32).range(3..))]
+    pub protected_set_fd: Option<i32>,
+    /// Use the discovery index under `$CORDON_HOME` but write none (used
+    /// by `exec --ephemeral`'s shell tool).
+    #[arg(long, hide = true)]
+    pub discovery_index_read_only: bool,
     /// Start the command in DIR; the policy (writable roots) still comes
     /// from `-C` (used by the agent's shell tool for the model's `workdir`).
     #[arg(long, hide = true, value_name = "DIR")]

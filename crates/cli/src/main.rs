@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod discovery;
 mod settings;
 
 use args::{Cli, Command, DebugTool, SandboxTarget, WindowsAction};
@@ -100,6 +101,7 @@ fn dispatch(command: Command) -> anyhow::Result<i32> {
 }
 
 fn sandbox_linux(run: args::RunArgs) -> anyhow::Result<i32> {
+    init_logging();
     let settings = settings::run_settings(&run)?;
     commands::sandbox::run(settings, &run.command, run.plan)
 }

@@ -150,6 +150,10 @@ pub struct RunSettings {
     pub denial_report_fd: Option<i32>,
     /// Give the command a terminal of its own.
     pub tty: bool,
+    /// Read the session's protected set from here.
+    pub protected_set_fd: Option<i32>,
+    /// Use the discovery index but write none (`exec --ephemeral`).
+    pub index_read_only: bool,
     /// Where the command starts, when not the policy's working directory.
     pub command_cwd: Option<std::path::PathBuf>,
     /// Warnings to show before running.
@@ -236,6 +240,8 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         log_denials: args.log_denials || args.denial_report_fd.is_some(),
         denial_report_fd: args.denial_report_fd,
         tty: args.tty || (!args.no_tty && std::io::IsTerminal::is_terminal(&std::io::stdin())),
+        protected_set_fd: args.protected_set_fd,
+        index_read_only: args.discovery_index_read_only,
         command_cwd: args.command_cwd.clone(),
         proxy: ProxySettings {
             rules,
@@ -344,7 +350,7 @@ pub struct AgentSettings {
 
 /// Loads config with the agent flags, prints its warnings and resolves
 /// the session's policy.
-fn agent_settings(opts: &crate::args::AgentArgs) -> Result<AgentSettings> {
+fn agent_settings(opts: &crate::args::AgentArgs, index_read_only: bool) -> Result<AgentSettings> {
     session_settings(
         &SessionOptions {
             sandbox: if opts.full_auto {
@@ -359,6 +365,7 @@ fn agent_settings(opts: &crate::args::AgentArgs) -> Result<AgentSettings> {
             config: opts.config.clone(),
             cd: opts.cd.clone(),
             extra_sandbox_args: Vec::new(),
+            index_read_only,
         },
         &|w| eprintln!("cordon: warning: {w}"),
     )
@@ -385,6 +392,8 @@ pub struct SessionOptions {
     /// More arguments for every `cordon sandbox` the session runs (proxy
     /// rules), after the profile and `-c`.
     pub extra_sandbox_args: Vec<std::ffi::OsString>,
+    /// Use the discovery index but write none (`exec --ephemeral`).
+    pub index_read_only: bool,
 }
 
 /// Loads config with `opts` and resolves the session's policy; config
@@ -411,7 +420,7 @@ pub fn session_settings(opts: &SessionOptions, warn: &dyn Fn(&str)) -> Result<Ag
             .map_err(|e| UsageError(format!("-C {}: {e}", dir.display())))?,
         None => std::env::current_dir()?,
     };
-    let policy = resolve_policy(&config, &cwd)?;
+    let policy = resolve_policy(&config, &cwd, opts.index_read_only)?;
     // The child `cordon sandbox` reads the same config; the resolved mode
     // and network are passed explicitly (by the runner, from the policy) so
     // flags given here apply there.
@@ -438,13 +447,20 @@ pub fn session_settings(opts: &SessionOptions, warn: &dyn Fn(&str)) -> Result<Ag
 }
 
 /// The session's sandbox policy from `config` in `cwd`.
-fn resolve_policy(config: &Config, cwd: &std::path::Path) -> Result<cordon_policy::SandboxPolicy> {
+/// With `index_read_only`, the discovery index is used but none is
+/// written.
+fn resolve_policy(
+    config: &Config,
+    cwd: &std::path::Path,
+    index_read_only: bool,
+) -> Result<cordon_policy::SandboxPolicy> {
     let inputs = policy_inputs(
         config,
         cwd.to_path_buf(),
         config.workspace_write.writable_roots.clone(),
     );
-    Ok(cordon_policy::resolve(&inputs).map_err(|e| UsageError(e.to_string()))?)
+    Ok(crate::discovery::resolve(&inputs, None, index_read_only)
+        .map_err(|e| UsageError(e.to_string()))?)
 }
 
 /// Loads config for `cordon exec` and resolves the session's policy.
@@ -453,7 +469,7 @@ fn exec_settings(
     resume: Option<cordon_core::session::Resume>,
     interrupt: std::sync::Arc<cordon_core::interrupt::Interrupt>,
 ) -> Result<ExecSettings> {
-    let agent = agent_settings(&opts.agent)?;
+    let agent = agent_settings(&opts.agent, opts.ephemeral)?;
     let output_schema = match &opts.output_schema {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -544,7 +560,7 @@ pub fn tui_settings(
     start: cordon_tui::StartWith,
     prompt: Option<String>,
 ) -> Result<cordon_tui::TuiConfig> {
-    let agent = agent_settings(&opts.agent)?;
+    let agent = agent_settings(&opts.agent, false)?;
     let config = &agent.config;
     let rules = domain_rules(config, &opts.allow_domains, &opts.deny_domains)?;
     let mut sandbox_args = agent.sandbox_args.clone();
@@ -579,7 +595,7 @@ pub fn tui_settings(
         let mut o = overrides.clone();
         o.sandbox_mode = Some(mode);
         let config = cordon_config::load(&home, &o).map_err(|e| e.to_string())?;
-        resolve_policy(&config, &cwd).map_err(|e| e.to_string())
+        resolve_policy(&config, &cwd, false).map_err(|e| e.to_string())
     });
     Ok(cordon_tui::TuiConfig {
         session: cordon_tui::SessionTemplate {
@@ -651,6 +667,7 @@ pub fn mcp_server_setup(args: &crate::args::McpServerArgs) -> Result<cordon_mcp_
                 config,
                 cd: r.cwd.clone(),
                 extra_sandbox_args,
+                index_read_only: false,
             },
             &|w| log::warn!("{w}"),
         )

@@ -16,7 +16,7 @@ use crate::approval::{
 };
 use crate::interrupt::Interrupt;
 use crate::patch::{self, FileChange, PatchError};
-use cordon_policy::{ApprovalPolicy, SandboxPolicy};
+use cordon_policy::{ApprovalPolicy, SandboxMode, SandboxPolicy};
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io::Read;
@@ -79,6 +79,13 @@ pub struct SandboxRunner {
     pub on_approval: ApprovalHook,
     /// What was approved for the session.
     pub remembered: Remembered,
+    /// The session's watch on its writable roots: when it has the current
+    /// protected set, each command's launcher gets it instead of
+    /// discovering again (`--protected-set-fd`).
+    pub watcher: Option<Arc<cordon_discovery::Watcher>>,
+    /// The session writes nothing under `$CORDON_HOME` (`--ephemeral`):
+    /// launchers use the discovery index but do not write it.
+    pub index_read_only: bool,
 }
 
 /// How a command run through [`launch`] ended.
@@ -153,6 +160,10 @@ pub struct Launch<'a> {
     pub interrupt: &'a Interrupt,
     /// Most bytes kept from the start and from the end of each output.
     pub keep: usize,
+    /// The session's current protected set (`--protected-set-fd`).
+    pub protected_set: Option<&'a std::fs::File>,
+    /// Use the discovery index but write none (`exec --ephemeral`).
+    pub index_read_only: bool,
 }
 
 /// Runs one command under the sandbox through the pinned launcher, with
@@ -186,7 +197,13 @@ pub fn launch(l: Launch) -> Finished {
         // command what `[shell_environment_policy]` makes of it
         // (`crate::shell_env::command_env`).
         .arg("--shell-environment-policy");
-    pass_report_fd(&mut cmd, &report);
+    pass_fd(&mut cmd, "--denial-report-fd", &report);
+    if let Some(set) = l.protected_set {
+        pass_fd(&mut cmd, "--protected-set-fd", set);
+    }
+    if l.index_read_only {
+        cmd.arg("--discovery-index-read-only");
+    }
     let stdin = l.stdin;
     cmd.arg("--")
         .args(l.argv)
@@ -296,6 +313,15 @@ impl SandboxRunner {
             Confinement::Sandboxed => (self.policy.mode.as_str(), self.policy.network.as_str()),
             Confinement::Unsandboxed => ("danger-full-access", "full"),
         };
+        // The current protected set, in a file with no name: the launcher
+        // still pins each path and refuses on a swap; without it (the
+        // watch is starting or gave up) the launcher discovers itself.
+        let protected_set = match confinement {
+            Confinement::Sandboxed if self.policy.mode == SandboxMode::WorkspaceWrite => {
+                self.protected_set()
+            }
+            _ => None,
+        };
         launch(Launch {
             cordon_exe: &self.cordon_exe,
             mode,
@@ -308,7 +334,19 @@ impl SandboxRunner {
             stdin,
             interrupt: &self.interrupt,
             keep: KEEP,
+            protected_set: protected_set.as_ref(),
+            index_read_only: self.index_read_only,
         })
+    }
+
+    /// The watch's current protected set in an unnamed file, if it has one.
+    fn protected_set(&self) -> Option<std::fs::File> {
+        use std::io::Write;
+        let set = self.watcher.as_ref()?.current().ok()?;
+        let json = set.to_json()?;
+        let mut file = tempfile::tempfile().ok()?;
+        file.write_all(&json).ok()?;
+        Some(file)
     }
 
     /// Asks the approver, unless the same thing was approved for the
@@ -602,18 +640,18 @@ fn die_with_parent(cmd: &mut Command) {
     let _ = cmd;
 }
 
-/// Hands `report` to the launcher as `--denial-report-fd N`: the
-/// descriptor (close-on-exec everywhere else) stays open across this one
-/// exec.
-fn pass_report_fd(cmd: &mut Command, report: &std::fs::File) {
+/// Hands `file` to the launcher as `FLAG N` (`--denial-report-fd`,
+/// `--protected-set-fd`): the descriptor (close-on-exec everywhere else)
+/// stays open across this one exec.
+fn pass_fd(cmd: &mut Command, flag: &str, file: &std::fs::File) {
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
         use std::os::unix::process::CommandExt;
-        let fd = report.as_raw_fd();
-        cmd.arg("--denial-report-fd").arg(fd.to_string());
+        let fd = file.as_raw_fd();
+        cmd.arg(flag).arg(fd.to_string());
         // SAFETY: fcntl is async-signal-safe, as pre_exec needs; fd is open
-        // for as long as `cmd` is spawned (the caller holds `report`).
+        // for as long as `cmd` is spawned (the caller holds `file`).
         unsafe {
             cmd.pre_exec(move || {
                 if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
@@ -624,7 +662,7 @@ fn pass_report_fd(cmd: &mut Command, report: &std::fs::File) {
         }
     }
     #[cfg(not(unix))]
-    let _ = (cmd, report);
+    let _ = (cmd, flag, file);
 }
 
 /// The launcher's denial report, from the start of the file.
@@ -855,6 +893,8 @@ mod tests {
             approval: ApprovalPolicy::OnRequest,
             interrupt: Arc::new(Interrupt::default()),
             approver: Box::new(Scripted(Arc::new(Mutex::new(answers)), asked.clone())),
+            watcher: None,
+            index_read_only: false,
             on_approval: Box::new(|_| {}),
             remembered: Remembered::default(),
         };

@@ -40,6 +40,8 @@ pub fn run(cordon_exe: &Path, args: &SandboxArgs, interrupt: &Interrupt) -> Fini
         stdin: args.stdin.as_ref().map(|s| s.as_bytes().to_vec()),
         interrupt,
         keep: KEEP,
+        protected_set: None,
+        index_read_only: false,
     })
 }
 

@@ -24,8 +24,13 @@ mod protected;
 mod resolve;
 
 pub use mode::{ApprovalPolicy, NetworkMode, SandboxMode, WindowsSandbox};
-pub use protected::{discover_protected, Discovery, ProtectedKind, ProtectedPath, PROTECTED_NAMES};
-pub use resolve::{resolve, FileId, PolicyInputs, SandboxPolicy, WritableRoot};
+pub use protected::{
+    discover_protected, is_protected_name, Discovery, DiscoveryBuilder, EntryKind, ProtectedKind,
+    ProtectedPath, PROTECTED_NAMES,
+};
+pub use resolve::{
+    resolve, resolve_with, Discover, FileId, PolicyInputs, SandboxPolicy, WritableRoot,
+};
 
 /// Errors from resolving a policy.
 #[derive(Debug, thiserror::Error)]

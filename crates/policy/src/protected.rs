@@ -16,7 +16,8 @@
 //! cannot be swapped), its target too, and [`Discovery::symlinks`] names it
 //! so the caller can warn.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 pub const PROTECTED_NAMES: [&str; 2] = [".git", ".cordon"];
 
 /// Whether a protected path exists or must be kept from being created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProtectedKind {
     /// The path exists: it is made read-only.
@@ -34,7 +35,7 @@ pub enum ProtectedKind {
 }
 
 /// A path inside a writable root that the sandboxed command may not change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtectedPath {
     /// Absolute path.
     pub path: PathBuf,
@@ -43,7 +44,7 @@ pub struct ProtectedPath {
 }
 
 /// What [`discover_protected`] found under one root.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discovery {
     /// Paths that stay read-only (or must not be created), sorted.
     pub protected: Vec<ProtectedPath>,
@@ -52,36 +53,119 @@ pub struct Discovery {
     pub symlinks: Vec<PathBuf>,
 }
 
+/// What kind of file a directory entry is, as discovery needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symbolic link.
+    Symlink,
+    /// Anything else (FIFO, socket, device).
+    Other,
+}
+
+/// Whether `name` is one discovery protects (`.git`, `.cordon`).
+pub fn is_protected_name(name: &OsStr) -> bool {
+    PROTECTED_NAMES.iter().any(|p| name == *p)
+}
+
+/// Builds a [`Discovery`] from what a walk saw, one directory at a time.
+///
+/// [`discover_protected`] is the plain walk; an incremental walk that
+/// knows a directory's entries without reading it again feeds the same
+/// builder, so both give the same answer. What a protected entry leads to
+/// (the git directory a `.git` file names, a `commondir`, a symlink's
+/// target) is read again every time, never remembered.
+#[derive(Debug, Default)]
+pub struct DiscoveryBuilder {
+    found: Vec<ProtectedPath>,
+    symlinks: Vec<PathBuf>,
+}
+
+impl DiscoveryBuilder {
+    /// Starts a discovery of `root`: a `.git` or `.cordon` missing at its
+    /// top is recorded as [`ProtectedKind::Missing`].
+    pub fn new(root: &Path) -> DiscoveryBuilder {
+        let mut builder = DiscoveryBuilder::default();
+        for name in PROTECTED_NAMES {
+            let top = root.join(name);
+            match fs::symlink_metadata(&top) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    builder.found.push(ProtectedPath {
+                        path: top,
+                        kind: ProtectedKind::Missing,
+                    })
+                }
+                // Cannot tell: protect whatever is there (pinning refuses the
+                // run if it is not a directory it can bind).
+                Err(_) => push_existing(&mut builder.found, top),
+                Ok(_) => {}
+            }
+        }
+        builder
+    }
+
+    /// Records the entry `name` (a protected name) of `kind` in `dir`.
+    pub fn protected_entry(&mut self, dir: &Path, name: &OsStr, kind: EntryKind) {
+        let path = dir.join(name);
+        if kind == EntryKind::Symlink {
+            // A bind mount cannot cover the link itself: hold the
+            // directory it lives in, and whatever it points to.
+            push_existing(&mut self.found, dir.to_path_buf());
+            if let Ok(target) = fs::canonicalize(&path) {
+                if target.is_dir() {
+                    push_existing(&mut self.found, target);
+                }
+            }
+            self.symlinks.push(path);
+        } else if name == ".git" {
+            protect_git_entry(&path, kind == EntryKind::File, &mut self.found);
+        } else {
+            push_existing(&mut self.found, path);
+        }
+    }
+
+    /// Records a directory that could not be read: it stays read-only, as
+    /// it may hide a repository and the command (same owner) could chmod
+    /// its way in.
+    pub fn unreadable(&mut self, dir: PathBuf) {
+        push_existing(&mut self.found, dir);
+    }
+
+    /// The discovery, sorted and without duplicates.
+    pub fn finish(self) -> Discovery {
+        let DiscoveryBuilder {
+            mut found,
+            mut symlinks,
+        } = self;
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        found.dedup_by(|a, b| a.path == b.path);
+        symlinks.sort();
+        symlinks.dedup();
+        Discovery {
+            protected: found,
+            symlinks,
+        }
+    }
+}
+
 /// Finds every protected path under `root`, not descending into `skip`
 /// (other writable roots nested in this one, which are walked on their own).
 ///
 /// Symlinks are not followed while walking. Unreadable directories stay
 /// read-only: the command (same owner) could chmod its way in.
 pub fn discover_protected(root: &Path, skip: &[PathBuf]) -> Discovery {
-    let mut found = Vec::new();
-    let mut symlinks = Vec::new();
-    for name in PROTECTED_NAMES {
-        let top = root.join(name);
-        match fs::symlink_metadata(&top) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => found.push(ProtectedPath {
-                path: top,
-                kind: ProtectedKind::Missing,
-            }),
-            // Cannot tell: protect whatever is there (pinning refuses the
-            // run if it is not a directory it can bind).
-            Err(_) => push_existing(&mut found, top),
-            Ok(_) => {}
-        }
-    }
+    let mut builder = DiscoveryBuilder::new(root);
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            // A directory we cannot read may hide a repository, and the
-            // command (same owner) could chmod its way in: it stays read-only.
             Err(_) => {
-                push_existing(&mut found, dir);
+                builder.unreadable(dir);
                 continue;
             }
         };
@@ -89,37 +173,27 @@ pub fn discover_protected(root: &Path, skip: &[PathBuf]) -> Discovery {
             let Ok(file_type) = entry.file_type() else {
                 continue;
             };
-            let path = entry.path();
             let name = entry.file_name();
-            let protected_name = name == ".git" || name == ".cordon";
-            if protected_name && file_type.is_symlink() {
-                // A bind mount cannot cover the link itself: hold the
-                // directory it lives in, and whatever it points to.
-                push_existing(&mut found, dir.clone());
-                if let Ok(target) = fs::canonicalize(&path) {
-                    if target.is_dir() {
-                        push_existing(&mut found, target);
-                    }
+            if is_protected_name(&name) {
+                let kind = if file_type.is_symlink() {
+                    EntryKind::Symlink
+                } else if file_type.is_dir() {
+                    EntryKind::Dir
+                } else if file_type.is_file() {
+                    EntryKind::File
+                } else {
+                    EntryKind::Other
+                };
+                builder.protected_entry(&dir, &name, kind);
+            } else if file_type.is_dir() {
+                let path = entry.path();
+                if !skip.iter().any(|s| s == &path) {
+                    stack.push(path);
                 }
-                symlinks.push(path);
-                continue;
-            }
-            if name == ".git" {
-                protect_git_entry(&path, file_type.is_file(), &mut found);
-            } else if name == ".cordon" {
-                push_existing(&mut found, path);
-            } else if file_type.is_dir() && !skip.iter().any(|s| s == &path) {
-                stack.push(path);
             }
         }
     }
-    found.sort_by(|a, b| a.path.cmp(&b.path));
-    found.dedup_by(|a, b| a.path == b.path);
-    symlinks.sort();
-    Discovery {
-        protected: found,
-        symlinks,
-    }
+    builder.finish()
 }
 
 fn push_existing(found: &mut Vec<ProtectedPath>, path: PathBuf) {

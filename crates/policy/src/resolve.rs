@@ -1,8 +1,8 @@
 //! Turning a mode plus settings into the concrete set of writable roots.
 
-use crate::protected::{discover_protected, ProtectedKind, ProtectedPath};
+use crate::protected::{discover_protected, Discovery, ProtectedKind, ProtectedPath};
 use crate::{NetworkMode, PolicyError, SandboxMode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Everything [`resolve`] needs, already merged from flags and config.
@@ -36,7 +36,7 @@ pub struct WritableRoot {
 }
 
 /// The identity of a file-system object (device and inode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileId {
     /// Device number.
     pub dev: u64,
@@ -108,23 +108,14 @@ impl SandboxPolicy {
 /// Resolves `inputs` into a policy: canonicalises the roots, drops duplicates
 /// and missing ones, and discovers the protected paths under each root.
 pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
-    let cwd = std::fs::canonicalize(&inputs.cwd).map_err(|source| PolicyError::Cwd {
-        path: inputs.cwd.clone(),
-        source,
-    })?;
-    let mut policy = SandboxPolicy {
-        mode: inputs.mode,
-        network: inputs.network,
-        cwd: cwd.clone(),
-        writable_roots: Vec::new(),
-        missing_roots: Vec::new(),
-        warnings: Vec::new(),
-        pins: Default::default(),
-    };
-    if inputs.mode != SandboxMode::WorkspaceWrite {
-        return Ok(policy);
-    }
-    let mut requested = vec![cwd.clone()];
+    resolve_with(inputs, &mut |root, skip| discover_protected(root, skip))
+}
+
+/// The writable roots `inputs` asks for, before canonicalising: the
+/// working directory, the extra roots (relative ones against it), `/tmp`,
+/// `$TMPDIR` and `$CORDON_HOME/memories` unless excluded.
+fn requested_roots(inputs: &PolicyInputs, cwd: &Path) -> Vec<PathBuf> {
+    let mut requested = vec![cwd.to_path_buf()];
     for root in &inputs.writable_roots {
         if root.is_relative() {
             requested.push(cwd.join(root));
@@ -141,11 +132,60 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
         }
     }
     if let Some(home) = &inputs.cordon_home {
-        let memories = home.join("memories");
-        // Best effort: if it cannot be created the sandbox cannot create it either.
-        let _ = std::fs::create_dir_all(&memories);
-        requested.push(memories);
+        requested.push(home.join("memories"));
     }
+    requested
+}
+
+impl PolicyInputs {
+    /// The canonical writable roots a workspace-write run would get (those
+    /// that exist); empty in other modes.
+    pub fn canonical_roots(&self) -> Vec<PathBuf> {
+        if self.mode != SandboxMode::WorkspaceWrite {
+            return Vec::new();
+        }
+        let Ok(cwd) = std::fs::canonicalize(&self.cwd) else {
+            return Vec::new();
+        };
+        requested_roots(self, &cwd)
+            .iter()
+            .filter_map(|r| std::fs::canonicalize(r).ok())
+            .collect()
+    }
+}
+
+/// How the protected paths under one root are found: called with the
+/// canonical root and the other roots nested in it (not to be descended);
+/// must answer what [`discover_protected`] would.
+pub type Discover<'a> = dyn FnMut(&Path, &[PathBuf]) -> Discovery + 'a;
+
+/// [`resolve`] with discovery done by `discover` (an index, or a set a
+/// session keeps current) instead of a plain walk.
+pub fn resolve_with(
+    inputs: &PolicyInputs,
+    discover: &mut Discover<'_>,
+) -> Result<SandboxPolicy, PolicyError> {
+    let cwd = std::fs::canonicalize(&inputs.cwd).map_err(|source| PolicyError::Cwd {
+        path: inputs.cwd.clone(),
+        source,
+    })?;
+    let mut policy = SandboxPolicy {
+        mode: inputs.mode,
+        network: inputs.network,
+        cwd: cwd.clone(),
+        writable_roots: Vec::new(),
+        missing_roots: Vec::new(),
+        warnings: Vec::new(),
+        pins: Default::default(),
+    };
+    if inputs.mode != SandboxMode::WorkspaceWrite {
+        return Ok(policy);
+    }
+    if let Some(home) = &inputs.cordon_home {
+        // Best effort: if it cannot be created the sandbox cannot create it either.
+        let _ = std::fs::create_dir_all(home.join("memories"));
+    }
+    let requested = requested_roots(inputs, &cwd);
     let mut roots: Vec<PathBuf> = Vec::new();
     for root in requested {
         match std::fs::canonicalize(&root) {
@@ -168,7 +208,7 @@ pub fn resolve(inputs: &PolicyInputs) -> Result<SandboxPolicy, PolicyError> {
             .filter(|r| *r != root && r.starts_with(root))
             .cloned()
             .collect();
-        let found = discover_protected(root, &nested);
+        let found = discover(root, &nested);
         let mut protected = found.protected;
         for link in &found.symlinks {
             let holder = link.parent().unwrap_or(root);

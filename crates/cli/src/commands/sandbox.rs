@@ -38,6 +38,9 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         None
     };
     let inherited = settings.inherited_env();
+    let handed = settings
+        .protected_set_fd
+        .and_then(crate::discovery::read_handed_set);
     // Discovery and mounting are pinned to the same objects; when something
     // under the writable roots changes in between (another program
     // creating or removing a .git in /tmp, say), discover again.
@@ -45,12 +48,15 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
     let mut attempt = 0;
     let outcome = loop {
         attempt += 1;
-        let mut policy = cordon_policy::resolve(&settings.policy)?;
+        // The session's set, on the first attempt only; a retry discovers.
+        let set = handed.as_ref().filter(|_| attempt == 1);
+        let read_only = settings.index_read_only;
+        let mut policy = crate::discovery::resolve(&settings.policy, set, read_only)?;
         if attempt == 1 {
             // A killed run's placeholders read as real `.git`s: remove
             // them, then discover again.
             if !cordon_sandbox::sweep_stale_placeholders(&policy).is_empty() {
-                policy = cordon_policy::resolve(&settings.policy)?;
+                policy = crate::discovery::resolve(&settings.policy, None, read_only)?;
             }
             warn_policy(&policy);
         }
@@ -253,7 +259,7 @@ pub(crate) fn resolve_policy(settings: &RunSettings) -> Result<SandboxPolicy> {
     for w in &settings.warnings {
         warn(w);
     }
-    let policy = cordon_policy::resolve(&settings.policy)?;
+    let policy = crate::discovery::resolve(&settings.policy, None, settings.index_read_only)?;
     warn_policy(&policy);
     Ok(policy)
 }

@@ -1572,3 +1572,95 @@ fn exec_output_directory_swapped_for_a_link_redirects_nothing() {
     std::fs::write(w.work().join("out/by-path.txt"), "x").unwrap();
     assert!(outside.join("by-path.txt").exists());
 }
+
+/// In a session, a repository that appears between two commands (made by
+/// an earlier command, or by the user while one runs) is protected in the
+/// next: the session's watch hands the launcher the current set, without
+/// a walk. Controls: ordinary directories made beside them stay writable.
+#[test]
+fn a_repository_made_between_two_commands_is_protected_in_the_next() {
+    let w = World::new();
+    let work = w.work();
+    std::fs::create_dir_all(work.join("node_modules/a/lib")).unwrap();
+    let by_command = work.join("node_modules/a/lib/cmdrepo");
+    let by_user = work.join("node_modules/userrepo");
+    let sh = |script: String| json!({"command": ["sh", "-c", script]});
+    let script = vec![
+        // An earlier command makes a repository (nothing protects it yet).
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &sh(format!(
+                "mkdir -p {0}/.git {0}/notgit && echo orig > {0}/.git/config",
+                by_command.display()
+            )),
+        )),
+        // While this one runs, the user makes one outside the sandbox.
+        Reply::Sse(responses_call(
+            "c2",
+            "shell",
+            &sh(format!(
+                "touch {0}/ready; while [ ! -e {0}/user-done ]; do sleep 0.05; done",
+                work.display()
+            )),
+        )),
+        Reply::Sse(responses_call(
+            "c3",
+            "shell",
+            &sh(format!(
+                "echo evil >> {0}/.git/config; echo ok >> {0}/notgit/config",
+                by_command.display()
+            )),
+        )),
+        Reply::Sse(responses_call(
+            "c4",
+            "shell",
+            &sh(format!(
+                "echo evil >> {0}/.git/config; echo ok >> {0}/notgit/config",
+                by_user.display()
+            )),
+        )),
+        Reply::Sse(responses_text("done")),
+    ];
+    let model = FakeModel::start(script);
+    configure(&w, &model, "responses", "");
+    let child = exec_cmd(&w, &["--skip-git-repo-check", "--full-auto", "go"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !work.join("ready").exists() {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the second command never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::create_dir_all(by_user.join(".git")).unwrap();
+    std::fs::create_dir_all(by_user.join("notgit")).unwrap();
+    std::fs::write(by_user.join(".git/config"), "orig\n").unwrap();
+    std::fs::write(work.join("user-done"), "").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let last = model.requests().pop().unwrap();
+    for (id, repo) in [("c3", &by_command), ("c4", &by_user)] {
+        let out = tool_output(&last.body, id);
+        assert!(out.contains("Read-only file system"), "{id}: {out}");
+        assert!(
+            out.contains("the session's set"),
+            "{id} did not get the session's set: {out}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(repo.join(".git/config")).unwrap(),
+            "orig\n",
+            "{id}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(repo.join("notgit/config")).unwrap(),
+            "ok\n",
+            "{id}: the control"
+        );
+    }
+}

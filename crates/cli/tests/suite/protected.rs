@@ -24,6 +24,90 @@ fn protected_directories_resist_every_route() {
     let w = World::new();
     let root = w.work();
     layout(&root);
+    every_route(&w, &root);
+}
+
+/// The discovery lines `RUST_LOG=debug` prints for the workspace root.
+fn discovery_log(w: &World, root: &Path) -> String {
+    let o = w
+        .cordon_cmd(FA, &["/bin/true"])
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let want = format!("discovery {}:", root.display());
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.contains(&want))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs once, waits past the index's two-second window for recent
+/// changes, and runs again: from then on the index is trusted for every
+/// directory that does not change.
+fn settle_index(w: &World, root: &Path) {
+    assert!(discovery_log(w, root).contains("no index yet"));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    discovery_log(w, root);
+    let log = discovery_log(w, root);
+    assert!(log.contains("index used"), "{log}");
+}
+
+/// The number of directories the last run read, from its log line.
+fn dirs_read(log: &str) -> (usize, usize) {
+    let words: Vec<&str> = log.split_whitespace().collect();
+    let at = |w: &str| {
+        let i = words.iter().position(|x| x.starts_with(w)).unwrap();
+        words[i - 1].parse::<usize>().unwrap()
+    };
+    (at("directories"), at("read"))
+}
+
+/// The same escape suite with the index warm: every route stays shut.
+#[test]
+fn protected_directories_resist_every_route_with_the_index_warm() {
+    let w = World::new();
+    let root = w.work();
+    layout(&root);
+    for d in ["node_modules/a/b/c", "node_modules/d/e", "src/x/y"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    settle_index(&w, &root);
+    let (dirs, read) = dirs_read(&discovery_log(&w, &root));
+    assert!(
+        dirs >= 10 && read <= 2,
+        "the index was not used: {dirs} {read}"
+    );
+    every_route(&w, &root);
+}
+
+/// A nested repository created (outside the sandbox) after the index was
+/// written is protected in the next run; an ordinary directory created
+/// beside it at the same time stays writable (the control).
+#[test]
+fn a_repository_created_after_the_index_was_written_is_protected() {
+    let w = World::new();
+    let root = w.work();
+    fs::create_dir_all(root.join("node_modules/a/lib/deep")).unwrap();
+    fs::create_dir_all(root.join("node_modules/b")).unwrap();
+    settle_index(&w, &root);
+    let repo = root.join("node_modules/a/lib/deep/repo");
+    fs::create_dir_all(repo.join(".git")).unwrap();
+    fs::create_dir_all(repo.join("notgit")).unwrap();
+    fs::write(repo.join(".git/config"), "orig").unwrap();
+    let log = discovery_log(&w, &root);
+    assert!(log.contains("index used"), "{log}");
+    let o = w.probe_in(FA, &["append", s(&repo.join(".git/config"))]);
+    assert_denied_errno(&o, libc::EROFS);
+    assert_eq!(
+        fs::read_to_string(repo.join(".git/config")).unwrap(),
+        "orig"
+    );
+    assert_ok(&w.probe_in(FA, &["write", s(&repo.join("notgit/config"))]));
+}
+
+fn every_route(w: &World, root: &Path) {
     let protected = [".git", "vendor/nested/.git", ".git/modules/sub", ".cordon"];
     for (i, rel) in protected.iter().enumerate() {
         let p = root.join(rel);

@@ -71,6 +71,31 @@ pub struct SessionConfig {
     pub interrupt: Arc<Interrupt>,
 }
 
+/// Starts watching the policy's writable roots (workspace-write only), so
+/// each command gets the current protected set without a walk.
+fn watch_roots(policy: &SandboxPolicy) -> Option<Arc<cordon_discovery::Watcher>> {
+    if policy.mode != cordon_policy::SandboxMode::WorkspaceWrite {
+        return None;
+    }
+    let roots: Vec<PathBuf> = policy
+        .writable_roots
+        .iter()
+        .map(|r| r.root.clone())
+        .collect();
+    let with_nested = roots
+        .iter()
+        .map(|root| {
+            let nested = roots
+                .iter()
+                .filter(|r| *r != root && r.starts_with(root))
+                .cloned()
+                .collect();
+            (root.clone(), nested)
+        })
+        .collect();
+    Some(cordon_discovery::Watcher::start(with_nested))
+}
+
 /// What a session reports while a turn runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionEvent {
@@ -146,6 +171,8 @@ impl Session {
             approver,
             on_approval,
             remembered: Remembered::default(),
+            watcher: watch_roots(&config.policy),
+            index_read_only: config.ephemeral,
         };
         let wire = match config.provider.wire_api {
             cordon_config::WireApi::Responses => WireApi::Responses,

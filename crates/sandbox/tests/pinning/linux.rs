@@ -28,7 +28,15 @@ fn run_after(
     swap: impl FnOnce(),
     script: &str,
 ) -> Result<i32, cordon_sandbox::SandboxError> {
-    let policy = resolve(i).unwrap();
+    run_resolved(resolve(i).unwrap(), swap, script)
+}
+
+/// Runs `script` under `policy` after `swap` changed the tree.
+fn run_resolved(
+    policy: cordon_policy::SandboxPolicy,
+    swap: impl FnOnce(),
+    script: &str,
+) -> Result<i32, cordon_sandbox::SandboxError> {
     let plan = plan_for_host(&policy, &host_facts(false), PlanOptions::default()).unwrap();
     swap();
     execute(
@@ -98,8 +106,81 @@ fn root_swapped_for_a_symlink_is_refused() {
     assert!(!victim.join("marker").exists());
 }
 
+/// How the protected set was found before the swap.
+#[derive(Clone, Copy)]
+enum Found {
+    /// The discovery index under `$CORDON_HOME`, warm.
+    Index,
+    /// A session's watch (the set it hands the launcher).
+    Watch,
+}
+
+/// A repository's directory swapped for a symlink to a look-alike after
+/// discovery found it (through the index, or a session's set) refuses the
+/// run, exactly as after a plain walk.
+fn dir_swapped_for_a_symlink_after(found: Found) {
+    use cordon_discovery::{IndexStore, Watcher};
+    let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+    let base = fs::canonicalize(tmp.path()).unwrap();
+    let (w, home) = (base.join("w"), base.join("home"));
+    fs::create_dir_all(w.join("deep/lib/.git")).unwrap();
+    fs::create_dir_all(w.join("deep/decoy/.git")).unwrap();
+    fs::create_dir_all(&home).unwrap();
+    fs::write(w.join("deep/lib/.git/config"), "orig").unwrap();
+    let i = inputs(&w, vec![]);
+    let store = IndexStore::open(Some(&home), &[]);
+    let watcher = Watcher::start_now(vec![(w.clone(), vec![])]);
+    let policy = |store: &IndexStore| match found {
+        Found::Index => {
+            cordon_policy::resolve_with(&i, &mut |root, skip| store.discover(root, skip)).unwrap()
+        }
+        Found::Watch => {
+            let set = watcher.current().unwrap();
+            let p = cordon_policy::resolve_with(&i, &mut |root, skip| {
+                set.find(root, skip).unwrap().discovery.clone()
+            })
+            .unwrap();
+            assert!(set.agrees_with(&p.pins));
+            p
+        }
+    };
+    policy(&store); // writes the index
+    let target = w.join("deep/lib.real/.git/config");
+    // Control: no swap, the run starts and the config stays read-only.
+    let control = format!("echo x > {}/deep/lib/.git/config", w.display());
+    assert_eq!(run_resolved(policy(&store), || {}, &control).unwrap(), 2);
+    let swapped = policy(&store);
+    let err = run_resolved(
+        swapped,
+        || {
+            fs::rename(w.join("deep/lib"), w.join("deep/lib.real")).unwrap();
+            std::os::unix::fs::symlink(w.join("deep/decoy"), w.join("deep/lib")).unwrap();
+        },
+        &format!("echo evil > {}", target.display()),
+    )
+    .unwrap_err();
+    assert!(err.is_stale_pin(), "{err}");
+    assert_eq!(fs::read_to_string(&target).unwrap(), "orig");
+}
+
+fn dir_swapped_for_a_symlink_after_indexed_discovery_is_refused() {
+    dir_swapped_for_a_symlink_after(Found::Index);
+}
+
+fn dir_swapped_for_a_symlink_after_the_sessions_set_is_refused() {
+    dir_swapped_for_a_symlink_after(Found::Watch);
+}
+
 pub fn main() {
-    let tests: [(&str, fn()); 2] = [
+    let tests: [(&str, fn()); 4] = [
+        (
+            "dir_swapped_for_a_symlink_after_indexed_discovery_is_refused",
+            dir_swapped_for_a_symlink_after_indexed_discovery_is_refused,
+        ),
+        (
+            "dir_swapped_for_a_symlink_after_the_sessions_set_is_refused",
+            dir_swapped_for_a_symlink_after_the_sessions_set_is_refused,
+        ),
         ("swapped_git_dir_is_refused", swapped_git_dir_is_refused),
         (
             "root_swapped_for_a_symlink_is_refused",
