@@ -525,6 +525,7 @@ fn exec_settings(
                 && std::env::var_os("NO_COLOR").is_none()
         }
     };
+    let unified_exec = agent.config.unified_exec_for(&agent.provider);
     Ok(ExecSettings {
         mcp,
         prompt_arg: None,
@@ -547,6 +548,7 @@ fn exec_settings(
             notify: agent.config.notify.clone(),
             instructions_max: agent.config.project_doc_max_bytes,
             interrupt,
+            unified_exec,
             tool_provider: None,
         },
     })

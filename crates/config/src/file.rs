@@ -45,6 +45,8 @@ pub struct ConfigToml {
     pub model_auto_compact_token_limit: Option<u64>,
     /// `[tui]`.
     pub tui: Option<TuiToml>,
+    /// `[features]`.
+    pub features: Option<FeaturesToml>,
     /// `[mcp_servers.NAME]`.
     #[serde(default)]
     pub mcp_servers: BTreeMap<String, crate::McpServerToml>,
@@ -90,6 +92,14 @@ pub struct WindowsToml {
     /// (restricted token; runs that need network enforcement still use
     /// the offline account).
     pub sandbox: Option<cordon_policy::WindowsSandbox>,
+}
+
+/// `[features]`: optional behaviour.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct FeaturesToml {
+    /// Offer the model `exec_command` and `write_stdin` (default: on for
+    /// the `openai` provider, off elsewhere).
+    pub unified_exec: Option<bool>,
 }
 
 /// `[tui]`: the interactive terminal UI.

@@ -101,6 +101,8 @@ pub struct Config {
     pub model_auto_compact_token_limit: Option<u64>,
     /// `[tui]`.
     pub tui: TuiToml,
+    /// `[features] unified_exec`, when set (see [`Config::unified_exec_for`]).
+    pub unified_exec: Option<bool>,
     /// `[mcp_servers.NAME]`, in name order.
     pub mcp_servers: Vec<McpServerConfig>,
     /// Warnings for the user (unknown keys and the like).
@@ -108,6 +110,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether the model gets `exec_command` and `write_stdin` with
+    /// `provider`: `[features] unified_exec`, else on for `openai` only.
+    pub fn unified_exec_for(&self, provider: &ModelProvider) -> bool {
+        self.unified_exec.unwrap_or(provider.id == "openai")
+    }
+
     /// The model and its provider, resolved against the built-ins and the
     /// environment (`OPENAI_BASE_URL`, `CORDON_OSS_BASE_URL`); only the
     /// agent needs them, so a bad provider table does not stop `sandbox`.
@@ -255,6 +263,7 @@ pub fn load_from_str(
         model_context_window: toml.model_context_window,
         model_auto_compact_token_limit: toml.model_auto_compact_token_limit,
         tui: toml.tui.clone().unwrap_or_default(),
+        unified_exec: toml.features.as_ref().and_then(|f| f.unified_exec),
         profile: merged.profile,
         warnings,
     })

@@ -95,6 +95,20 @@ pub enum ToolDetail {
         /// Why it failed (declined, timed out, `isError`).
         error: Option<String>,
     },
+    /// A long-running command (`exec_command`, `write_stdin`): what it
+    /// printed since the last call.
+    Process {
+        /// Its session id.
+        session_id: u32,
+        /// The command line.
+        command: String,
+        /// Output since the last call.
+        output: String,
+        /// Its exit code once it ended.
+        exit_code: Option<i32>,
+        /// Still running.
+        running: bool,
+    },
     /// Nothing more to say.
     None,
 }

@@ -31,6 +31,9 @@ pub struct EventMapper {
     started: Vec<(String, String, Value)>,
     /// The open todo list: item id and its items.
     todo: Option<(String, Value)>,
+    /// Session id of a running `exec_command` → its item (id and
+    /// output so far).
+    processes: Vec<(u32, String, String)>,
 }
 
 impl EventMapper {
@@ -74,6 +77,31 @@ impl EventMapper {
                     "id": id,
                     "type": "command_execution",
                     "command": crate::runner::display_command(&argv),
+                    "aggregated_output": "",
+                    "exit_code": null,
+                    "status": "in_progress",
+                });
+                self.started.push((call_id.clone(), id, item.clone()));
+                vec![json!({"type": "item.started", "item": item})]
+            }
+            AgentEvent::ToolStarted {
+                call_id,
+                name,
+                arguments,
+            } if name == "exec_command" => {
+                let args = serde_json::from_str::<Value>(arguments).unwrap_or_default();
+                let command = match (args.get("cmd").and_then(Value::as_str), args.get("argv")) {
+                    (Some(cmd), _) => cmd.to_string(),
+                    (None, Some(argv)) => crate::runner::display_command(
+                        &serde_json::from_value::<Vec<String>>(argv.clone()).unwrap_or_default(),
+                    ),
+                    _ => String::new(),
+                };
+                let id = self.id();
+                let item = json!({
+                    "id": id,
+                    "type": "command_execution",
+                    "command": command,
                     "aggregated_output": "",
                     "exit_code": null,
                     "status": "in_progress",
@@ -187,6 +215,49 @@ impl EventMapper {
                         "error": error.as_ref().map(|m| json!({"message": m})),
                         "status": if error.is_some() { "failed" } else { "completed" },
                     }))]
+                }
+                ToolDetail::Process {
+                    session_id,
+                    command,
+                    output,
+                    exit_code,
+                    running,
+                } => {
+                    // The item of the exec_command that started it: by
+                    // call id (exec_command itself), else by session id.
+                    let (id, mut seen) = match self.started.iter().position(|(c, ..)| c == call_id)
+                    {
+                        Some(i) => (self.started.remove(i).1, String::new()),
+                        None => match self.processes.iter().position(|(s, ..)| s == session_id) {
+                            Some(i) => {
+                                let (_, id, seen) = self.processes.remove(i);
+                                (id, seen)
+                            }
+                            // A write to a session this stream never saw start.
+                            None => return vec![],
+                        },
+                    };
+                    seen.push_str(output);
+                    let item = json!({
+                        "id": id,
+                        "type": "command_execution",
+                        "command": command,
+                        "aggregated_output": seen,
+                        "exit_code": exit_code,
+                        "status": if *running {
+                            "in_progress"
+                        } else if *exit_code == Some(0) {
+                            "completed"
+                        } else {
+                            "failed"
+                        },
+                    });
+                    if *running {
+                        self.processes.push((*session_id, id, seen));
+                        vec![json!({"type": "item.updated", "item": item})]
+                    } else {
+                        vec![completed(item)]
+                    }
                 }
                 ToolDetail::None => vec![],
             },

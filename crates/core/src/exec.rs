@@ -56,6 +56,8 @@ pub struct ExecRequest {
     /// The MCP servers' tools (started already; required ones are waited
     /// for before the turn).
     pub tool_provider: Option<Box<dyn crate::tool_provider::ToolProvider>>,
+    /// Offer `exec_command` and `write_stdin` (`[features] unified_exec`).
+    pub unified_exec: bool,
 }
 
 /// Where events go: stdout as JSON lines, or stderr for people.
@@ -98,6 +100,7 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
         json: req.json,
         color: req.color,
     };
+    let unified_exec = req.unified_exec;
     let config = SessionConfig {
         home: req.home,
         cwd: req.cwd,
@@ -116,6 +119,9 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
         interrupt: req.interrupt,
     };
     let mut session = Session::start(config, env, Box::new(DeclineAll))?;
+    if unified_exec {
+        session.enable_unified_exec();
+    }
     if let Some(provider) = req.tool_provider {
         session.set_tool_provider(provider);
     }
@@ -226,6 +232,21 @@ fn show(out: &Output, event: &AgentEvent) {
                     out.human("  returned:", &tail);
                 }
             },
+            ToolDetail::Process {
+                session_id,
+                exit_code,
+                running,
+                ..
+            } => {
+                let status = match (running, exit_code) {
+                    (true, _) => format!("running as session {session_id}"),
+                    (false, Some(c)) => format!("session {session_id} exited {c}"),
+                    (false, None) => format!("session {session_id} ended"),
+                };
+                let lines: Vec<&str> = output.lines().collect();
+                let tail = lines[lines.len().saturating_sub(5)..].join("\n  ");
+                out.human(&format!("  {status}:"), &tail);
+            }
             ToolDetail::None => {}
         },
         AgentEvent::McpCallStarted {

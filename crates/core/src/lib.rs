@@ -23,5 +23,6 @@ pub mod session;
 pub mod shell_env;
 pub mod tool_provider;
 pub mod tools;
+pub mod unified_exec;
 
 pub use error::CoreError;

@@ -40,7 +40,7 @@ pub type ApprovalHook = Box<dyn FnMut(&ApprovalRequest) + Send>;
 
 /// Where a run happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Confinement {
+pub(crate) enum Confinement {
     /// Under the session's policy.
     Sandboxed,
     /// Without the sandbox (the user approved it).
@@ -290,6 +290,89 @@ pub fn launch(l: Launch) -> Finished {
 }
 
 impl SandboxRunner {
+    /// Whether `call` runs, and where, by `approval_policy` (asking the
+    /// user where it says to); `Err` carries the text for the model and
+    /// whether the command was declined.
+    pub(crate) fn confinement(
+        &mut self,
+        call: &ShellCall,
+        workdir: &Path,
+    ) -> Result<Confinement, (String, bool)> {
+        match crate::approval::before_run(
+            self.approval,
+            &call.command,
+            call.escalate,
+            call.justification.as_deref(),
+        ) {
+            Decision::Run => Ok(Confinement::Sandboxed),
+            Decision::Decline(why) => Err((
+                format!(
+                    "{why}\nThe command did not run ({}). Try a way that works inside the sandbox, or tell the user what they must do.",
+                    self.describe_policy()
+                ),
+                true,
+            )),
+            Decision::Ask(_) => {
+                let reason = if call.escalate {
+                    ApprovalReason::Escalation
+                } else {
+                    ApprovalReason::Untrusted
+                };
+                let request = ApprovalRequest {
+                    call_id: call.call_id.clone(),
+                    action: ApprovalAction::Command {
+                        argv: call.command.clone(),
+                        cwd: workdir.to_path_buf(),
+                    },
+                    justification: call.justification.clone(),
+                    reason,
+                };
+                if let Err(why) = self.ask(request) {
+                    return Err((format!("{why} ({})", self.describe_policy()), true));
+                }
+                Ok(if call.escalate {
+                    Confinement::Unsandboxed
+                } else {
+                    Confinement::Sandboxed
+                })
+            }
+        }
+    }
+
+    /// The launcher for a long-running command (`exec_command`): `cordon
+    /// sandbox --tty` under the session's policy (or none, as approved),
+    /// dying with cordon; its streams are set by the caller.
+    pub(crate) fn long_running(
+        &self,
+        argv: &[String],
+        workdir: &Path,
+        confinement: Confinement,
+    ) -> Command {
+        let (mode, network) = match confinement {
+            Confinement::Sandboxed => (self.policy.mode.as_str(), self.policy.network.as_str()),
+            Confinement::Unsandboxed => ("danger-full-access", "full"),
+        };
+        let mut cmd = Command::new(&self.cordon_exe);
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::arg0(&mut cmd, "cordon");
+        cmd.arg("sandbox")
+            .args(["--sandbox", mode, "--network", network])
+            .args(&self.sandbox_args)
+            .arg("-C")
+            .arg(&self.cwd)
+            .arg("--command-cwd")
+            .arg(workdir)
+            .args(["--shell-environment-policy", "--tty", "--"])
+            .args(argv);
+        die_with_parent(&mut cmd);
+        cmd
+    }
+
+    /// The model's `workdir` (relative to the session's), as a real path.
+    pub(crate) fn workdir_of(&self, requested: Option<&str>) -> Result<PathBuf, String> {
+        self.workdir(requested)
+    }
+
     fn describe_policy(&self) -> String {
         format!(
             "sandbox: {} with network {}",
@@ -741,37 +824,9 @@ impl Tools for SandboxRunner {
             justification: call.justification.clone(),
             reason,
         };
-        let confinement = match crate::approval::before_run(
-            self.approval,
-            &call.command,
-            call.escalate,
-            call.justification.as_deref(),
-        ) {
-            Decision::Run => Confinement::Sandboxed,
-            Decision::Decline(why) => {
-                return refused(
-                    format!(
-                        "{why}\nThe command did not run ({}). Try a way that works inside the sandbox, or tell the user what they must do.",
-                        self.describe_policy()
-                    ),
-                    true,
-                )
-            }
-            Decision::Ask(_) => {
-                let reason = if call.escalate {
-                    ApprovalReason::Escalation
-                } else {
-                    ApprovalReason::Untrusted
-                };
-                if let Err(why) = self.ask(ask_for(reason)) {
-                    return refused(format!("{why} ({})", self.describe_policy()), true);
-                }
-                if call.escalate {
-                    Confinement::Unsandboxed
-                } else {
-                    Confinement::Sandboxed
-                }
-            }
+        let confinement = match self.confinement(call, &workdir) {
+            Ok(c) => c,
+            Err((why, declined)) => return refused(why, declined),
         };
         let timeout = call
             .timeout_ms

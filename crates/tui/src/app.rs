@@ -441,6 +441,33 @@ impl App {
                         failed: error.is_some(),
                     });
                 }
+                ToolDetail::Process {
+                    session_id,
+                    command,
+                    output,
+                    exit_code,
+                    running,
+                } => {
+                    if running {
+                        let mut lines = vec![format!("• Running {command} (session {session_id})")];
+                        let text = cells::command_output(&output);
+                        let tail: Vec<&str> = text.lines().collect();
+                        lines.extend(
+                            tail[tail.len().saturating_sub(5)..]
+                                .iter()
+                                .map(|l| format!("    {l}")),
+                        );
+                        self.push(Cell::Info(lines));
+                    } else {
+                        self.push(Cell::Command {
+                            command,
+                            output: cells::command_output(&output),
+                            exit_code,
+                            duration: None,
+                            declined: false,
+                        });
+                    }
+                }
                 ToolDetail::None => {
                     self.patches.remove(&call_id);
                 }

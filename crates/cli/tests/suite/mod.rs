@@ -15,3 +15,4 @@ mod readme;
 mod syscalls;
 mod tty;
 mod tui;
+mod unified_exec;

@@ -123,6 +123,7 @@ pub struct Session {
     transport: HttpTransport,
     tools: SandboxRunner,
     tool_provider: Option<Box<dyn ToolProvider>>,
+    unified: Option<crate::unified_exec::UnifiedExec>,
     interrupt: Arc<Interrupt>,
     notify_argv: Vec<String>,
     notify_path: std::ffi::OsString,
@@ -198,6 +199,7 @@ impl Session {
             transport,
             tools,
             tool_provider: None,
+            unified: None,
             interrupt: config.interrupt,
             notify_argv,
             notify_path,
@@ -206,6 +208,22 @@ impl Session {
             total: Usage::default(),
             inputs: Vec::new(),
         })
+    }
+
+    /// Offers the model `exec_command` and `write_stdin` (commands that
+    /// may keep running, on a terminal of their own) from the next request
+    /// on (`[features] unified_exec`).
+    pub fn enable_unified_exec(&mut self) {
+        if self.unified.is_none() {
+            self.unified = Some(crate::unified_exec::UnifiedExec::new(
+                self.interrupt.clone(),
+            ));
+        }
+    }
+
+    /// The long-running commands (`/ps`).
+    pub fn processes(&self) -> Vec<crate::processes::Listed> {
+        self.unified.as_ref().map(|u| u.list()).unwrap_or_default()
     }
 
     /// Offers `provider`'s tools (the MCP servers') to the model from the
@@ -325,6 +343,7 @@ impl Session {
             transport,
             tools,
             tool_provider,
+            unified,
             interrupt,
             announced,
             provider,
@@ -375,6 +394,7 @@ impl Session {
             runner: tools,
             provider: tool_provider.as_deref(),
             offered: Vec::new(),
+            unified: unified.as_mut(),
         };
         let result = run_turn(transport, &mut tools, &cfg, history, &mut |event| {
             if let AgentEvent::Item(item) = &event {
@@ -422,6 +442,8 @@ struct SessionTools<'a> {
     provider: Option<&'a dyn ToolProvider>,
     /// The provider's tools as offered in the last model request.
     offered: Vec<ProvidedTool>,
+    /// `exec_command` and `write_stdin`, when enabled.
+    unified: Option<&'a mut crate::unified_exec::UnifiedExec>,
 }
 
 impl Tools for SessionTools<'_> {
@@ -435,7 +457,11 @@ impl Tools for SessionTools<'_> {
 
     fn extra_tools(&mut self) -> Vec<ToolSpec> {
         self.offered = self.provider.map(|p| p.tools()).unwrap_or_default();
-        tool_provider::specs(&self.offered)
+        let mut specs = tool_provider::specs(&self.offered);
+        if self.unified.is_some() {
+            specs.extend(crate::unified_exec::specs());
+        }
+        specs
     }
 
     fn call_extra(
@@ -445,6 +471,15 @@ impl Tools for SessionTools<'_> {
         arguments: Value,
         on_event: &mut dyn FnMut(AgentEvent),
     ) -> Option<ToolResult> {
+        if let Some(unified) = self.unified.as_deref_mut() {
+            match name {
+                "exec_command" => {
+                    return Some(unified.exec_command(self.runner, call_id, &arguments))
+                }
+                "write_stdin" => return Some(unified.write_stdin(&arguments)),
+                _ => {}
+            }
+        }
         let provider = self.provider?;
         let tool = self.offered.iter().find(|t| t.model_name == name)?.clone();
         Some(tool_provider::call(
