@@ -306,6 +306,7 @@ impl App {
             WorkerEvent::Event(SessionEvent::Agent(e)) => self.agent(e),
             WorkerEvent::Event(SessionEvent::Json(_)) => {}
             WorkerEvent::TurnDone(result) => self.turn_done(result),
+            WorkerEvent::CompactDone(result) => self.compact_done(result),
         }
     }
 
@@ -441,7 +442,26 @@ impl App {
                     delay.as_secs_f64()
                 )));
             }
+            AgentEvent::Usage(u) => self.context_used = Some(u.input_tokens + u.output_tokens),
+            AgentEvent::Compacted { summary } => {
+                self.flush_stream();
+                self.push(Cell::Info(vec![
+                    "context compacted: the conversation so far is replaced by this summary".into(),
+                ]));
+                self.push(Cell::Assistant(summary));
+            }
             AgentEvent::Item(_) => {}
+        }
+    }
+
+    fn compact_done(&mut self, result: Result<cordon_core::model::Usage, String>) {
+        self.turn_started = None;
+        if let Err(e) = result {
+            self.push(Cell::Error(format!("/compact: {e}")));
+        }
+        self.context_used = self.info.as_ref().and_then(|i| i.context_tokens);
+        if let Some(next) = self.queued.pop_front() {
+            self.submit(next);
         }
     }
 
@@ -454,7 +474,13 @@ impl App {
         self.turn_started = None;
         match result {
             Ok((_, usage)) => {
-                self.context_used = Some(usage.input_tokens + usage.output_tokens);
+                // The last request's context, not the turn's sum (which
+                // counts the history once per round trip).
+                self.context_used = self
+                    .info
+                    .as_ref()
+                    .and_then(|i| i.context_tokens)
+                    .or(Some(usage.input_tokens + usage.output_tokens));
                 self.notify(NotificationKind::AgentTurnComplete, "cordon: turn complete");
             }
             Err(e) if e.starts_with("interrupted") => {
@@ -737,7 +763,12 @@ impl App {
             }
             Slash::Resume => self.open_sessions(),
             Slash::Diff => self.push(Cell::Error("/diff is not built yet".into())),
-            Slash::NotBuilt(name) => self.push(Cell::Error(format!("{name} is not built yet"))),
+            Slash::Compact => {
+                self.turn_started = Some(Instant::now());
+                self.push(Cell::Info(vec!["compacting the conversation…".into()]));
+                let _ = self.ops.send(Op::Compact);
+            }
+            Slash::Init | Slash::Mention => {}
             Slash::Unknown(name) => {
                 let known: Vec<&str> = crate::slash::COMMANDS.iter().map(|(n, _)| *n).collect();
                 self.push(Cell::Error(format!(

@@ -15,10 +15,14 @@ pub enum Slash {
     Resume,
     /// `/diff`.
     Diff,
+    /// `/compact`.
+    Compact,
+    /// `/init`.
+    Init,
+    /// `/mention`.
+    Mention,
     /// `/quit` or `/exit`.
     Quit,
-    /// A known command that is not built yet.
-    NotBuilt(&'static str),
     /// Anything else starting with `/`.
     Unknown(String),
 }
@@ -40,7 +44,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/diff",
         "git diff of the workspace, untracked files included",
     ),
-    ("/quit", "leave (also /exit)"),
+    ("/compact", "replace the conversation with its summary"),
+    (
+        "/init",
+        "have the model write an AGENTS.md for this project",
+    ),
+    ("/mention", "pick a file to mention (like typing @)"),
+    ("/quit", "leave"),
+    ("/exit", "leave"),
 ];
 
 /// Parses `text` when it is a slash command (one line starting with `/`).
@@ -64,9 +75,9 @@ pub fn parse(text: &str) -> Option<Slash> {
         "/resume" => Slash::Resume,
         "/diff" => Slash::Diff,
         "/quit" | "/exit" => Slash::Quit,
-        "/init" => Slash::NotBuilt("/init"),
-        "/compact" => Slash::NotBuilt("/compact"),
-        "/mention" => Slash::NotBuilt("/mention"),
+        "/init" => Slash::Init,
+        "/compact" => Slash::Compact,
+        "/mention" => Slash::Mention,
         other => Slash::Unknown(other.to_string()),
     })
 }

@@ -618,3 +618,66 @@ fn tui_works_at_40_columns() {
     }
     assert!(screen.contains("fake-model · read-only/none"), "{screen}");
 }
+
+#[test]
+fn tui_compact_replaces_the_history_with_the_summary_also_on_resume_and_automatically() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_text("noted: avocado")),
+        Reply::Sse(responses_text("SUMMARY-ONE: the word is avocado")),
+        Reply::Sse(responses_text("it was avocado")),
+        // The context (11 + 7 tokens) is past the limit: compacted first.
+        Reply::Sse(responses_text("SUMMARY-TWO: asked twice")),
+        Reply::Sse(responses_text("fourth answer")),
+        Reply::Sse(responses_text("after resume")),
+    ]);
+    configure(&w, &model, "model_auto_compact_token_limit = 15");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("remember the word avocado");
+    t.wait_for("noted: avocado");
+    t.type_line("/compact");
+    t.wait_for("context compacted");
+    t.wait_for("SUMMARY-ONE");
+    let asked = model.requests()[1].body.to_string();
+    assert!(
+        asked.contains("will be replaced by your summary"),
+        "{asked}"
+    );
+    assert!(asked.contains("remember the word avocado"), "{asked}");
+    t.type_line("which word?");
+    t.wait_for("it was avocado");
+    let body = model.requests()[2].body.to_string();
+    assert!(body.contains("SUMMARY-ONE"), "{body}");
+    assert!(!body.contains("remember the word avocado"), "{body}");
+    t.type_line("and now?");
+    t.wait_for("fourth answer");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 5);
+    assert!(requests[3]
+        .body
+        .to_string()
+        .contains("will be replaced by your summary"));
+    let body = requests[4].body.to_string();
+    assert!(
+        body.contains("SUMMARY-TWO") && body.contains("and now?"),
+        "{body}"
+    );
+    assert!(!body.contains("which word?"), "{body}");
+    t.type_line("/quit");
+    t.wait_exit();
+    drop(t);
+    let mut t = Tui::spawn(&w, &["resume", "--last"], &[]);
+    t.wait_for("SUMMARY-TWO");
+    t.type_line("still there?");
+    t.wait_for("after resume");
+    let body = model.requests()[5].body.to_string();
+    assert!(
+        body.contains("SUMMARY-TWO") && body.contains("and now?"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("which word?") && !body.contains("SUMMARY-ONE"),
+        "{body}"
+    );
+}
