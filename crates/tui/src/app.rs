@@ -3,6 +3,7 @@
 
 use crate::cells::{self, Cell, HeaderInfo};
 use crate::composer::{Composer, Outcome};
+use crate::popup::Popup;
 use crate::screen::Screen;
 use crate::slash::Slash;
 use crate::widgets::{self, Status};
@@ -41,6 +42,8 @@ pub enum AppEvent {
     Worker(WorkerEvent),
     /// SIGTERM, SIGHUP or SIGQUIT.
     Signal(i32),
+    /// The workspace's files, listed for `@` search.
+    Files(Vec<String>),
 }
 
 /// A modal in place of the composer.
@@ -90,6 +93,16 @@ pub struct App {
     started_once: bool,
     reasoning_shown: bool,
     notifications: Vec<String>,
+    /// Sends to the UI thread's own channel (background work reports here).
+    events: Sender<AppEvent>,
+    /// The popup under the composer, and its selected row.
+    popup: Option<Popup>,
+    popup_selected: usize,
+    /// The composer text the popup was dismissed for (Esc).
+    popup_dismissed: Option<String>,
+    /// The workspace's files once listed (`None`: not asked yet).
+    files: Option<Arc<Vec<String>>>,
+    files_listing: bool,
 }
 
 /// Runs the TUI.
@@ -138,7 +151,7 @@ pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
     let ops = worker::spawn(config.session.clone(), interrupt.clone(), move |e| {
         let _ = worker_tx.send(AppEvent::Worker(e));
     });
-    let mut app = App::new(config, ops, interrupt);
+    let mut app = App::new(config, ops, interrupt, tx.clone());
     let result = app.run_loop(&mut screen, &rx);
     let _ = app.ops.send(Op::Shutdown);
     let _ = screen.finish();
@@ -150,7 +163,12 @@ pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
 }
 
 impl App {
-    fn new(config: TuiConfig, ops: Sender<Op>, interrupt: Arc<Interrupt>) -> App {
+    fn new(
+        config: TuiConfig,
+        ops: Sender<Op>,
+        interrupt: Arc<Interrupt>,
+        events: Sender<AppEvent>,
+    ) -> App {
         let history = crate::history::load(&config.session.home);
         App {
             composer: Composer::new(history),
@@ -173,6 +191,12 @@ impl App {
             started_once: false,
             reasoning_shown: false,
             notifications: Vec::new(),
+            events,
+            popup: None,
+            popup_selected: 0,
+            popup_dismissed: None,
+            files: None,
+            files_listing: false,
             config,
         }
     }
@@ -246,7 +270,10 @@ impl App {
                     *selected = 0;
                 }
                 Some(_) => {}
-                None => self.composer.paste(&text),
+                None => {
+                    self.composer.paste(&text);
+                    self.refresh_popup();
+                }
             },
             AppEvent::Term(Event::Resize(c, r)) => screen.resize(c, r)?,
             AppEvent::Term(Event::FocusGained) => self.focused = true,
@@ -258,8 +285,92 @@ impl App {
                 self.quit = Some(128 + sig);
             }
             AppEvent::Worker(w) => self.worker(w),
+            AppEvent::Files(files) => {
+                self.files = Some(Arc::new(files));
+                self.files_listing = false;
+                self.refresh_popup();
+            }
         }
         Ok(())
+    }
+
+    /// Recomputes the popup from the composer's text.
+    fn refresh_popup(&mut self) {
+        let text = self.composer.text();
+        if self.popup_dismissed.as_deref() == Some(text) {
+            self.popup = None;
+            return;
+        }
+        self.popup_dismissed = None;
+        let popup = if let Some(c) = crate::popup::commands(text) {
+            Some(Popup::Commands(c))
+        } else if let Some((at, query)) = self.composer.mention() {
+            let matches = self.files.as_ref().map(|files| {
+                crate::files::search(files, query, 50)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            });
+            Some(Popup::Files { at, matches })
+        } else {
+            None
+        };
+        if matches!(popup, Some(Popup::Files { matches: None, .. })) && !self.files_listing {
+            self.files_listing = true;
+            let root = self.config.session.cwd.clone();
+            let tx = self.events.clone();
+            std::thread::spawn(move || {
+                let files = crate::files::list(&root, crate::files::MAX_FILES);
+                let _ = tx.send(AppEvent::Files(files));
+            });
+        }
+        if popup.as_ref().map(Popup::len) != self.popup.as_ref().map(Popup::len) {
+            self.popup_selected = 0;
+        }
+        self.popup = popup;
+        self.popup_selected = self
+            .popup_selected
+            .min(self.popup.as_ref().map_or(0, |p| p.len().saturating_sub(1)));
+    }
+
+    /// A key for the popup; `true` when it took the key.
+    fn popup_key(&mut self, key: &KeyEvent) -> bool {
+        let Some(popup) = self.popup.clone() else {
+            return false;
+        };
+        let n = popup.len();
+        match key.code {
+            KeyCode::Up => self.popup_selected = self.popup_selected.saturating_sub(1),
+            KeyCode::Down => {
+                self.popup_selected = (self.popup_selected + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::Esc => {
+                self.popup_dismissed = Some(self.composer.text().to_string());
+                self.popup = None;
+            }
+            KeyCode::Tab | KeyCode::Enter if n > 0 => match popup {
+                Popup::Commands(c) => {
+                    let name = c[self.popup_selected.min(n - 1)].0;
+                    if key.code == KeyCode::Enter {
+                        self.composer.set_text("");
+                        self.popup = None;
+                        self.submit(name.to_string());
+                    } else {
+                        self.composer.set_text(&format!("{name} "));
+                        self.refresh_popup();
+                    }
+                }
+                Popup::Files { at, matches } => {
+                    if let Some(path) = matches.and_then(|m| m.get(self.popup_selected).cloned()) {
+                        self.composer
+                            .replace_before_cursor(at, &crate::popup::file_insertion(&path));
+                    }
+                    self.refresh_popup();
+                }
+            },
+            _ => return false,
+        }
+        true
     }
 
     fn notify(&mut self, kind: NotificationKind, message: &str) {
@@ -551,9 +662,13 @@ impl App {
             _ => {}
         }
         self.quit_armed = None;
+        if self.popup_key(&key) {
+            return Ok(());
+        }
         if let Outcome::Submit(text) = self.composer.key(key) {
             self.submit(text);
         }
+        self.refresh_popup();
         Ok(())
     }
 
@@ -768,7 +883,11 @@ impl App {
                 self.push(Cell::Info(vec!["compacting the conversation…".into()]));
                 let _ = self.ops.send(Op::Compact);
             }
-            Slash::Init | Slash::Mention => {}
+            Slash::Mention => {
+                self.composer.insert_text("@");
+                self.refresh_popup();
+            }
+            Slash::Init => {}
             Slash::Unknown(name) => {
                 let known: Vec<&str> = crate::slash::COMMANDS.iter().map(|(n, _)| *n).collect();
                 self.push(Cell::Error(format!(
@@ -970,9 +1089,14 @@ impl App {
         let max_rows = usize::from(screen.rows().saturating_sub(1)).max(3);
         let status = widgets::status_line(&self.status(), width);
         let modal = self.modal_lines(max_rows.saturating_sub(2));
+        let popup = match (&modal, &self.popup) {
+            (None, Some(p)) => crate::popup::lines(p, self.popup_selected),
+            _ => Vec::new(),
+        };
+        let popup_rows = u16::try_from(popup.len()).unwrap_or(0);
         let bottom_rows = match &modal {
             Some(lines) => line_count(lines, width),
-            None => self.composer.height(width),
+            None => self.composer.height(width) + popup_rows,
         };
         let live = self.live_lines();
         let mut live_rows = line_count(&live, width);
@@ -998,7 +1122,20 @@ impl App {
                     widgets::render_lines(lines, bottom, buf);
                     None
                 }
-                None => Some(composer.render(bottom, buf, "Ask cordon to do anything")),
+                None => {
+                    let composer_area = Rect {
+                        height: bottom.height.saturating_sub(popup_rows),
+                        ..bottom
+                    };
+                    let cursor = composer.render(composer_area, buf, "Ask cordon to do anything");
+                    for (i, line) in popup.iter().enumerate() {
+                        let y = composer_area.bottom() + u16::try_from(i).unwrap_or(0);
+                        if y < bottom.bottom() {
+                            buf.set_line(bottom.x, y, line, bottom.width);
+                        }
+                    }
+                    Some(cursor)
+                }
             }
         })?;
         Ok(())

@@ -681,3 +681,66 @@ fn tui_compact_replaces_the_history_with_the_summary_also_on_resume_and_automati
         "{body}"
     );
 }
+
+#[test]
+fn tui_slash_popup_filters_as_typed_and_enter_runs_the_choice() {
+    let w = World::new();
+    let model = FakeModel::start(vec![]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.send("/");
+    let all = t.wait_for("/compact");
+    assert!(all.contains("/status") && all.contains("/diff"), "{all}");
+    t.send("st");
+    let screen = t.wait_until("only /status left", |s| !s.contains("/compact"));
+    assert!(
+        screen.contains("session, model, sandbox, network, approvals, tokens"),
+        "{screen}"
+    );
+    assert!(!screen.contains("/diff"), "{screen}");
+    t.send("\r");
+    t.wait_for("sandbox:    read-only");
+}
+
+#[test]
+fn tui_at_searches_files_respecting_gitignore_and_inserts_the_path() {
+    let w = World::new();
+    for f in ["src/main.rs", "src/lib.rs", "target/debug/main_build.rs"] {
+        let p = w.work().join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "x").unwrap();
+    }
+    std::fs::write(w.work().join(".gitignore"), "target/\n").unwrap();
+    let model = FakeModel::start(vec![Reply::Sse(responses_text("looked"))]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    for c in "see @mainrs".chars() {
+        t.send(&c.to_string());
+    }
+    let screen = t.wait_for("▸ src/main.rs");
+    assert!(!screen.contains("main_build"), "gitignored: {screen}");
+    t.send("\t");
+    t.wait_for("› see src/main.rs");
+    t.send("\r");
+    t.wait_for("looked");
+    let body = model.requests()[0].body.to_string();
+    assert!(body.contains("see src/main.rs"), "{body}");
+    // /mention opens the same picker.
+    t.type_line("/mention");
+    t.wait_for("› @");
+    for c in "lib".chars() {
+        t.send(&c.to_string());
+    }
+    t.wait_for("▸ src/lib.rs");
+    t.send("\r");
+    t.wait_until("the path inserted, the popup closed", |s| {
+        s.contains("› src/lib.rs") && !s.contains("▸")
+    });
+    assert_eq!(
+        model.requests().len(),
+        1,
+        "Enter chose the file, sent nothing"
+    );
+}
