@@ -44,6 +44,14 @@ pub enum AppEvent {
     Signal(i32),
     /// The workspace's files, listed for `@` search.
     Files(Vec<String>),
+    /// `/diff`'s text, or why there is none.
+    Diff(Result<String, String>),
+}
+
+/// A pager on the alternate screen, drawn through its own terminal.
+struct PagerView {
+    pager: crate::pager::Pager,
+    terminal: ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
 }
 
 /// A modal in place of the composer.
@@ -103,6 +111,9 @@ pub struct App {
     /// The workspace's files once listed (`None`: not asked yet).
     files: Option<Arc<Vec<String>>>,
     files_listing: bool,
+    /// Every cell so far, for the transcript pager (Ctrl+T).
+    transcript: Vec<Cell>,
+    pager: Option<PagerView>,
 }
 
 /// Runs the TUI.
@@ -153,6 +164,9 @@ pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
     });
     let mut app = App::new(config, ops, interrupt, tx.clone());
     let result = app.run_loop(&mut screen, &rx);
+    if app.pager.is_some() {
+        app.close_pager(&mut screen);
+    }
     let _ = app.ops.send(Op::Shutdown);
     let _ = screen.finish();
     term::restore();
@@ -197,6 +211,8 @@ impl App {
             popup_dismissed: None,
             files: None,
             files_listing: false,
+            transcript: Vec::new(),
+            pager: None,
             config,
         }
     }
@@ -249,6 +265,65 @@ impl App {
 
     fn push(&mut self, cell: Cell) {
         self.pending.extend(cell.lines());
+        self.transcript.push(cell);
+    }
+
+    /// Opens a pager on the alternate screen (the inline view stays on the
+    /// main screen, untouched, until it closes).
+    fn open_pager(&mut self, title: &str, lines: Vec<Line<'static>>, at_end: bool) {
+        let mut out = std::io::stdout();
+        if !term::on_alternate_screen() {
+            term::set_pager(true);
+            let _ = crossterm::execute!(out, crossterm::terminal::EnterAlternateScreen);
+        }
+        let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+        match ratatui::Terminal::new(backend) {
+            Ok(mut terminal) => {
+                let _ = terminal.clear();
+                self.pager = Some(PagerView {
+                    pager: crate::pager::Pager::new(title, lines, at_end),
+                    terminal,
+                });
+            }
+            Err(e) => {
+                self.leave_pager_screen();
+                self.push(Cell::Error(format!("cannot open the pager: {e}")));
+            }
+        }
+    }
+
+    fn leave_pager_screen(&mut self) {
+        let mut out = std::io::stdout();
+        if term::on_alternate_screen() {
+            let _ = crossterm::execute!(
+                out,
+                crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+            );
+        } else {
+            term::set_pager(false);
+            let _ = crossterm::execute!(out, crossterm::terminal::LeaveAlternateScreen);
+        }
+    }
+
+    fn close_pager(&mut self, screen: &mut Screen<std::io::Stdout>) {
+        self.pager = None;
+        self.leave_pager_screen();
+        screen.invalidate();
+    }
+
+    fn open_transcript(&mut self) {
+        let lines: Vec<Line<'static>> = self
+            .transcript
+            .iter()
+            .flat_map(Cell::transcript_lines)
+            .chain(
+                (!self.stream.is_empty())
+                    .then(|| markdown::render(&cells::clean(&self.stream)))
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect();
+        self.open_pager("Transcript", lines, true);
     }
 
     fn handle(
@@ -257,6 +332,13 @@ impl App {
         screen: &mut Screen<std::io::Stdout>,
     ) -> Result<(), TuiError> {
         match event {
+            AppEvent::Term(Event::Key(key)) if self.pager.is_some() => {
+                let open = key.kind == KeyEventKind::Release
+                    || self.pager.as_mut().is_some_and(|p| p.pager.key(&key));
+                if !open {
+                    self.close_pager(screen);
+                }
+            }
             AppEvent::Term(Event::Key(key)) => {
                 if key.kind != KeyEventKind::Release {
                     self.key(key, screen)?;
@@ -275,7 +357,13 @@ impl App {
                     self.refresh_popup();
                 }
             },
-            AppEvent::Term(Event::Resize(c, r)) => screen.resize(c, r)?,
+            AppEvent::Term(Event::Resize(c, r)) => {
+                screen.resize(c, r)?;
+                if let Some(p) = self.pager.as_mut() {
+                    let _ = p.terminal.autoresize();
+                    let _ = p.terminal.clear();
+                }
+            }
             AppEvent::Term(Event::FocusGained) => self.focused = true,
             AppEvent::Term(Event::FocusLost) => self.focused = false,
             AppEvent::Term(_) => {}
@@ -285,6 +373,14 @@ impl App {
                 self.quit = Some(128 + sig);
             }
             AppEvent::Worker(w) => self.worker(w),
+            AppEvent::Diff(Ok(text)) if text.trim().is_empty() => self.push(Cell::Info(vec![
+                "/diff: no changes (and no untracked files)".into(),
+            ])),
+            AppEvent::Diff(Ok(text)) => {
+                let lines = crate::pager::diff_lines(&text);
+                self.open_pager("git diff", lines, false);
+            }
+            AppEvent::Diff(Err(e)) => self.push(Cell::Error(format!("/diff: {e}"))),
             AppEvent::Files(files) => {
                 self.files = Some(Arc::new(files));
                 self.files_listing = false;
@@ -646,6 +742,10 @@ impl App {
                 self.quit = Some(0);
                 return Ok(());
             }
+            KeyCode::Char('t') if ctrl => {
+                self.open_transcript();
+                return Ok(());
+            }
             KeyCode::Char('l') if ctrl => {
                 screen.resize(screen.cols(), screen.rows())?;
                 return Ok(());
@@ -877,7 +977,22 @@ impl App {
                 self.start(None);
             }
             Slash::Resume => self.open_sessions(),
-            Slash::Diff => self.push(Cell::Error("/diff is not built yet".into())),
+            Slash::Diff => {
+                let cwd = self.config.session.cwd.clone();
+                let roots: Vec<std::path::PathBuf> = self
+                    .info
+                    .as_ref()
+                    .map(|i| &i.policy)
+                    .unwrap_or(&self.config.session.policy)
+                    .writable_roots
+                    .iter()
+                    .map(|r| r.root.clone())
+                    .collect();
+                let tx = self.events.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send(AppEvent::Diff(crate::diff::workspace_diff(&cwd, &roots)));
+                });
+            }
             Slash::Compact => {
                 self.turn_started = Some(Instant::now());
                 self.push(Cell::Info(vec!["compacting the conversation…".into()]));
@@ -1082,6 +1197,15 @@ impl App {
         for n in std::mem::take(&mut self.notifications) {
             let mut out = std::io::stdout();
             out.write_all(n.as_bytes())?;
+        }
+        if let Some(view) = self.pager.as_mut() {
+            // New cells wait for the main screen.
+            let pager = &mut view.pager;
+            view.terminal.draw(|f| {
+                let area = f.area();
+                pager.render(area, f.buffer_mut());
+            })?;
+            return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
         screen.insert_lines(&pending)?;

@@ -124,6 +124,16 @@ fn dim(text: impl Into<String>) -> Span<'static> {
 impl Cell {
     /// The cell's lines, a blank line first to set it off.
     pub fn lines(&self) -> Vec<Line<'static>> {
+        self.render(false)
+    }
+
+    /// The cell's lines for the transcript pager: a command's whole
+    /// output and a patch's whole diff.
+    pub fn transcript_lines(&self) -> Vec<Line<'static>> {
+        self.render(true)
+    }
+
+    fn render(&self, full: bool) -> Vec<Line<'static>> {
         let mut out = vec![Line::default()];
         match self {
             Cell::Header(h) => {
@@ -171,12 +181,24 @@ impl Cell {
                 exit_code,
                 duration,
                 declined,
-            } => command_lines(&mut out, command, output, *exit_code, *duration, *declined),
+            } => command_lines(
+                &mut out,
+                command,
+                output,
+                (*exit_code, *duration, *declined),
+                full,
+            ),
             Cell::Patch {
                 files,
                 applied,
                 error,
-            } => patch_lines(&mut out, files, *applied, error.as_deref(), DIFF_LINES),
+            } => patch_lines(
+                &mut out,
+                files,
+                *applied,
+                error.as_deref(),
+                if full { usize::MAX } else { DIFF_LINES },
+            ),
             Cell::Plan(steps) => {
                 out.push(Line::from(vec!["• ".bold(), "Updated plan".bold()]));
                 for (step, status) in steps {
@@ -218,9 +240,8 @@ fn command_lines(
     out: &mut Vec<Line<'static>>,
     command: &str,
     output: &str,
-    exit_code: Option<i32>,
-    duration: Option<Duration>,
-    declined: bool,
+    (exit_code, duration, declined): (Option<i32>, Option<Duration>, bool),
+    full: bool,
 ) {
     let ok = exit_code == Some(0) && !declined;
     let bullet = if ok {
@@ -237,7 +258,7 @@ fn command_lines(
     let body = clean(output);
     let lines: Vec<&str> = body.lines().collect();
     let shown = |l: &str| Line::from(dim(format!("    {l}")));
-    if lines.len() <= OUTPUT_HEAD + OUTPUT_TAIL + 1 {
+    if full || lines.len() <= OUTPUT_HEAD + OUTPUT_TAIL + 1 {
         out.extend(lines.iter().map(|l| shown(l)));
     } else {
         out.extend(lines[..OUTPUT_HEAD].iter().map(|l| shown(l)));

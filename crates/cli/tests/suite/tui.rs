@@ -744,3 +744,84 @@ fn tui_at_searches_files_respecting_gitignore_and_inserts_the_path() {
         "Enter chose the file, sent nothing"
     );
 }
+
+#[test]
+fn tui_ctrl_t_shows_the_whole_transcript_on_the_alternate_screen_and_q_returns() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["sh", "-c", "for i in $(seq 1 40); do echo out-$i; done"]}),
+        )),
+        Reply::Sse(responses_text("counted")),
+    ]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("count");
+    let inline = t.wait_for("counted");
+    assert!(inline.contains("… +30 lines"), "{inline}");
+    assert!(!inline.contains("out-20\n"), "{inline}");
+    t.send("\x14");
+    let pager = t.wait_for("q or Esc to return");
+    assert!(t.parser.lock().unwrap().screen().alternate_screen());
+    assert!(
+        pager.contains("out-20\n") && pager.contains("out-40"),
+        "{pager}"
+    );
+    assert!(!pager.contains("… +30 lines"), "{pager}");
+    t.send("q");
+    let back = t.wait_until("the inline view", |s| !s.contains("q or Esc to return"));
+    assert!(!t.parser.lock().unwrap().screen().alternate_screen());
+    assert!(
+        back.contains("… +30 lines") && back.contains("counted"),
+        "{back}"
+    );
+    // Still usable.
+    t.type_line("/status");
+    t.wait_for("sandbox:    read-only");
+}
+
+#[test]
+fn tui_diff_shows_changes_and_untracked_files_in_the_pager() {
+    let w = World::new();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(w.work())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    std::fs::write(w.work().join("tracked.txt"), "old line\n").unwrap();
+    git(&["add", "tracked.txt"]);
+    git(&["commit", "-qm", "one"]);
+    std::fs::write(w.work().join("tracked.txt"), "new line\n").unwrap();
+    std::fs::write(w.work().join("fresh.txt"), "brand new\n").unwrap();
+    let model = FakeModel::start(vec![]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("/diff");
+    let pager = t.wait_for("q or Esc to return");
+    for shown in ["-old line", "+new line", "+++ b/fresh.txt", "+brand new"] {
+        assert!(pager.contains(shown), "{shown}: {pager}");
+    }
+    t.send("\x1b");
+    t.wait_until("back", |s| !s.contains("q or Esc to return"));
+    t.wait_for("Ask cordon to do anything");
+}
