@@ -1002,7 +1002,17 @@ impl App {
                 self.composer.insert_text("@");
                 self.refresh_popup();
             }
-            Slash::Init => {}
+            Slash::Init => {
+                let existing = self.config.session.cwd.join("AGENTS.md");
+                if std::fs::symlink_metadata(&existing).is_ok() {
+                    self.push(Cell::Info(vec![format!(
+                        "/init: {} already exists; nothing asked (edit it, or remove it and run /init again)",
+                        existing.display()
+                    )]));
+                } else {
+                    self.submit(crate::slash::INIT_PROMPT.to_string());
+                }
+            }
             Slash::Unknown(name) => {
                 let known: Vec<&str> = crate::slash::COMMANDS.iter().map(|(n, _)| *n).collect();
                 self.push(Cell::Error(format!(

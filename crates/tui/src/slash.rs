@@ -27,6 +27,9 @@ pub enum Slash {
     Unknown(String),
 }
 
+/// What `/init` submits as a turn.
+pub const INIT_PROMPT: &str = "Write an AGENTS.md file at the root of this repository for coding agents who will work on it after you. Look around first (the layout, build files, README, CI configuration, a few source files). Then write, concisely and only what is true of this project: what it is; the layout (which directory holds what); how to build, run the tests (a single test too), lint and format; the code style and naming the code follows; how commits and pull requests are written here (from the history); anything surprising an agent must know (generated files, slow tests, required services). Use short sections with bullet points and exact commands. Create the file with apply_patch; do not change anything else.";
+
 /// Every command, with a line of help.
 pub const COMMANDS: &[(&str, &str)] = &[
     (

@@ -825,3 +825,35 @@ fn tui_diff_shows_changes_and_untracked_files_in_the_pager() {
     t.wait_until("back", |s| !s.contains("q or Esc to return"));
     t.wait_for("Ask cordon to do anything");
 }
+
+#[test]
+fn tui_init_asks_the_model_to_write_agents_md_unless_there_is_one() {
+    let w = World::new();
+    let patch =
+        "*** Begin Patch\n*** Add File: AGENTS.md\n+# Agents\n+Run `make test`.\n*** End Patch\n";
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "p1",
+            "apply_patch",
+            &json!({"input": patch}),
+        )),
+        Reply::Sse(responses_text("wrote AGENTS.md")),
+    ]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &["-s", "workspace-write"], &[]);
+    ready(&t);
+    t.type_line("/init");
+    t.wait_for("wrote AGENTS.md");
+    let body = model.requests()[0].body.to_string();
+    assert!(
+        body.contains("Write an AGENTS.md file at the root of this repository"),
+        "{body}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.work().join("AGENTS.md")).unwrap(),
+        "# Agents\nRun `make test`.\n"
+    );
+    t.type_line("/init");
+    t.wait_for("already exists; nothing asked");
+    assert_eq!(model.requests().len(), 2, "no new request");
+}
