@@ -162,6 +162,7 @@ impl Session {
             approver,
             on_approval,
             remembered: Remembered::default(),
+            session_domains: Vec::new(),
         };
         let wire = match config.provider.wire_api {
             cordon_config::WireApi::Responses => WireApi::Responses,
@@ -244,6 +245,27 @@ impl Session {
     pub fn set_permissions(&mut self, policy: SandboxPolicy, approval: ApprovalPolicy) {
         self.tools.policy = policy;
         self.tools.approval = approval;
+    }
+
+    /// Allows `host` through the proxy for this session's later commands
+    /// (each sandboxed run under `--network proxy` gets
+    /// `--allow-domain=HOST`); what the approval choice `h` does after the
+    /// proxy refused a host. Only a plain host name or address is taken.
+    pub fn allow_domain(&mut self, host: &str) -> Result<(), String> {
+        if !crate::runner::is_plain_host(host) {
+            return Err(format!(
+                "{host:?} is not a plain host name or address (patterns are for the config file)"
+            ));
+        }
+        if !self.tools.session_domains.iter().any(|h| h == host) {
+            self.tools.session_domains.push(host.to_string());
+        }
+        Ok(())
+    }
+
+    /// Hosts allowed for this session after the proxy refused them.
+    pub fn session_domains(&self) -> &[String] {
+        &self.tools.session_domains
     }
 
     /// Tokens used by this session's turns in this process.
