@@ -609,6 +609,7 @@ impl App {
                         .iter()
                         .position(|r| r.call_id == call_id)
                         .map(|i| self.running.remove(i).started);
+                    let denials = cordon_core::runner::proxy_denials(&output);
                     self.push(Cell::Command {
                         command,
                         output: if declined {
@@ -620,6 +621,9 @@ impl App {
                         duration: started.map(|s| s.elapsed()),
                         declined,
                     });
+                    if !denials.is_empty() {
+                        self.push(Cell::ProxyDenied(denials));
+                    }
                 }
                 ToolDetail::Patch { changes, applied } => {
                     let files = self
@@ -784,24 +788,26 @@ impl App {
                 reply,
                 mut selected,
             } => {
+                let options: Vec<ApprovalDecision> = widgets::approval_options(&request)
+                    .into_iter()
+                    .map(|(_, d)| d)
+                    .collect();
+                let offered = |d: ApprovalDecision| options.contains(&d).then_some(d);
                 let decision = match key.code {
                     _ if ctrl_c => Some(ApprovalDecision::Abort),
-                    KeyCode::Char('y') => Some(ApprovalDecision::Approve),
-                    KeyCode::Char('a') => Some(ApprovalDecision::ApproveForSession),
+                    KeyCode::Char('y') => offered(ApprovalDecision::Approve),
+                    KeyCode::Char('a') => offered(ApprovalDecision::ApproveForSession),
+                    KeyCode::Char('h') => offered(ApprovalDecision::AllowDomainsForSession),
                     KeyCode::Char('n') | KeyCode::Esc => Some(ApprovalDecision::Abort),
                     KeyCode::Up => {
                         selected = selected.saturating_sub(1);
                         None
                     }
                     KeyCode::Down => {
-                        selected = (selected + 1).min(2);
+                        selected = (selected + 1).min(options.len().saturating_sub(1));
                         None
                     }
-                    KeyCode::Enter => Some(match selected {
-                        0 => ApprovalDecision::Approve,
-                        1 => ApprovalDecision::ApproveForSession,
-                        _ => ApprovalDecision::Abort,
-                    }),
+                    KeyCode::Enter => options.get(selected).copied(),
                     _ => None,
                 };
                 match decision {
@@ -821,6 +827,16 @@ impl App {
                             ApprovalDecision::ApproveForSession => {
                                 format!("✔ approved for this session: {what}")
                             }
+                            ApprovalDecision::AllowDomainsForSession => match &request.reason {
+                                cordon_core::approval::ApprovalReason::ProxyDenied {
+                                    hosts,
+                                    ..
+                                } => format!(
+                                    "✔ allowed {} for this session; running it again: {what}",
+                                    hosts.join(", ")
+                                ),
+                                _ => format!("✔ {what}"),
+                            },
                             ApprovalDecision::Deny | ApprovalDecision::Abort => {
                                 format!("✗ declined: {what}")
                             }
@@ -1074,6 +1090,12 @@ impl App {
             out.push(format!(
                 "domains:    {}",
                 self.config.domain_rules.join(", ")
+            ));
+        }
+        if !i.session_domains.is_empty() {
+            out.push(format!(
+                "allowed for this session: {}",
+                i.session_domains.join(", ")
             ));
         }
         out.push(format!("approval:   {}", i.approval));

@@ -95,6 +95,9 @@ pub enum Cell {
     },
     /// `update_plan`.
     Plan(Vec<(String, StepStatus)>),
+    /// cordon's proxy refused hosts to a command: each with the config
+    /// line and flag that would allow it.
+    ProxyDenied(Vec<cordon_core::runner::ProxyDenial>),
     /// Something went wrong.
     Error(String),
     /// A notice (dimmed lines).
@@ -220,6 +223,7 @@ impl Cell {
                     out.push(line);
                 }
             }
+            Cell::ProxyDenied(denials) => proxy_denial_lines(&mut out, denials),
             Cell::Error(text) => {
                 for (i, l) in clean(text).lines().enumerate() {
                     let prefix = if i == 0 { "■ " } else { "  " };
@@ -233,6 +237,37 @@ impl Cell {
             }
         }
         out
+    }
+}
+
+fn proxy_denial_lines(out: &mut Vec<Line<'static>>, denials: &[cordon_core::runner::ProxyDenial]) {
+    for d in denials {
+        let host = clean(&d.host);
+        out.push(Line::from(vec![
+            "■ ".red(),
+            format!(
+                "the proxy refused {host}:{} ({})",
+                d.port,
+                clean(&d.reasons.join(", "))
+            )
+            .red(),
+        ]));
+        if d.allowable() {
+            out.push(Line::from(dim(
+                "  to allow it, in config.toml (or a profile):".to_string(),
+            )));
+            out.push(Line::from(Span::raw("    [network.domains]")));
+            out.push(Line::from(Span::raw(format!("    \"{host}\" = \"allow\""))));
+            out.push(Line::from(vec![
+                dim("  or for one run: "),
+                Span::raw(format!("--allow-domain {host}")),
+            ]));
+        } else if d.reasons.iter().any(|r| r == "denied") {
+            out.push(Line::from(dim(
+                "  a deny rule in [network.domains] or --deny-domain matched (deny wins)"
+                    .to_string(),
+            )));
+        }
     }
 }
 

@@ -49,6 +49,8 @@ pub struct SessionInfo {
     pub usage: Usage,
     /// Tokens in the context after the last model request.
     pub context_tokens: Option<u64>,
+    /// Hosts allowed for this session after the proxy refused them.
+    pub session_domains: Vec<String>,
     /// AGENTS.md files read for the instructions.
     pub agents_files: Vec<PathBuf>,
     /// Why the session file stopped being written, if it did.
@@ -98,6 +100,7 @@ fn info(session: &Session, home: &std::path::Path) -> SessionInfo {
         approval: session.approval(),
         usage: session.usage(),
         context_tokens: session.context_tokens(),
+        session_domains: session.session_domains().to_vec(),
         agents_files: cordon_core::instructions::agents_files(Some(home), session.cwd()),
         rollout_error: session.rollout_error().map(str::to_string),
     }

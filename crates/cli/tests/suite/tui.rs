@@ -857,3 +857,109 @@ fn tui_init_asks_the_model_to_write_agents_md_unless_there_is_one() {
     t.wait_for("already exists; nothing asked");
     assert_eq!(model.requests().len(), 2, "no new request");
 }
+
+/// An HTTP server on `ip` answering `hello`; counts the requests.
+fn http_hello(ip: std::net::IpAddr) -> (std::net::SocketAddr, Arc<Mutex<usize>>) {
+    let l = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    let hits = Arc::new(Mutex::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).map(|n| n == 1).unwrap_or(false)
+            {
+                head.push(byte[0]);
+            }
+            *counted.lock().unwrap() += 1;
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+            );
+        }
+    });
+    (addr, hits)
+}
+
+#[test]
+fn tui_a_host_the_proxy_refused_is_allowed_for_the_session_with_h_and_the_rerun_succeeds() {
+    let w = World::new();
+    // This machine's own address (the proxy refuses loopback targets),
+    // allowed by nothing until the user presses h.
+    let ip = super::common::own_addresses()
+        .into_iter()
+        .find(std::net::IpAddr::is_ipv4)
+        .expect("no non-loopback IPv4 address on this machine");
+    let (server, hits) = http_hello(ip);
+    let fetch = |call: &str, url: &str| {
+        Reply::Sse(responses_call(
+            call,
+            "shell",
+            &json!({"command": ["curl", "-sS", "--fail", "--max-time", "10", url]}),
+        ))
+    };
+    let url = format!("http://{server}/");
+    let model = FakeModel::start(vec![
+        fetch("c1", &url),
+        Reply::Sse(responses_text("fetched")),
+        fetch("c2", &url),
+        Reply::Sse(responses_text("fetched again")),
+        fetch("c3", "http://127.0.0.1:9/"),
+    ]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &["--network", "proxy"], &[]);
+    ready(&t);
+    t.type_line("fetch it");
+    let modal = t.wait_for(&format!("allow {ip} for this session and rerun (h)"));
+    assert!(modal.contains(&format!("refused: {server}")), "{modal}");
+    assert!(
+        modal.contains("Yes, run it again without the sandbox (y)"),
+        "{modal}"
+    );
+    assert_eq!(
+        *hits.lock().unwrap(),
+        0,
+        "the proxy refused it: never reached"
+    );
+    t.send("h");
+    t.wait_for("fetched");
+    assert_eq!(*hits.lock().unwrap(), 1, "the rerun reached the server");
+    let body = model.requests()[1].body.to_string();
+    assert!(body.contains("hello"), "{body}");
+    assert!(
+        body.contains("the user allowed it for this session"),
+        "{body}"
+    );
+    // Later commands get the host without asking.
+    t.type_line("again");
+    t.wait_for("fetched again");
+    assert_eq!(*hits.lock().unwrap(), 2);
+    let body = &model.requests()[3].body;
+    let second = body["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "function_call_output" && i["call_id"] == "c2")
+        .unwrap()["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        second.contains("hello") && !second.contains("proxy refused"),
+        "{second}"
+    );
+    t.type_line("/status");
+    t.wait_for(&format!("allowed for this session: {ip}"));
+    // Another refused host, declined: the denial cell names the config line.
+    t.type_line("loopback");
+    t.wait_for("allow 127.0.0.1 for this session and rerun (h)");
+    t.send("n");
+    let screen = t.wait_for("the proxy refused 127.0.0.1:9");
+    for shown in [
+        "[network.domains]",
+        "\"127.0.0.1\" = \"allow\"",
+        "--allow-domain 127.0.0.1",
+    ] {
+        assert!(screen.contains(shown), "{shown}: {screen}");
+    }
+}
