@@ -114,6 +114,8 @@ pub struct App {
     /// Every cell so far, for the transcript pager (Ctrl+T).
     transcript: Vec<Cell>,
     pager: Option<PagerView>,
+    /// Terminal sequences, or a Windows toast under WSL.
+    notifier: crate::notify::Notifier,
 }
 
 /// Runs the TUI.
@@ -163,6 +165,17 @@ pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
         let _ = worker_tx.send(AppEvent::Worker(e));
     });
     let mut app = App::new(config, ops, interrupt, tx.clone());
+    if app.config.notifications.is_some() {
+        let roots: Vec<std::path::PathBuf> = app
+            .config
+            .session
+            .policy
+            .writable_roots
+            .iter()
+            .map(|r| r.root.clone())
+            .collect();
+        app.notifier = crate::notify::for_this_process(&app.config.session.cwd, &roots);
+    }
     let result = app.run_loop(&mut screen, &rx);
     if app.pager.is_some() {
         app.close_pager(&mut screen);
@@ -213,6 +226,7 @@ impl App {
             files_listing: false,
             transcript: Vec::new(),
             pager: None,
+            notifier: crate::notify::Notifier::Terminal,
             config,
         }
     }
@@ -476,8 +490,14 @@ impl App {
             .as_ref()
             .is_some_and(|n| n.wants(kind));
         if wanted && !self.focused {
-            self.notifications
-                .push(crate::notify::for_this_terminal(message));
+            match &self.notifier {
+                crate::notify::Notifier::Terminal => self
+                    .notifications
+                    .push(crate::notify::for_this_terminal(message)),
+                crate::notify::Notifier::WslToast(powershell) => {
+                    crate::notify::toast(powershell, message)
+                }
+            }
         }
     }
 
