@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 const QUIT_WINDOW: Duration = Duration::from_secs(2);
 /// Most rows of the streaming answer shown in the viewport.
 const LIVE_ROWS: usize = 10;
+/// Most bytes of one command's output kept for the transcript pager.
+const TRANSCRIPT_OUTPUT: usize = 64 * 1024;
 
 /// Everything that reaches the UI thread.
 #[derive(Debug)]
@@ -116,6 +118,9 @@ pub struct App {
     pager: Option<PagerView>,
     /// Terminal sequences, or a Windows toast under WSL.
     notifier: crate::notify::Notifier,
+    /// Microseconds from events to their frame on screen, for frames
+    /// drawn while a turn runs; kept only with `CORDON_TUI_FRAME_STATS`.
+    frame_times: Option<Vec<u32>>,
 }
 
 /// Runs the TUI.
@@ -176,7 +181,21 @@ pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
             .collect();
         app.notifier = crate::notify::for_this_process(&app.config.session.cwd, &roots);
     }
+    let stats = std::env::var_os("CORDON_TUI_FRAME_STATS").filter(|p| !p.is_empty());
+    if stats.is_some() {
+        app.frame_times = Some(Vec::new());
+    }
     let result = app.run_loop(&mut screen, &rx);
+    if let (Some(path), Some(times)) = (stats, app.frame_times.take()) {
+        // For benches/tui_bench.sh: one frame's microseconds per line.
+        let text: String = times.iter().map(|t| format!("{t}\n")).collect();
+        if let Err(e) = std::fs::write(&path, text) {
+            log::warn!(
+                "cannot write frame stats to {}: {e}",
+                path.to_string_lossy()
+            );
+        }
+    }
     if app.pager.is_some() {
         app.close_pager(&mut screen);
     }
@@ -227,6 +246,7 @@ impl App {
             transcript: Vec::new(),
             pager: None,
             notifier: crate::notify::Notifier::Terminal,
+            frame_times: None,
             config,
         }
     }
@@ -244,8 +264,15 @@ impl App {
             StartWith::Resume(r) => self.start(Some(r)),
             StartWith::Picker => self.open_sessions(),
         }
+        // When events arrived: a frame lasts from then until drawn.
+        let mut since: Option<Instant> = None;
         loop {
             self.draw(screen)?;
+            if let (Some(t), Some(times)) = (since.take(), self.frame_times.as_mut()) {
+                if self.turn_started.is_some() {
+                    times.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                }
+            }
             if let Some(code) = self.quit {
                 return Ok(code);
             }
@@ -255,7 +282,10 @@ impl App {
                 Duration::from_secs(1)
             };
             match rx.recv_timeout(timeout) {
-                Ok(e) => self.handle(e, screen)?,
+                Ok(e) => {
+                    since = Some(Instant::now());
+                    self.handle(e, screen)?
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Ok(1),
             }
@@ -277,8 +307,13 @@ impl App {
         let _ = self.ops.send(Op::Start(resume));
     }
 
-    fn push(&mut self, cell: Cell) {
+    fn push(&mut self, mut cell: Cell) {
         self.pending.extend(cell.lines());
+        if let Cell::Command { output, .. } = &mut cell {
+            // A long session with large outputs must not grow without
+            // bound: the transcript keeps each output's head and tail.
+            *output = cells::cap_middle(output, TRANSCRIPT_OUTPUT);
+        }
         self.transcript.push(cell);
     }
 
