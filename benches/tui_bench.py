@@ -12,7 +12,7 @@ terminal would.
 import http.server, json, os, pty, select, sys, tempfile, threading, time, struct, fcntl, termios
 
 cordon, turns = sys.argv[1], int(sys.argv[2])
-ANSWER = ("Here is a **paragraph** with `code` and words. " * 40 + "\n\n- item one\n- item two\n\n```rust\nfn main() {}\n```\n\n") * 5 + "END-OF-ANSWER"
+ANSWER = ("Here is a **paragraph** with `code` and words. " * 40 + "\n\n- item one\n- item two\n\n```rust\nfn main() {}\n```\n\n") * 5
 server_time = []
 PACED = 5
 TOKENS_PER_S = 2000
@@ -25,6 +25,10 @@ class H(http.server.BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
         last = body["input"][-1]
         prompt = last["content"][0]["text"] if last.get("type") == "message" else ""
+        # Each answer ends with a marker naming its prompt, so the client
+        # waits for this answer, not an earlier one drawn again.
+        users = [i for i in body["input"] if i.get("role") == "user"]
+        marker = "END-OF-" + users[-1]["content"][0]["text"].replace(" ", "-")
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -40,7 +44,7 @@ class H(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n"); self.wfile.flush()
             server_time.append(time.perf_counter() - t0)
             return
-        words = ANSWER.split(" ")
+        words = (ANSWER + marker).split(" ")
         paced = prompt.startswith("paced")
         step = 8
         for i in range(0, len(words), step):
@@ -105,10 +109,13 @@ for i in range(200):
 os.write(fd, b"\x15")  # Ctrl+U
 stream_wall = []
 for i in range(PACED):
+    # The previous turn ends (its answer committed) before the next starts.
+    time.sleep(0.2)
+    pump(0.05)
     buf.clear()
     t = time.perf_counter()
     os.write(fd, f"paced {i}\r".encode())
-    stream_wall.append(wait_for(b"END-OF-ANSWER") - t)
+    stream_wall.append(wait_for(f"END-OF-paced-{i}".encode()) - t)
 # Frames so far are the paced turns' (cordon records frames during turns).
 os.write(fd, b"/quit\r")
 os.waitpid(pid, 0)
@@ -123,11 +130,11 @@ if pid == 0:
 fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 120, 0, 0))
 wait_for(b"approval:")
 for i in range(turns):
+    time.sleep(0.05)
+    pump(0.02)
     buf.clear()
     os.write(fd, f"cmd {i}\r".encode())
-    # The answer's last words reach the scrollback as the turn ends (a
-    # prompt typed a frame early is queued and still sent).
-    wait_for(b"END-OF-ANSWER")
+    wait_for(f"END-OF-cmd-{i}".encode())
 time.sleep(0.5)
 status = open(f"/proc/{pid}/status").read()
 hwm = [l for l in status.splitlines() if l.startswith("VmHWM")][0].split()[1]

@@ -312,7 +312,7 @@ impl App {
         if let Cell::Command { output, .. } = &mut cell {
             // A long session with large outputs must not grow without
             // bound: the transcript keeps each output's head and tail.
-            *output = cells::cap_middle(output, TRANSCRIPT_OUTPUT);
+            *output = cordon_core::tools::cap_output(output, TRANSCRIPT_OUTPUT);
         }
         self.transcript.push(cell);
     }

@@ -315,29 +315,6 @@ fn command_lines(
     out.push(Line::from(if ok { status.green() } else { status.red() }));
 }
 
-/// `text` if it is at most `max` bytes, else its first and last
-/// `max / 2` bytes (at character boundaries) around a `[… N bytes …]`
-/// marker.
-pub fn cap_middle(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut head = max / 2;
-    while !text.is_char_boundary(head) {
-        head -= 1;
-    }
-    let mut tail = text.len() - max / 2;
-    while !text.is_char_boundary(tail) {
-        tail += 1;
-    }
-    format!(
-        "{}\n[… {} bytes not kept …]\n{}",
-        &text[..head],
-        tail - head,
-        &text[tail..]
-    )
-}
-
 /// `0.4 s`, `12 s`, `2 m 05 s`.
 pub fn format_duration(d: Duration) -> String {
     let secs = d.as_secs_f64();
@@ -515,15 +492,4 @@ pub fn plan_steps(plan: &serde_json::Value) -> Vec<(String, StepStatus)> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn cap_middle_keeps_head_and_tail_at_char_boundaries() {
-        assert_eq!(super::cap_middle("short", 10), "short");
-        let s = "é".repeat(10);
-        let capped = super::cap_middle(&s, 8);
-        assert!(capped == "éé\n[… 12 bytes not kept …]\néé", "{capped}");
-    }
 }

@@ -764,7 +764,10 @@ fn tui_ctrl_t_shows_the_whole_transcript_on_the_alternate_screen_and_q_returns()
     assert!(inline.contains("… +30 lines"), "{inline}");
     assert!(!inline.contains("out-20\n"), "{inline}");
     t.send("\x14");
-    let pager = t.wait_for("q or Esc to return");
+    // (The frame may arrive in pieces: wait for its last row too.)
+    let pager = t.wait_until("the pager", |s| {
+        s.contains("q or Esc to return") && s.contains("g/G top/end")
+    });
     assert!(t.parser.lock().unwrap().screen().alternate_screen());
     assert!(
         pager.contains("out-20\n") && pager.contains("out-40"),
@@ -817,7 +820,9 @@ fn tui_diff_shows_changes_and_untracked_files_in_the_pager() {
     let mut t = Tui::spawn(&w, &[], &[]);
     ready(&t);
     t.type_line("/diff");
-    let pager = t.wait_for("q or Esc to return");
+    let pager = t.wait_until("the pager", |s| {
+        s.contains("q or Esc to return") && s.contains("g/G top/end")
+    });
     for shown in ["-old line", "+new line", "+++ b/fresh.txt", "+brand new"] {
         assert!(pager.contains(shown), "{shown}: {pager}");
     }
