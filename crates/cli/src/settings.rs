@@ -611,6 +611,8 @@ pub fn tui_settings(
             approval,
             notify: config.notify.clone(),
             instructions_max: config.project_doc_max_bytes,
+            context_window: config.model_context_window,
+            auto_compact_limit: config.model_auto_compact_token_limit,
         },
         start,
         prompt,

@@ -211,6 +211,15 @@ pub enum AgentEvent {
     ReasoningCompleted(String),
     /// An item was added to the conversation (to record it at once).
     Item(Item),
+    /// One model request's reported usage: its input is the context the
+    /// model saw, so input plus output is what the next request starts from.
+    Usage(Usage),
+    /// The history was replaced by this summary (`/compact`, or the
+    /// context reached `model_auto_compact_token_limit`).
+    Compacted {
+        /// The model's summary of the conversation before.
+        summary: String,
+    },
     /// A request is retried after `delay`.
     Retrying {
         /// Attempt number (1-based) that failed.
@@ -474,6 +483,7 @@ pub fn run_turn(
         if let Some(u) = usage {
             total.input_tokens += u.input_tokens;
             total.output_tokens += u.output_tokens;
+            on_event(AgentEvent::Usage(u));
         }
         let mut text = String::new();
         let mut reasoning = String::new();
@@ -537,6 +547,43 @@ pub fn run_turn(
         }
     }
     Err(TurnError::TooManySteps(cfg.max_steps))
+}
+
+/// Asks the model for a summary of `history` that lets it carry on (one
+/// request, no tools run; a call it makes anyway is ignored). Returns the
+/// summary and the request's usage; only retries are reported.
+pub fn summarize(
+    transport: &mut dyn Transport,
+    cfg: &TurnConfig,
+    history: &[Item],
+    prompt: &str,
+    on_event: &mut dyn FnMut(AgentEvent),
+) -> Result<(String, Usage), TurnError> {
+    let mut items = history.to_vec();
+    items.push(Item::User(prompt.to_string()));
+    let body = match cfg.wire {
+        WireApi::Responses => responses_body(cfg.model, cfg.instructions, &items, None, &[]),
+        WireApi::Chat => chat_body(cfg.model, cfg.instructions, &items, None, &[]),
+    };
+    let mut retries = |e: AgentEvent| {
+        if matches!(e, AgentEvent::Retrying { .. }) {
+            on_event(e);
+        }
+    };
+    let (events, usage) = exchange(transport, cfg, &body, &mut retries)?;
+    let text: String = events
+        .into_iter()
+        .filter_map(|e| match e {
+            ModelEvent::TextDelta(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    if text.trim().is_empty() {
+        return Err(TurnError::Request(
+            "the model returned no summary; the history was kept".into(),
+        ));
+    }
+    Ok((text, usage.unwrap_or_default()))
 }
 
 #[cfg(test)]

@@ -333,3 +333,64 @@ fn deltas_are_reported_as_they_stream() {
         ["chunk 0", "delta one ", "chunk 1", "delta two", "chunk 2"]
     );
 }
+
+/// Each request's usage is reported on its own (the context the next
+/// request starts from), beside the turn's sum.
+#[test]
+fn each_requests_usage_is_reported_and_the_turn_sums_them() {
+    let with_usage = |id: &str, input: u64| {
+        format!(
+            "event: response.output_item.done\ndata: {}\n\nevent: response.completed\ndata: {{\"response\":{{\"usage\":{{\"input_tokens\":{input},\"output_tokens\":1}}}}}}\n\n",
+            serde_json::json!({"item": {"type": "function_call", "call_id": id, "name": "shell", "arguments": "{\"command\":[\"ls\"]}"}})
+        )
+    };
+    let (r, _, _, events, _) = turn(
+        WireApi::Responses,
+        vec![
+            Reply::Sse(with_usage("c1", 100)),
+            Reply::Sse(with_usage("c2", 200)),
+            Reply::Sse(responses_text("done")),
+        ],
+    );
+    let per_request: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Usage(u) => Some(u.input_tokens),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(per_request, vec![100, 200, 10]);
+    assert_eq!(r.unwrap().1.input_tokens, 310);
+}
+
+/// A summary request carries the history and the prompt, runs no tool and
+/// returns the text; an empty answer is an error (the history is kept).
+#[test]
+fn summarize_asks_once_and_returns_the_text() {
+    let mut t = Scripted {
+        replies: vec![
+            Reply::Sse(responses_text("we did X")),
+            Reply::Sse(responses_call("c", "shell", "{\"command\":[\"ls\"]}")),
+        ]
+        .into(),
+        bodies: vec![],
+    };
+    let history = vec![Item::User("do X".into()), Item::Assistant("done X".into())];
+    let (text, usage) = summarize(
+        &mut t,
+        &cfg(WireApi::Responses),
+        &history,
+        "SUMMARIZE",
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(text, "we did X");
+    assert_eq!(usage.output_tokens, 2);
+    let body = t.bodies[0].to_string();
+    assert!(
+        body.contains("do X") && body.contains("SUMMARIZE"),
+        "{body}"
+    );
+    let empty = summarize(&mut t, &cfg(WireApi::Responses), &history, "S", &mut |_| {});
+    assert!(matches!(empty, Err(TurnError::Request(_))), "{empty:?}");
+}

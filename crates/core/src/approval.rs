@@ -68,6 +68,15 @@ pub enum ApprovalReason {
     /// `approval_policy = "untrusted"` and the action is not known to be
     /// read-only.
     Untrusted,
+    /// cordon's proxy refused these hosts to the command (no allow rule,
+    /// or a non-public address not explicitly allowed); the question is
+    /// whether to allow them for the rest of the session and run it again.
+    ProxyDenied {
+        /// The hosts, as the command asked for them.
+        hosts: Vec<String>,
+        /// The proxy's denial lines (`host:port (reason) xN`).
+        denied: String,
+    },
     /// The patch writes outside what the sandbox policy allows.
     OutsideWritableRoots {
         /// The first path the policy refuses.
@@ -89,6 +98,10 @@ impl ApprovalReason {
             ApprovalReason::SandboxDenied { .. } => {
                 "it failed in the sandbox, which denied something; run it again without the sandbox?".into()
             }
+            ApprovalReason::ProxyDenied { hosts, .. } => format!(
+                "the proxy refused {} (no rule allows it); allow it for this session and run the command again?",
+                hosts.join(", ")
+            ),
             ApprovalReason::Untrusted => {
                 "approval_policy is `untrusted` and this may change things".into()
             }
@@ -127,6 +140,9 @@ pub enum ApprovalDecision {
     /// Yes, and do not ask again this session for the same command (or
     /// the same files).
     ApproveForSession,
+    /// For [`ApprovalReason::ProxyDenied`]: allow the refused hosts for
+    /// the rest of the session and run the command again in the sandbox.
+    AllowDomainsForSession,
     /// No; the model is told and goes on.
     Deny,
     /// No, and stop the turn: the user will say what to do differently.

@@ -46,7 +46,11 @@ impl EventMapper {
     /// The events for one agent event (often none: deltas are not items).
     pub fn map(&mut self, event: &AgentEvent) -> Vec<Value> {
         match event {
-            AgentEvent::TextDelta(_) | AgentEvent::Reasoning(_) | AgentEvent::Item(_) => vec![],
+            AgentEvent::TextDelta(_)
+            | AgentEvent::Reasoning(_)
+            | AgentEvent::Item(_)
+            | AgentEvent::Usage(_)
+            | AgentEvent::Compacted { .. } => vec![],
             AgentEvent::MessageCompleted(text) => {
                 let id = self.id();
                 vec![completed(

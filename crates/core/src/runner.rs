@@ -86,6 +86,75 @@ pub struct SandboxRunner {
     /// The session writes nothing under `$CORDON_HOME` (`--ephemeral`):
     /// launchers use the discovery index but do not write it.
     pub index_read_only: bool,
+    /// Hosts the user allowed for this session after the proxy refused
+    /// them: each sandboxed run under `--network proxy` gets
+    /// `--allow-domain=HOST`.
+    pub session_domains: Vec<String>,
+}
+
+/// One line of the proxy's part of a denial report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyDenial {
+    /// The host as the command asked for it.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// Why (`not-allowed`, `non-public-address`, `denied`, ...).
+    pub reasons: Vec<String>,
+}
+
+impl ProxyDenial {
+    /// Whether an allow rule for the host would let it through (not for a
+    /// deny rule, which wins, nor for a malformed request).
+    pub fn allowable(&self) -> bool {
+        self.reasons
+            .iter()
+            .any(|r| r == "not-allowed" || r == "non-public-address")
+            && !self.reasons.iter().any(|r| r == "denied")
+            && is_plain_host(&self.host)
+    }
+}
+
+/// A host name or address literal and nothing else: no pattern
+/// characters (a command must not get `*` allowed by asking for it), no
+/// leading `-` or `.`, and a valid rule.
+pub fn is_plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && !host.starts_with(['-', '.'])
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:".contains(c))
+        && cordon_policy::network::DomainRule::parse(
+            host,
+            cordon_policy::network::RuleAction::Allow,
+        )
+        .is_ok()
+}
+
+/// The proxy's denials in a `--log-denials` report (or in a command's
+/// output that carries one): the lines after `the proxy refused:`, each
+/// `proxy HOST:PORT (REASONS) xN`.
+pub fn proxy_denials(report: &str) -> Vec<ProxyDenial> {
+    let Some((_, rest)) = report.split_once("the proxy refused:\n") else {
+        return Vec::new();
+    };
+    rest.lines()
+        .map_while(|l| l.trim_start().strip_prefix("proxy "))
+        .filter_map(|l| {
+            let (target, rest) = l.trim().split_once(" (")?;
+            let (reasons, _) = rest.split_once(')')?;
+            let (host, port) = target.rsplit_once(':')?;
+            Some(ProxyDenial {
+                host: host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+                port: port.parse().ok()?,
+                reasons: reasons.split(',').map(str::to_string).collect(),
+            })
+        })
+        .collect()
 }
 
 /// How a command run through [`launch`] ended.
@@ -357,7 +426,7 @@ impl SandboxRunner {
         std::os::unix::process::CommandExt::arg0(&mut cmd, "cordon");
         cmd.arg("sandbox")
             .args(["--sandbox", mode, "--network", network])
-            .args(&self.sandbox_args)
+            .args(self.launcher_args(confinement))
             .arg("-C")
             .arg(&self.cwd)
             .arg("--command-cwd")
@@ -366,6 +435,23 @@ impl SandboxRunner {
             .args(argv);
         die_with_parent(&mut cmd);
         cmd
+    }
+
+    /// The launcher's arguments before `-C`: the session's profile and
+    /// `-c`, and under `--network proxy` the hosts the user allowed for
+    /// the session.
+    fn launcher_args(&self, confinement: Confinement) -> Vec<OsString> {
+        let mut args = self.sandbox_args.clone();
+        if confinement == Confinement::Sandboxed
+            && self.policy.network == cordon_policy::NetworkMode::Proxy
+        {
+            args.extend(
+                self.session_domains
+                    .iter()
+                    .map(|h| OsString::from(format!("--allow-domain={h}"))),
+            );
+        }
+        args
     }
 
     /// The model's `workdir` (relative to the session's), as a real path.
@@ -405,11 +491,12 @@ impl SandboxRunner {
             }
             _ => None,
         };
+        let extra_args = self.launcher_args(confinement);
         launch(Launch {
             cordon_exe: &self.cordon_exe,
             mode,
             network,
-            extra_args: &self.sandbox_args,
+            extra_args: &extra_args,
             policy_cwd: &self.cwd,
             command_cwd: workdir,
             argv,
@@ -434,26 +521,44 @@ impl SandboxRunner {
 
     /// Asks the approver, unless the same thing was approved for the
     /// session; `Err` is the text for the model when the answer is no.
-    pub(crate) fn ask(&mut self, request: ApprovalRequest) -> Result<(), String> {
-        let remembered = match &request.action {
-            ApprovalAction::Command { argv, .. } => self.remembered.commands.contains(argv),
-            ApprovalAction::Patch { files } => {
-                !files.is_empty()
-                    && files
-                        .iter()
-                        .all(|f| self.remembered.files.contains(&f.path))
-            }
-            ApprovalAction::McpToolCall { server, tool, .. } => self
-                .remembered
-                .mcp_tools
-                .contains(&(server.clone(), tool.clone())),
-        };
+    pub(crate) fn ask(&mut self, request: ApprovalRequest) -> Result<ApprovalDecision, String> {
+        let proxy_question = matches!(request.reason, ApprovalReason::ProxyDenied { .. });
+        let remembered = !proxy_question
+            && match &request.action {
+                ApprovalAction::Command { argv, .. } => self.remembered.commands.contains(argv),
+                ApprovalAction::Patch { files } => {
+                    !files.is_empty()
+                        && files
+                            .iter()
+                            .all(|f| self.remembered.files.contains(&f.path))
+                }
+                ApprovalAction::McpToolCall { server, tool, .. } => self
+                    .remembered
+                    .mcp_tools
+                    .contains(&(server.clone(), tool.clone())),
+            };
         if remembered {
-            return Ok(());
+            return Ok(ApprovalDecision::Approve);
         }
         (self.on_approval)(&request);
         match self.approver.decide(&request) {
-            ApprovalDecision::Approve => Ok(()),
+            ApprovalDecision::Approve => Ok(ApprovalDecision::Approve),
+            ApprovalDecision::AllowDomainsForSession => match request.reason {
+                ApprovalReason::ProxyDenied { hosts, .. } => {
+                    for h in hosts {
+                        if is_plain_host(&h) && !self.session_domains.contains(&h) {
+                            self.session_domains.push(h);
+                        }
+                    }
+                    Ok(ApprovalDecision::AllowDomainsForSession)
+                }
+                // Only offered for a proxy denial: anything else is a no.
+                _ => Err("the user declined; it did not run".into()),
+            },
+            ApprovalDecision::ApproveForSession if proxy_question => {
+                // "The same command" says nothing about hosts: once.
+                Ok(ApprovalDecision::Approve)
+            }
             ApprovalDecision::ApproveForSession => {
                 match request.action {
                     ApprovalAction::Command { argv, .. } => {
@@ -468,7 +573,7 @@ impl SandboxRunner {
                         self.remembered.mcp_tools.insert((server, tool));
                     }
                 }
-                Ok(())
+                Ok(ApprovalDecision::ApproveForSession)
             }
             ApprovalDecision::Deny => Err(format!(
                 "the user declined ({}); it did not run. Try another way, or ask the user.",
@@ -834,16 +939,77 @@ impl Tools for SandboxRunner {
             .unwrap_or(DEFAULT_TIMEOUT);
         let mut f = self.run(&call.command, &workdir, timeout, None, confinement);
         let mut rerun_note = "";
+        let mut proxy_note = String::new();
+        let mut confinement = confinement;
+        // The proxy refused hosts an allow rule would let through: the user
+        // may allow them for the session (and the command runs again in
+        // the sandbox) or run it again without the sandbox.
+        let refused: Vec<String> = match (&f.denied, confinement, self.approval) {
+            (Some(report), Confinement::Sandboxed, a) if a != ApprovalPolicy::Never => {
+                let mut hosts: Vec<String> = proxy_denials(report)
+                    .into_iter()
+                    .filter(ProxyDenial::allowable)
+                    .map(|d| d.host)
+                    .filter(|h| !self.session_domains.contains(h))
+                    .collect();
+                hosts.dedup();
+                hosts
+            }
+            _ => Vec::new(),
+        };
+        if !refused.is_empty() && !f.timed_out && !self.interrupt.is_set() {
+            let denied = f.denied.clone().unwrap_or_default();
+            match self.ask(ask_for(ApprovalReason::ProxyDenied {
+                hosts: refused.clone(),
+                denied,
+            })) {
+                Ok(ApprovalDecision::AllowDomainsForSession) => {
+                    f = self.run(
+                        &call.command,
+                        &workdir,
+                        timeout,
+                        None,
+                        Confinement::Sandboxed,
+                    );
+                    proxy_note = format!(
+                        "\n[the proxy refused {}; the user allowed it for this session, and this is the run after that]",
+                        refused.join(", ")
+                    );
+                }
+                Ok(_) => {
+                    f = self.run(
+                        &call.command,
+                        &workdir,
+                        timeout,
+                        None,
+                        Confinement::Unsandboxed,
+                    );
+                    confinement = Confinement::Unsandboxed;
+                    proxy_note = format!(
+                        "\n[the proxy refused {}; the user approved running it again without the sandbox, and this is that run]",
+                        refused.join(", ")
+                    );
+                }
+                Err(why) => {
+                    proxy_note = if why.contains("stopped the turn") {
+                        "\n[the user did not allow the refused hosts and stopped the turn]".into()
+                    } else {
+                        "\n[the user did not allow the refused hosts]".into()
+                    };
+                }
+            }
+        }
         // `on-failure`: the sandbox denied something and the command failed:
         // the user may let it run again without the sandbox.
-        if let (Confinement::Sandboxed, Some(denied), Some(_)) = (
+        if let (Confinement::Sandboxed, Some(denied), Some(_), true) = (
             confinement,
             f.denied.clone(),
             crate::approval::after_failure(self.approval),
+            refused.is_empty(),
         ) {
             if f.code != Some(0) && !f.timed_out && !self.interrupt.is_set() {
                 match self.ask(ask_for(ApprovalReason::SandboxDenied { denied })) {
-                    Ok(()) => {
+                    Ok(_) => {
                         f = self.run(
                             &call.command,
                             &workdir,
@@ -885,6 +1051,7 @@ impl Tools for SandboxRunner {
             output.push_str(&format!("\n[{}]", self.describe_policy()));
         }
         output.push_str(rerun_note);
+        output.push_str(&proxy_note);
         if confinement == Confinement::Unsandboxed {
             output.push_str("\n[ran outside the sandbox, as the user approved]");
         }
@@ -952,6 +1119,7 @@ mod tests {
             index_read_only: false,
             on_approval: Box::new(|_| {}),
             remembered: Remembered::default(),
+            session_domains: Vec::new(),
         };
         (r, asked)
     }
@@ -1015,5 +1183,31 @@ mod tests {
             result.output
         );
         assert_eq!(*asked.lock().unwrap(), 1, "never asks");
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+
+    #[test]
+    fn proxy_denials_are_read_from_the_report_and_only_plain_hosts_are_allowable() {
+        let report = "cordon: the proxy refused:\n  proxy       example.com:443 (not-allowed) x2\n  proxy       10.0.0.5:8080 (non-public-address) x1\n  proxy       bad.example:80 (denied) x1\n  proxy       *.evil:443 (not-allowed) x1\n  proxy       -x:443 (not-allowed) x1\n";
+        let d = proxy_denials(&format!("exit code: 56\noutput:\ncurl: (56)\n[sandbox: read-only with network proxy] the sandbox denied:\n{report}"));
+        assert_eq!(d.len(), 5);
+        assert_eq!(d[0].host, "example.com");
+        assert_eq!(d[0].port, 443);
+        assert_eq!(d[1].reasons, ["non-public-address"]);
+        let allowable: Vec<&str> = d
+            .iter()
+            .filter(|d| d.allowable())
+            .map(|d| d.host.as_str())
+            .collect();
+        assert_eq!(
+            allowable,
+            ["example.com", "10.0.0.5"],
+            "no deny-rule hit, no pattern, no flag"
+        );
+        assert!(proxy_denials("no denials recorded").is_empty());
     }
 }

@@ -201,7 +201,8 @@ impl Server {
                         notifier
                             .say(format!("approval answered: {}", match decision {
                                 ApprovalDecision::Approve => "approve",
-                                ApprovalDecision::ApproveForSession => "approve_for_session",
+                                ApprovalDecision::ApproveForSession
+                                | ApprovalDecision::AllowDomainsForSession => "approve_for_session",
                                 ApprovalDecision::Deny | ApprovalDecision::Abort => "deny",
                             }))
                             .await;

@@ -3,6 +3,7 @@
 
 use crate::cells::{self, Cell, HeaderInfo};
 use crate::composer::{Composer, Outcome};
+use crate::popup::Popup;
 use crate::screen::Screen;
 use crate::slash::Slash;
 use crate::widgets::{self, Status};
@@ -29,6 +30,8 @@ use std::time::{Duration, Instant};
 const QUIT_WINDOW: Duration = Duration::from_secs(2);
 /// Most rows of the streaming answer shown in the viewport.
 const LIVE_ROWS: usize = 10;
+/// Most bytes of one command's output kept for the transcript pager.
+const TRANSCRIPT_OUTPUT: usize = 64 * 1024;
 
 /// Everything that reaches the UI thread.
 #[derive(Debug)]
@@ -41,6 +44,16 @@ pub enum AppEvent {
     Worker(WorkerEvent),
     /// SIGTERM, SIGHUP or SIGQUIT.
     Signal(i32),
+    /// The workspace's files, listed for `@` search.
+    Files(Vec<String>),
+    /// `/diff`'s text, or why there is none.
+    Diff(Result<String, String>),
+}
+
+/// A pager on the alternate screen, drawn through its own terminal.
+struct PagerView {
+    pager: crate::pager::Pager,
+    terminal: ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
 }
 
 /// A modal in place of the composer.
@@ -90,6 +103,24 @@ pub struct App {
     started_once: bool,
     reasoning_shown: bool,
     notifications: Vec<String>,
+    /// Sends to the UI thread's own channel (background work reports here).
+    events: Sender<AppEvent>,
+    /// The popup under the composer, and its selected row.
+    popup: Option<Popup>,
+    popup_selected: usize,
+    /// The composer text the popup was dismissed for (Esc).
+    popup_dismissed: Option<String>,
+    /// The workspace's files once listed (`None`: not asked yet).
+    files: Option<Arc<Vec<String>>>,
+    files_listing: bool,
+    /// Every cell so far, for the transcript pager (Ctrl+T).
+    transcript: Vec<Cell>,
+    pager: Option<PagerView>,
+    /// Terminal sequences, or a Windows toast under WSL.
+    notifier: crate::notify::Notifier,
+    /// Microseconds from events to their frame on screen, for frames
+    /// drawn while a turn runs; kept only with `CORDON_TUI_FRAME_STATS`.
+    frame_times: Option<Vec<u32>>,
 }
 
 /// Runs the TUI.
@@ -138,8 +169,36 @@ pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
     let ops = worker::spawn(config.session.clone(), interrupt.clone(), move |e| {
         let _ = worker_tx.send(AppEvent::Worker(e));
     });
-    let mut app = App::new(config, ops, interrupt);
+    let mut app = App::new(config, ops, interrupt, tx.clone());
+    if app.config.notifications.is_some() {
+        let roots: Vec<std::path::PathBuf> = app
+            .config
+            .session
+            .policy
+            .writable_roots
+            .iter()
+            .map(|r| r.root.clone())
+            .collect();
+        app.notifier = crate::notify::for_this_process(&app.config.session.cwd, &roots);
+    }
+    let stats = std::env::var_os("CORDON_TUI_FRAME_STATS").filter(|p| !p.is_empty());
+    if stats.is_some() {
+        app.frame_times = Some(Vec::new());
+    }
     let result = app.run_loop(&mut screen, &rx);
+    if let (Some(path), Some(times)) = (stats, app.frame_times.take()) {
+        // For benches/tui_bench.sh: one frame's microseconds per line.
+        let text: String = times.iter().map(|t| format!("{t}\n")).collect();
+        if let Err(e) = std::fs::write(&path, text) {
+            log::warn!(
+                "cannot write frame stats to {}: {e}",
+                path.to_string_lossy()
+            );
+        }
+    }
+    if app.pager.is_some() {
+        app.close_pager(&mut screen);
+    }
     let _ = app.ops.send(Op::Shutdown);
     let _ = screen.finish();
     term::restore();
@@ -150,7 +209,12 @@ pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
 }
 
 impl App {
-    fn new(config: TuiConfig, ops: Sender<Op>, interrupt: Arc<Interrupt>) -> App {
+    fn new(
+        config: TuiConfig,
+        ops: Sender<Op>,
+        interrupt: Arc<Interrupt>,
+        events: Sender<AppEvent>,
+    ) -> App {
         let history = crate::history::load(&config.session.home);
         App {
             composer: Composer::new(history),
@@ -173,6 +237,16 @@ impl App {
             started_once: false,
             reasoning_shown: false,
             notifications: Vec::new(),
+            events,
+            popup: None,
+            popup_selected: 0,
+            popup_dismissed: None,
+            files: None,
+            files_listing: false,
+            transcript: Vec::new(),
+            pager: None,
+            notifier: crate::notify::Notifier::Terminal,
+            frame_times: None,
             config,
         }
     }
@@ -190,8 +264,15 @@ impl App {
             StartWith::Resume(r) => self.start(Some(r)),
             StartWith::Picker => self.open_sessions(),
         }
+        // When events arrived: a frame lasts from then until drawn.
+        let mut since: Option<Instant> = None;
         loop {
             self.draw(screen)?;
+            if let (Some(t), Some(times)) = (since.take(), self.frame_times.as_mut()) {
+                if self.turn_started.is_some() {
+                    times.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                }
+            }
             if let Some(code) = self.quit {
                 return Ok(code);
             }
@@ -201,7 +282,10 @@ impl App {
                 Duration::from_secs(1)
             };
             match rx.recv_timeout(timeout) {
-                Ok(e) => self.handle(e, screen)?,
+                Ok(e) => {
+                    since = Some(Instant::now());
+                    self.handle(e, screen)?
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Ok(1),
             }
@@ -223,8 +307,72 @@ impl App {
         let _ = self.ops.send(Op::Start(resume));
     }
 
-    fn push(&mut self, cell: Cell) {
+    fn push(&mut self, mut cell: Cell) {
         self.pending.extend(cell.lines());
+        if let Cell::Command { output, .. } = &mut cell {
+            // A long session with large outputs must not grow without
+            // bound: the transcript keeps each output's head and tail.
+            *output = cordon_core::tools::cap_output(output, TRANSCRIPT_OUTPUT);
+        }
+        self.transcript.push(cell);
+    }
+
+    /// Opens a pager on the alternate screen (the inline view stays on the
+    /// main screen, untouched, until it closes).
+    fn open_pager(&mut self, title: &str, lines: Vec<Line<'static>>, at_end: bool) {
+        let mut out = std::io::stdout();
+        if !term::on_alternate_screen() {
+            term::set_pager(true);
+            let _ = crossterm::execute!(out, crossterm::terminal::EnterAlternateScreen);
+        }
+        let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+        match ratatui::Terminal::new(backend) {
+            Ok(mut terminal) => {
+                let _ = terminal.clear();
+                self.pager = Some(PagerView {
+                    pager: crate::pager::Pager::new(title, lines, at_end),
+                    terminal,
+                });
+            }
+            Err(e) => {
+                self.leave_pager_screen();
+                self.push(Cell::Error(format!("cannot open the pager: {e}")));
+            }
+        }
+    }
+
+    fn leave_pager_screen(&mut self) {
+        let mut out = std::io::stdout();
+        if term::on_alternate_screen() {
+            let _ = crossterm::execute!(
+                out,
+                crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+            );
+        } else {
+            term::set_pager(false);
+            let _ = crossterm::execute!(out, crossterm::terminal::LeaveAlternateScreen);
+        }
+    }
+
+    fn close_pager(&mut self, screen: &mut Screen<std::io::Stdout>) {
+        self.pager = None;
+        self.leave_pager_screen();
+        screen.invalidate();
+    }
+
+    fn open_transcript(&mut self) {
+        let lines: Vec<Line<'static>> = self
+            .transcript
+            .iter()
+            .flat_map(Cell::transcript_lines)
+            .chain(
+                (!self.stream.is_empty())
+                    .then(|| markdown::render(&cells::clean(&self.stream)))
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect();
+        self.open_pager("Transcript", lines, true);
     }
 
     fn handle(
@@ -233,6 +381,13 @@ impl App {
         screen: &mut Screen<std::io::Stdout>,
     ) -> Result<(), TuiError> {
         match event {
+            AppEvent::Term(Event::Key(key)) if self.pager.is_some() => {
+                let open = key.kind == KeyEventKind::Release
+                    || self.pager.as_mut().is_some_and(|p| p.pager.key(&key));
+                if !open {
+                    self.close_pager(screen);
+                }
+            }
             AppEvent::Term(Event::Key(key)) => {
                 if key.kind != KeyEventKind::Release {
                     self.key(key, screen)?;
@@ -246,9 +401,18 @@ impl App {
                     *selected = 0;
                 }
                 Some(_) => {}
-                None => self.composer.paste(&text),
+                None => {
+                    self.composer.paste(&text);
+                    self.refresh_popup();
+                }
             },
-            AppEvent::Term(Event::Resize(c, r)) => screen.resize(c, r)?,
+            AppEvent::Term(Event::Resize(c, r)) => {
+                screen.resize(c, r)?;
+                if let Some(p) = self.pager.as_mut() {
+                    let _ = p.terminal.autoresize();
+                    let _ = p.terminal.clear();
+                }
+            }
             AppEvent::Term(Event::FocusGained) => self.focused = true,
             AppEvent::Term(Event::FocusLost) => self.focused = false,
             AppEvent::Term(_) => {}
@@ -258,8 +422,100 @@ impl App {
                 self.quit = Some(128 + sig);
             }
             AppEvent::Worker(w) => self.worker(w),
+            AppEvent::Diff(Ok(text)) if text.trim().is_empty() => self.push(Cell::Info(vec![
+                "/diff: no changes (and no untracked files)".into(),
+            ])),
+            AppEvent::Diff(Ok(text)) => {
+                let lines = crate::pager::diff_lines(&text);
+                self.open_pager("git diff", lines, false);
+            }
+            AppEvent::Diff(Err(e)) => self.push(Cell::Error(format!("/diff: {e}"))),
+            AppEvent::Files(files) => {
+                self.files = Some(Arc::new(files));
+                self.files_listing = false;
+                self.refresh_popup();
+            }
         }
         Ok(())
+    }
+
+    /// Recomputes the popup from the composer's text.
+    fn refresh_popup(&mut self) {
+        let text = self.composer.text();
+        if self.popup_dismissed.as_deref() == Some(text) {
+            self.popup = None;
+            return;
+        }
+        self.popup_dismissed = None;
+        let popup = if let Some(c) = crate::popup::commands(text) {
+            Some(Popup::Commands(c))
+        } else if let Some((at, query)) = self.composer.mention() {
+            let matches = self.files.as_ref().map(|files| {
+                crate::files::search(files, query, 50)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            });
+            Some(Popup::Files { at, matches })
+        } else {
+            None
+        };
+        if matches!(popup, Some(Popup::Files { matches: None, .. })) && !self.files_listing {
+            self.files_listing = true;
+            let root = self.config.session.cwd.clone();
+            let tx = self.events.clone();
+            std::thread::spawn(move || {
+                let files = crate::files::list(&root, crate::files::MAX_FILES);
+                let _ = tx.send(AppEvent::Files(files));
+            });
+        }
+        if popup.as_ref().map(Popup::len) != self.popup.as_ref().map(Popup::len) {
+            self.popup_selected = 0;
+        }
+        self.popup = popup;
+        self.popup_selected = self
+            .popup_selected
+            .min(self.popup.as_ref().map_or(0, |p| p.len().saturating_sub(1)));
+    }
+
+    /// A key for the popup; `true` when it took the key.
+    fn popup_key(&mut self, key: &KeyEvent) -> bool {
+        let Some(popup) = self.popup.clone() else {
+            return false;
+        };
+        let n = popup.len();
+        match key.code {
+            KeyCode::Up => self.popup_selected = self.popup_selected.saturating_sub(1),
+            KeyCode::Down => {
+                self.popup_selected = (self.popup_selected + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::Esc => {
+                self.popup_dismissed = Some(self.composer.text().to_string());
+                self.popup = None;
+            }
+            KeyCode::Tab | KeyCode::Enter if n > 0 => match popup {
+                Popup::Commands(c) => {
+                    let name = c[self.popup_selected.min(n - 1)].0;
+                    if key.code == KeyCode::Enter {
+                        self.composer.set_text("");
+                        self.popup = None;
+                        self.submit(name.to_string());
+                    } else {
+                        self.composer.set_text(&format!("{name} "));
+                        self.refresh_popup();
+                    }
+                }
+                Popup::Files { at, matches } => {
+                    if let Some(path) = matches.and_then(|m| m.get(self.popup_selected).cloned()) {
+                        self.composer
+                            .replace_before_cursor(at, &crate::popup::file_insertion(&path));
+                    }
+                    self.refresh_popup();
+                }
+            },
+            _ => return false,
+        }
+        true
     }
 
     fn notify(&mut self, kind: NotificationKind, message: &str) {
@@ -269,8 +525,14 @@ impl App {
             .as_ref()
             .is_some_and(|n| n.wants(kind));
         if wanted && !self.focused {
-            self.notifications
-                .push(crate::notify::for_this_terminal(message));
+            match &self.notifier {
+                crate::notify::Notifier::Terminal => self
+                    .notifications
+                    .push(crate::notify::for_this_terminal(message)),
+                crate::notify::Notifier::WslToast(powershell) => {
+                    crate::notify::toast(powershell, message)
+                }
+            }
         }
     }
 
@@ -306,6 +568,7 @@ impl App {
             WorkerEvent::Event(SessionEvent::Agent(e)) => self.agent(e),
             WorkerEvent::Event(SessionEvent::Json(_)) => {}
             WorkerEvent::TurnDone(result) => self.turn_done(result),
+            WorkerEvent::CompactDone(result) => self.compact_done(result),
         }
     }
 
@@ -401,6 +664,7 @@ impl App {
                         .iter()
                         .position(|r| r.call_id == call_id)
                         .map(|i| self.running.remove(i).started);
+                    let denials = cordon_core::runner::proxy_denials(&output);
                     self.push(Cell::Command {
                         command,
                         output: if declined {
@@ -412,6 +676,9 @@ impl App {
                         duration: started.map(|s| s.elapsed()),
                         declined,
                     });
+                    if !denials.is_empty() {
+                        self.push(Cell::ProxyDenied(denials));
+                    }
                 }
                 ToolDetail::Patch { changes, applied } => {
                     let files = self
@@ -487,7 +754,26 @@ impl App {
                     delay.as_secs_f64()
                 )));
             }
+            AgentEvent::Usage(u) => self.context_used = Some(u.input_tokens + u.output_tokens),
+            AgentEvent::Compacted { summary } => {
+                self.flush_stream();
+                self.push(Cell::Info(vec![
+                    "context compacted: the conversation so far is replaced by this summary".into(),
+                ]));
+                self.push(Cell::Assistant(summary));
+            }
             AgentEvent::Item(_) => {}
+        }
+    }
+
+    fn compact_done(&mut self, result: Result<cordon_core::model::Usage, String>) {
+        self.turn_started = None;
+        if let Err(e) = result {
+            self.push(Cell::Error(format!("/compact: {e}")));
+        }
+        self.context_used = self.info.as_ref().and_then(|i| i.context_tokens);
+        if let Some(next) = self.queued.pop_front() {
+            self.submit(next);
         }
     }
 
@@ -500,7 +786,13 @@ impl App {
         self.turn_started = None;
         match result {
             Ok((_, usage)) => {
-                self.context_used = Some(usage.input_tokens + usage.output_tokens);
+                // The last request's context, not the turn's sum (which
+                // counts the history once per round trip).
+                self.context_used = self
+                    .info
+                    .as_ref()
+                    .and_then(|i| i.context_tokens)
+                    .or(Some(usage.input_tokens + usage.output_tokens));
                 self.notify(NotificationKind::AgentTurnComplete, "cordon: turn complete");
             }
             Err(e) if e.starts_with("interrupted") => {
@@ -555,6 +847,10 @@ impl App {
                 self.quit = Some(0);
                 return Ok(());
             }
+            KeyCode::Char('t') if ctrl => {
+                self.open_transcript();
+                return Ok(());
+            }
             KeyCode::Char('l') if ctrl => {
                 screen.resize(screen.cols(), screen.rows())?;
                 return Ok(());
@@ -571,9 +867,13 @@ impl App {
             _ => {}
         }
         self.quit_armed = None;
+        if self.popup_key(&key) {
+            return Ok(());
+        }
         if let Outcome::Submit(text) = self.composer.key(key) {
             self.submit(text);
         }
+        self.refresh_popup();
         Ok(())
     }
 
@@ -589,24 +889,26 @@ impl App {
                 reply,
                 mut selected,
             } => {
+                let options: Vec<ApprovalDecision> = widgets::approval_options(&request)
+                    .into_iter()
+                    .map(|(_, d)| d)
+                    .collect();
+                let offered = |d: ApprovalDecision| options.contains(&d).then_some(d);
                 let decision = match key.code {
                     _ if ctrl_c => Some(ApprovalDecision::Abort),
-                    KeyCode::Char('y') => Some(ApprovalDecision::Approve),
-                    KeyCode::Char('a') => Some(ApprovalDecision::ApproveForSession),
+                    KeyCode::Char('y') => offered(ApprovalDecision::Approve),
+                    KeyCode::Char('a') => offered(ApprovalDecision::ApproveForSession),
+                    KeyCode::Char('h') => offered(ApprovalDecision::AllowDomainsForSession),
                     KeyCode::Char('n') | KeyCode::Esc => Some(ApprovalDecision::Abort),
                     KeyCode::Up => {
                         selected = selected.saturating_sub(1);
                         None
                     }
                     KeyCode::Down => {
-                        selected = (selected + 1).min(2);
+                        selected = (selected + 1).min(options.len().saturating_sub(1));
                         None
                     }
-                    KeyCode::Enter => Some(match selected {
-                        0 => ApprovalDecision::Approve,
-                        1 => ApprovalDecision::ApproveForSession,
-                        _ => ApprovalDecision::Abort,
-                    }),
+                    KeyCode::Enter => options.get(selected).copied(),
                     _ => None,
                 };
                 match decision {
@@ -631,6 +933,16 @@ impl App {
                             ApprovalDecision::ApproveForSession => {
                                 format!("✔ approved for this session: {what}")
                             }
+                            ApprovalDecision::AllowDomainsForSession => match &request.reason {
+                                cordon_core::approval::ApprovalReason::ProxyDenied {
+                                    hosts,
+                                    ..
+                                } => format!(
+                                    "✔ allowed {} for this session; running it again: {what}",
+                                    hosts.join(", ")
+                                ),
+                                _ => format!("✔ {what}"),
+                            },
                             ApprovalDecision::Deny | ApprovalDecision::Abort => {
                                 format!("✗ declined: {what}")
                             }
@@ -787,8 +1099,42 @@ impl App {
                 self.start(None);
             }
             Slash::Resume => self.open_sessions(),
-            Slash::Diff => self.push(Cell::Error("/diff is not built yet".into())),
-            Slash::NotBuilt(name) => self.push(Cell::Error(format!("{name} is not built yet"))),
+            Slash::Diff => {
+                let cwd = self.config.session.cwd.clone();
+                let roots: Vec<std::path::PathBuf> = self
+                    .info
+                    .as_ref()
+                    .map(|i| &i.policy)
+                    .unwrap_or(&self.config.session.policy)
+                    .writable_roots
+                    .iter()
+                    .map(|r| r.root.clone())
+                    .collect();
+                let tx = self.events.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send(AppEvent::Diff(crate::diff::workspace_diff(&cwd, &roots)));
+                });
+            }
+            Slash::Compact => {
+                self.turn_started = Some(Instant::now());
+                self.push(Cell::Info(vec!["compacting the conversation…".into()]));
+                let _ = self.ops.send(Op::Compact);
+            }
+            Slash::Mention => {
+                self.composer.insert_text("@");
+                self.refresh_popup();
+            }
+            Slash::Init => {
+                let existing = self.config.session.cwd.join("AGENTS.md");
+                if std::fs::symlink_metadata(&existing).is_ok() {
+                    self.push(Cell::Info(vec![format!(
+                        "/init: {} already exists; nothing asked (edit it, or remove it and run /init again)",
+                        existing.display()
+                    )]));
+                } else {
+                    self.submit(crate::slash::INIT_PROMPT.to_string());
+                }
+            }
             Slash::Unknown(name) => {
                 let known: Vec<&str> = crate::slash::COMMANDS.iter().map(|(n, _)| *n).collect();
                 self.push(Cell::Error(format!(
@@ -850,6 +1196,12 @@ impl App {
             out.push(format!(
                 "domains:    {}",
                 self.config.domain_rules.join(", ")
+            ));
+        }
+        if !i.session_domains.is_empty() {
+            out.push(format!(
+                "allowed for this session: {}",
+                i.session_domains.join(", ")
             ));
         }
         out.push(format!("approval:   {}", i.approval));
@@ -984,15 +1336,29 @@ impl App {
             let mut out = std::io::stdout();
             out.write_all(n.as_bytes())?;
         }
+        if let Some(view) = self.pager.as_mut() {
+            // New cells wait for the main screen.
+            let pager = &mut view.pager;
+            view.terminal.draw(|f| {
+                let area = f.area();
+                pager.render(area, f.buffer_mut());
+            })?;
+            return Ok(());
+        }
         let pending = std::mem::take(&mut self.pending);
         screen.insert_lines(&pending)?;
         let width = screen.cols();
         let max_rows = usize::from(screen.rows().saturating_sub(1)).max(3);
         let status = widgets::status_line(&self.status(), width);
         let modal = self.modal_lines(max_rows.saturating_sub(2));
+        let popup = match (&modal, &self.popup) {
+            (None, Some(p)) => crate::popup::lines(p, self.popup_selected),
+            _ => Vec::new(),
+        };
+        let popup_rows = u16::try_from(popup.len()).unwrap_or(0);
         let bottom_rows = match &modal {
             Some(lines) => line_count(lines, width),
-            None => self.composer.height(width),
+            None => self.composer.height(width) + popup_rows,
         };
         let live = self.live_lines();
         let mut live_rows = line_count(&live, width);
@@ -1018,7 +1384,20 @@ impl App {
                     widgets::render_lines(lines, bottom, buf);
                     None
                 }
-                None => Some(composer.render(bottom, buf, "Ask cordon to do anything")),
+                None => {
+                    let composer_area = Rect {
+                        height: bottom.height.saturating_sub(popup_rows),
+                        ..bottom
+                    };
+                    let cursor = composer.render(composer_area, buf, "Ask cordon to do anything");
+                    for (i, line) in popup.iter().enumerate() {
+                        let y = composer_area.bottom() + u16::try_from(i).unwrap_or(0);
+                        if y < bottom.bottom() {
+                            buf.set_line(bottom.x, y, line, bottom.width);
+                        }
+                    }
+                    Some(cursor)
+                }
             }
         })?;
         Ok(())

@@ -104,6 +104,9 @@ pub enum Cell {
     },
     /// `update_plan`.
     Plan(Vec<(String, StepStatus)>),
+    /// cordon's proxy refused hosts to a command: each with the config
+    /// line and flag that would allow it.
+    ProxyDenied(Vec<cordon_core::runner::ProxyDenial>),
     /// Something went wrong.
     Error(String),
     /// A notice (dimmed lines).
@@ -144,6 +147,16 @@ fn dim(text: impl Into<String>) -> Span<'static> {
 impl Cell {
     /// The cell's lines, a blank line first to set it off.
     pub fn lines(&self) -> Vec<Line<'static>> {
+        self.render(false)
+    }
+
+    /// The cell's lines for the transcript pager: a command's whole
+    /// output and a patch's whole diff.
+    pub fn transcript_lines(&self) -> Vec<Line<'static>> {
+        self.render(true)
+    }
+
+    fn render(&self, full: bool) -> Vec<Line<'static>> {
         let mut out = vec![Line::default()];
         match self {
             Cell::Header(h) => {
@@ -191,12 +204,24 @@ impl Cell {
                 exit_code,
                 duration,
                 declined,
-            } => command_lines(&mut out, command, output, *exit_code, *duration, *declined),
+            } => command_lines(
+                &mut out,
+                command,
+                output,
+                (*exit_code, *duration, *declined),
+                full,
+            ),
             Cell::Patch {
                 files,
                 applied,
                 error,
-            } => patch_lines(&mut out, files, *applied, error.as_deref(), DIFF_LINES),
+            } => patch_lines(
+                &mut out,
+                files,
+                *applied,
+                error.as_deref(),
+                if full { usize::MAX } else { DIFF_LINES },
+            ),
             Cell::McpCall {
                 call,
                 output,
@@ -247,6 +272,7 @@ impl Cell {
                     out.push(line);
                 }
             }
+            Cell::ProxyDenied(denials) => proxy_denial_lines(&mut out, denials),
             Cell::Error(text) => {
                 for (i, l) in clean(text).lines().enumerate() {
                     let prefix = if i == 0 { "■ " } else { "  " };
@@ -263,13 +289,43 @@ impl Cell {
     }
 }
 
+fn proxy_denial_lines(out: &mut Vec<Line<'static>>, denials: &[cordon_core::runner::ProxyDenial]) {
+    for d in denials {
+        let host = clean(&d.host);
+        out.push(Line::from(vec![
+            "■ ".red(),
+            format!(
+                "the proxy refused {host}:{} ({})",
+                d.port,
+                clean(&d.reasons.join(", "))
+            )
+            .red(),
+        ]));
+        if d.allowable() {
+            out.push(Line::from(dim(
+                "  to allow it, in config.toml (or a profile):".to_string(),
+            )));
+            out.push(Line::from(Span::raw("    [network.domains]")));
+            out.push(Line::from(Span::raw(format!("    \"{host}\" = \"allow\""))));
+            out.push(Line::from(vec![
+                dim("  or for one run: "),
+                Span::raw(format!("--allow-domain {host}")),
+            ]));
+        } else if d.reasons.iter().any(|r| r == "denied") {
+            out.push(Line::from(dim(
+                "  a deny rule in [network.domains] or --deny-domain matched (deny wins)"
+                    .to_string(),
+            )));
+        }
+    }
+}
+
 fn command_lines(
     out: &mut Vec<Line<'static>>,
     command: &str,
     output: &str,
-    exit_code: Option<i32>,
-    duration: Option<Duration>,
-    declined: bool,
+    (exit_code, duration, declined): (Option<i32>, Option<Duration>, bool),
+    full: bool,
 ) {
     let ok = exit_code == Some(0) && !declined;
     let bullet = if ok {
@@ -286,7 +342,7 @@ fn command_lines(
     let body = clean(output);
     let lines: Vec<&str> = body.lines().collect();
     let shown = |l: &str| Line::from(dim(format!("    {l}")));
-    if lines.len() <= OUTPUT_HEAD + OUTPUT_TAIL + 1 {
+    if full || lines.len() <= OUTPUT_HEAD + OUTPUT_TAIL + 1 {
         out.extend(lines.iter().map(|l| shown(l)));
     } else {
         out.extend(lines[..OUTPUT_HEAD].iter().map(|l| shown(l)));

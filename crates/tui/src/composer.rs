@@ -85,6 +85,33 @@ impl Composer {
         text
     }
 
+    /// The `@word` being typed at the cursor: where its `@` is and the
+    /// text after it (no whitespace), when the `@` starts a word.
+    pub fn mention(&self) -> Option<(usize, &str)> {
+        let before = &self.text[..self.cursor];
+        let at = before.rfind('@')?;
+        let word = &before[at + 1..];
+        let starts_word = before[..at]
+            .chars()
+            .next_back()
+            .is_none_or(char::is_whitespace);
+        (starts_word && !word.contains(char::is_whitespace)).then_some((at, word))
+    }
+
+    /// Replaces the text from byte `start` to the cursor with `with`.
+    pub fn replace_before_cursor(&mut self, start: usize, with: &str) {
+        if start <= self.cursor && self.text.is_char_boundary(start) {
+            self.text.replace_range(start..self.cursor, with);
+            self.cursor = start + with.len();
+            self.browsing = None;
+        }
+    }
+
+    /// Types `s` at the cursor.
+    pub fn insert_text(&mut self, s: &str) {
+        self.insert(s);
+    }
+
     fn insert(&mut self, s: &str) {
         self.text.insert_str(self.cursor, s);
         self.cursor += s.len();
@@ -446,6 +473,20 @@ mod tests {
         c.key(key(KeyCode::Down, KeyModifiers::NONE));
         c.key(key(KeyCode::Down, KeyModifiers::NONE));
         assert_eq!(c.text(), "dr");
+    }
+
+    #[test]
+    fn the_mention_at_the_cursor_is_found_and_replaced() {
+        let mut c = Composer::new(vec![]);
+        typed(&mut c, "look at @src/ma");
+        assert_eq!(c.mention(), Some((8, "src/ma")));
+        c.replace_before_cursor(8, "src/main.rs ");
+        assert_eq!(c.text(), "look at src/main.rs ");
+        assert_eq!(c.mention(), None);
+        c.set_text("mail me@example");
+        assert_eq!(c.mention(), None, "an @ inside a word is not a mention");
+        c.set_text("@");
+        assert_eq!(c.mention(), Some((0, "")));
     }
 
     #[test]

@@ -18,6 +18,13 @@ pub fn default_window(model: &str) -> Option<u64> {
         .map(|(_, w)| *w)
 }
 
+/// When the session compacts itself: `model_auto_compact_token_limit`
+/// when set, else 90 % of the context window (`model_context_window`, else
+/// the model's known window); `None` when neither is known.
+pub fn auto_compact_limit(limit: Option<u64>, window: Option<u64>, model: &str) -> Option<u64> {
+    limit.or_else(|| window.or_else(|| default_window(model)).map(|w| w / 10 * 9))
+}
+
 /// Percent of `window` left with `used` tokens in it.
 pub fn percent_left(used: u64, window: u64) -> Option<u8> {
     if window == 0 {
@@ -36,5 +43,12 @@ mod tests {
         assert_eq!(super::percent_left(25, 100), Some(75));
         assert_eq!(super::percent_left(200, 100), Some(0));
         assert_eq!(super::percent_left(1, 0), None);
+        assert_eq!(super::auto_compact_limit(Some(5), Some(100), "m"), Some(5));
+        assert_eq!(super::auto_compact_limit(None, Some(1000), "m"), Some(900));
+        assert_eq!(
+            super::auto_compact_limit(None, None, "gpt-5"),
+            Some(244_800)
+        );
+        assert_eq!(super::auto_compact_limit(None, None, "mystery"), None);
     }
 }

@@ -12,10 +12,14 @@ pub mod app;
 pub mod cells;
 pub mod composer;
 pub mod context;
+pub mod diff;
 mod error;
+pub mod files;
 pub mod history;
 pub mod markdown;
 pub mod notify;
+pub mod pager;
+pub mod popup;
 pub mod replay;
 pub mod screen;
 pub mod slash;
@@ -58,6 +62,10 @@ pub struct SessionTemplate {
     pub notify: Vec<String>,
     /// `project_doc_max_bytes`.
     pub instructions_max: usize,
+    /// `model_context_window` (else the model's known window).
+    pub context_window: Option<u64>,
+    /// `model_auto_compact_token_limit` (else 90 % of the window).
+    pub auto_compact_limit: Option<u64>,
 }
 
 /// Which session to open first.

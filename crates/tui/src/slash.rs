@@ -15,13 +15,20 @@ pub enum Slash {
     Resume,
     /// `/diff`.
     Diff,
+    /// `/compact`.
+    Compact,
+    /// `/init`.
+    Init,
+    /// `/mention`.
+    Mention,
     /// `/quit` or `/exit`.
     Quit,
-    /// A known command that is not built yet.
-    NotBuilt(&'static str),
     /// Anything else starting with `/`.
     Unknown(String),
 }
+
+/// What `/init` submits as a turn.
+pub const INIT_PROMPT: &str = "Write an AGENTS.md file at the root of this repository for coding agents who will work on it after you. Look around first (the layout, build files, README, CI configuration, a few source files). Then write, concisely and only what is true of this project: what it is; the layout (which directory holds what); how to build, run the tests (a single test too), lint and format; the code style and naming the code follows; how commits and pull requests are written here (from the history); anything surprising an agent must know (generated files, slow tests, required services). Use short sections with bullet points and exact commands. Create the file with apply_patch; do not change anything else.";
 
 /// Every command, with a line of help.
 pub const COMMANDS: &[(&str, &str)] = &[
@@ -40,7 +47,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/diff",
         "git diff of the workspace, untracked files included",
     ),
-    ("/quit", "leave (also /exit)"),
+    ("/compact", "replace the conversation with its summary"),
+    (
+        "/init",
+        "have the model write an AGENTS.md for this project",
+    ),
+    ("/mention", "pick a file to mention (like typing @)"),
+    ("/quit", "leave"),
+    ("/exit", "leave"),
 ];
 
 /// Parses `text` when it is a slash command (one line starting with `/`).
@@ -64,9 +78,9 @@ pub fn parse(text: &str) -> Option<Slash> {
         "/resume" => Slash::Resume,
         "/diff" => Slash::Diff,
         "/quit" | "/exit" => Slash::Quit,
-        "/init" => Slash::NotBuilt("/init"),
-        "/compact" => Slash::NotBuilt("/compact"),
-        "/mention" => Slash::NotBuilt("/mention"),
+        "/init" => Slash::Init,
+        "/compact" => Slash::Compact,
+        "/mention" => Slash::Mention,
         other => Slash::Unknown(other.to_string()),
     })
 }

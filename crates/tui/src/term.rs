@@ -15,6 +15,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Whether the alternate screen was entered.
 static ALT: AtomicBool = AtomicBool::new(false);
+/// Whether a pager holds the alternate screen.
+static PAGER: AtomicBool = AtomicBool::new(false);
+
+/// Records that a pager entered (or left) the alternate screen, so a
+/// restore leaves it.
+pub fn set_pager(open: bool) {
+    PAGER.store(open, Ordering::SeqCst);
+}
 
 /// Puts the terminal in the TUI's modes.
 pub fn enter(alternate_screen: bool) -> std::io::Result<()> {
@@ -40,6 +48,12 @@ pub fn enter(alternate_screen: bool) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether the whole UI runs on the alternate screen
+/// (`[tui] alternate_screen = "always"`).
+pub fn on_alternate_screen() -> bool {
+    ALT.load(Ordering::SeqCst)
+}
+
 /// Restores the terminal (idempotent; safe from a panic hook).
 pub fn restore() {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
@@ -54,7 +68,7 @@ pub fn restore() {
         cursor::Show,
         crossterm::style::ResetColor
     );
-    if ALT.swap(false, Ordering::SeqCst) {
+    if ALT.swap(false, Ordering::SeqCst) | PAGER.swap(false, Ordering::SeqCst) {
         let _ = execute!(out, LeaveAlternateScreen);
     }
     let _ = crossterm::terminal::disable_raw_mode();

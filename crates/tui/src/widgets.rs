@@ -2,7 +2,7 @@
 //! list pickers (`/approvals`, `/resume`).
 
 use crate::cells::{self, PatchFile};
-use cordon_core::approval::{ApprovalAction, ApprovalRequest};
+use cordon_core::approval::{ApprovalAction, ApprovalDecision, ApprovalReason, ApprovalRequest};
 use cordon_core::session::SessionSummary;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -88,25 +88,46 @@ pub fn elapsed(secs: u64) -> String {
     }
 }
 
-/// The approval options, in order: what they say and their key.
-pub fn approval_options(request: &ApprovalRequest) -> [&'static str; 3] {
-    match request.action {
-        ApprovalAction::Command { .. } => [
+/// The approval options, in order: what they say (with their key) and
+/// the decision each makes.
+pub fn approval_options(request: &ApprovalRequest) -> Vec<(String, ApprovalDecision)> {
+    let no = (
+        "No, and tell cordon what to do differently (n or Esc)".to_string(),
+        ApprovalDecision::Abort,
+    );
+    if let ApprovalReason::ProxyDenied { hosts, .. } = &request.reason {
+        let hosts: Vec<String> = hosts.iter().map(|h| cells::clean(h)).collect();
+        return vec![
+            (
+                format!("allow {} for this session and rerun (h)", hosts.join(", ")),
+                ApprovalDecision::AllowDomainsForSession,
+            ),
+            (
+                "Yes, run it again without the sandbox (y)".to_string(),
+                ApprovalDecision::Approve,
+            ),
+            no,
+        ];
+    }
+    let (yes, session) = match request.action {
+        ApprovalAction::Command { .. } => (
             "Yes, run it (y)",
             "Yes, and don't ask again for this command this session (a)",
-            "No, and tell cordon what to do differently (n or Esc)",
-        ],
-        ApprovalAction::Patch { .. } => [
+        ),
+        ApprovalAction::Patch { .. } => (
             "Yes, apply the changes (y)",
             "Yes, and don't ask again for these files this session (a)",
-            "No, and tell cordon what to do differently (n or Esc)",
-        ],
-        ApprovalAction::McpToolCall { .. } => [
+        ),
+        ApprovalAction::McpToolCall { .. } => (
             "Yes, call it (y)",
             "Yes, and don't ask again for this tool this session (a)",
-            "No, and tell cordon what to do differently (n or Esc)",
-        ],
-    }
+        ),
+    };
+    vec![
+        (yes.to_string(), ApprovalDecision::Approve),
+        (session.to_string(), ApprovalDecision::ApproveForSession),
+        no,
+    ]
 }
 
 /// The approval modal's lines for a viewport at most `max_rows` tall: the
@@ -155,12 +176,25 @@ pub fn approval_lines(
             Style::new().add_modifier(Modifier::DIM),
         ),
     ]));
+    if let ApprovalReason::ProxyDenied { denied, .. } = &request.reason {
+        for d in cordon_core::runner::proxy_denials(denied) {
+            tail.push(Line::from(
+                format!(
+                    "refused: {}:{} ({})",
+                    cells::clean(&d.host),
+                    d.port,
+                    d.reasons.join(", ")
+                )
+                .red(),
+            ));
+        }
+    }
     tail.push(Line::default());
-    for (i, option) in approval_options(request).iter().enumerate() {
+    for (i, (option, _)) in approval_options(request).into_iter().enumerate() {
         let line = if i == selected {
-            Line::from(vec!["› ".cyan().bold(), option.to_string().cyan().bold()])
+            Line::from(vec!["› ".cyan().bold(), option.cyan().bold()])
         } else {
-            Line::from(vec!["  ".into(), option.to_string().into()])
+            Line::from(vec!["  ".into(), option.into()])
         };
         tail.push(line);
     }

@@ -20,6 +20,8 @@ pub enum Op {
     Start(Option<Resume>),
     /// Run a turn.
     Turn(String),
+    /// Replace the history with the model's summary of it.
+    Compact,
     /// Use another model from the next turn on.
     SetModel(String),
     /// Another sandbox policy and approval policy from the next command on.
@@ -45,6 +47,10 @@ pub struct SessionInfo {
     pub approval: ApprovalPolicy,
     /// Tokens used in this process.
     pub usage: Usage,
+    /// Tokens in the context after the last model request.
+    pub context_tokens: Option<u64>,
+    /// Hosts allowed for this session after the proxy refused them.
+    pub session_domains: Vec<String>,
     /// AGENTS.md files read for the instructions.
     pub agents_files: Vec<PathBuf>,
     /// Why the session file stopped being written, if it did.
@@ -64,6 +70,8 @@ pub enum WorkerEvent {
     Approval(Box<ApprovalRequest>, Sender<ApprovalDecision>),
     /// The turn ended: its final message and usage, or why it failed.
     TurnDone(Result<(String, Usage), String>),
+    /// `/compact` ended: the summary request's usage, or why it failed.
+    CompactDone(Result<Usage, String>),
     /// The session could not start.
     Failed(String),
 }
@@ -91,9 +99,16 @@ fn info(session: &Session, home: &std::path::Path) -> SessionInfo {
         policy: session.policy().clone(),
         approval: session.approval(),
         usage: session.usage(),
+        context_tokens: session.context_tokens(),
+        session_domains: session.session_domains().to_vec(),
         agents_files: cordon_core::instructions::agents_files(Some(home), session.cwd()),
         rollout_error: session.rollout_error().map(str::to_string),
     }
+}
+
+/// The session's automatic compaction threshold for `model`.
+fn auto_compact(template: &SessionTemplate, model: &str) -> Option<u64> {
+    crate::context::auto_compact_limit(template.auto_compact_limit, template.context_window, model)
 }
 
 /// Starts the worker thread; `send` delivers its events to the UI.
@@ -134,7 +149,8 @@ where
                 };
                 let approver = UiApprover { send: send.clone() };
                 match Session::start(config, &env, Box::new(approver)) {
-                    Ok(s) => {
+                    Ok(mut s) => {
+                        s.set_auto_compact(auto_compact(&template, s.model()));
                         send(WorkerEvent::Started(
                             Box::new(info(&s, &template.home)),
                             s.history().to_vec(),
@@ -154,9 +170,22 @@ where
                 send(WorkerEvent::Info(Box::new(info(s, &template.home))));
                 send(WorkerEvent::TurnDone(result));
             }
+            Op::Compact => {
+                let Some(s) = session.as_mut() else {
+                    send(WorkerEvent::CompactDone(
+                        Err("no session is running".into()),
+                    ));
+                    continue;
+                };
+                let result = s.compact(&mut |e| send(WorkerEvent::Event(e)));
+                let result = result.map_err(|e| turn_failure(&e));
+                send(WorkerEvent::Info(Box::new(info(s, &template.home))));
+                send(WorkerEvent::CompactDone(result));
+            }
             Op::SetModel(model) => {
                 template.model = model.clone();
                 if let Some(s) = session.as_mut() {
+                    s.set_auto_compact(auto_compact(&template, &model));
                     s.set_model(model);
                     send(WorkerEvent::Info(Box::new(info(s, &template.home))));
                 }

@@ -618,3 +618,353 @@ fn tui_works_at_40_columns() {
     }
     assert!(screen.contains("fake-model · read-only/none"), "{screen}");
 }
+
+#[test]
+fn tui_compact_replaces_the_history_with_the_summary_also_on_resume_and_automatically() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_text("noted: avocado")),
+        Reply::Sse(responses_text("SUMMARY-ONE: the word is avocado")),
+        Reply::Sse(responses_text("it was avocado")),
+        // The context (11 + 7 tokens) is past the limit: compacted first.
+        Reply::Sse(responses_text("SUMMARY-TWO: asked twice")),
+        Reply::Sse(responses_text("fourth answer")),
+        Reply::Sse(responses_text("after resume")),
+    ]);
+    configure(&w, &model, "model_auto_compact_token_limit = 15");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("remember the word avocado");
+    t.wait_for("noted: avocado");
+    t.type_line("/compact");
+    t.wait_for("context compacted");
+    t.wait_for("SUMMARY-ONE");
+    let asked = model.requests()[1].body.to_string();
+    assert!(
+        asked.contains("will be replaced by your summary"),
+        "{asked}"
+    );
+    assert!(asked.contains("remember the word avocado"), "{asked}");
+    t.type_line("which word?");
+    t.wait_for("it was avocado");
+    let body = model.requests()[2].body.to_string();
+    assert!(body.contains("SUMMARY-ONE"), "{body}");
+    assert!(!body.contains("remember the word avocado"), "{body}");
+    t.type_line("and now?");
+    t.wait_for("fourth answer");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 5);
+    assert!(requests[3]
+        .body
+        .to_string()
+        .contains("will be replaced by your summary"));
+    let body = requests[4].body.to_string();
+    assert!(
+        body.contains("SUMMARY-TWO") && body.contains("and now?"),
+        "{body}"
+    );
+    assert!(!body.contains("which word?"), "{body}");
+    t.type_line("/quit");
+    t.wait_exit();
+    drop(t);
+    let mut t = Tui::spawn(&w, &["resume", "--last"], &[]);
+    t.wait_for("SUMMARY-TWO");
+    t.type_line("still there?");
+    t.wait_for("after resume");
+    let body = model.requests()[5].body.to_string();
+    assert!(
+        body.contains("SUMMARY-TWO") && body.contains("and now?"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("which word?") && !body.contains("SUMMARY-ONE"),
+        "{body}"
+    );
+}
+
+#[test]
+fn tui_slash_popup_filters_as_typed_and_enter_runs_the_choice() {
+    let w = World::new();
+    let model = FakeModel::start(vec![]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.send("/");
+    let all = t.wait_for("/compact");
+    assert!(all.contains("/status") && all.contains("/diff"), "{all}");
+    t.send("st");
+    let screen = t.wait_until("only /status left", |s| !s.contains("/compact"));
+    assert!(
+        screen.contains("session, model, sandbox, network, approvals, tokens"),
+        "{screen}"
+    );
+    assert!(!screen.contains("/diff"), "{screen}");
+    t.send("\r");
+    t.wait_for("sandbox:    read-only");
+}
+
+#[test]
+fn tui_at_searches_files_respecting_gitignore_and_inserts_the_path() {
+    let w = World::new();
+    for f in ["src/main.rs", "src/lib.rs", "target/debug/main_build.rs"] {
+        let p = w.work().join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "x").unwrap();
+    }
+    std::fs::write(w.work().join(".gitignore"), "target/\n").unwrap();
+    let model = FakeModel::start(vec![Reply::Sse(responses_text("looked"))]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    for c in "see @mainrs".chars() {
+        t.send(&c.to_string());
+    }
+    let screen = t.wait_for("▸ src/main.rs");
+    assert!(!screen.contains("main_build"), "gitignored: {screen}");
+    t.send("\t");
+    t.wait_for("› see src/main.rs");
+    t.send("\r");
+    t.wait_for("looked");
+    let body = model.requests()[0].body.to_string();
+    assert!(body.contains("see src/main.rs"), "{body}");
+    // /mention opens the same picker.
+    t.type_line("/mention");
+    t.wait_for("› @");
+    for c in "lib".chars() {
+        t.send(&c.to_string());
+    }
+    t.wait_for("▸ src/lib.rs");
+    t.send("\r");
+    t.wait_until("the path inserted, the popup closed", |s| {
+        s.contains("› src/lib.rs") && !s.contains("▸")
+    });
+    assert_eq!(
+        model.requests().len(),
+        1,
+        "Enter chose the file, sent nothing"
+    );
+}
+
+#[test]
+fn tui_ctrl_t_shows_the_whole_transcript_on_the_alternate_screen_and_q_returns() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["sh", "-c", "for i in $(seq 1 40); do echo out-$i; done"]}),
+        )),
+        Reply::Sse(responses_text("counted")),
+    ]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("count");
+    let inline = t.wait_for("counted");
+    assert!(inline.contains("… +30 lines"), "{inline}");
+    assert!(!inline.contains("out-20\n"), "{inline}");
+    t.send("\x14");
+    // (The frame may arrive in pieces: wait for its last row too.)
+    let pager = t.wait_until("the pager", |s| {
+        s.contains("q or Esc to return") && s.contains("g/G top/end")
+    });
+    assert!(t.parser.lock().unwrap().screen().alternate_screen());
+    assert!(
+        pager.contains("out-20\n") && pager.contains("out-40"),
+        "{pager}"
+    );
+    assert!(!pager.contains("… +30 lines"), "{pager}");
+    t.send("q");
+    let back = t.wait_until("the inline view", |s| !s.contains("q or Esc to return"));
+    assert!(!t.parser.lock().unwrap().screen().alternate_screen());
+    assert!(
+        back.contains("… +30 lines") && back.contains("counted"),
+        "{back}"
+    );
+    // Still usable.
+    t.type_line("/status");
+    t.wait_for("sandbox:    read-only");
+}
+
+#[test]
+fn tui_diff_shows_changes_and_untracked_files_in_the_pager() {
+    let w = World::new();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(w.work())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    std::fs::write(w.work().join("tracked.txt"), "old line\n").unwrap();
+    git(&["add", "tracked.txt"]);
+    git(&["commit", "-qm", "one"]);
+    std::fs::write(w.work().join("tracked.txt"), "new line\n").unwrap();
+    std::fs::write(w.work().join("fresh.txt"), "brand new\n").unwrap();
+    let model = FakeModel::start(vec![]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("/diff");
+    let pager = t.wait_until("the pager", |s| {
+        s.contains("q or Esc to return") && s.contains("g/G top/end")
+    });
+    for shown in ["-old line", "+new line", "+++ b/fresh.txt", "+brand new"] {
+        assert!(pager.contains(shown), "{shown}: {pager}");
+    }
+    t.send("\x1b");
+    t.wait_until("back", |s| !s.contains("q or Esc to return"));
+    t.wait_for("Ask cordon to do anything");
+}
+
+#[test]
+fn tui_init_asks_the_model_to_write_agents_md_unless_there_is_one() {
+    let w = World::new();
+    let patch =
+        "*** Begin Patch\n*** Add File: AGENTS.md\n+# Agents\n+Run `make test`.\n*** End Patch\n";
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "p1",
+            "apply_patch",
+            &json!({"input": patch}),
+        )),
+        Reply::Sse(responses_text("wrote AGENTS.md")),
+    ]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &["-s", "workspace-write"], &[]);
+    ready(&t);
+    t.type_line("/init");
+    t.wait_for("wrote AGENTS.md");
+    let body = model.requests()[0].body.to_string();
+    assert!(
+        body.contains("Write an AGENTS.md file at the root of this repository"),
+        "{body}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.work().join("AGENTS.md")).unwrap(),
+        "# Agents\nRun `make test`.\n"
+    );
+    t.type_line("/init");
+    t.wait_for("already exists; nothing asked");
+    assert_eq!(model.requests().len(), 2, "no new request");
+}
+
+/// An HTTP server on `ip` answering `hello`; counts the requests.
+fn http_hello(ip: std::net::IpAddr) -> (std::net::SocketAddr, Arc<Mutex<usize>>) {
+    let l = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    let hits = Arc::new(Mutex::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).map(|n| n == 1).unwrap_or(false)
+            {
+                head.push(byte[0]);
+            }
+            *counted.lock().unwrap() += 1;
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+            );
+        }
+    });
+    (addr, hits)
+}
+
+#[test]
+fn tui_a_host_the_proxy_refused_is_allowed_for_the_session_with_h_and_the_rerun_succeeds() {
+    let w = World::new();
+    // This machine's own address (the proxy refuses loopback targets),
+    // allowed by nothing until the user presses h.
+    let ip = super::common::own_addresses()
+        .into_iter()
+        .find(std::net::IpAddr::is_ipv4)
+        .expect("no non-loopback IPv4 address on this machine");
+    let (server, hits) = http_hello(ip);
+    let fetch = |call: &str, url: &str| {
+        Reply::Sse(responses_call(
+            call,
+            "shell",
+            &json!({"command": ["curl", "-sS", "--fail", "--max-time", "10", url]}),
+        ))
+    };
+    let url = format!("http://{server}/");
+    let model = FakeModel::start(vec![
+        fetch("c1", &url),
+        Reply::Sse(responses_text("fetched")),
+        fetch("c2", &url),
+        Reply::Sse(responses_text("fetched again")),
+        fetch("c3", "http://127.0.0.1:9/"),
+    ]);
+    configure(&w, &model, "");
+    let mut t = Tui::spawn(&w, &["--network", "proxy"], &[]);
+    ready(&t);
+    t.type_line("fetch it");
+    let modal = t.wait_for(&format!("allow {ip} for this session and rerun (h)"));
+    assert!(modal.contains(&format!("refused: {server}")), "{modal}");
+    assert!(
+        modal.contains("Yes, run it again without the sandbox (y)"),
+        "{modal}"
+    );
+    assert_eq!(
+        *hits.lock().unwrap(),
+        0,
+        "the proxy refused it: never reached"
+    );
+    t.send("h");
+    t.wait_for("fetched");
+    assert_eq!(*hits.lock().unwrap(), 1, "the rerun reached the server");
+    let body = model.requests()[1].body.to_string();
+    assert!(body.contains("hello"), "{body}");
+    assert!(
+        body.contains("the user allowed it for this session"),
+        "{body}"
+    );
+    // Later commands get the host without asking.
+    t.type_line("again");
+    t.wait_for("fetched again");
+    assert_eq!(*hits.lock().unwrap(), 2);
+    let body = &model.requests()[3].body;
+    let second = body["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "function_call_output" && i["call_id"] == "c2")
+        .unwrap()["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        second.contains("hello") && !second.contains("proxy refused"),
+        "{second}"
+    );
+    t.type_line("/status");
+    t.wait_for(&format!("allowed for this session: {ip}"));
+    // Another refused host, declined: the denial cell names the config line.
+    t.type_line("loopback");
+    t.wait_for("allow 127.0.0.1 for this session and rerun (h)");
+    t.send("n");
+    let screen = t.wait_for("the proxy refused 127.0.0.1:9");
+    for shown in [
+        "[network.domains]",
+        "\"127.0.0.1\" = \"allow\"",
+        "--allow-domain 127.0.0.1",
+    ] {
+        assert!(screen.contains(shown), "{shown}: {screen}");
+    }
+}

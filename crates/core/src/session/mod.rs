@@ -38,6 +38,22 @@ const MAX_STEPS: usize = 200;
 /// Most bytes of one tool's output sent back to the model.
 const MAX_TOOL_OUTPUT: usize = 16 * 1024;
 
+/// What the model is asked when the conversation is compacted.
+pub const COMPACT_PROMPT: &str = "Context is running out: this conversation will be replaced by your summary of it, and the work goes on from that summary alone. Write it for yourself: the user's goals and constraints, what has been done so far (files changed, commands run and what they showed), decisions and why, and what remains to do next. Keep paths, names and numbers exact; leave out pleasantries. Do not call any tool.";
+
+/// How the summary starts the compacted history (the model's first
+/// message after a compaction).
+pub const COMPACTED_PREFIX: &str =
+    "This conversation was compacted to save context. Summary of everything before this point:";
+
+/// The history a compaction leaves: one user message with the summary.
+pub fn compacted_history(summary: &str) -> Vec<Item> {
+    vec![Item::User(format!(
+        "{COMPACTED_PREFIX}\n\n{}",
+        summary.trim()
+    ))]
+}
+
 /// Everything a session needs, resolved by the front end.
 pub struct SessionConfig {
     /// `$CORDON_HOME`.
@@ -131,6 +147,11 @@ pub struct Session {
     announced: bool,
     total: Usage,
     inputs: Vec<String>,
+    /// Tokens in the context after the last model request (its input
+    /// plus output), when the model reported usage.
+    context: Option<u64>,
+    /// Compact before a turn once `context` reaches this.
+    auto_compact: Option<u64>,
 }
 
 impl Session {
@@ -174,6 +195,7 @@ impl Session {
             remembered: Remembered::default(),
             watcher: watch_roots(&config.policy),
             index_read_only: config.ephemeral,
+            session_domains: Vec::new(),
         };
         let wire = match config.provider.wire_api {
             cordon_config::WireApi::Responses => WireApi::Responses,
@@ -207,6 +229,8 @@ impl Session {
             announced: false,
             total: Usage::default(),
             inputs: Vec::new(),
+            context: None,
+            auto_compact: None,
         })
     }
 
@@ -285,9 +309,96 @@ impl Session {
         self.tools.approval = approval;
     }
 
+    /// Allows `host` through the proxy for this session's later commands
+    /// (each sandboxed run under `--network proxy` gets
+    /// `--allow-domain=HOST`); what the approval choice `h` does after the
+    /// proxy refused a host. Only a plain host name or address is taken.
+    pub fn allow_domain(&mut self, host: &str) -> Result<(), String> {
+        if !crate::runner::is_plain_host(host) {
+            return Err(format!(
+                "{host:?} is not a plain host name or address (patterns are for the config file)"
+            ));
+        }
+        if !self.tools.session_domains.iter().any(|h| h == host) {
+            self.tools.session_domains.push(host.to_string());
+        }
+        Ok(())
+    }
+
+    /// Hosts allowed for this session after the proxy refused them.
+    pub fn session_domains(&self) -> &[String] {
+        &self.tools.session_domains
+    }
+
     /// Tokens used by this session's turns in this process.
     pub fn usage(&self) -> Usage {
         self.total
+    }
+
+    /// Tokens in the context after the last model request (input plus
+    /// output of that one request, not the turn's sum), when reported.
+    pub fn context_tokens(&self) -> Option<u64> {
+        self.context
+    }
+
+    /// Compacts before a turn once the context holds `limit` tokens
+    /// (`model_auto_compact_token_limit`); `None` never does (`exec`).
+    pub fn set_auto_compact(&mut self, limit: Option<u64>) {
+        self.auto_compact = limit;
+    }
+
+    /// Replaces the history with the model's summary of it: one request
+    /// ([`COMPACT_PROMPT`]), then the history becomes
+    /// [`compacted_history`], recorded in the rollout (a resumed session
+    /// starts from the summary). Reports [`AgentEvent::Compacted`];
+    /// returns the request's usage. On failure the history is kept.
+    pub fn compact(&mut self, on_event: &mut dyn FnMut(SessionEvent)) -> Result<Usage, TurnError> {
+        if self.history.is_empty() {
+            return Err(TurnError::Request(
+                "nothing to compact: the conversation is empty".into(),
+            ));
+        }
+        self.interrupt.reset();
+        let sleeper = self.interrupt.clone();
+        let stopper = self.interrupt.clone();
+        let cfg = TurnConfig {
+            wire: self.wire,
+            model: &self.model,
+            instructions: self.instructions.as_deref(),
+            output_schema: None,
+            request_retries: self.provider.request_max_retries,
+            stream_retries: self.provider.stream_max_retries,
+            max_tool_output: MAX_TOOL_OUTPUT,
+            max_steps: 1,
+            sleep: &|d| sleeper.sleep(d),
+            interrupted: &|| stopper.is_set(),
+        };
+        let (summary, usage) = crate::agent::summarize(
+            &mut self.transport,
+            &cfg,
+            &self.history,
+            COMPACT_PROMPT,
+            &mut |e| on_event(SessionEvent::Agent(e)),
+        )?;
+        self.history = compacted_history(&summary);
+        self.total.input_tokens += usage.input_tokens;
+        self.total.output_tokens += usage.output_tokens;
+        // What is left is about the summary's size; the next request says.
+        self.context = Some(usage.output_tokens);
+        self.record(&json!({"type": "compacted", "payload": {"summary": summary}}));
+        on_event(SessionEvent::Agent(AgentEvent::Compacted { summary }));
+        Ok(usage)
+    }
+
+    /// Appends one record to the rollout (losing the file stops writing
+    /// it, and says why in [`Session::rollout_error`]).
+    fn record(&mut self, value: &Value) {
+        if let Some(r) = self.rollout.as_mut() {
+            if let Err(e) = r.append(value) {
+                self.rollout_error = Some(format!("{}: {e}", r.path().display()));
+                self.rollout = None;
+            }
+        }
     }
 
     /// The interrupt shared with the running turn.
@@ -324,6 +435,17 @@ impl Session {
         prompt: &str,
         on_event: &mut dyn FnMut(SessionEvent),
     ) -> Result<(String, Usage), TurnError> {
+        let full = match (self.auto_compact, self.context) {
+            (Some(limit), Some(used)) => used >= limit,
+            _ => false,
+        };
+        if full && !self.history.is_empty() {
+            // A failed compaction leaves the history as it was; the turn
+            // goes on and the model's own limit decides.
+            if let Err(e) = self.compact(on_event) {
+                log::warn!("automatic compaction failed: {e}");
+            }
+        }
         self.interrupt.reset();
         let turn_id = new_id();
         if let Ok(mut t) = self.turn_id.lock() {
@@ -347,6 +469,7 @@ impl Session {
             interrupt,
             announced,
             provider,
+            context,
             ..
         } = self;
         let mut record = |value: &Value| {
@@ -400,6 +523,9 @@ impl Session {
             if let AgentEvent::Item(item) = &event {
                 record(&store::item_record(item));
                 return;
+            }
+            if let AgentEvent::Usage(u) = &event {
+                *context = Some(u.input_tokens + u.output_tokens);
             }
             let mapped = mapper.map(&event);
             on_event(SessionEvent::Agent(event));

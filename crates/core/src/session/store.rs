@@ -92,29 +92,39 @@ pub fn history_from_records(records: &[Value]) -> Result<(String, Vec<Item>), Co
             CoreError::Session("the session file does not start with its metadata".into())
         })?
         .to_string();
-    let s = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
-    let items = records
-        .iter()
-        .filter(|r| r["type"] == "response_item")
-        .filter_map(|r| {
-            let p = &r["payload"];
-            Some(match p["type"].as_str()? {
-                "user" => Item::User(s(p, "text")),
-                "assistant" => Item::Assistant(s(p, "text")),
-                "call" => Item::Call {
-                    call_id: s(p, "call_id"),
-                    name: s(p, "name"),
-                    arguments: s(p, "arguments"),
-                },
-                "output" => Item::Output {
-                    call_id: s(p, "call_id"),
-                    output: s(p, "output"),
-                },
-                _ => return None,
-            })
-        })
-        .collect();
+    let mut items = Vec::new();
+    for r in records {
+        if r["type"] == "compacted" {
+            // Everything before is replaced by the summary.
+            let summary = r["payload"]["summary"].as_str().unwrap_or_default();
+            items = super::compacted_history(summary);
+            continue;
+        }
+        if r["type"] != "response_item" {
+            continue;
+        }
+        items.extend(item_from_payload(&r["payload"]));
+    }
     Ok((id, items))
+}
+
+/// A `response_item` record's payload as a conversation item.
+fn item_from_payload(p: &Value) -> Option<Item> {
+    let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    Some(match p["type"].as_str()? {
+        "user" => Item::User(s("text")),
+        "assistant" => Item::Assistant(s("text")),
+        "call" => Item::Call {
+            call_id: s("call_id"),
+            name: s("name"),
+            arguments: s("arguments"),
+        },
+        "output" => Item::Output {
+            call_id: s("call_id"),
+            output: s("output"),
+        },
+        _ => return None,
+    })
 }
 
 /// One saved session, for a picker.
@@ -194,6 +204,15 @@ mod tests {
         assert_eq!(sid, "S");
         assert_eq!(back, items);
         assert!(history_from_records(&[]).is_err());
+        // A compaction replaces everything before it with the summary.
+        records.push(json!({"type": "compacted", "payload": {"summary": "did u, got o"}}));
+        records.push(item_record(&Item::User("next".into())));
+        let (_, back) = history_from_records(&records).unwrap();
+        assert_eq!(back.len(), 2, "{back:?}");
+        assert!(
+            matches!(&back[0], Item::User(t) if t.starts_with(super::super::COMPACTED_PREFIX) && t.ends_with("did u, got o"))
+        );
+        assert_eq!(back[1], Item::User("next".into()));
 
         let home = tempfile::tempdir().unwrap();
         let path = crate::rollout::rollout_path(home.path(), 1_795_628_325, "S");
