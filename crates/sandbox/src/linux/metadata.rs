@@ -69,7 +69,7 @@ fn act(change: &Change, obj: &OwnedFd, via_fd: bool) -> Result<(), Errno> {
     let times = match change {
         Change::Times(t) => t.map(|t| {
             t.map(|(sec, nsec)| libc::timespec {
-                tv_sec: sec as libc::time_t,
+                tv_sec: sec as _,
                 tv_nsec: nsec as _,
             })
         }),

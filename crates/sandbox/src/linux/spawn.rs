@@ -667,9 +667,9 @@ pub(crate) fn loopback_up() -> io::Result<()> {
         for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
             *dst = *src as libc::c_char;
         }
-        let r = if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr) == 0 {
+        let r = if libc::ioctl(fd, libc::SIOCGIFFLAGS as libc::Ioctl, &mut ifr) == 0 {
             ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-            libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr)
+            libc::ioctl(fd, libc::SIOCSIFFLAGS as libc::Ioctl, &ifr)
         } else {
             -1
         };

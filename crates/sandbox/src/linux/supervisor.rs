@@ -387,7 +387,7 @@ fn with_fd_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     // SAFETY: CMSG_SPACE only computes a size.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as _;
     f(&mut msg)
 }
 
@@ -399,7 +399,7 @@ pub fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
             let cmsg = libc::CMSG_FIRSTHDR(msg);
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
             sys::cvt(libc::sendmsg(sock, msg, 0) as libc::c_long).map(drop)
         }
