@@ -112,7 +112,7 @@ pub fn number(name: &str) -> Result<Option<u32>, UnknownSyscall> {
 }
 
 /// The name of syscall number `nr` on this architecture, if the table has it.
-#[cfg(test)]
+#[cfg(all(test, target_arch = "x86_64"))]
 pub fn name(nr: u32) -> Option<&'static str> {
     TABLE
         .iter()
