@@ -186,17 +186,21 @@ mod tests {
         assert_eq!(records.len(), 2);
         assert_eq!(records[0]["type"], "session_meta");
         record_history(tmp.path(), "abc", 1, "hello").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(tmp.path().join("history.jsonl"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(tmp.path().join("history.jsonl"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     /// Session files are never written through a symlink, at the file or on
     /// the way from `sessions/`; the control writes where no link is.
     #[test]
+    #[cfg(unix)]
     fn session_files_are_not_written_through_links() {
         let tmp = tempfile::tempdir().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();

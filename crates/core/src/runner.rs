@@ -334,17 +334,7 @@ pub fn launch(l: Launch) -> Finished {
     let timed_out = timer.join().unwrap_or(false);
     let status = child.wait();
     let err = err_reader.join().unwrap_or_default();
-    let code = status.ok().and_then(|s| {
-        s.code().or_else(|| {
-            #[cfg(unix)]
-            {
-                use std::os::unix::process::ExitStatusExt;
-                s.signal().map(|n| 128 + n)
-            }
-            #[cfg(not(unix))]
-            None
-        })
-    });
+    let code = status.ok().and_then(exit_code);
     // The report says so when nothing was denied.
     let denied =
         read_report(report).filter(|d| !d.trim().is_empty() && !d.contains("no denials recorded"));
@@ -1077,6 +1067,20 @@ impl Tools for SandboxRunner {
         let cwd = self.cwd.clone();
         self.patch(call_id, input, &cwd)
     }
+}
+
+/// A finished process's exit code; a signal death counts as 128 + the
+/// signal's number, as shells report it.
+#[cfg(unix)]
+fn exit_code(s: std::process::ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    s.code().or_else(|| s.signal().map(|n| 128 + n))
+}
+
+/// A finished process's exit code.
+#[cfg(not(unix))]
+fn exit_code(s: std::process::ExitStatus) -> Option<i32> {
+    s.code()
 }
 
 #[cfg(test)]

@@ -3,10 +3,15 @@
 //! Usage: discover_time ROOT HOME
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
-use std::time::Instant;
-
+#[cfg(not(target_os = "linux"))]
 fn main() {
+    eprintln!("discover_time: the index is Linux-only");
+}
+
+#[cfg(target_os = "linux")]
+fn main() {
+    use std::path::PathBuf;
+    use std::time::Instant;
     let mut args = std::env::args_os().skip(1);
     let root = std::fs::canonicalize(PathBuf::from(args.next().expect("ROOT"))).unwrap();
     let home = PathBuf::from(args.next().expect("HOME"));

@@ -4,6 +4,18 @@
 
 use std::sync::Arc;
 
+/// The crypto provider: ring, when built with TLS.
+#[cfg(feature = "tls")]
+fn provider() -> Result<Arc<rustls::crypto::CryptoProvider>, String> {
+    Ok(Arc::new(rustls::crypto::ring::default_provider()))
+}
+
+/// Without the `tls` feature there is no crypto provider.
+#[cfg(not(feature = "tls"))]
+fn provider() -> Result<Arc<rustls::crypto::CryptoProvider>, String> {
+    Err("this cordon was built without TLS (the `tls` feature)".into())
+}
+
 /// A client for MCP servers.
 pub(crate) fn client() -> Result<reqwest::Client, String> {
     let mut roots = rustls::RootCertStore::empty();
@@ -12,8 +24,7 @@ pub(crate) fn client() -> Result<reqwest::Client, String> {
     for cert in found.certs {
         let _ = roots.add(cert);
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    let tls = rustls::ClientConfig::builder_with_provider(provider()?)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .with_root_certificates(roots)

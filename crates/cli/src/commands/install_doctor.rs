@@ -191,7 +191,35 @@ fn home_dir(home: &Path) -> Check {
             .fix(format!("chmod go-w {}", home.display()));
         }
     }
+    #[cfg(not(unix))]
+    if meta.file_type().is_symlink() || !meta.is_dir() {
+        return Check::new(
+            "cordon home",
+            Status::Fail,
+            format!("{} is not a directory", home.display()),
+        )
+        .fix("point CORDON_HOME at a directory of yours");
+    }
+    home_passed(home)
+}
+
+/// `$CORDON_HOME` passed every check this OS allows.
+#[cfg(unix)]
+fn home_passed(home: &Path) -> Check {
     Check::new("cordon home", Status::Ok, home.display().to_string())
+}
+
+/// `$CORDON_HOME` passed every check this OS allows.
+#[cfg(not(unix))]
+fn home_passed(home: &Path) -> Check {
+    Check::new(
+        "cordon home",
+        Status::Warn,
+        format!(
+            "{} (its owner and access rights are not checked on this OS)",
+            home.display()
+        ),
+    )
 }
 
 fn sandbox() -> Check {

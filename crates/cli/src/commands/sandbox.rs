@@ -139,6 +139,10 @@ pub(crate) fn write_denial_report(summary: &str, fd: Option<i32>) {
             ));
         }
     }
+    #[cfg(not(unix))]
+    warn(&format!(
+        "--denial-report-fd {fd} is not supported on this OS; the report goes to stderr"
+    ));
     eprint!("{summary}");
 }
 

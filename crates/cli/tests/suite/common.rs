@@ -4,7 +4,50 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub const CORDON: &str = env!("CARGO_BIN_EXE_cordon");
+/// The `cordon` under test: the one cargo built, or the one
+/// `$CORDON_TEST_BIN` names (CI runs the sandbox and proxy suites again
+/// against the static release binary).
+pub const CORDON: Cordon = Cordon;
+
+/// See [`CORDON`].
+#[derive(Clone, Copy)]
+pub struct Cordon;
+
+impl Cordon {
+    /// The binary's path, read once.
+    pub fn path(self) -> &'static str {
+        static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        PATH.get_or_init(|| match std::env::var("CORDON_TEST_BIN") {
+            Ok(p) if !p.is_empty() => {
+                assert!(
+                    Path::new(&p).is_absolute() && Path::new(&p).is_file(),
+                    "CORDON_TEST_BIN must name an existing binary by an absolute path: {p}"
+                );
+                p
+            }
+            _ => env!("CARGO_BIN_EXE_cordon").to_string(),
+        })
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Cordon {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path().as_ref()
+    }
+}
+
+impl AsRef<Path> for Cordon {
+    fn as_ref(&self) -> &Path {
+        self.path().as_ref()
+    }
+}
+
+impl std::fmt::Display for Cordon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.path())
+    }
+}
+
 pub const PROBE: &str = env!("CARGO_BIN_EXE_cordon-test-probe");
 
 /// A scratch world for one test: a cordon home, a workspace and a

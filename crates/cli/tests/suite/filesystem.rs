@@ -98,7 +98,7 @@ fn nested_cordon_refuses_then_degrades_to_landlock() {
     let root_flag = format!("--writable-root={}", shared.display());
     let outer = |inner_flags: &[&str], action: &[&str]| {
         let mut cmd = vec![
-            CORDON,
+            CORDON.path(),
             "sandbox",
             "--full-auto",
             "-c",

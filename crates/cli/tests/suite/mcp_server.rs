@@ -33,7 +33,7 @@ fn python() -> String {
 fn client(w: &World, elicit: Option<Value>, steps: Value) -> Value {
     let spec = json!({
         "server": {
-            "command": CORDON,
+            "command": CORDON.path(),
             "args": ["mcp-server"],
             "env": {
                 "CORDON_HOME": w.home.path(),

@@ -117,6 +117,35 @@ fn fanotify_init_is_refused() {
     assert_ok(&w.probe_in(&["-s", "danger-full-access"], &["fanotify"]));
 }
 
+/// The filter admits only the native architecture: `unshare` by the i386
+/// entry (`int 0x80`) and a call by its x32 number kill the caller with
+/// SIGSYS instead of reaching the kernel. Outside, the i386 call works
+/// (IA32 emulation) and the x32 call is answered by the kernel.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn foreign_architecture_calls_are_killed() {
+    let w = World::new();
+    let ia32 = probe_outside(&w.work(), &["int80-unshare"]);
+    if !skip_without(
+        "IA32 emulation",
+        ia32.status.success(),
+        &format!("int 0x80 fails outside the sandbox: {}", text(&ia32)),
+    ) {
+        for flags in [&[][..], &["--full-auto"][..]] {
+            let o = w.probe_in(flags, &["int80-unshare"]);
+            assert_denied(&o);
+            assert!(text(&o).contains("killed by signal 31"), "{}", text(&o));
+        }
+    }
+    assert_ok(&probe_outside(&w.work(), &["x32-getpid"]));
+    for flags in [&[][..], &["--full-auto"][..]] {
+        let o = w.probe_in(flags, &["x32-getpid"]);
+        assert_denied(&o);
+        assert!(text(&o).contains("killed by signal 31"), "{}", text(&o));
+    }
+    assert_ok(&w.probe_in(&["-s", "danger-full-access"], &["x32-getpid"]));
+}
+
 #[test]
 fn namespaces_and_mounts_cannot_be_created_or_entered() {
     let w = World::new();

@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::rc::Rc;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -132,6 +133,7 @@ impl ProxyEnv {
 /// One connection, plain or TLS.
 enum Conn {
     Plain(TcpStream),
+    #[cfg(feature = "tls")]
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
@@ -139,6 +141,7 @@ impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Conn::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
             Conn::Tls(s) => s.read(buf),
         }
     }
@@ -148,12 +151,14 @@ impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Conn::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
             Conn::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Conn::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
             Conn::Tls(s) => s.flush(),
         }
     }
@@ -163,6 +168,7 @@ impl Conn {
     fn tcp(&self) -> &TcpStream {
         match self {
             Conn::Plain(s) => s,
+            #[cfg(feature = "tls")]
             Conn::Tls(s) => s.get_ref(),
         }
     }
@@ -177,6 +183,7 @@ type Pool = Rc<RefCell<Option<(PoolKey, BufReader<Conn>)>>>;
 /// A blocking HTTP client holding at most one idle connection.
 pub struct Client {
     proxies: ProxyEnv,
+    #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ClientConfig>>,
     pool: Pool,
 }
@@ -206,11 +213,13 @@ impl Client {
     pub fn new(proxies: ProxyEnv) -> Client {
         Client {
             proxies,
+            #[cfg(feature = "tls")]
             tls: None,
             pool: Rc::new(RefCell::new(None)),
         }
     }
 
+    #[cfg(feature = "tls")]
     fn tls_config(&mut self) -> Result<Arc<rustls::ClientConfig>, HttpError> {
         if let Some(c) = &self.tls {
             return Ok(c.clone());
@@ -330,6 +339,15 @@ impl Client {
         timeouts: Timeouts,
         interrupt: Option<&crate::interrupt::Interrupt>,
     ) -> Result<Conn, HttpError> {
+        // A build without TLS (the `tls` feature; checks for other targets
+        // leave it out) says so before connecting.
+        #[cfg(not(feature = "tls"))]
+        if url.tls {
+            return Err(HttpError::Tls {
+                host: url.host.clone(),
+                reason: "this cordon was built without TLS (cordon-core's `tls` feature); build it with the default features".into(),
+            });
+        }
         let hop = proxy.unwrap_or(url);
         let target = match proxy {
             Some(p) => format!("{} (through the proxy {})", url.host_port(), p.host_port()),
@@ -368,8 +386,9 @@ impl Client {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(timeouts.idle))?;
         stream.set_write_timeout(Some(timeouts.idle))?;
-        let mut stream = stream;
+        #[cfg(feature = "tls")]
         if url.tls {
+            let mut stream = stream;
             if let Some(p) = proxy {
                 tunnel(&mut stream, url, p, timeouts.idle).map_err(|e| match e {
                     HttpError::Protocol(reason) => connect_err(reason),
@@ -415,6 +434,7 @@ fn proxy_auth(proxy: &Url) -> Option<String> {
 }
 
 /// Opens a CONNECT tunnel to `url` through `proxy` on `stream`.
+#[cfg(feature = "tls")]
 fn tunnel(stream: &mut TcpStream, url: &Url, proxy: &Url, idle: Duration) -> Result<(), HttpError> {
     let mut req = format!(
         "CONNECT {hp} HTTP/1.1\r\nHost: {hp}\r\n",

@@ -1,5 +1,6 @@
 use super::*;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::thread;
 
 const T: Timeouts = Timeouts {
@@ -242,4 +243,15 @@ fn base64_matches_rfc4648_vectors() {
     ] {
         assert_eq!(base64(plain.as_bytes()), encoded);
     }
+}
+
+/// A build without the `tls` feature (the cross-target checks) refuses an
+/// https URL with that reason, before connecting anywhere.
+#[cfg(not(feature = "tls"))]
+#[test]
+fn https_without_the_tls_feature_says_so() {
+    let mut client = Client::new(ProxyEnv::default());
+    let url = Url::parse("https://127.0.0.1:9/v1").unwrap();
+    let e = client.post(&url, &[], b"{}", T, None).err().unwrap();
+    assert!(e.to_string().contains("built without TLS"), "{e}");
 }

@@ -179,6 +179,7 @@ fn bad_input_of_every_kind() {
 }
 
 #[test]
+#[cfg(unix)]
 fn the_policy_must_allow_every_path() {
     use cordon_policy::{resolve, PolicyInputs, SandboxMode};
     let tmp = tempfile::tempdir().unwrap();

@@ -36,11 +36,11 @@ mod args;
 mod caller;
 
 use super::caps;
+use super::notify::{self, Request};
 use crate::denials::Attempt;
 use args::{last_errno, Change, Errno, Memory};
 use caller::{Caller, Named};
 use cordon_policy::FileId;
-use libseccomp::{notify_id_valid, ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -69,7 +69,7 @@ fn act(change: &Change, obj: &OwnedFd, via_fd: bool) -> Result<(), Errno> {
     let times = match change {
         Change::Times(t) => t.map(|t| {
             t.map(|(sec, nsec)| libc::timespec {
-                tv_sec: sec as libc::time_t,
+                tv_sec: sec as _,
                 tv_nsec: nsec as _,
             })
         }),
@@ -195,8 +195,7 @@ impl Mediator {
     pub fn new(names: &[&'static str], tops: &[FileId], may_act: bool) -> Self {
         let calls = names
             .iter()
-            .filter_map(|n| Some((super::seccomp::resolve(n)?.as_raw_syscall(), *n)))
-            .filter(|(nr, _)| *nr >= 0)
+            .filter_map(|n| Some((i32::try_from(super::seccomp::resolve(n)?).ok()?, *n)))
             .collect();
         Mediator {
             calls,
@@ -207,20 +206,19 @@ impl Mediator {
     }
 
     /// Whether `req` is a call this performs.
-    pub fn handles(&self, req: &ScmpNotifReq) -> bool {
-        self.calls.contains_key(&req.data.syscall.as_raw_syscall())
+    pub fn handles(&self, req: &Request) -> bool {
+        self.calls.contains_key(&req.data.nr)
     }
 
     /// Performs `req` and answers it on the listener `fd`; returns the
     /// attempt when the sandbox refused it.
-    pub fn handle(&mut self, fd: RawFd, req: &ScmpNotifReq) -> Option<Attempt> {
-        let name = *self.calls.get(&req.data.syscall.as_raw_syscall())?;
+    pub fn handle(&mut self, fd: RawFd, req: &Request) -> Option<Attempt> {
+        let name = *self.calls.get(&req.data.nr)?;
         let outcome = self.perform(fd, req, name)?;
-        let resp = match &outcome {
-            Ok(()) => ScmpNotifResp::new_val(req.id, 0, ScmpNotifRespFlags::empty()),
-            Err(r) => ScmpNotifResp::new_error(req.id, -r.errno, ScmpNotifRespFlags::empty()),
+        let _ = match &outcome {
+            Ok(()) => notify::respond_value(fd, req.id, 0),
+            Err(r) => notify::respond_error(fd, req.id, r.errno),
         };
-        let _ = resp.respond(fd);
         let path = outcome.err()?.path?;
         Some(Attempt::Metadata {
             op: name.to_string(),
@@ -229,12 +227,7 @@ impl Mediator {
     }
 
     /// `None` when the notification is no longer live (nothing was done).
-    fn perform(
-        &mut self,
-        fd: RawFd,
-        req: &ScmpNotifReq,
-        name: &str,
-    ) -> Option<Result<(), Refusal>> {
+    fn perform(&mut self, fd: RawFd, req: &Request, name: &str) -> Option<Result<(), Refusal>> {
         if !self.may_act {
             return Some(Err(libc::EPERM.into()));
         }
@@ -259,7 +252,7 @@ impl Mediator {
         };
         // The caller is still blocked in this very call, so its pid was
         // not reused while we read.
-        notify_id_valid(fd, req.id).ok()?;
+        notify::id_valid(fd, req.id).ok()?;
         Some(self.decide_and_act(gathered))
     }
 

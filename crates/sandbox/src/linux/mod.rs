@@ -3,10 +3,12 @@
 
 #[cfg(test)]
 mod alone_tests;
+mod bpf;
 mod caps;
 mod landlock;
 mod metadata;
 mod mounts;
+mod notify;
 pub(crate) mod placeholders;
 pub(crate) mod probe;
 mod pty;
@@ -15,3 +17,4 @@ mod seccomp;
 pub(crate) mod spawn;
 mod supervisor;
 mod sys;
+mod syscalls;

@@ -56,11 +56,8 @@ pub fn quick_facts() -> HostFacts {
 /// [`HostFacts::seccomp_listener`]). Costs two syscalls, and a fork only
 /// when cordon already runs under a filter.
 fn probe_listener(mode_of_self: Option<u32>) -> Result<(), String> {
-    // Level 5: the kernel has SECCOMP_RET_USER_NOTIF and a listener flag.
-    if libseccomp::get_api() < 5 {
-        return Err(
-            "seccomp user notification is unavailable (needs Linux 5.0 and libseccomp 2.5)".into(),
-        );
+    if !user_notification_available() {
+        return Err("seccomp user notification is unavailable (needs Linux 5.0)".into());
     }
     // SAFETY: an invalid pidfd: EBADF where the call exists, ENOSYS where not.
     let r = unsafe { libc::syscall(libc::SYS_pidfd_getfd, -1, 0, 0) };
@@ -71,6 +68,40 @@ fn probe_listener(mode_of_self: Option<u32>) -> Result<(), String> {
         return probe_second_listener();
     }
     Ok(())
+}
+
+/// Whether the kernel has `SECCOMP_RET_USER_NOTIF` and the
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER` flag (Linux 5.0).
+fn user_notification_available() -> bool {
+    const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+    const SECCOMP_GET_ACTION_AVAIL: libc::c_ulong = 2;
+    const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+    const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+    let action = SECCOMP_RET_USER_NOTIF;
+    // SAFETY: a pointer to a u32 the kernel only reads.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_GET_ACTION_AVAIL,
+            0,
+            &action as *const u32,
+        )
+    };
+    if r != 0 {
+        return false;
+    }
+    // A known flag passes the flag check and fails on the null program
+    // (EFAULT); an unknown one fails first (EINVAL). Nothing is loaded.
+    // SAFETY: a null program is never dereferenced by user space.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
 }
 
 /// Under a filter already, loads an allow-all filter with a listener in a

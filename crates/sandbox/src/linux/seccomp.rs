@@ -1,8 +1,10 @@
 //! Builds the seccomp filter from the planner's [`SeccompPlan`] with
-//! libseccomp (which also rejects foreign-architecture and x32 calls).
+//! cordon's own BPF builder ([`super::bpf`], which also rejects
+//! foreign-architecture and x32 calls).
 
+use super::bpf::{Action, Compare, Cond, Filter, FilterBuilder};
+use super::syscalls;
 use crate::plan::{SeccompPlan, UnixSockets};
-use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 use std::io;
 
 /// Namespace flags refused in `clone(2)`'s flags argument.
@@ -61,150 +63,139 @@ fn err(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-fn sys(name: &str) -> Option<ScmpSyscall> {
-    ScmpSyscall::from_name(name).ok()
+/// The number of syscall `name` on this architecture; `None` when the
+/// call does not exist here (`chmod` on aarch64) or the table lacks it.
+pub fn resolve(name: &str) -> Option<u32> {
+    syscalls::number(name).ok().flatten()
 }
 
-/// Calls newer than some libseccomp 2.5 releases know, by number. From
-/// Linux 5.1 on, new calls have one number on every architecture cordon
-/// builds for (x86_64, aarch64).
-const NEWER_CALLS: &[(&str, i32)] = &[
-    ("fchmodat2", 452),
-    ("setxattrat", 463),
-    ("removexattrat", 466),
-];
-
-/// The number of syscall `name` on this architecture: libseccomp's, or
-/// from [`NEWER_CALLS`]. A negative (pseudo) number: the call does not
-/// exist here (`chmod` on aarch64).
-pub fn resolve(name: &str) -> Option<ScmpSyscall> {
-    sys(name).or_else(|| {
-        NEWER_CALLS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, nr)| ScmpSyscall::from(*nr))
-    })
+/// The number of `name`, `None` when it does not exist here; an error
+/// when the table does not know it (a rule left out would leave the call
+/// open).
+fn resolve_or_refuse(name: &str) -> io::Result<Option<u32>> {
+    syscalls::number(name).map_err(err)
 }
 
-fn resolve_or_refuse(name: &str) -> io::Result<ScmpSyscall> {
-    // A name neither knows would leave the call open.
-    resolve(name).ok_or_else(|| {
-        err(format!(
-            "libseccomp does not know `{name}`; upgrade libseccomp (2.5 or later)"
-        ))
-    })
+/// The number of a call every architecture cordon builds for has.
+fn required(name: &str) -> io::Result<u32> {
+    resolve_or_refuse(name)?.ok_or_else(|| err(format!("no {name} syscall")))
+}
+
+fn arg(arg: u8, cmp: Compare) -> Cond {
+    Cond { arg, cmp }
+}
+
+fn masked(a: u8, mask: u64, value: u64) -> Cond {
+    arg(a, Compare::MaskedEqual { mask, value })
+}
+
+/// Adds `action` for every call in `names` that exists here.
+fn add_all(f: &mut FilterBuilder, names: &[&str], action: Action, what: &str) -> io::Result<()> {
+    for name in names {
+        if let Some(nr) = resolve_or_refuse(name)? {
+            f.add(nr, action, &[])
+                .map_err(|e| err(format!("{what} {name}: {e}")))?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds (but does not load) the filter.
-pub fn build(plan: &SeccompPlan) -> io::Result<ScmpFilterContext> {
-    let eperm = ScmpAction::Errno(libc::EPERM);
-    let mut ctx = ScmpFilterContext::new(ScmpAction::Allow).map_err(err)?;
-    ctx.set_ctl_nnp(true).map_err(err)?;
-    for name in &plan.denied_syscalls {
-        ctx.add_rule(eperm, resolve_or_refuse(name)?)
-            .map_err(|e| err(format!("deny {name}: {e}")))?;
-    }
+pub fn build(plan: &SeccompPlan) -> io::Result<Filter> {
+    let eperm = Action::Errno(libc::EPERM);
+    let mut f = FilterBuilder::new();
+    add_all(&mut f, &plan.denied_syscalls, eperm, "deny")?;
     // Init performs these for the command (see `metadata`).
-    for name in &plan.mediated_syscalls {
-        ctx.add_rule(ScmpAction::Notify, resolve_or_refuse(name)?)
-            .map_err(|e| err(format!("route {name} to init: {e}")))?;
-    }
+    add_all(
+        &mut f,
+        &plan.mediated_syscalls,
+        Action::Notify,
+        "route to init",
+    )?;
     // Newer forms of the mediated calls fail as on a kernel without them;
     // programs fall back to the forms above.
-    for name in &plan.absent_syscalls {
-        ctx.add_rule(ScmpAction::Errno(libc::ENOSYS), resolve_or_refuse(name)?)
-            .map_err(|e| err(format!("refuse {name}: {e}")))?;
-    }
+    add_all(
+        &mut f,
+        &plan.absent_syscalls,
+        Action::Errno(libc::ENOSYS),
+        "refuse",
+    )?;
     if plan.clone_namespace_flags_denied {
-        let clone = sys("clone").ok_or_else(|| err("no clone syscall"))?;
+        let clone = required("clone")?;
         for flag in CLONE_NS_FLAGS {
-            let cmp = ScmpArgCompare::new(0, ScmpCompareOp::MaskedEqual(flag), flag);
-            ctx.add_rule_conditional(eperm, clone, &[cmp])
+            f.add(clone, eperm, &[masked(0, flag, flag)])
                 .map_err(|e| err(format!("clone flags: {e}")))?;
         }
-        if let Some(clone3) = sys("clone3") {
-            ctx.add_rule(ScmpAction::Errno(libc::ENOSYS), clone3)
-                .map_err(err)?;
-        }
+        f.add(required("clone3")?, Action::Errno(libc::ENOSYS), &[])?;
     }
-    let ioctl = sys("ioctl").ok_or_else(|| err("no ioctl syscall"))?;
+    let ioctl = required("ioctl")?;
     for name in &plan.denied_ioctls {
         let n =
             ioctl_number(name).ok_or_else(|| err(format!("unknown ioctl `{name}` in the plan")))?;
         // The kernel reads the request as 32 bits: compare only those,
         // so setting high bits cannot slip past the rule.
-        let cmp = ScmpArgCompare::new(1, ScmpCompareOp::MaskedEqual(0xffff_ffff), n);
-        ctx.add_rule_conditional(eperm, ioctl, &[cmp])
+        f.add(ioctl, eperm, &[masked(1, 0xffff_ffff, n)])
             .map_err(|e| err(format!("ioctl {name}: {e}")))?;
     }
     // socket(): refuse every family not listed. Families are small numbers;
     // anything above AF_INET6's 10 (including values with high bits set,
     // which the kernel would truncate) is refused outright.
-    let socket = sys("socket").ok_or_else(|| err("no socket syscall"))?;
+    let socket = required("socket")?;
     let allowed = plan
         .socket_families
         .iter()
         .map(|f| family_number(f))
         .collect::<io::Result<Vec<u64>>>()?;
-    let refuse = ScmpAction::Errno(libc::EAFNOSUPPORT);
+    let refuse = Action::Errno(libc::EAFNOSUPPORT);
     for family in 0..=10u64 {
         if allowed.contains(&family) {
             continue;
         }
         let action = if family == libc::AF_UNIX as u64 {
             if plan.notify_for_denials && plan.unix_sockets == UnixSockets::DenyCreate {
-                ScmpAction::Notify
+                Action::Notify
             } else {
                 eperm
             }
         } else {
             refuse
         };
-        let cmp = ScmpArgCompare::new(0, ScmpCompareOp::Equal, family);
-        ctx.add_rule_conditional(action, socket, &[cmp])
+        f.add(socket, action, &[arg(0, Compare::Equal(family))])
             .map_err(|e| err(format!("socket family {family}: {e}")))?;
     }
-    let cmp = ScmpArgCompare::new(0, ScmpCompareOp::Greater, 10);
-    ctx.add_rule_conditional(refuse, socket, &[cmp])
+    f.add(socket, refuse, &[arg(0, Compare::Greater(10))])
         .map_err(|e| err(format!("socket families > 10: {e}")))?;
     // socketpair(): a datagram or seqpacket pair can `sendto`/`connect` any
     // host pathname socket (`/dev/log`), so only stream pairs (pipes
     // between processes) are allowed. The type's low 4 bits are the type;
     // SOCK_NONBLOCK/SOCK_CLOEXEC live above them.
     if plan.unix_sockets == UnixSockets::DenyCreate {
-        let socketpair = sys("socketpair").ok_or_else(|| err("no socketpair syscall"))?;
+        let socketpair = required("socketpair")?;
         for kind in (0..16u64).filter(|k| *k != libc::SOCK_STREAM as u64) {
-            let cmp = ScmpArgCompare::new(1, ScmpCompareOp::MaskedEqual(0xf), kind);
-            ctx.add_rule_conditional(eperm, socketpair, &[cmp])
+            f.add(socketpair, eperm, &[masked(1, 0xf, kind)])
                 .map_err(|e| err(format!("socketpair type {kind}: {e}")))?;
         }
     }
     // personality(): only the query (0xffffffff) and PER_LINUX (0). The
     // kernel reads 32 bits, so any higher bit is refused; below that a value
     // is neither 0 nor all ones exactly when bit 0 differs from some bit i.
-    if let Some(personality) = sys("personality") {
-        let mut rules = vec![ScmpArgCompare::new(0, ScmpCompareOp::Greater, 0xffff_ffff)];
-        for i in 1..32 {
-            let mask = 1 | (1u64 << i);
-            rules.push(ScmpArgCompare::new(
-                0,
-                ScmpCompareOp::MaskedEqual(mask),
-                1u64 << i,
-            ));
-            rules.push(ScmpArgCompare::new(0, ScmpCompareOp::MaskedEqual(mask), 1));
-        }
-        for cmp in rules {
-            ctx.add_rule_conditional(eperm, personality, &[cmp])
+    let personality = required("personality")?;
+    f.add(personality, eperm, &[arg(0, Compare::Greater(0xffff_ffff))])
+        .map_err(|e| err(format!("personality: {e}")))?;
+    for i in 1..32 {
+        let mask = 1 | (1u64 << i);
+        for value in [1u64 << i, 1] {
+            f.add(personality, eperm, &[masked(0, mask, value)])
                 .map_err(|e| err(format!("personality: {e}")))?;
         }
     }
     if plan.notify_for_denials {
-        add_observers(&mut ctx)?;
+        add_observers(&mut f)?;
     }
-    Ok(ctx)
+    f.compile()
 }
 
-fn add_observers(ctx: &mut ScmpFilterContext) -> io::Result<()> {
+fn add_observers(f: &mut FilterBuilder) -> io::Result<()> {
     let write_bits = [
         libc::O_WRONLY as u64,
         libc::O_RDWR as u64,
@@ -212,27 +203,24 @@ fn add_observers(ctx: &mut ScmpFilterContext) -> io::Result<()> {
         libc::O_TRUNC as u64,
     ];
     for (name, flags_arg) in OBSERVED_WRITES {
-        let Some(s) = sys(name) else { continue };
+        let Some(nr) = resolve_or_refuse(name)? else {
+            continue;
+        };
         match flags_arg {
-            Some(arg) => {
+            Some(a) => {
                 for bit in write_bits {
-                    let cmp = ScmpArgCompare::new(*arg, ScmpCompareOp::MaskedEqual(bit), bit);
-                    ctx.add_rule_conditional(ScmpAction::Notify, s, &[cmp])
-                        .map_err(err)?;
+                    f.add(nr, Action::Notify, &[masked(*a as u8, bit, bit)])?;
                 }
             }
-            None => {
-                ctx.add_rule(ScmpAction::Notify, s).map_err(err)?;
-            }
+            None => f.add(nr, Action::Notify, &[])?,
         }
     }
-    if let Some(connect) = sys("connect") {
-        ctx.add_rule(ScmpAction::Notify, connect).map_err(err)?;
-    }
-    if let Some(sendto) = sys("sendto") {
-        let cmp = ScmpArgCompare::new(4, ScmpCompareOp::NotEqual, 0);
-        ctx.add_rule_conditional(ScmpAction::Notify, sendto, &[cmp])
-            .map_err(err)?;
-    }
+    f.add(required("connect")?, Action::Notify, &[])?;
+    let sendto = required("sendto")?;
+    f.add(sendto, Action::Notify, &[arg(4, Compare::NotEqual(0))])?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "seccomp_tests.rs"]
+mod tests;

@@ -16,12 +16,12 @@
 //! Each stage sets `PR_SET_PDEATHSIG`, so when cordon dies the tree dies.
 //! Set-up failures travel back on a close-on-exec pipe ([`super::report`]).
 
+use super::bpf::Filter;
 use super::report::{self, fail};
 use super::{caps, landlock, metadata, mounts, pty, supervisor, sys};
 use crate::plan::{LinuxPlan, MountStep, Namespace};
 use crate::{RunHooks, RunOutcome, SandboxError};
 use cordon_policy::{SandboxMode, SandboxPolicy};
-use libseccomp::ScmpFilterContext;
 use std::ffi::{CString, OsString};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -34,7 +34,7 @@ struct Prepared<'a> {
     policy: &'a SandboxPolicy,
     argv: Vec<CString>,
     envp: Vec<CString>,
-    seccomp: Option<ScmpFilterContext>,
+    seccomp: Option<Filter>,
     old_mask: libc::sigset_t,
     relay: libc::sigset_t,
     err_w: OwnedFd,
@@ -622,28 +622,24 @@ fn command_main(p: &Prepared, notify_sock: Option<RawFd>, tty: Option<&std::ffi:
         }
     }
     if let Some(filter) = &p.seccomp {
-        if let Err(e) = filter.load() {
-            fail(
-                &p.err_w,
-                "seccomp",
-                "load the filter",
-                &io::Error::other(e.to_string()),
-            );
-        }
+        let listener = match filter.load() {
+            Ok(l) => l,
+            Err(e) => fail(&p.err_w, "seccomp", "load the filter", &e),
+        };
         if let Some(sock) = notify_sock {
-            match filter.get_notify_fd() {
-                Ok(fd) => {
-                    if let Err(e) = supervisor::send_fd(sock, fd) {
+            match listener {
+                Some(fd) => {
+                    if let Err(e) = supervisor::send_fd(sock, fd.as_raw_fd()) {
                         fail(&p.err_w, "seccomp", "hand the notify fd to init", &e);
                     }
-                    // SAFETY: our copy is no longer needed.
-                    unsafe { libc::close(fd) };
+                    // Our copy is closed here.
+                    drop(fd);
                 }
-                Err(e) => fail(
+                None => fail(
                     &p.err_w,
                     "seccomp",
                     "get the notify fd",
-                    &io::Error::other(e.to_string()),
+                    &io::Error::other("the filter routes no call to a listener"),
                 ),
             }
         }
@@ -671,9 +667,9 @@ pub(crate) fn loopback_up() -> io::Result<()> {
         for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
             *dst = *src as libc::c_char;
         }
-        let r = if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr) == 0 {
+        let r = if libc::ioctl(fd, libc::SIOCGIFFLAGS as libc::Ioctl, &mut ifr) == 0 {
             ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-            libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr)
+            libc::ioctl(fd, libc::SIOCSIFFLAGS as libc::Ioctl, &ifr)
         } else {
             -1
         };

@@ -11,11 +11,11 @@
 //! decision.
 
 use super::metadata::Mediator;
+use super::notify::{self, Request};
 use super::seccomp::OBSERVED_WRITES;
 use super::{caps, sys};
 use crate::denials::{self, Attempt};
 use cordon_policy::SandboxPolicy;
-use libseccomp::{notify_id_valid, ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags, ScmpSyscall};
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -187,15 +187,14 @@ fn handle_notification(
     mediator: Option<&mut Mediator>,
     observer: Option<&Observer>,
 ) -> Option<Attempt> {
-    let req = ScmpNotifReq::receive(fd).ok()?;
+    let req = Request::receive(fd).ok()?;
     if let Some(m) = mediator.filter(|m| m.handles(&req)) {
         return m.handle(fd, &req);
     }
     if let Some(obs) = observer {
         return obs.handle(&req);
     }
-    let _ =
-        ScmpNotifResp::new_error(req.id, -libc::ENOSYS, ScmpNotifRespFlags::empty()).respond(fd);
+    let _ = notify::respond_error(fd, req.id, libc::ENOSYS);
     None
 }
 
@@ -229,11 +228,8 @@ impl Observer {
     fn new(fd: RawFd) -> Self {
         let mut ops = HashMap::new();
         for (name, _) in OBSERVED_WRITES {
-            if let Ok(s) = ScmpSyscall::from_name(name) {
-                ops.insert(
-                    s.as_raw_syscall(),
-                    Op::Write(name, path_args(name), *name == "openat2"),
-                );
+            if let Some(nr) = resolve_nr(name) {
+                ops.insert(nr, Op::Write(name, path_args(name), *name == "openat2"));
             }
         }
         for (name, op) in [
@@ -241,30 +237,29 @@ impl Observer {
             ("sendto", Op::SendTo),
             ("socket", Op::Socket),
         ] {
-            if let Ok(s) = ScmpSyscall::from_name(name) {
-                ops.insert(s.as_raw_syscall(), op);
+            if let Some(nr) = resolve_nr(name) {
+                ops.insert(nr, op);
             }
         }
         Observer { fd, ops }
     }
 
     /// Answers one notification; returns what it observed.
-    fn handle(&self, req: &ScmpNotifReq) -> Option<Attempt> {
-        let op = self.ops.get(&req.data.syscall.as_raw_syscall()).copied();
+    fn handle(&self, req: &Request) -> Option<Attempt> {
+        let op = self.ops.get(&req.data.nr).copied();
         if let Some(Op::Socket) = op {
-            let resp = ScmpNotifResp::new_error(req.id, -libc::EPERM, ScmpNotifRespFlags::empty());
-            let _ = resp.respond(self.fd);
+            let _ = notify::respond_error(self.fd, req.id, libc::EPERM);
             return Some(Attempt::UnixSocket);
         }
         // Reading another process's memory may need CAP_SYS_PTRACE (a
         // non-dumpable command); nothing here acts on what is read.
         let attempt = op.and_then(|op| caps::with_ptrace(|| self.observe(req, op)).ok().flatten());
-        let valid = notify_id_valid(self.fd, req.id).is_ok();
-        let _ = ScmpNotifResp::new_continue(req.id, ScmpNotifRespFlags::empty()).respond(self.fd);
+        let valid = notify::id_valid(self.fd, req.id).is_ok();
+        let _ = notify::respond_continue(self.fd, req.id);
         attempt.filter(|_| valid)
     }
 
-    fn observe(&self, req: &ScmpNotifReq, op: Op) -> Option<Attempt> {
+    fn observe(&self, req: &Request, op: Op) -> Option<Attempt> {
         let args = req.data.args;
         let mem = std::fs::File::open(format!("/proc/{}/mem", req.pid)).ok()?;
         match op {
@@ -300,6 +295,12 @@ impl Observer {
             Op::Socket => None,
         }
     }
+}
+
+/// The number of syscall `name` here, as the kernel reports it in a
+/// notification.
+fn resolve_nr(name: &str) -> Option<i32> {
+    super::seccomp::resolve(name).and_then(|nr| i32::try_from(nr).ok())
 }
 
 fn read_c_string(mem: &std::fs::File, addr: u64) -> Option<Vec<u8>> {
@@ -386,7 +387,7 @@ fn with_fd_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     // SAFETY: CMSG_SPACE only computes a size.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as _;
     f(&mut msg)
 }
 
@@ -398,7 +399,7 @@ pub fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
             let cmsg = libc::CMSG_FIRSTHDR(msg);
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
             sys::cvt(libc::sendmsg(sock, msg, 0) as libc::c_long).map(drop)
         }

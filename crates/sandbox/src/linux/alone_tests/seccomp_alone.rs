@@ -9,7 +9,6 @@ use super::{
 };
 use crate::linux::seccomp;
 use crate::plan::Namespace;
-use libseccomp::ScmpSyscall;
 use std::ffi::CStr;
 
 fn ret(r: libc::c_long) -> Outcome {
@@ -32,8 +31,7 @@ fn call_all_ones(nr: libc::c_long) -> Outcome {
 
 /// The native number of syscall `name`, if it has one here.
 fn syscall_number(name: &str) -> Option<libc::c_long> {
-    let nr = i32::from(ScmpSyscall::from_name(name).ok()?);
-    (nr >= 0).then_some(nr.into())
+    crate::linux::seccomp::resolve(name).map(libc::c_long::from)
 }
 
 fn ptr(s: &CStr) -> libc::c_long {
@@ -343,6 +341,47 @@ fn attacks() -> Vec<Attack> {
     ]
 }
 
+const INT80: &str = "int 0x80 unshare(CLONE_NEWUSER) (i386 entry)";
+const X32: &str = "getpid by its x32 number";
+
+/// `unshare(CLONE_NEWUSER)` through the i386 entry (i386 number 310): a
+/// filter that checked numbers but not the architecture would pass it.
+#[cfg(target_arch = "x86_64")]
+fn int80_unshare() -> Outcome {
+    let ret: i32;
+    // SAFETY: rbx (reserved by LLVM) is swapped in and back; r8-r11 are
+    // declared clobbered; the probe runs in a process of its own.
+    unsafe {
+        std::arch::asm!(
+            "xchg {arg:r}, rbx",
+            "int 0x80",
+            "xchg {arg:r}, rbx",
+            arg = inout(reg) libc::CLONE_NEWUSER as u64 => _,
+            inlateout("eax") 310i32 => ret,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+        )
+    };
+    if ret < 0 {
+        Errno(-ret)
+    } else {
+        Outcome::Done
+    }
+}
+
+/// Foreign-architecture calls: the filter kills the caller (SIGSYS).
+#[cfg(target_arch = "x86_64")]
+fn foreign() -> Vec<Probe> {
+    vec![
+        probe(INT80, |_| int80_unshare()),
+        probe(X32, |_| call(0x4000_0000 | libc::SYS_getpid, [0; 5])),
+    ]
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn foreign() -> Vec<Probe> {
+    Vec::new()
+}
+
 const INET: &str = "socket(AF_INET) (allowed)";
 const STREAM_PAIR: &str = "socketpair(AF_UNIX, SOCK_STREAM) (allowed)";
 const PERSONALITY_QUERY: &str = "personality(0xffffffff) query (allowed)";
@@ -389,6 +428,23 @@ fn seccomp_alone_refuses_the_planned_calls() {
     for name in [INET, STREAM_PAIR, PERSONALITY_QUERY] {
         r.assert_allows(name);
     }
+    // Without the filter the kernel answers these (the i386 call works
+    // with IA32 emulation; the x32 one gives ENOSYS without x32 support).
+    if cfg!(target_arch = "x86_64") {
+        for name in [INT80, X32] {
+            let got = r.layer_outcomes().get(name).copied();
+            let control = r.control(name);
+            assert_eq!(
+                got,
+                Some(Outcome::Died(libc::SIGSYS)),
+                "{name} with the filter alone (control: {control})"
+            );
+            assert!(
+                !matches!(control, Outcome::Died(_)),
+                "{name} without the filter: {control}"
+            );
+        }
+    }
     // Every call the plan denies, with arguments the kernel would reject
     // itself: the filter answers EPERM first. (Where the kernel refuses this
     // user with EPERM too, the attacks above are the controls.)
@@ -418,6 +474,7 @@ fn child(args: &[String]) -> ! {
         .map(|a| probe(a.name, move |_| (a.run)()))
         .collect();
     probes.extend(allowed());
+    probes.extend(foreign());
     for name in &plan.denied_syscalls {
         if let Some(nr) = syscall_number(name) {
             probes.push(probe(planned(name), move |_| call_all_ones(nr)));
@@ -607,5 +664,6 @@ fn load(plan: &crate::plan::SeccompPlan) -> Result<(), Refusal> {
     seccomp::build(plan)
         .map_err(|e| Refusal::Failed(format!("seccomp::build: {e}")))?
         .load()
+        .map(drop)
         .map_err(|e| Refusal::Failed(format!("load the filter: {e}")))
 }

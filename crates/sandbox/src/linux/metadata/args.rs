@@ -191,7 +191,8 @@ impl Memory {
         if addr == 0 {
             return Ok(None);
         }
-        let t: [libc::time_t; 2] = self.pairs(addr)?;
+        // `time_t` is 64 bits on every architecture cordon builds for.
+        let t: [i64; 2] = self.pairs(addr)?;
         Ok(Some([(t[0], 0), (t[1], 0)]))
     }
 }
