@@ -66,3 +66,24 @@ fn every_test_the_readme_names_exists() {
         "the README names tests that do not exist: {missing:?}"
     );
 }
+
+/// Every row of the feature table names at least one test (that exists,
+/// by the test above), so no claim there stands without a proof.
+#[test]
+fn every_feature_row_names_a_test() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("## What works").expect("a feature table");
+    let end = readme[start..]
+        .find("\n## ")
+        .map_or(readme.len(), |e| start + 1 + e);
+    let rows: Vec<&str> = readme[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| Feature") && !l.starts_with("|---"))
+        .collect();
+    assert!(rows.len() > 15, "{rows:?}");
+    let bare: Vec<&&str> = rows
+        .iter()
+        .filter(|r| test_like_names(r).is_empty())
+        .collect();
+    assert!(bare.is_empty(), "rows that name no test: {bare:#?}");
+}
