@@ -165,3 +165,7 @@ pub async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     }
     Ok((host, port))
 }
+
+#[cfg(test)]
+#[path = "socks_tests.rs"]
+mod tests;
