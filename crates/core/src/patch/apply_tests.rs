@@ -623,3 +623,28 @@ fn a_move_never_overwrites_and_a_policy_lets_allowed_paths_through() {
     assert_eq!(fs::read_to_string(d.join("c")).unwrap(), "4\n");
     assert!(!d.join("a").exists() && !d.join("b").exists());
 }
+
+#[test]
+fn only_a_shell_running_a_script_is_read_as_a_heredoc_patch() {
+    let script = "apply_patch <<'EOF'\n*** Begin Patch\n*** Delete File: a\n*** End Patch\nEOF\n";
+    let argv = |parts: &[&str]| -> Vec<String> { parts.iter().map(|s| s.to_string()).collect() };
+    // The script alone, or a shell (by name or path) with -c or -lc.
+    for call in [
+        argv(&[script]),
+        argv(&["/bin/bash", "-c", script]),
+        argv(&["zsh", "-lc", script]),
+    ] {
+        let (cd, text) = parse_heredoc_invocation(&call).unwrap();
+        assert_eq!(cd, None);
+        assert_eq!(text, "*** Begin Patch\n*** Delete File: a\n*** End Patch\n");
+    }
+    // Any other program or flag is a command like any other.
+    for call in [
+        argv(&["python3", "-c", script]),
+        argv(&["bash", "-x", script]),
+        argv(&["bash", script]),
+        argv(&["bash", "-c", script, "extra"]),
+    ] {
+        assert!(parse_heredoc_invocation(&call).is_none(), "{call:?}");
+    }
+}
