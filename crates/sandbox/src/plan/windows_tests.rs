@@ -863,3 +863,10 @@ fn nested_protected_paths_fix_every_directory_above_them() {
         ]
     );
 }
+
+#[test]
+fn protocols_have_the_numbers_the_firewall_api_takes() {
+    assert_eq!(Protocol::Any.number(), 256);
+    assert_eq!(Protocol::Tcp.number(), 6);
+    assert_eq!(Protocol::Udp.number(), 17);
+}
