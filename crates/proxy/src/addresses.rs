@@ -33,7 +33,6 @@ pub fn own_addresses() -> Result<Vec<IpAddr>, OwnAddressesError> {
     list()
 }
 
-// /proc/net/if_inet6 cross-checks the IPv6 listing.
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 #[path = "addresses_tests.rs"]
 mod tests;

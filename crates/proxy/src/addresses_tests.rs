@@ -1,6 +1,10 @@
+// getifaddrs(3) on Unix; the Windows listing is not checked here.
+#![cfg(unix)]
+
 use super::*;
 
-/// IPv6 addresses as the kernel lists them in /proc/net/if_inet6.
+/// IPv6 addresses as the kernel lists them in /proc/net/if_inet6 (Linux;
+/// none where the file does not exist).
 fn kernel_ipv6_addresses() -> Vec<IpAddr> {
     std::fs::read_to_string("/proc/net/if_inet6")
         .unwrap_or_default()
