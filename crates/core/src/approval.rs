@@ -270,6 +270,35 @@ mod tests {
     }
 
     #[test]
+    fn each_reason_is_described_for_people() {
+        let cases = [
+            (
+                ApprovalReason::Escalation,
+                "the model asks to run it outside the sandbox",
+            ),
+            (
+                ApprovalReason::SandboxDenied {
+                    denied: "write /etc".into(),
+                },
+                "it failed in the sandbox, which denied something; run it again without the sandbox?",
+            ),
+            (
+                ApprovalReason::Untrusted,
+                "approval_policy is `untrusted` and this may change things",
+            ),
+            (
+                ApprovalReason::OutsideWritableRoots {
+                    path: PathBuf::from("/etc/hosts"),
+                },
+                "/etc/hosts is outside the sandbox's writable roots",
+            ),
+        ];
+        for (reason, text) in cases {
+            assert_eq!(reason.describe(), text);
+        }
+    }
+
+    #[test]
     fn read_only_commands_and_their_writing_options() {
         for ok in [
             "ls",

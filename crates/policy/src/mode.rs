@@ -138,3 +138,7 @@ impl fmt::Display for ApprovalPolicy {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+#[path = "mode_tests.rs"]
+mod tests;

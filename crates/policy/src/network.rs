@@ -175,7 +175,9 @@ impl DomainRule {
         }
         match &self.host {
             Host::Any => true,
-            Host::Net(net, len) => in_net(canonical_ip(ip), canonical_ip(*net), *len),
+            // `net` is already canonical: parse_net turned mapped ranges of
+            // /96 or longer into IPv4 ones, and a shorter one stays IPv6.
+            Host::Net(net, len) => in_net(canonical_ip(ip), *net, *len),
             _ => false,
         }
     }

@@ -153,3 +153,77 @@ fn unreadable_directories_stay_read_only() {
     }
     fs::set_permissions(&hidden, fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+#[test]
+fn a_root_that_cannot_be_listed_is_held_read_only_with_its_top_names() {
+    // Listing a regular file fails (ENOTDIR) for every user, root included:
+    // what cannot be inspected is protected, not assumed absent.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = fs::canonicalize(tmp.path()).unwrap().join("file");
+    fs::write(&file, "x").unwrap();
+    let found = discover_protected(&file, &[]).protected;
+    assert!(
+        paths(&found, ProtectedKind::Missing).is_empty(),
+        "{found:?}"
+    );
+    assert_eq!(
+        paths(&found, ProtectedKind::Existing),
+        vec![file.clone(), file.join(".cordon"), file.join(".git")]
+    );
+}
+
+#[test]
+fn a_root_that_does_not_exist_has_only_placeholders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gone = fs::canonicalize(tmp.path()).unwrap().join("gone");
+    let found = discover_protected(&gone, &[]).protected;
+    assert!(
+        paths(&found, ProtectedKind::Existing).is_empty(),
+        "{found:?}"
+    );
+    assert_eq!(
+        paths(&found, ProtectedKind::Missing),
+        vec![gone.join(".cordon"), gone.join(".git")]
+    );
+}
+
+#[test]
+fn gitfiles_are_read_up_to_four_kib_and_never_through_a_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(tmp.path()).unwrap();
+    fs::create_dir_all(root.join("store/a")).unwrap();
+    fs::create_dir_all(root.join("store/b")).unwrap();
+    for (name, size) in [("a", 4096), ("b", 4097)] {
+        fs::create_dir_all(root.join(format!("wt-{name}"))).unwrap();
+        let mut text = format!("gitdir: ../store/{name}\n");
+        text.push_str(&"\n".repeat(size - text.len()));
+        assert_eq!(text.len(), size);
+        fs::write(root.join(format!("wt-{name}/.git")), text).unwrap();
+    }
+    // A worktree whose commondir is a symlink planted to another repository.
+    fs::create_dir_all(root.join("main/.git/worktrees/w")).unwrap();
+    fs::create_dir_all(root.join("other")).unwrap();
+    fs::write(root.join("other/pointer"), "../../../../other\n").unwrap();
+    std::os::unix::fs::symlink(
+        root.join("other/pointer"),
+        root.join("main/.git/worktrees/w/commondir"),
+    )
+    .unwrap();
+    fs::create_dir_all(root.join("wt-w")).unwrap();
+    fs::write(root.join("wt-w/.git"), "gitdir: ../main/.git/worktrees/w\n").unwrap();
+
+    let existing = paths(
+        &discover_protected(&root, &[]).protected,
+        ProtectedKind::Existing,
+    );
+    assert!(existing.contains(&root.join("store/a")), "4096 bytes: read");
+    assert!(
+        !existing.contains(&root.join("store/b")),
+        "4097 bytes: not read"
+    );
+    assert!(existing.contains(&root.join("main/.git/worktrees/w")));
+    assert!(
+        !existing.contains(&root.join("other")),
+        "a commondir link is not followed: {existing:?}"
+    );
+}

@@ -151,3 +151,53 @@ fn a_symlinked_git_never_refuses_a_run_and_holds_its_directory_read_only() {
     assert!(!p.allows_write(&ws.join("file")));
     assert!(!p.allows_write(&ws.join("d/file")));
 }
+
+#[cfg(unix)]
+#[test]
+fn roots_and_existing_protected_paths_are_pinned_by_their_identity() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = fs::canonicalize(tmp.path()).unwrap();
+    fs::create_dir_all(cwd.join(".git")).unwrap();
+    let p = resolve(&inputs(&cwd)).unwrap();
+    let id = |path: &Path| {
+        let m = fs::symlink_metadata(path).unwrap();
+        FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        }
+    };
+    assert_eq!(p.pins.get(&cwd), Some(&id(&cwd)));
+    assert_eq!(p.pins.get(&cwd.join(".git")), Some(&id(&cwd.join(".git"))));
+    // The missing `.cordon` placeholder has nothing to pin.
+    assert_eq!(p.pins.len(), 2, "{:?}", p.pins);
+    assert_ne!(id(&cwd), id(&cwd.join(".git")));
+}
+
+#[cfg(unix)]
+#[test]
+fn file_identity_is_the_link_itself_not_its_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fs::canonicalize(tmp.path()).unwrap();
+    fs::write(dir.join("target"), "x").unwrap();
+    std::os::unix::fs::symlink(dir.join("target"), dir.join("link")).unwrap();
+    let target = FileId::of(&dir.join("target")).unwrap();
+    let link = FileId::of(&dir.join("link")).unwrap();
+    assert_eq!(target.dev, link.dev);
+    assert_ne!(target.ino, link.ino);
+    assert_eq!(FileId::of(&dir.join("absent")), None);
+}
+
+#[test]
+fn a_writable_root_that_is_a_file_is_left_out_as_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = fs::canonicalize(tmp.path()).unwrap();
+    let file = cwd.join("not-a-dir");
+    fs::write(&file, "x").unwrap();
+    let mut i = inputs(&cwd);
+    i.writable_roots = vec![file.clone()];
+    let p = resolve(&i).unwrap();
+    assert_eq!(p.missing_roots, vec![file]);
+    let roots: Vec<_> = p.writable_roots.iter().map(|r| r.root.clone()).collect();
+    assert_eq!(roots, vec![cwd]);
+}

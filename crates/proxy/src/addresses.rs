@@ -32,3 +32,7 @@ pub struct OwnAddressesError {
 pub fn own_addresses() -> Result<Vec<IpAddr>, OwnAddressesError> {
     list()
 }
+
+#[cfg(test)]
+#[path = "addresses_tests.rs"]
+mod tests;

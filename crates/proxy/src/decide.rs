@@ -180,3 +180,7 @@ pub(crate) async fn decide(
         refused,
     })
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -202,3 +202,7 @@ async fn read_target<S: AsyncRead + AsyncWrite + Unpin>(
     }
     Ok((host, port))
 }
+
+#[cfg(test)]
+#[path = "socks_tests.rs"]
+mod tests;

@@ -391,3 +391,104 @@ fn a_gitdir_pointing_at_a_root_does_not_freeze_it() {
         path: PathBuf::from("/tmp")
     }));
 }
+
+#[test]
+fn layers_are_named_for_messages() {
+    assert_eq!(
+        Layer::Namespaces.name(),
+        "namespaces (user, mount, pid, ipc, net)"
+    );
+    assert_eq!(Layer::Landlock.name(), "Landlock");
+    assert_eq!(Layer::Seccomp.name(), "seccomp");
+}
+
+#[test]
+fn landlock_resolves_unix_sockets_from_abi_9() {
+    let pol = policy(SandboxMode::ReadOnly, NetworkMode::None);
+    for (abi, resolve_unix) in [(5, false), (8, false), (9, true), (10, true)] {
+        let p = plan_linux(&pol, &HostSupport::full(abi), PlanOptions::default()).unwrap();
+        assert_eq!(p.landlock.unwrap().resolve_unix, resolve_unix, "ABI {abi}");
+    }
+}
+
+#[test]
+fn without_seccomp_network_none_is_unblocked_only_without_a_netns() {
+    let mut support = HostSupport::full(7);
+    support.seccomp = missing("no seccomp");
+    let degraded = PlanOptions {
+        allow_degraded: true,
+        ..Default::default()
+    };
+    let not_blocked = |p: &LinuxPlan| {
+        p.unenforced
+            .iter()
+            .any(|u| u.contains("network: NOT blocked"))
+    };
+    let pol = policy(SandboxMode::ReadOnly, NetworkMode::None);
+    let p = plan_linux(&pol, &support, degraded.clone()).unwrap();
+    assert!(p.seccomp.is_none());
+    assert!(
+        !not_blocked(&p),
+        "the netns still blocks it: {:?}",
+        p.unenforced
+    );
+    support.namespaces = missing("no userns");
+    let p = plan_linux(&pol, &support, degraded).unwrap();
+    assert!(not_blocked(&p), "{:?}", p.unenforced);
+}
+
+/// A protected path inside another one needs no bind of its own, unless a
+/// writable root re-attached between them would expose it.
+#[test]
+fn nested_protected_paths_are_bound_once_unless_a_root_lies_between() {
+    let existing = |p: &str| ProtectedPath {
+        path: p.into(),
+        kind: ProtectedKind::Existing,
+    };
+    let pol = SandboxPolicy {
+        mode: SandboxMode::WorkspaceWrite,
+        network: NetworkMode::None,
+        cwd: "/w".into(),
+        writable_roots: vec![
+            WritableRoot {
+                root: "/w".into(),
+                protected: vec![
+                    existing("/w/.git"),
+                    existing("/w/.git/modules/sub"),
+                    existing("/w/home"),
+                ],
+            },
+            WritableRoot {
+                root: "/w/home/memories".into(),
+                protected: vec![existing("/w/home/memories/.git")],
+            },
+        ],
+        missing_roots: vec![],
+        warnings: vec![],
+        pins: Default::default(),
+    };
+    let p = plan_linux(&pol, &HostSupport::full(7), PlanOptions::default()).unwrap();
+    let w = |s: &str| PathBuf::from(s);
+    assert_eq!(
+        p.mounts,
+        vec![
+            MountStep::MakePrivate,
+            MountStep::CaptureWritable { path: w("/w") },
+            MountStep::CaptureWritable {
+                path: w("/w/home/memories")
+            },
+            MountStep::ReadOnlyRoot,
+            MountStep::AttachWritable { path: w("/w") },
+            MountStep::ProtectReadOnly { path: w("/w/.git") },
+            MountStep::ProtectReadOnly { path: w("/w/home") },
+            MountStep::AttachWritable {
+                path: w("/w/home/memories")
+            },
+            MountStep::ProtectReadOnly {
+                path: w("/w/home/memories/.git")
+            },
+            MountStep::Proc,
+            MountStep::Dev,
+        ]
+    );
+}

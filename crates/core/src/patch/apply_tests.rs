@@ -318,3 +318,334 @@ fn a_preview_shows_each_file_with_its_diff_and_writes_nothing() {
     assert_eq!(fs::read_to_string(d.join("a.txt")).unwrap(), "one\ntwo\n");
     assert!(!d.join("b.txt").exists() && d.join("gone.txt").exists());
 }
+
+/// The 1-based line a syntax error points at.
+fn error_line(text: &str) -> usize {
+    match parse(text) {
+        Err(PatchError::Syntax { line, .. }) => line,
+        other => panic!("not a syntax error: {other:?}"),
+    }
+}
+
+#[test]
+fn syntax_errors_point_at_their_line() {
+    assert_eq!(error_line("\n\nnot a patch\n"), 3);
+    assert_eq!(
+        error_line("*** Begin Patch\n*** Add File: a\n+x\n"),
+        4,
+        "missing End Patch: the line after the last"
+    );
+    assert_eq!(
+        error_line("*** Begin Patch\n*** Add File: a\n+x\n*** Frob: b\n*** End Patch\n"),
+        4
+    );
+    assert_eq!(
+        error_line("*** Begin Patch\n*** Update File: a\n@@\n x\n?what\n*** End Patch\n"),
+        5
+    );
+    assert_eq!(
+        error_line("*** Begin Patch\n*** Update File: a\n*** End of File\n*** End Patch\n"),
+        3,
+        "End of File outside a hunk"
+    );
+    assert_eq!(
+        error_line("*** Begin Patch\n*** Delete File: a\n*** Update File: b\n@@\n*** End Patch\n"),
+        3,
+        "an empty hunk: the Update line"
+    );
+    assert_eq!(
+        error_line("*** Begin Patch\n*** Add File: a\n+x\n*** Update File: b\n*** End Patch\n"),
+        4,
+        "no hunks: the Update line"
+    );
+}
+
+#[test]
+fn the_grammar_in_full() {
+    let text = "\n  \n*** Begin Patch\r
+*** Add File: new.txt\r
++one\r
++\r
+*** Delete File:  gone.txt \r
+*** Update File: a.rs\r
+*** Move to: b.rs\r
+ first\r
+-old\r
++new\r
+\r
+@@ fn anchor()\r
+-x\r
++y\r
+*** End of File\r
+*** Update File: c.rs\r
+*** Move to: d.rs\r
+*** End Patch\r
+";
+    let patch = parse(text).unwrap();
+    assert_eq!(
+        patch.ops,
+        [
+            Operation::Add {
+                path: "new.txt".into(),
+                lines: vec!["one".into(), String::new()],
+            },
+            Operation::Delete {
+                path: "gone.txt".into()
+            },
+            Operation::Update {
+                path: "a.rs".into(),
+                move_to: Some("b.rs".into()),
+                hunks: vec![
+                    Hunk {
+                        anchor: None,
+                        old: vec!["first".into(), "old".into(), String::new()],
+                        new: vec!["first".into(), "new".into(), String::new()],
+                        at_eof: false,
+                    },
+                    Hunk {
+                        anchor: Some("fn anchor()".into()),
+                        old: vec!["x".into()],
+                        new: vec!["y".into()],
+                        at_eof: true,
+                    },
+                ],
+            },
+            Operation::Update {
+                path: "c.rs".into(),
+                move_to: Some("d.rs".into()),
+                hunks: vec![],
+            },
+        ]
+    );
+}
+
+#[test]
+fn anchors_match_trimmed_and_may_be_the_first_context_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fs::write(d.join("f"), "fn a() {\n    x\n}\nfn b() {\n    x\n}\n").unwrap();
+    // The anchor `fn b() {` is found; the hunk matches after it.
+    run(
+        d,
+        "*** Begin Patch\n*** Update File: f\n@@ fn b() {\n-    x\n+    y\n*** End Patch\n",
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read_to_string(d.join("f")).unwrap(),
+        "fn a() {\n    x\n}\nfn b() {\n    y\n}\n"
+    );
+    // An anchor written without its indentation finds the indented line.
+    fs::write(d.join("g"), "mod m {\n    fn c() {\n        1\n    }\n}\n").unwrap();
+    run(
+        d,
+        "*** Begin Patch\n*** Update File: g\n@@ fn c() {\n-        1\n+        2\n*** End Patch\n",
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read_to_string(d.join("g")).unwrap(),
+        "mod m {\n    fn c() {\n        2\n    }\n}\n"
+    );
+    // The anchor line itself as the hunk's first context line.
+    fs::write(d.join("h"), "start\nkey\nv\nkey\nw\n").unwrap();
+    run(
+        d,
+        "*** Begin Patch\n*** Update File: h\n@@ key\n key\n-v\n+V\n*** End Patch\n",
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read_to_string(d.join("h")).unwrap(),
+        "start\nkey\nV\nkey\nw\n"
+    );
+    // Lines added right after an anchor go after it, not before.
+    run(
+        d,
+        "*** Begin Patch\n*** Update File: h\n@@ start\n+added\n*** End Patch\n",
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read_to_string(d.join("h")).unwrap(),
+        "start\nadded\nkey\nV\nkey\nw\n"
+    );
+    // An anchor that is not there: no match, nothing written.
+    let err = run(
+        d,
+        "*** Begin Patch\n*** Update File: h\n@@ absent\n-V\n+X\n*** End Patch\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("(@@ absent)"), "{err}");
+}
+
+#[test]
+fn an_end_of_file_hunk_must_match_at_the_end_after_its_anchor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fs::write(d.join("f"), "a\nb\na\nb\n").unwrap();
+    run(
+        d,
+        "*** Begin Patch\n*** Update File: f\n@@\n-a\n-b\n+c\n*** End of File\n*** End Patch\n",
+    )
+    .unwrap();
+    assert_eq!(fs::read_to_string(d.join("f")).unwrap(), "a\nb\nc\n");
+    // The end block starts before the anchor: no match.
+    fs::write(d.join("g"), "x\ntail\nanchor\n").unwrap();
+    assert!(matches!(
+        run(
+            d,
+            "*** Begin Patch\n*** Update File: g\n@@ tail\n-x\n-tail\n-anchor\n*** End of File\n*** End Patch\n"
+        ),
+        Err(PatchError::NoMatch { .. })
+    ));
+    // Longer than the file: no match.
+    assert!(matches!(
+        run(
+            d,
+            "*** Begin Patch\n*** Update File: g\n@@\n-0\n-x\n-tail\n-anchor\n*** End of File\n*** End Patch\n"
+        ),
+        Err(PatchError::NoMatch { .. })
+    ));
+    assert_eq!(
+        fs::read_to_string(d.join("g")).unwrap(),
+        "x\ntail\nanchor\n"
+    );
+}
+
+#[test]
+fn the_final_newline_follows_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fs::write(d.join("no-eol"), "a\nb").unwrap();
+    fs::write(d.join("eol"), "a\nb\n").unwrap();
+    fs::write(d.join("empty"), "").unwrap();
+    fs::write(d.join("one"), "x\n").unwrap();
+    run(
+        d,
+        "*** Begin Patch
+*** Update File: no-eol
+@@
+-b
++c
+*** Update File: eol
+@@
+-b
++c
+*** Update File: empty
+@@
++new
+*** Update File: one
+@@
+-x
+*** End Patch
+",
+    )
+    .unwrap();
+    assert_eq!(fs::read_to_string(d.join("no-eol")).unwrap(), "a\nc");
+    assert_eq!(fs::read_to_string(d.join("eol")).unwrap(), "a\nc\n");
+    assert_eq!(fs::read_to_string(d.join("empty")).unwrap(), "new\n");
+    assert_eq!(fs::read_to_string(d.join("one")).unwrap(), "");
+}
+
+#[test]
+fn paths_may_name_the_current_directory_but_not_pass_through_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = fs::canonicalize(tmp.path()).unwrap();
+    let applied = run(
+        &d,
+        "*** Begin Patch\n*** Add File: ./sub/./x.txt\n+x\n*** End Patch\n",
+    )
+    .unwrap();
+    assert_eq!(applied.changes, [FileChange::Added(d.join("sub/x.txt"))]);
+    // Through a regular file: the OS error, not a path made up past it.
+    fs::write(d.join("file"), "f\n").unwrap();
+    let err = run(
+        &d,
+        "*** Begin Patch\n*** Add File: file/inner/x.txt\n+x\n*** End Patch\n",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, PatchError::State { path, message } if path == "file/inner/x.txt" && message.contains("Not a directory")),
+        "{err:?}"
+    );
+    // Through a dangling link: said so.
+    std::os::unix::fs::symlink(d.join("nowhere"), d.join("dangling")).unwrap();
+    let err = run(
+        &d,
+        "*** Begin Patch\n*** Add File: dangling/x.txt\n+x\n*** End Patch\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        PatchError::State {
+            path: "dangling/x.txt".into(),
+            message: "a symlink on the way points nowhere".into(),
+        }
+    );
+}
+
+#[test]
+fn a_move_never_overwrites_and_a_policy_lets_allowed_paths_through() {
+    use cordon_policy::{resolve, PolicyInputs, SandboxMode};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = fs::canonicalize(tmp.path()).unwrap();
+    fs::write(d.join("a"), "1\n").unwrap();
+    fs::write(d.join("b"), "2\n").unwrap();
+    let err = run(
+        &d,
+        "*** Begin Patch\n*** Update File: a\n*** Move to: b\n@@\n-1\n+3\n*** End Patch\n",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, PatchError::State { path, .. } if path == "b"),
+        "{err:?}"
+    );
+    assert_eq!(fs::read_to_string(d.join("b")).unwrap(), "2\n");
+    // Moving onto itself is an update in place.
+    run(
+        &d,
+        "*** Begin Patch\n*** Update File: a\n*** Move to: ./a\n@@\n-1\n+3\n*** End Patch\n",
+    )
+    .unwrap();
+    assert_eq!(fs::read_to_string(d.join("a")).unwrap(), "3\n");
+
+    // The control for the policy refusals: the same policy allows its roots.
+    let policy = resolve(&PolicyInputs {
+        mode: SandboxMode::WorkspaceWrite,
+        cwd: d.clone(),
+        exclude_slash_tmp: true,
+        exclude_tmpdir_env_var: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let patch = parse(
+        "*** Begin Patch\n*** Add File: ok.txt\n+x\n*** Update File: a\n*** Move to: c\n@@\n-3\n+4\n*** Delete File: b\n*** End Patch\n",
+    )
+    .unwrap();
+    apply(&patch, &d, Some(&policy)).unwrap();
+    assert_eq!(fs::read_to_string(d.join("ok.txt")).unwrap(), "x\n");
+    assert_eq!(fs::read_to_string(d.join("c")).unwrap(), "4\n");
+    assert!(!d.join("a").exists() && !d.join("b").exists());
+}
+
+#[test]
+fn only_a_shell_running_a_script_is_read_as_a_heredoc_patch() {
+    let script = "apply_patch <<'EOF'\n*** Begin Patch\n*** Delete File: a\n*** End Patch\nEOF\n";
+    let argv = |parts: &[&str]| -> Vec<String> { parts.iter().map(|s| s.to_string()).collect() };
+    // The script alone, or a shell (by name or path) with -c or -lc.
+    for call in [
+        argv(&[script]),
+        argv(&["/bin/bash", "-c", script]),
+        argv(&["zsh", "-lc", script]),
+    ] {
+        let (cd, text) = parse_heredoc_invocation(&call).unwrap();
+        assert_eq!(cd, None);
+        assert_eq!(text, "*** Begin Patch\n*** Delete File: a\n*** End Patch\n");
+    }
+    // Any other program or flag is a command like any other.
+    for call in [
+        argv(&["python3", "-c", script]),
+        argv(&["bash", "-x", script]),
+        argv(&["bash", script]),
+        argv(&["bash", "-c", script, "extra"]),
+    ] {
+        assert!(parse_heredoc_invocation(&call).is_none(), "{call:?}");
+    }
+}

@@ -102,6 +102,16 @@ mod tests {
         );
         assert!(!ok);
         assert!(parse_report(&out).unwrap_err().contains("gone"), "{out}");
+        let (ok, out) = run_helper(
+            "*** Begin Patch\n*** Delete File: new.txt\n*** End Patch\n",
+            dir.path(),
+        );
+        assert!(ok, "{out}");
+        assert_eq!(
+            parse_report(&out).unwrap().changes,
+            [FileChange::Deleted(dir.path().join("new.txt"))]
+        );
+        assert!(!dir.path().join("new.txt").exists());
         assert!(parse_report("not json").is_err());
         assert!(parse_report(r#"{"changes": [{"kind": "chmod", "path": "x"}]}"#).is_err());
     }

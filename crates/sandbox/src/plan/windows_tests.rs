@@ -950,3 +950,10 @@ fn sandboxed_runs_get_a_writable_temp_restricting_sids_and_ui_limits() {
     assert!(plan.job_ui_limits.is_empty());
     assert!(!plan.env.iter().any(|(k, _)| k == "TEMP"));
 }
+
+#[test]
+fn protocols_have_the_numbers_the_firewall_api_takes() {
+    assert_eq!(Protocol::Any.number(), 256);
+    assert_eq!(Protocol::Tcp.number(), 6);
+    assert_eq!(Protocol::Udp.number(), 17);
+}
