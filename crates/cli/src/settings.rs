@@ -613,6 +613,7 @@ pub fn tui_settings(
             instructions_max: config.project_doc_max_bytes,
             context_window: config.model_context_window,
             auto_compact_limit: config.model_auto_compact_token_limit,
+            unified_exec: config.unified_exec_for(&agent.provider),
         },
         start,
         prompt,

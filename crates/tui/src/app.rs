@@ -1066,6 +1066,22 @@ impl App {
                 let lines = self.status_lines();
                 self.push(Cell::Info(lines));
             }
+            Slash::Ps => {
+                let running = self
+                    .info
+                    .as_ref()
+                    .map(|i| i.processes.clone())
+                    .unwrap_or_default();
+                let lines = if running.is_empty() {
+                    vec!["no command is running".to_string()]
+                } else {
+                    running
+                        .iter()
+                        .map(|(id, command, secs)| format!("session {id}: {command} ({secs} s)"))
+                        .collect()
+                };
+                self.push(Cell::Info(lines));
+            }
             Slash::Model(None) => {
                 let model = self
                     .info

@@ -66,6 +66,8 @@ pub struct SessionTemplate {
     pub context_window: Option<u64>,
     /// `model_auto_compact_token_limit` (else 90 % of the window).
     pub auto_compact_limit: Option<u64>,
+    /// Offer `exec_command` and `write_stdin` (`[features] unified_exec`).
+    pub unified_exec: bool,
 }
 
 /// Which session to open first.

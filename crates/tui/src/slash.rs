@@ -21,6 +21,8 @@ pub enum Slash {
     Init,
     /// `/mention`.
     Mention,
+    /// `/ps`.
+    Ps,
     /// `/quit` or `/exit`.
     Quit,
     /// Anything else starting with `/`.
@@ -53,6 +55,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "have the model write an AGENTS.md for this project",
     ),
     ("/mention", "pick a file to mention (like typing @)"),
+    ("/ps", "the commands still running (exec_command)"),
     ("/quit", "leave"),
     ("/exit", "leave"),
 ];
@@ -81,6 +84,7 @@ pub fn parse(text: &str) -> Option<Slash> {
         "/init" => Slash::Init,
         "/compact" => Slash::Compact,
         "/mention" => Slash::Mention,
+        "/ps" => Slash::Ps,
         other => Slash::Unknown(other.to_string()),
     })
 }

@@ -55,6 +55,9 @@ pub struct SessionInfo {
     pub agents_files: Vec<PathBuf>,
     /// Why the session file stopped being written, if it did.
     pub rollout_error: Option<String>,
+    /// The long-running commands (`exec_command`): session id, command,
+    /// seconds running.
+    pub processes: Vec<(u32, String, u64)>,
 }
 
 /// What the worker reports.
@@ -103,6 +106,11 @@ fn info(session: &Session, home: &std::path::Path) -> SessionInfo {
         session_domains: session.session_domains().to_vec(),
         agents_files: cordon_core::instructions::agents_files(Some(home), session.cwd()),
         rollout_error: session.rollout_error().map(str::to_string),
+        processes: session
+            .processes()
+            .into_iter()
+            .map(|p| (p.id, p.command, p.age.as_secs()))
+            .collect(),
     }
 }
 
@@ -151,6 +159,9 @@ where
                 match Session::start(config, &env, Box::new(approver)) {
                     Ok(mut s) => {
                         s.set_auto_compact(auto_compact(&template, s.model()));
+                        if template.unified_exec {
+                            s.enable_unified_exec();
+                        }
                         send(WorkerEvent::Started(
                             Box::new(info(&s, &template.home)),
                             s.history().to_vec(),

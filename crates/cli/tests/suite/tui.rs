@@ -968,3 +968,35 @@ fn tui_a_host_the_proxy_refused_is_allowed_for_the_session_with_h_and_the_rerun_
         assert!(screen.contains(shown), "{shown}: {screen}");
     }
 }
+
+/// With `[features] unified_exec`, a command the model starts with
+/// `exec_command` keeps running after the turn, shows as a live cell, is
+/// listed by `/ps`, and dies with the session (`/quit`).
+#[test]
+fn tui_ps_lists_a_running_exec_command_and_esc_kills_it() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "exec_command",
+            &json!({"argv": ["sleep", "43.25"], "yield_time_ms": 200}),
+        )),
+        Reply::Sse(responses_text("started it")),
+    ]);
+    configure(&w, &model, "[features]\nunified_exec = true\n");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("start a sleeper");
+    t.wait_for("started it");
+    t.wait_for("Running sleep 43.25 (session 1)");
+    assert_eq!(processes(&["sleep", "43.25"]).len(), 1, "it keeps running");
+    t.type_line("/ps");
+    t.wait_for("session 1: sleep 43.25");
+    t.type_line("/quit");
+    t.wait_exit();
+    let start = Instant::now();
+    while !processes(&["sleep", "43.25"]).is_empty() {
+        assert!(start.elapsed() < WAIT, "it outlived the session");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
