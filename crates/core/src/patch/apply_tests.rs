@@ -544,6 +544,7 @@ fn the_final_newline_follows_the_file() {
     assert_eq!(fs::read_to_string(d.join("one")).unwrap(), "");
 }
 
+#[cfg(unix)]
 #[test]
 fn paths_may_name_the_current_directory_but_not_pass_through_files() {
     let tmp = tempfile::tempdir().unwrap();
