@@ -973,7 +973,7 @@ fn tui_a_host_the_proxy_refused_is_allowed_for_the_session_with_h_and_the_rerun_
 /// `exec_command` keeps running after the turn, shows as a live cell, is
 /// listed by `/ps`, and dies with the session (`/quit`).
 #[test]
-fn tui_ps_lists_a_running_exec_command_and_esc_kills_it() {
+fn tui_ps_lists_a_running_exec_command_and_it_dies_with_the_session() {
     let w = World::new();
     let model = FakeModel::start(vec![
         Reply::Sse(responses_call(
