@@ -797,25 +797,32 @@ fn die_with_parent(cmd: &mut Command) {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::process::CommandExt;
-        // SAFETY: getpid has no preconditions.
-        let parent = unsafe { libc::getpid() };
-        // SAFETY: prctl and getppid are async-signal-safe, as pre_exec needs.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::getppid() != parent {
-                    return Err(std::io::Error::other(
-                        "cordon exited while starting the command",
-                    ));
-                }
-                Ok(())
-            });
-        }
+        // SAFETY: the hook makes only async-signal-safe calls.
+        unsafe { cmd.pre_exec(parent_death_hook()) };
     }
     #[cfg(not(target_os = "linux"))]
     let _ = cmd;
+}
+
+/// A `pre_exec` hook that makes the child die with this process, even by
+/// SIGKILL (a parent-death signal), and fails the spawn when this process
+/// died before the signal was set. Only async-signal-safe calls.
+#[cfg(target_os = "linux")]
+pub fn parent_death_hook() -> impl FnMut() -> std::io::Result<()> + Send + Sync + 'static {
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    move || {
+        // SAFETY: prctl and getppid are async-signal-safe.
+        unsafe {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("cordon exited while starting it"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Hands `file` to the launcher as `FLAG N` (`--denial-report-fd`,

@@ -254,23 +254,9 @@ pub(crate) async fn connect(
 /// server's launcher takes its sandboxed tree down with it.
 fn die_with_parent(cmd: &mut tokio::process::Command) {
     #[cfg(target_os = "linux")]
-    {
-        // SAFETY: getpid has no preconditions.
-        let parent = unsafe { libc::getpid() };
-        // SAFETY: prctl and getppid are async-signal-safe, as pre_exec needs.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::getppid() != parent {
-                    return Err(std::io::Error::other(
-                        "cordon exited while starting the server",
-                    ));
-                }
-                Ok(())
-            });
-        }
+    // SAFETY: the hook makes only async-signal-safe calls.
+    unsafe {
+        cmd.pre_exec(cordon_core::runner::parent_death_hook());
     }
     #[cfg(not(target_os = "linux"))]
     let _ = cmd;
