@@ -406,11 +406,8 @@ impl SandboxRunner {
         argv: &[String],
         workdir: &Path,
         confinement: Confinement,
-    ) -> Command {
-        let (mode, network) = match confinement {
-            Confinement::Sandboxed => (self.policy.mode.as_str(), self.policy.network.as_str()),
-            Confinement::Unsandboxed => ("danger-full-access", "full"),
-        };
+    ) -> (Command, Option<std::fs::File>) {
+        let (mode, network) = self.mode_and_network(confinement);
         let mut cmd = Command::new(&self.cordon_exe);
         #[cfg(unix)]
         std::os::unix::process::CommandExt::arg0(&mut cmd, "cordon");
@@ -421,10 +418,38 @@ impl SandboxRunner {
             .arg(&self.cwd)
             .arg("--command-cwd")
             .arg(workdir)
-            .args(["--shell-environment-policy", "--tty", "--"])
-            .args(argv);
+            .args(["--shell-environment-policy", "--tty"]);
+        // As for every command: the session's protected set, and no index
+        // written by an ephemeral session.
+        let set = self.protected_set_for(confinement);
+        if let Some(file) = &set {
+            pass_fd(&mut cmd, "--protected-set-fd", file);
+        }
+        if self.index_read_only {
+            cmd.arg("--discovery-index-read-only");
+        }
+        cmd.arg("--").args(argv);
         die_with_parent(&mut cmd);
-        cmd
+        (cmd, set)
+    }
+
+    /// `--sandbox` and `--network` for a run.
+    fn mode_and_network(&self, confinement: Confinement) -> (&'static str, &'static str) {
+        match confinement {
+            Confinement::Sandboxed => (self.policy.mode.as_str(), self.policy.network.as_str()),
+            Confinement::Unsandboxed => ("danger-full-access", "full"),
+        }
+    }
+
+    /// The session's current protected set for a workspace-write run in
+    /// the sandbox (none otherwise, or while the watch has none).
+    fn protected_set_for(&self, confinement: Confinement) -> Option<std::fs::File> {
+        match confinement {
+            Confinement::Sandboxed if self.policy.mode == SandboxMode::WorkspaceWrite => {
+                self.protected_set()
+            }
+            _ => None,
+        }
     }
 
     /// The launcher's arguments before `-C`: the session's profile and
@@ -468,19 +493,11 @@ impl SandboxRunner {
     ) -> Finished {
         // The policy's working directory (the writable root) is always the
         // session's; the model's `workdir` only says where the command starts.
-        let (mode, network) = match confinement {
-            Confinement::Sandboxed => (self.policy.mode.as_str(), self.policy.network.as_str()),
-            Confinement::Unsandboxed => ("danger-full-access", "full"),
-        };
+        let (mode, network) = self.mode_and_network(confinement);
         // The current protected set, in a file with no name: the launcher
         // still pins each path and refuses on a swap; without it (the
         // watch is starting or gave up) the launcher discovers itself.
-        let protected_set = match confinement {
-            Confinement::Sandboxed if self.policy.mode == SandboxMode::WorkspaceWrite => {
-                self.protected_set()
-            }
-            _ => None,
-        };
+        let protected_set = self.protected_set_for(confinement);
         let extra_args = self.launcher_args(confinement);
         launch(Launch {
             cordon_exe: &self.cordon_exe,

@@ -147,7 +147,8 @@ impl UnifiedExec {
             Err((why, declined)) => return refused(why, declined),
         };
         let start = Instant::now();
-        let launcher = runner.long_running(&argv, &workdir, confinement);
+        // The protected set's file stays open until the launcher has it.
+        let (launcher, _set) = runner.long_running(&argv, &workdir, confinement);
         let (id, notes) = match self.processes.start(launcher, command.clone()) {
             Ok(started) => started,
             Err(e) => return refused(format!("cordon could not start the command: {e}"), false),

@@ -216,3 +216,42 @@ fn the_limit_evicts_the_idlest_and_killing_exec_kills_them_all() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// `--ephemeral` writes no session, history or discovery index under
+/// `$CORDON_HOME`, long-running commands included (their launchers use the
+/// index read-only). Control: without it, all three are written.
+#[test]
+fn an_ephemeral_session_writes_nothing_for_exec_command() {
+    for ephemeral in [true, false] {
+        let w = World::new();
+        let model = FakeModel::start(vec![
+            Reply::Sse(responses_call(
+                "c1",
+                "exec_command",
+                &json!({"argv": ["true"], "yield_time_ms": 5000}),
+            )),
+            Reply::Sse(responses_text("done")),
+        ]);
+        configure(&w, &model, "responses", "[features]\nunified_exec = true\n");
+        let mut args = vec!["--full-auto"];
+        if ephemeral {
+            args.push("--ephemeral");
+        }
+        let o = exec_json(&w, &args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert!(tool_output(&model.requests()[1].body, "c1").contains("exited with code 0"));
+        let mut written: Vec<_> = std::fs::read_dir(w.home.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| ["sessions", "history.jsonl", "discovery"].contains(&n.as_str()))
+            .collect();
+        written.sort();
+        let expected: &[&str] = if ephemeral {
+            &[]
+        } else {
+            &["discovery", "history.jsonl", "sessions"]
+        };
+        assert_eq!(written, expected, "ephemeral {ephemeral}");
+    }
+}
