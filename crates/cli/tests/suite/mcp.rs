@@ -266,7 +266,9 @@ fn failing_and_crashing_servers_are_reported_once_and_the_session_goes_on() {
     let w = World::new();
     let model = FakeModel::start(vec![
         call("c1", "mcp__t__crash", json!({})),
-        call("c2", "shell", json!({"command": ["true"]})),
+        // A second's work between: the server's exit is noticed by its
+        // watcher thread, which a loaded machine may run late.
+        call("c2", "shell", json!({"command": ["sleep", "1"]})),
         Reply::Sse(responses_text("went on")),
     ]);
     let servers = stdio_server("t", "required = true")
