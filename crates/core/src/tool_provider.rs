@@ -13,6 +13,7 @@ use crate::runner::SandboxRunner;
 use crate::tools::ToolSpec;
 use cordon_policy::ApprovalPolicy;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// How calls of one tool are approved (`approval_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +58,33 @@ pub struct ProvidedResult {
     pub is_error: bool,
 }
 
+/// Where a server is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerStatus {
+    /// Still starting.
+    Starting,
+    /// Ready; its tools are offered.
+    Ready,
+    /// Failed to start, or stopped: why.
+    Failed(String),
+}
+
+/// One server as a front end lists it (`/mcp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerState {
+    /// The server's name.
+    pub name: String,
+    /// Its state.
+    pub status: ServerStatus,
+    /// How it is reached: `stdio: COMMAND ARGS...` or `http: URL`.
+    pub transport: String,
+    /// Its sandbox (`workspace-write, network proxy`), or `None` when it
+    /// runs unsandboxed.
+    pub sandbox: Option<String>,
+    /// The names the model sees for its enabled tools (when ready).
+    pub tools: Vec<String>,
+}
+
 /// A source of tools beyond the built-in ones: the MCP client.
 pub trait ToolProvider: Send {
     /// The tools ready now (servers still starting add theirs later).
@@ -79,6 +107,72 @@ pub trait ToolProvider: Send {
     /// Blocks until every required server is ready; the error names the
     /// first that is not.
     fn wait_required(&self) -> Result<(), String>;
+    /// Each server's state, by name, for a front end's list.
+    fn servers(&self) -> Vec<ServerState> {
+        Vec::new()
+    }
+}
+
+/// One running provider shared by every session of a front end (the TUI
+/// starts its MCP servers once; `/new` and `/resume` keep them). The
+/// front end reports the notices itself, so a session's handle
+/// ([`SharedProvider::for_session`]) hands out none.
+#[derive(Clone)]
+pub struct SharedProvider {
+    inner: Arc<dyn ToolProvider + Sync>,
+    notices: bool,
+}
+
+impl SharedProvider {
+    /// Shares `provider`; this handle hands out its notices.
+    pub fn new(provider: Arc<dyn ToolProvider + Sync>) -> SharedProvider {
+        SharedProvider {
+            inner: provider,
+            notices: true,
+        }
+    }
+
+    /// A handle for a session: the same tools and calls, no notices.
+    pub fn for_session(&self) -> SharedProvider {
+        SharedProvider {
+            inner: self.inner.clone(),
+            notices: false,
+        }
+    }
+}
+
+impl ToolProvider for SharedProvider {
+    fn tools(&self) -> Vec<ProvidedTool> {
+        self.inner.tools()
+    }
+
+    fn call(
+        &self,
+        server: &str,
+        tool: &str,
+        arguments: Value,
+        interrupted: &dyn Fn() -> bool,
+        on_progress: &mut dyn FnMut(String),
+    ) -> Result<ProvidedResult, String> {
+        self.inner
+            .call(server, tool, arguments, interrupted, on_progress)
+    }
+
+    fn notices(&self) -> Vec<String> {
+        if self.notices {
+            self.inner.notices()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn wait_required(&self) -> Result<(), String> {
+        self.inner.wait_required()
+    }
+
+    fn servers(&self) -> Vec<ServerState> {
+        self.inner.servers()
+    }
 }
 
 /// The decision before calling a tool: `approval_mode = "approve"` runs;

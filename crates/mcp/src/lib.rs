@@ -17,8 +17,10 @@ pub mod names;
 
 pub use launch::LaunchContext;
 
-use cordon_config::{McpServerConfig, ToolApprovalMode};
-use cordon_core::tool_provider::{ProvidedResult, ProvidedTool, ToolApproval, ToolProvider};
+use cordon_config::{McpServerConfig, McpTransport, ToolApprovalMode};
+use cordon_core::tool_provider::{
+    ProvidedResult, ProvidedTool, ServerState, ServerStatus, ToolApproval, ToolProvider,
+};
 use rmcp::model::{CallToolRequestParams, Tool};
 use rmcp::service::{RoleClient, RunningService};
 use serde_json::{json, Value};
@@ -33,6 +35,10 @@ pub enum McpError {
     #[error("mcp: cannot start the client's runtime: {0}")]
     Runtime(String),
 }
+
+/// How long a call that saw its server's connection close waits for the
+/// process watcher's report (with the exit status) before reporting it.
+const STOP_WAIT: Duration = Duration::from_secs(2);
 
 /// An answer to a server's `elicitation/create`.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +111,60 @@ impl Shared {
             }
         }
         self.changed.notify_all();
+    }
+
+    /// Marks ready server `name` failed because `service`, its connection,
+    /// ended, and reports it, once: the watcher of its process and a call
+    /// that saw the connection close may both get here.
+    fn stop(
+        &self,
+        name: &str,
+        service: &Arc<RunningService<RoleClient, client::Handler>>,
+        why: String,
+    ) {
+        let stopped = match self.servers.lock() {
+            Ok(mut servers) => match servers.get_mut(name) {
+                Some(slot) => match &slot.state {
+                    State::Ready { service: s, .. } if Arc::ptr_eq(s, service) => {
+                        slot.state = State::Failed(why.clone());
+                        true
+                    }
+                    _ => false,
+                },
+                None => false,
+            },
+            Err(_) => false,
+        };
+        self.changed.notify_all();
+        if stopped {
+            self.notice(format!("mcp: {name} stopped: {why}; its tools are gone"));
+        }
+    }
+
+    /// Waits at most `limit` for server `name` to leave the ready state
+    /// (its watcher saw the process exit); whether it did.
+    fn await_stopped(&self, name: &str, limit: Duration) -> bool {
+        let Ok(mut servers) = self.servers.lock() else {
+            return false;
+        };
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let ready = matches!(
+                servers.get(name).map(|s| &s.state),
+                Some(State::Ready { .. })
+            );
+            if !ready {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            servers = match self.changed.wait_timeout(servers, left) {
+                Ok((s, _)) => s,
+                Err(_) => return false,
+            };
+        }
     }
 
     /// Marks `name`'s tool list as being fetched again, or done.
@@ -298,8 +358,7 @@ async fn run_server(
             Ok(s) => format!("exited ({s}){}", client::tail(&connected.stderr)),
             Err(e) => format!("cannot be watched: {e}"),
         };
-        shared.notice(format!("mcp: {name} stopped: {why}; its tools are gone"));
-        shared.set_state(&name, State::Failed(why));
+        shared.stop(&name, &service, why);
     }
 }
 
@@ -321,6 +380,30 @@ fn object_schema(schema: &serde_json::Map<String, Value>) -> Value {
         schema.insert("properties".into(), json!({}));
     }
     Value::Object(schema)
+}
+
+/// `stdio: COMMAND ARGS...` or `http: URL`, for a front end's list.
+fn describe_transport(transport: &McpTransport) -> String {
+    match transport {
+        McpTransport::Stdio { command, args, .. } => {
+            let mut out = format!("stdio: {command}");
+            for a in args {
+                out.push(' ');
+                out.push_str(a);
+            }
+            out
+        }
+        McpTransport::StreamableHttp { url, .. } => format!("http: {url}"),
+    }
+}
+
+/// `workspace-write, network proxy (allow a, b)`.
+fn describe_sandbox(sandbox: &cordon_config::McpSandbox) -> String {
+    let mut out = format!("{}, network {}", sandbox.mode, sandbox.network);
+    if sandbox.network == cordon_policy::NetworkMode::Proxy && !sandbox.allow_domains.is_empty() {
+        out.push_str(&format!(" (allow {})", sandbox.allow_domains.join(", ")));
+    }
+    out
 }
 
 /// Messages of a failed call.
@@ -384,15 +467,21 @@ impl ToolProvider for McpManager {
         interrupted: &dyn Fn() -> bool,
         on_progress: &mut dyn FnMut(String),
     ) -> Result<ProvidedResult, String> {
-        let (service, progress, timeout) = {
+        let (service, progress, timeout, watched) = {
             let servers = self.shared.servers.lock().map_err(|e| e.to_string())?;
             let slot = servers
                 .get(server)
                 .ok_or_else(|| format!("no MCP server `{server}`"))?;
+            let watched = matches!(slot.config.transport, McpTransport::Stdio { .. });
             match &slot.state {
                 State::Ready {
                     service, progress, ..
-                } => (service.clone(), progress.clone(), slot.config.tool_timeout),
+                } => (
+                    service.clone(),
+                    progress.clone(),
+                    slot.config.tool_timeout,
+                    watched,
+                ),
                 State::Starting => return Err(format!("{server} is still starting")),
                 State::Failed(why) => return Err(format!("{server} is not running: {why}")),
             }
@@ -409,12 +498,20 @@ impl ToolProvider for McpManager {
             *slot = Some(progress_tx);
         }
         let (prog_out, prog_in) = std::sync::mpsc::channel::<String>();
+        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let saw_close = closed.clone();
+        let conn = service.clone();
         let task = self.runtime()?.spawn(async move {
             // The call, with a timeout that each progress message restarts.
-            let mut call = Box::pin(service.call_tool(params));
+            let mut call = Box::pin(conn.call_tool(params));
             let outcome = loop {
                 tokio::select! {
-                    r = &mut call => break r.map_err(|e| describe(&e, timeout)),
+                    r = &mut call => break r.map_err(|e| {
+                        if matches!(e, rmcp::ServiceError::TransportClosed) || conn.peer().is_transport_closed() {
+                            saw_close.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        describe(&e, timeout)
+                    }),
                     Some(p) = progress_rx.recv() => { let _ = prog_out.send(p); }
                     _ = tokio::time::sleep(timeout) => break Err(describe(&rmcp::ServiceError::Timeout { timeout }, timeout)),
                 }
@@ -446,6 +543,16 @@ impl ToolProvider for McpManager {
         if let Ok(mut slot) = progress.lock() {
             *slot = None;
         }
+        if closed.load(std::sync::atomic::Ordering::SeqCst) {
+            // The server is gone (it crashed): the next model request must
+            // not offer its tools. Its watcher says how it exited, soon;
+            // without one (HTTP), or if it is late, say it here.
+            let noticed = watched && self.shared.await_stopped(server, STOP_WAIT);
+            if !noticed {
+                self.shared
+                    .stop(server, &service, "its connection closed".to_string());
+            }
+        }
         self.shared.await_refresh(server, Duration::from_secs(2));
         let value = result?;
         Ok(ProvidedResult {
@@ -465,6 +572,31 @@ impl ToolProvider for McpManager {
             .lock()
             .map(|mut n| std::mem::take(&mut *n))
             .unwrap_or_default()
+    }
+
+    fn servers(&self) -> Vec<ServerState> {
+        let tools = self.tools();
+        let Ok(servers) = self.shared.servers.lock() else {
+            return Vec::new();
+        };
+        servers
+            .iter()
+            .map(|(name, slot)| ServerState {
+                name: name.clone(),
+                status: match &slot.state {
+                    State::Starting => ServerStatus::Starting,
+                    State::Ready { .. } => ServerStatus::Ready,
+                    State::Failed(why) => ServerStatus::Failed(why.clone()),
+                },
+                transport: describe_transport(&slot.config.transport),
+                sandbox: slot.config.sandbox.as_ref().map(describe_sandbox),
+                tools: tools
+                    .iter()
+                    .filter(|t| &t.server == name)
+                    .map(|t| t.model_name.clone())
+                    .collect(),
+            })
+            .collect()
     }
 
     fn wait_required(&self) -> Result<(), String> {

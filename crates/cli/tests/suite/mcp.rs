@@ -5,7 +5,9 @@
 //! sandboxed servers with unsandboxed controls.
 
 use super::common::{text, World, CORDON};
-use super::fake_model::{responses_call, responses_text, FakeModel, Reply, Request};
+use super::fake_model::{
+    chat_call, chat_text, responses_call, responses_text, FakeModel, Reply, Request,
+};
 use serde_json::{json, Value};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -34,10 +36,14 @@ fn stdio_server(name: &str, extra: &str) -> String {
 }
 
 fn configure(w: &World, model: &FakeModel, servers: &str) {
+    configure_wire(w, model, "responses", servers);
+}
+
+fn configure_wire(w: &World, model: &FakeModel, wire: &str, servers: &str) {
     std::fs::write(
         w.home.path().join("config.toml"),
         format!(
-            "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\nname = \"Fake\"\nbase_url = \"{}\"\nwire_api = \"responses\"\nenv_key = \"FAKE_MODEL_KEY\"\nrequest_max_retries = 0\nstream_idle_timeout_ms = 60000\n\n{servers}",
+            "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\nname = \"Fake\"\nbase_url = \"{}\"\nwire_api = \"{wire}\"\nenv_key = \"FAKE_MODEL_KEY\"\nrequest_max_retries = 0\nstream_idle_timeout_ms = 60000\n\n{servers}",
             model.base_url()
         ),
     )
@@ -265,10 +271,10 @@ fn a_required_server_that_fails_stops_exec_naming_it() {
 fn failing_and_crashing_servers_are_reported_once_and_the_session_goes_on() {
     let w = World::new();
     let model = FakeModel::start(vec![
+        // The call sees the connection close: the very next request no
+        // longer offers the server's tools.
         call("c1", "mcp__t__crash", json!({})),
-        // A second's work between: the server's exit is noticed by its
-        // watcher thread, which a loaded machine may run late.
-        call("c2", "shell", json!({"command": ["sleep", "1"]})),
+        call("c2", "mcp__t__echo", json!({"text": "still there?"})),
         Reply::Sse(responses_text("went on")),
     ]);
     let servers = stdio_server("t", "required = true")
@@ -281,11 +287,15 @@ fn failing_and_crashing_servers_are_reported_once_and_the_session_goes_on() {
     let crashed = tool_output(&reqs[1], "c1");
     assert!(crashed.contains("t.crash failed"), "{crashed}");
     assert!(
-        !tool_names(&reqs[2])
+        !tool_names(&reqs[1])
             .iter()
             .any(|n| n.starts_with("mcp__t__")),
-        "a stopped server's tools are gone"
+        "a stopped server's tools are gone from the next request: {:?}",
+        tool_names(&reqs[1])
     );
+    // A model that calls it anyway is told it is not there.
+    let gone = tool_output(&reqs[2], "c2");
+    assert!(gone.contains("mcp__t__echo"), "{gone}");
     let errors: Vec<String> = events(&o)
         .iter()
         .filter(|e| e["item"]["type"] == "error")
@@ -302,6 +312,10 @@ fn failing_and_crashing_servers_are_reported_once_and_the_session_goes_on() {
         .filter(|m| m.starts_with("mcp: t stopped"))
         .collect();
     assert_eq!(stopped.len(), 1, "{errors:?}");
+    assert!(
+        stopped[0].contains("exited (exit status: 3)"),
+        "the watcher's exit status: {errors:?}"
+    );
 }
 
 #[test]
@@ -343,6 +357,59 @@ impl Drop for Killed {
 }
 
 #[test]
+fn an_mcp_tool_over_the_chat_completions_api_and_its_result_reaches_the_next_request() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(chat_call("c1", "mcp__t__add", &json!({"a": 20, "b": 22}))),
+        Reply::Sse(chat_text("done")),
+    ]);
+    configure_wire(
+        &w,
+        &model,
+        "chat",
+        &stdio_server(
+            "t",
+            "required = true\ndefault_tools_approval_mode = \"approve\"",
+        ),
+    );
+    let o = exec_cmd(&w, &["--json", "go"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 2, "{}", text(&o));
+    assert!(
+        reqs[0].path.ends_with("/chat/completions"),
+        "{}",
+        reqs[0].path
+    );
+    let add = reqs[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"]["name"] == "mcp__t__add")
+        .unwrap_or_else(|| panic!("no mcp__t__add in {}", reqs[0].body["tools"]))
+        .clone();
+    assert_eq!(add["type"], "function");
+    assert_eq!(add["function"]["parameters"]["type"], "object");
+    let messages = reqs[1].body["messages"].as_array().unwrap();
+    let called = messages
+        .iter()
+        .find(|m| m["role"] == "assistant" && m["tool_calls"].is_array())
+        .unwrap_or_else(|| panic!("no tool call in {messages:?}"));
+    assert_eq!(called["tool_calls"][0]["function"]["name"], "mcp__t__add");
+    let result = messages
+        .iter()
+        .find(|m| m["role"] == "tool" && m["tool_call_id"] == "c1")
+        .unwrap_or_else(|| panic!("no tool result in {messages:?}"));
+    assert_eq!(
+        serde_json::from_str::<Value>(result["content"].as_str().unwrap()).unwrap(),
+        json!({"sum": 42})
+    );
+    let items = mcp_items(&events(&o));
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["status"], "completed");
+}
+
+#[test]
 fn streamable_http_server_on_loopback() {
     let port = free_port();
     let _server = Killed(
@@ -359,23 +426,59 @@ fn streamable_http_server_on_loopback() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let w = World::new();
+    let header = |id: &str, name: &str| call(id, "mcp__web__header", json!({"name": name}));
     let model = FakeModel::start(vec![
         call("c1", "mcp__web__echo", json!({"text": "over http"})),
+        header("c2", "Authorization"),
+        header("c3", "X-Team"),
+        header("c4", "X-Team-Secret"),
         Reply::Sse(responses_text("done")),
     ]);
     configure(
         &w,
         &model,
         &format!(
-            "[mcp_servers.web]\nurl = \"http://127.0.0.1:{port}/mcp\"\nrequired = true\nbearer_token_env_var = \"WEB_TOKEN\"\nhttp_headers = {{ \"X-Team\" = \"cordon\" }}\n"
+            "[mcp_servers.web]\nurl = \"http://127.0.0.1:{port}/mcp\"\nrequired = true\nbearer_token_env_var = \"WEB_TOKEN\"\nhttp_headers = {{ \"X-Team\" = \"cordon\" }}\nenv_http_headers = {{ \"X-Team-Secret\" = \"TEAM_SECRET\" }}\n\n[mcp_servers.unset]\nurl = \"http://127.0.0.1:{port}/mcp\"\nenv_http_headers = {{ \"X-Other\" = \"NOT_SET_ANYWHERE\" }}\n"
         ),
     );
-    let o = exec_cmd(&w, &["go"])
-        .env("WEB_TOKEN", "tok")
+    let o = exec_cmd(&w, &["--json", "go"])
+        .env("WEB_TOKEN", "tok-123")
+        .env("TEAM_SECRET", "s3cret-value")
+        .env_remove("NOT_SET_ANYWHERE")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(tool_output(&model.requests()[1], "c1"), "echo: over http");
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 5, "{}", text(&o));
+    assert_eq!(tool_output(&reqs[1], "c1"), "echo: over http");
+    // What the server received with the call, as it recorded it.
+    assert_eq!(
+        tool_output(&reqs[2], "c2"),
+        "Authorization: Bearer tok-123",
+        "bearer_token_env_var"
+    );
+    assert_eq!(
+        tool_output(&reqs[3], "c3"),
+        "X-Team: cordon",
+        "http_headers"
+    );
+    assert_eq!(
+        tool_output(&reqs[4], "c4"),
+        "X-Team-Secret: s3cret-value",
+        "env_http_headers"
+    );
+    // A header whose variable is not set: that server does not start, and
+    // says why.
+    let errors: Vec<String> = events(&o)
+        .iter()
+        .filter(|e| e["item"]["type"] == "error")
+        .map(|e| e["item"]["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        errors.iter().any(|m| m
+            == "mcp: unset failed to start: env_http_headers: `NOT_SET_ANYWHERE` (for header X-Other) is not set"),
+        "{errors:?}"
+    );
 }
 
 /// An HTTP server on `ip` answering `hello` to every request.
