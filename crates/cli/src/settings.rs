@@ -463,6 +463,39 @@ fn resolve_policy(
         .map_err(|e| UsageError(e.to_string()))?)
 }
 
+/// The enabled MCP servers and where they run (`None`: there are none).
+fn mcp_servers(
+    agent: &AgentSettings,
+    cordon_exe: &std::path::Path,
+) -> Option<(
+    Vec<cordon_config::McpServerConfig>,
+    cordon_mcp::LaunchContext,
+)> {
+    let servers: Vec<cordon_config::McpServerConfig> = agent
+        .config
+        .mcp_servers
+        .iter()
+        .filter(|s| s.enabled)
+        .cloned()
+        .collect();
+    (!servers.is_empty()).then(|| {
+        let ctx = cordon_mcp::LaunchContext {
+            cwd: agent.cwd.clone(),
+            cordon_exe: cordon_exe.to_path_buf(),
+            sandbox_args: agent.sandbox_args.clone(),
+            untrusted_roots: agent
+                .policy
+                .writable_roots
+                .iter()
+                .map(|r| r.root.clone())
+                .collect(),
+            cordon_home: agent.config.cordon_home.clone(),
+            env: std::env::vars().collect(),
+        };
+        (servers, ctx)
+    })
+}
+
 /// Loads config for `cordon exec` and resolves the session's policy.
 fn exec_settings(
     opts: &crate::args::ExecOptions,
@@ -494,29 +527,7 @@ fn exec_settings(
         None => None,
     };
     let cordon_exe = pinned_self_exe()?;
-    let servers: Vec<cordon_config::McpServerConfig> = agent
-        .config
-        .mcp_servers
-        .iter()
-        .filter(|s| s.enabled)
-        .cloned()
-        .collect();
-    let mcp = (!servers.is_empty()).then(|| {
-        let ctx = cordon_mcp::LaunchContext {
-            cwd: agent.cwd.clone(),
-            cordon_exe: cordon_exe.clone(),
-            sandbox_args: agent.sandbox_args.clone(),
-            untrusted_roots: agent
-                .policy
-                .writable_roots
-                .iter()
-                .map(|r| r.root.clone())
-                .collect(),
-            cordon_home: agent.config.cordon_home.clone(),
-            env: std::env::vars().collect(),
-        };
-        (servers, ctx)
-    });
+    let mcp = mcp_servers(&agent, &cordon_exe);
     let color = match opts.color {
         crate::args::ColorArg::Always => true,
         crate::args::ColorArg::Never => false,
@@ -593,6 +604,8 @@ pub fn tui_settings(
         agent.overrides.clone(),
         agent.cwd.clone(),
     );
+    let cordon_exe = pinned_self_exe()?;
+    let mcp = mcp_servers(&agent, &cordon_exe).map(crate::commands::tui::mcp_start);
     let resolve_policy: cordon_tui::PolicyResolver = Box::new(move |mode| {
         let mut o = overrides.clone();
         o.sandbox_mode = Some(mode);
@@ -607,13 +620,14 @@ pub fn tui_settings(
             provider: agent.provider.clone(),
             policy: agent.policy.clone(),
             sandbox_args,
-            cordon_exe: pinned_self_exe()?,
+            cordon_exe,
             approval,
             notify: config.notify.clone(),
             instructions_max: config.project_doc_max_bytes,
             context_window: config.model_context_window,
             auto_compact_limit: config.model_auto_compact_token_limit,
             unified_exec: config.unified_exec_for(&agent.provider),
+            tools: None,
         },
         start,
         prompt,
@@ -638,6 +652,7 @@ pub fn tui_settings(
             .collect(),
         resolve_policy,
         warnings,
+        mcp,
     })
 }
 

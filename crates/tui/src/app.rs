@@ -3,6 +3,7 @@
 
 use crate::cells::{self, Cell, HeaderInfo};
 use crate::composer::{Composer, Outcome};
+use crate::elicit::{ElicitAnswer, ElicitRequest};
 use crate::popup::Popup;
 use crate::screen::Screen;
 use crate::slash::Slash;
@@ -48,6 +49,8 @@ pub enum AppEvent {
     Files(Vec<String>),
     /// `/diff`'s text, or why there is none.
     Diff(Result<String, String>),
+    /// An MCP server's question, and where the answer goes.
+    Elicit(ElicitRequest, Sender<ElicitAnswer>),
 }
 
 /// A pager on the alternate screen, drawn through its own terminal.
@@ -70,6 +73,10 @@ enum Modal {
         all: Vec<SessionSummary>,
         filter: String,
         selected: usize,
+    },
+    Elicit {
+        form: Box<crate::elicit::Form>,
+        reply: Sender<ElicitAnswer>,
     },
 }
 
@@ -121,6 +128,10 @@ pub struct App {
     /// Microseconds from events to their frame on screen, for frames
     /// drawn while a turn runs; kept only with `CORDON_TUI_FRAME_STATS`.
     frame_times: Option<Vec<u32>>,
+    /// The MCP servers, and when they were last looked at.
+    mcp: Option<(crate::mcp::McpWatch, Instant)>,
+    /// MCP servers' questions waiting for the modal to be free.
+    elicitations: VecDeque<(ElicitRequest, Sender<ElicitAnswer>)>,
 }
 
 /// Runs the TUI.
@@ -165,11 +176,22 @@ pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
         });
     }
     let interrupt = Arc::new(Interrupt::default());
+    let mut config = config;
+    let asks = tx.clone();
+    let mcp = crate::mcp::start(
+        &mut config,
+        move |request, reply| asks.send(AppEvent::Elicit(request, reply)).is_ok(),
+        interrupt.clone(),
+    );
     let worker_tx = tx.clone();
     let ops = worker::spawn(config.session.clone(), interrupt.clone(), move |e| {
         let _ = worker_tx.send(AppEvent::Worker(e));
     });
     let mut app = App::new(config, ops, interrupt, tx.clone());
+    match mcp {
+        Ok(watch) => app.mcp = watch.map(|w| (w, Instant::now())),
+        Err(e) => app.push(Cell::Error(format!("mcp: {e}"))),
+    }
     if app.config.notifications.is_some() {
         let roots: Vec<std::path::PathBuf> = app
             .config
@@ -247,6 +269,8 @@ impl App {
             pager: None,
             notifier: crate::notify::Notifier::Terminal,
             frame_times: None,
+            mcp: None,
+            elicitations: VecDeque::new(),
             config,
         }
     }
@@ -259,6 +283,7 @@ impl App {
         for w in std::mem::take(&mut self.config.warnings) {
             self.push(Cell::Error(format!("warning: {w}")));
         }
+        self.poll_mcp(true);
         match self.config.start.clone() {
             StartWith::New => self.start(None),
             StartWith::Resume(r) => self.start(Some(r)),
@@ -276,11 +301,13 @@ impl App {
             if let Some(code) = self.quit {
                 return Ok(code);
             }
-            let timeout = if self.turn_started.is_some() || self.quit_armed.is_some() {
-                Duration::from_millis(100)
-            } else {
-                Duration::from_secs(1)
-            };
+            let mcp_starting = self.mcp.as_ref().is_some_and(|(w, _)| w.starting());
+            let timeout =
+                if self.turn_started.is_some() || self.quit_armed.is_some() || mcp_starting {
+                    Duration::from_millis(100)
+                } else {
+                    Duration::from_secs(1)
+                };
             match rx.recv_timeout(timeout) {
                 Ok(e) => {
                     since = Some(Instant::now());
@@ -296,11 +323,47 @@ impl App {
                     break;
                 }
             }
+            self.poll_mcp(false);
+            if self.modal.is_none() {
+                if let Some((request, reply)) = self.elicitations.pop_front() {
+                    self.open_elicitation(request, reply);
+                }
+            }
             self.frame = self.frame.wrapping_add(1);
             if self.quit_armed.is_some_and(|t| t.elapsed() > QUIT_WINDOW) {
                 self.quit_armed = None;
             }
         }
+    }
+
+    /// Reports the MCP servers' progress (at most ten times a second
+    /// unless `now`).
+    fn poll_mcp(&mut self, now: bool) {
+        let Some((watch, polled)) = self.mcp.as_mut() else {
+            return;
+        };
+        if !now && polled.elapsed() < Duration::from_millis(100) {
+            return;
+        }
+        *polled = Instant::now();
+        for (text, error) in watch.poll() {
+            self.push(if error {
+                Cell::Error(text)
+            } else {
+                Cell::Info(vec![text])
+            });
+        }
+    }
+
+    fn open_elicitation(&mut self, request: ElicitRequest, reply: Sender<ElicitAnswer>) {
+        self.notify(
+            NotificationKind::ApprovalRequested,
+            &format!("cordon: {} asks for input", request.server),
+        );
+        self.modal = Some(Modal::Elicit {
+            form: Box::new(crate::elicit::Form::new(&request)),
+            reply,
+        });
     }
 
     fn start(&mut self, resume: Option<Resume>) {
@@ -430,6 +493,7 @@ impl App {
                 self.open_pager("git diff", lines, false);
             }
             AppEvent::Diff(Err(e)) => self.push(Cell::Error(format!("/diff: {e}"))),
+            AppEvent::Elicit(request, reply) => self.elicitations.push_back((request, reply)),
             AppEvent::Files(files) => {
                 self.files = Some(Arc::new(files));
                 self.files_listing = false;
@@ -778,6 +842,13 @@ impl App {
     }
 
     fn turn_done(&mut self, result: Result<(String, cordon_core::model::Usage), String>) {
+        if matches!(self.modal, Some(Modal::Elicit { .. })) {
+            // The call that asked is over: its question goes unanswered.
+            self.modal = None;
+            self.push(Cell::Info(vec![
+                "the server's question was withdrawn (the turn ended)".into(),
+            ]));
+        }
         self.flush_stream();
         self.reasoning.clear();
         self.reasoning_shown = false;
@@ -967,6 +1038,24 @@ impl App {
                     }
                 }
             }
+            Modal::Elicit { mut form, reply } => match form.key(&key) {
+                Some(answer) => {
+                    let said = match &answer {
+                        ElicitAnswer::Accept(_) => "✔ answered",
+                        ElicitAnswer::Decline => "✗ declined",
+                        ElicitAnswer::Cancel => "✗ cancelled",
+                    };
+                    self.push(Cell::Info(vec![format!(
+                        "{said}: {}'s question",
+                        form.server()
+                    )]));
+                    let _ = reply.send(answer);
+                    if ctrl_c {
+                        self.interrupt.trigger();
+                    }
+                }
+                None => self.modal = Some(Modal::Elicit { form, reply }),
+            },
             Modal::Permissions { mut selected } => {
                 let choice = match key.code {
                     _ if ctrl_c => return,
@@ -1081,6 +1170,14 @@ impl App {
                         .collect()
                 };
                 self.push(Cell::Info(lines));
+            }
+            Slash::Mcp => {
+                let servers = self
+                    .mcp
+                    .as_ref()
+                    .map(|(w, _)| w.servers())
+                    .unwrap_or_default();
+                self.push(Cell::Info(crate::mcp::list_lines(&servers)));
             }
             Slash::Model(None) => {
                 let model = self
@@ -1254,7 +1351,16 @@ impl App {
         Status {
             working_secs: self.turn_started.map(|t| t.elapsed().as_secs()),
             frame: self.frame,
-            hint: self.quit_armed.map(|_| "ctrl+c again to quit".to_string()),
+            hint: self
+                .quit_armed
+                .map(|_| "ctrl+c again to quit".to_string())
+                .or_else(|| match &self.modal {
+                    Some(Modal::Elicit { form, .. }) => Some(format!(
+                        "waiting for your answer to {}'s question",
+                        cells::clean(form.server())
+                    )),
+                    _ => None,
+                }),
             context_left: self.context_left(),
             model,
             sandbox,
@@ -1301,6 +1407,7 @@ impl App {
 
     fn modal_lines(&self, max_rows: usize) -> Option<Vec<Line<'static>>> {
         Some(match self.modal.as_ref()? {
+            Modal::Elicit { form, .. } => form.lines(max_rows),
             Modal::Approval {
                 request, selected, ..
             } => widgets::approval_lines(request, *selected, max_rows),

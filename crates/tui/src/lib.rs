@@ -13,10 +13,12 @@ pub mod cells;
 pub mod composer;
 pub mod context;
 pub mod diff;
+pub mod elicit;
 mod error;
 pub mod files;
 pub mod history;
 pub mod markdown;
+pub mod mcp;
 pub mod notify;
 pub mod pager;
 pub mod popup;
@@ -31,13 +33,23 @@ pub use error::TuiError;
 
 use cordon_config::{AlternateScreen, Notifications};
 use cordon_core::session::Resume;
+use cordon_core::tool_provider::SharedProvider;
 use cordon_policy::{ApprovalPolicy, SandboxMode, SandboxPolicy};
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Resolves the sandbox policy again from the configuration with another
 /// sandbox mode (`/approvals`).
 pub type PolicyResolver = Box<dyn Fn(SandboxMode) -> Result<SandboxPolicy, String> + Send>;
+
+/// Answers an MCP server's question (`elicitation/create`): blocks until
+/// the user answers the form, or the turn is interrupted.
+pub type Elicit = Arc<dyn Fn(elicit::ElicitRequest) -> elicit::ElicitAnswer + Send + Sync>;
+
+/// Starts the configured MCP servers in the background (returning at
+/// once), their questions answered through the given [`Elicit`].
+pub type McpStart = Box<dyn FnOnce(Elicit) -> Result<SharedProvider, String> + Send>;
 
 /// What the session needs, kept to start new sessions (`/new`, `/resume`).
 #[derive(Clone)]
@@ -68,6 +80,9 @@ pub struct SessionTemplate {
     pub auto_compact_limit: Option<u64>,
     /// Offer `exec_command` and `write_stdin` (`[features] unified_exec`).
     pub unified_exec: bool,
+    /// The MCP servers' tools, shared by every session (set by the UI
+    /// once it has started them).
+    pub tools: Option<SharedProvider>,
 }
 
 /// Which session to open first.
@@ -105,6 +120,8 @@ pub struct TuiConfig {
     pub resolve_policy: PolicyResolver,
     /// Config warnings to show in the transcript.
     pub warnings: Vec<String>,
+    /// Starts the MCP servers (`None`: none are configured).
+    pub mcp: Option<McpStart>,
 }
 
 /// Runs the TUI until the user quits; returns the exit status.

@@ -23,6 +23,8 @@ pub enum Slash {
     Mention,
     /// `/ps`.
     Ps,
+    /// `/mcp`.
+    Mcp,
     /// `/quit` or `/exit`.
     Quit,
     /// Anything else starting with `/`.
@@ -56,6 +58,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("/mention", "pick a file to mention (like typing @)"),
     ("/ps", "the commands still running (exec_command)"),
+    ("/mcp", "the MCP servers: state, command, sandbox, tools"),
     ("/quit", "leave"),
     ("/exit", "leave"),
 ];
@@ -85,6 +88,7 @@ pub fn parse(text: &str) -> Option<Slash> {
         "/compact" => Slash::Compact,
         "/mention" => Slash::Mention,
         "/ps" => Slash::Ps,
+        "/mcp" => Slash::Mcp,
         other => Slash::Unknown(other.to_string()),
     })
 }

@@ -159,6 +159,9 @@ where
                 match Session::start(config, &env, Box::new(approver)) {
                     Ok(mut s) => {
                         s.set_auto_compact(auto_compact(&template, s.model()));
+                        if let Some(tools) = &template.tools {
+                            s.set_tool_provider(Box::new(tools.clone()));
+                        }
                         if template.unified_exec {
                             s.enable_unified_exec();
                         }

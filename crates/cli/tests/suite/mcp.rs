@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 /// The Python with the `mcp` SDK (`.ci/run` installs it for /usr/bin/python3,
 /// readable by every user).
-fn python() -> String {
+pub(super) fn python() -> String {
     std::env::var("CORDON_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into())
 }
 
-fn server_script() -> String {
+pub(super) fn server_script() -> String {
     concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/mcp_test_server.py"

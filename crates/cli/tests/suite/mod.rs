@@ -15,4 +15,5 @@ mod readme;
 mod syscalls;
 mod tty;
 mod tui;
+mod tui_mcp;
 mod unified_exec;
