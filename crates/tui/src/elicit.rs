@@ -306,7 +306,9 @@ impl Form {
             .enumerate()
             .map(|(i, f)| field_lines(f, i == self.focus))
             .collect();
-        let room = max_rows.saturating_sub(head.len() + tail.len()).max(2);
+        // Two blank rows around the fields; the footer wraps on narrow
+        // terminals.
+        let room = max_rows.saturating_sub(head.len() + tail.len() + 3).max(2);
         // The fields from `first` on, as many as fit with the focused one.
         let mut first = 0;
         let fits = |first: usize, upto: usize| -> bool {

@@ -62,13 +62,18 @@ fn tool_output(r: &Request, call_id: &str) -> String {
 }
 
 #[test]
-fn tui_mcp_elicitation_form_is_filled_by_keys_checked_accepted_and_declined() {
+fn tui_mcp_elicitation_form_is_filled_by_keys_checked_accepted_declined_cancelled_and_interrupted()
+{
     let w = World::new();
     let model = FakeModel::start(vec![
         Reply::Sse(responses_call("c1", "mcp__t__ask", &json!({}))),
         Reply::Sse(responses_text("thanks for the answers")),
         Reply::Sse(responses_call("c2", "mcp__t__ask", &json!({}))),
         Reply::Sse(responses_text("fine, no answers")),
+        Reply::Sse(responses_call("c3", "mcp__t__ask", &json!({}))),
+        Reply::Sse(responses_text("dismissed then")),
+        Reply::Sse(responses_call("c4", "mcp__t__ask", &json!({}))),
+        Reply::Sse(responses_text("never asked: the turn was interrupted")),
     ]);
     configure(&w, &model, &server("t", ""));
     let mut t = Tui::spawn(&w, &[], &[]);
@@ -122,6 +127,27 @@ fn tui_mcp_elicitation_form_is_filled_by_keys_checked_accepted_and_declined() {
     t.wait_for("✗ declined: t's question");
     let reqs = model.requests();
     assert_eq!(tool_output(&reqs[3], "c2"), "the user chose decline");
+
+    line(&mut t, "and dismiss it");
+    t.wait_for("MCP server t asks:");
+    t.send("\x1b"); // Esc: cancel
+    t.wait_for("dismissed then");
+    t.wait_for("✗ cancelled: t's question");
+    assert_eq!(
+        tool_output(&model.requests()[5], "c3"),
+        "the user chose cancel"
+    );
+
+    line(&mut t, "and interrupt it");
+    t.wait_for("MCP server t asks:");
+    t.send("\x03"); // Ctrl+C: cancel, and interrupt the turn
+    let screen = t.wait_for("Interrupted: the turn stopped");
+    assert!(!screen.contains("MCP server t asks:"), "{screen}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(model.requests().len(), 7, "no request after the interrupt");
+    // The server and the session are still there.
+    line(&mut t, "/mcp");
+    t.wait_for("• t: ready");
 }
 
 #[test]
@@ -184,4 +210,47 @@ fn tui_a_slow_mcp_server_never_delays_the_composer_and_new_sessions_get_its_tool
         second.contains(&"mcp__slow__echo".to_string()),
         "the new session has the server's tools: {second:?}"
     );
+}
+
+#[test]
+fn tui_the_reference_servers_elicitation_takes_a_typed_name_and_its_defaults() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "mcp__ev__trigger_elicitation_request",
+            &json!({}),
+        )),
+        Reply::Sse(responses_text("the reference server has its answers")),
+    ]);
+    configure(
+        &w,
+        &model,
+        "[mcp_servers.ev]\ncommand = \"mcp-server-everything\"\nstartup_timeout_sec = 60\n[mcp_servers.ev.tools.trigger-elicitation-request]\napproval_mode = \"approve\"\n",
+    );
+    let mut t = Tui::spawn(&w, &[], &[]);
+    t.wait_for("mcp: ev ready");
+    line(&mut t, "ask me everything");
+    let form = t.wait_for("MCP server ev asks:");
+    for shown in [
+        "Please provide inputs for the following fields:",
+        "› String *: ",
+        "Your full, legal name",
+        "Untitled Multiple Select Enum: [x] Guitar [ ] Piano",
+        "Titled Single Select Enum: ‹ Superman › (3 choices)",
+    ] {
+        assert!(form.contains(shown), "{shown:?} in:\n{form}");
+    }
+    keys(&mut t, "Ada Lovelace");
+    t.send("\x13"); // Ctrl+S
+    t.wait_for("the reference server has its answers");
+    let out = tool_output(&model.requests()[1], "c1");
+    for said in [
+        "User provided the requested information",
+        "- Name: Ada Lovelace",
+        "- Favorite Integer: 42",
+        "- Favorite Number: 3.14",
+    ] {
+        assert!(out.contains(said), "{said:?} in:\n{out}");
+    }
 }
