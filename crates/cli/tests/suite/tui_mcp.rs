@@ -194,10 +194,11 @@ fn tui_a_slow_mcp_server_never_delays_the_composer_and_new_sessions_get_its_tool
         &server("slow", "env = { MCP_TEST_START_DELAY = \"6\" }"),
     );
     let mut t = Tui::spawn(&w, &[], &[]);
-    t.wait_for("mcp: starting 1 server…");
+    t.wait_for("Ask cordon to do anything");
     line(&mut t, "hello");
     let screen = t.wait_for("answered before the server");
     assert!(!screen.contains("mcp: slow ready"), "{screen}");
+    assert!(screen.contains("mcp: starting 1 server…"), "{screen}");
     let first = tool_names(&model.requests()[0]);
     assert!(!first.iter().any(|n| n.starts_with("mcp__")), "{first:?}");
     t.wait_for("mcp: slow ready (");
