@@ -57,6 +57,10 @@ impl ClientHandler for Handler {
                 .await
                 .unwrap_or(Elicitation::Cancel);
         Ok(match answer {
+            // A URL elicitation's acceptance carries no content.
+            Elicitation::Accept(serde_json::Value::Null) => {
+                ElicitResult::new(ElicitationAction::Accept)
+            }
             Elicitation::Accept(content) => {
                 ElicitResult::new(ElicitationAction::Accept).with_content(content)
             }

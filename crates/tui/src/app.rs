@@ -283,7 +283,6 @@ impl App {
         for w in std::mem::take(&mut self.config.warnings) {
             self.push(Cell::Error(format!("warning: {w}")));
         }
-        self.poll_mcp(true);
         match self.config.start.clone() {
             StartWith::New => self.start(None),
             StartWith::Resume(r) => self.start(Some(r)),
@@ -337,12 +336,15 @@ impl App {
     }
 
     /// Reports the MCP servers' progress (at most ten times a second
-    /// unless `now`).
+    /// unless `now`); the first report waits for the session's header (or
+    /// two seconds, when no session starts).
     fn poll_mcp(&mut self, now: bool) {
         let Some((watch, polled)) = self.mcp.as_mut() else {
             return;
         };
-        if !now && polled.elapsed() < Duration::from_millis(100) {
+        let before_header =
+            !self.started_once && !watch.reported() && polled.elapsed() < Duration::from_secs(2);
+        if before_header || (!now && polled.elapsed() < Duration::from_millis(100)) {
             return;
         }
         *polled = Instant::now();
@@ -608,6 +610,7 @@ impl App {
                 }
                 self.started_once = true;
                 self.push(Cell::Header(self.header(&info)));
+                self.poll_mcp(true);
                 for cell in replay::cells(&history, self.config.hide_agent_reasoning) {
                     self.push(cell);
                 }

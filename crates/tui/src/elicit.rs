@@ -25,7 +25,8 @@ pub struct ElicitRequest {
 /// The user's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ElicitAnswer {
-    /// The form, filled in (an object).
+    /// The form, filled in (an object; `null` for a URL elicitation,
+    /// which carries no content).
     Accept(Value),
     /// The user said no.
     Decline,
@@ -274,6 +275,9 @@ impl Form {
                     return None;
                 }
             }
+        }
+        if self.url.is_some() && self.fields.is_empty() {
+            return Some(ElicitAnswer::Accept(Value::Null));
         }
         Some(ElicitAnswer::Accept(Value::Object(content)))
     }
@@ -683,6 +687,24 @@ mod tests {
         assert_eq!(f.key(&ctrl('d')), Some(ElicitAnswer::Decline));
         assert_eq!(f.key(&key(KeyCode::Esc)), Some(ElicitAnswer::Cancel));
         assert_eq!(f.key(&ctrl('c')), Some(ElicitAnswer::Cancel));
+    }
+
+    #[test]
+    fn a_url_elicitation_shows_the_url_and_accepts_without_content() {
+        let mut f = Form::new(&ElicitRequest {
+            server: "auth".into(),
+            message: "Sign in".into(),
+            schema: json!({"url": "https://example.com/login"}),
+        });
+        let text: Vec<String> = f.lines(20).iter().map(|l| l.to_string()).collect();
+        assert!(
+            text.contains(&"open: https://example.com/login".to_string()),
+            "{text:?}"
+        );
+        assert_eq!(
+            f.key(&key(KeyCode::Enter)),
+            Some(ElicitAnswer::Accept(Value::Null))
+        );
     }
 
     #[test]

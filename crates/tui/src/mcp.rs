@@ -30,6 +30,11 @@ impl McpWatch {
         self.provider.servers()
     }
 
+    /// Whether anything was reported yet.
+    pub fn reported(&self) -> bool {
+        self.seen.is_some()
+    }
+
     /// Whether a server is still starting.
     pub fn starting(&self) -> bool {
         self.seen
@@ -149,4 +154,89 @@ pub fn start(
     let provider = start(elicit)?;
     config.session.tools = Some(provider.for_session());
     Ok(Some(McpWatch::new(provider)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cordon_core::tool_provider::{ProvidedResult, ProvidedTool};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Fake {
+        servers: Mutex<Vec<ServerState>>,
+        notices: Mutex<Vec<String>>,
+    }
+
+    impl ToolProvider for Fake {
+        fn tools(&self) -> Vec<ProvidedTool> {
+            Vec::new()
+        }
+        fn call(
+            &self,
+            _: &str,
+            _: &str,
+            _: serde_json::Value,
+            _: &dyn Fn() -> bool,
+            _: &mut dyn FnMut(String),
+        ) -> Result<ProvidedResult, String> {
+            Err("no".into())
+        }
+        fn notices(&self) -> Vec<String> {
+            std::mem::take(&mut *self.notices.lock().unwrap())
+        }
+        fn wait_required(&self) -> Result<(), String> {
+            Ok(())
+        }
+        fn servers(&self) -> Vec<ServerState> {
+            self.servers.lock().unwrap().clone()
+        }
+    }
+
+    fn state(name: &str, status: ServerStatus, tools: usize) -> ServerState {
+        ServerState {
+            name: name.into(),
+            status,
+            transport: "stdio: x".into(),
+            sandbox: None,
+            tools: (0..tools).map(|i| format!("mcp__{name}__t{i}")).collect(),
+        }
+    }
+
+    #[test]
+    fn progress_is_reported_once_per_change_and_sessions_get_no_notices() {
+        let fake = Arc::new(Fake::default());
+        *fake.servers.lock().unwrap() = vec![
+            state("a", ServerStatus::Starting, 0),
+            state("b", ServerStatus::Starting, 0),
+        ];
+        let shared = SharedProvider::new(fake.clone());
+        let session = shared.for_session();
+        let mut watch = McpWatch::new(shared);
+        assert!(watch.starting());
+        assert_eq!(
+            watch.poll(),
+            [("mcp: starting 2 servers…".to_string(), false)]
+        );
+        assert_eq!(watch.poll(), []);
+        *fake.servers.lock().unwrap() = vec![
+            state("a", ServerStatus::Ready, 1),
+            state("b", ServerStatus::Failed("boom".into()), 0),
+        ];
+        fake.notices
+            .lock()
+            .unwrap()
+            .push("mcp: b failed to start: boom".into());
+        assert!(session.notices().is_empty(), "a session's handle: none");
+        assert_eq!(
+            watch.poll(),
+            [
+                ("mcp: a ready (1 tool)".to_string(), false),
+                ("mcp: b failed to start: boom".to_string(), true),
+            ]
+        );
+        assert!(!watch.starting());
+        assert_eq!(watch.poll(), [], "each once");
+        assert_eq!(session.servers().len(), 2, "the same client");
+    }
 }
