@@ -122,23 +122,18 @@ impl Shared {
         service: &Arc<RunningService<RoleClient, client::Handler>>,
         why: String,
     ) {
-        let stopped = match self.servers.lock() {
-            Ok(mut servers) => match servers.get_mut(name) {
-                Some(slot) => match &slot.state {
-                    State::Ready { service: s, .. } if Arc::ptr_eq(s, service) => {
-                        slot.state = State::Failed(why.clone());
-                        true
-                    }
-                    _ => false,
-                },
-                None => false,
-            },
-            Err(_) => false,
-        };
-        self.changed.notify_all();
-        if stopped {
-            self.notice(format!("mcp: {name} stopped: {why}; its tools are gone"));
+        if let Ok(mut servers) = self.servers.lock() {
+            if let Some(slot) = servers.get_mut(name) {
+                if matches!(&slot.state, State::Ready { service: s, .. } if Arc::ptr_eq(s, service))
+                {
+                    // The notice is in before anyone waiting for the state
+                    // wakes up and reads the notices.
+                    self.notice(format!("mcp: {name} stopped: {why}; its tools are gone"));
+                    slot.state = State::Failed(why);
+                }
+            }
         }
+        self.changed.notify_all();
     }
 
     /// Waits at most `limit` for server `name` to leave the ready state
