@@ -284,9 +284,6 @@ impl Iterator for Body<'_> {
             Ok(Ok(Some(bytes))) => Some(Ok(bytes.to_vec())),
             Ok(Ok(None)) => {
                 self.response = None;
-                // Lets the connection's task see the end and go back to the
-                // pool before the next request looks there.
-                live.runtime.block_on(tokio::task::yield_now());
                 None
             }
             Ok(Err(e)) => {
