@@ -145,15 +145,11 @@ pub fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
             if err.is::<rustls::Error>() {
                 return true;
             }
-            if let Some(io) = err.downcast_ref::<std::io::Error>() {
-                if io
-                    .get_ref()
-                    .is_some_and(|inner| inner.is::<rustls::Error>())
-                {
-                    return true;
-                }
-            }
-            next = err.source();
+            // An io::Error's source skips the error it wraps: look inside.
+            next = match err.downcast_ref::<std::io::Error>() {
+                Some(io) => io.get_ref().map(|inner| inner as _).or(err.source()),
+                None => err.source(),
+            };
         }
     }
     #[cfg(not(feature = "tls"))]

@@ -377,3 +377,23 @@ fn https_without_the_tls_feature_says_so() {
     };
     assert!(why.contains("built without TLS"), "{why}");
 }
+
+/// A server that answers the TLS handshake with garbage: the failure says
+/// TLS and names the host.
+#[cfg(feature = "tls")]
+#[test]
+fn tls_failures_say_tls_and_name_the_host() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tls_port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let _ = s.read(&mut [0u8; 512]);
+            let _ = s.write_all(b"HTTP/1.1 400 Not TLS\r\n\r\n");
+        }
+    });
+    let mut t = transport(&provider(format!("https://127.0.0.1:{tls_port}/v1")), &[]);
+    let Some(Failure::Connect(why)) = t.send(&Value::Null).err() else {
+        panic!("not a connect failure")
+    };
+    assert!(why.starts_with("TLS with 127.0.0.1 failed: "), "{why}");
+}
