@@ -231,11 +231,21 @@ impl Transport for HttpTransport {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             let mut text = Vec::new();
+            let mut ended = false;
             while text.len() < ERROR_BODY {
                 match wait(&live.runtime, &self.interrupt, self.idle, response.chunk()) {
                     Ok(Ok(Some(piece))) => text.extend_from_slice(&piece),
+                    Ok(Ok(None)) => {
+                        ended = true;
+                        break;
+                    }
                     _ => break,
                 }
+            }
+            if !ended {
+                // A body left unread holds its connection: close it.
+                drop(response);
+                self.live = None;
             }
             text.truncate(ERROR_BODY);
             let text = String::from_utf8_lossy(&text).into_owned();
