@@ -1,9 +1,8 @@
 //! Interrupting a turn (Ctrl-C): a flag the loop checks, plus the things
-//! that block and must be woken: the model connection (shut down), a
-//! retry's wait (woken) and running commands (killed, which ends their
-//! sandbox).
+//! that block and must be woken: the model request (its wait is woken and
+//! the request dropped, which closes its connection), a retry's wait
+//! (woken) and running commands (killed, which ends their sandbox).
 
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -12,9 +11,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub struct Interrupt {
     set: AtomicBool,
-    /// The connection in use (a turn makes one request at a time); holding
-    /// only the latest keeps abandoned connections from staying open.
-    socket: Mutex<Option<TcpStream>>,
+    /// Wakes a model request waiting for its response or its next chunk.
+    request: tokio::sync::Notify,
     children: Mutex<Vec<u32>>,
     wake: Condvar,
 }
@@ -25,15 +23,11 @@ impl Interrupt {
         self.set.load(Ordering::SeqCst)
     }
 
-    /// Interrupts: sets the flag, shuts the watched connection, wakes a
-    /// waiting retry and kills the registered processes.
+    /// Interrupts: sets the flag, wakes a waiting model request and a
+    /// waiting retry, and kills the registered processes.
     pub fn trigger(&self) {
         self.set.store(true, Ordering::SeqCst);
-        if let Ok(socket) = self.socket.lock() {
-            if let Some(s) = socket.as_ref() {
-                let _ = s.shutdown(std::net::Shutdown::Both);
-            }
-        }
+        self.request.notify_waiters();
         if let Ok(children) = self.children.lock() {
             for &pid in children.iter() {
                 kill(pid);
@@ -46,19 +40,19 @@ impl Interrupt {
     /// the interrupted turn are gone by then).
     pub fn reset(&self) {
         self.set.store(false, Ordering::SeqCst);
-        if let Ok(mut slot) = self.socket.lock() {
-            *slot = None;
-        }
     }
 
-    /// Watches `socket` (a duplicate of it) in place of the previous one.
-    pub fn watch_socket(&self, socket: &TcpStream) {
-        if let Ok(mut slot) = self.socket.lock() {
-            *slot = socket.try_clone().ok();
-        }
+    /// Resolves once the turn is interrupted (at once if it already is).
+    pub async fn triggered(&self) {
+        let notified = self.request.notified();
+        let mut notified = std::pin::pin!(notified);
+        // Registered before the flag is read: a trigger in between still
+        // wakes this waiter.
+        notified.as_mut().enable();
         if self.is_set() {
-            let _ = socket.shutdown(std::net::Shutdown::Both);
+            return;
         }
+        notified.await;
     }
 
     /// Registers a running process to kill on interrupt.

@@ -9,6 +9,7 @@ pub mod approval;
 mod error;
 pub mod events;
 pub mod exec;
+pub mod http;
 pub mod ids;
 pub mod instructions;
 pub mod interrupt;

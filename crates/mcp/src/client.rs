@@ -233,7 +233,17 @@ pub(crate) async fn connect(
                     .ok_or_else(|| format!("bearer_token_env_var: `{var}` is not set"))?;
                 config = config.auth_header(token);
             }
-            let client = crate::http::client()?;
+            let env = |var: &str| ctx.env.get(var).cloned();
+            let proxies =
+                cordon_core::http::ProxyEnv::from_vars(&env).map_err(|e| e.to_string())?;
+            let client = cordon_core::http::client(&cordon_core::http::ClientOptions {
+                proxies,
+                https: url
+                    .get(..6)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("https:")),
+                follow_redirects: true,
+            })
+            .map_err(|e| e.to_string())?;
             let transport =
                 rmcp::transport::StreamableHttpClientTransport::with_client(client, config);
             let service = handler.serve(transport).await.map_err(|e| e.to_string())?;

@@ -11,7 +11,6 @@
 //! `cordon sandbox` with their own policy when `sandbox_mode` is set.
 
 mod client;
-mod http;
 pub mod launch;
 pub mod names;
 

@@ -2,85 +2,105 @@
 //! URL (`{base_url}/responses` or `{base_url}/chat/completions` plus
 //! `query_params`), the Bearer key from `env_key`, `http_headers`, and the
 //! response body streamed as chunks with the provider's idle timeout.
+//!
+//! The client is [`crate::http`]'s, driven by a current-thread tokio
+//! runtime the transport owns (no thread of its own): each wait (for the
+//! response, for the next chunk) runs on it until the data arrives, the
+//! idle timeout passes or the turn is interrupted. A failed or interrupted
+//! request drops the runtime with its connections (closed at once); a
+//! request read to its end leaves its connection for the next one.
 
-use super::http::{Client, HttpError, ProxyEnv, Response, Timeouts};
 use super::retry::Failure;
-use super::url::Url;
 use crate::agent::{Chunks, Transport};
+use crate::http::{self, ClientOptions, ProxyEnv};
+use crate::interrupt::Interrupt;
 use crate::CoreError;
 use cordon_config::{ModelProvider, WireApi};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
-use std::io::Read;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use url::Url;
+
+/// Most of an error response's body kept (for the message and hints).
+const ERROR_BODY: usize = 64 * 1024;
+
+/// A client and the runtime driving it and its connections.
+struct Live {
+    // Dropped before the runtime: the connections go with the runtime.
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
 
 /// Sends requests to one provider.
 pub struct HttpTransport {
-    client: Client,
     url: Url,
-    headers: Vec<(String, String)>,
-    timeouts: Timeouts,
-    interrupt: Arc<crate::interrupt::Interrupt>,
+    headers: HeaderMap,
+    options: ClientOptions,
+    idle: Duration,
+    interrupt: Arc<Interrupt>,
+    /// Made at the first request, dropped after a failed one.
+    live: Option<Live>,
 }
 
 impl HttpTransport {
     /// A transport for `provider`; the API key is read from its `env_key`
-    /// through `env` (a missing key is an error naming the variable).
+    /// and the proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` through
+    /// `env` (a missing key or a bad proxy is an error naming the variable).
     pub fn new(
         provider: &ModelProvider,
         env: &dyn Fn(&str) -> Option<String>,
-        interrupt: Arc<crate::interrupt::Interrupt>,
+        interrupt: Arc<Interrupt>,
     ) -> Result<HttpTransport, CoreError> {
-        let base = Url::parse(&provider.base_url).map_err(|e| CoreError::Provider {
+        let err = |message: String| CoreError::Provider {
             provider: provider.id.clone(),
-            message: e.to_string(),
-        })?;
-        let path = match provider.wire_api {
-            WireApi::Responses => "responses",
-            WireApi::Chat => "chat/completions",
+            message,
         };
-        let params: Vec<(String, String)> = provider
-            .query_params
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let url = base.join(path).with_query(&params);
-        let mut headers = vec![
-            ("Content-Type".to_string(), "application/json".to_string()),
-            ("Accept".to_string(), "text/event-stream".to_string()),
-            (
-                "User-Agent".to_string(),
-                concat!("cordon/", env!("CARGO_PKG_VERSION")).to_string(),
-            ),
+        let url = request_url(provider).map_err(err)?;
+        let mut headers = HeaderMap::new();
+        let fixed = [
+            ("content-type", "application/json"),
+            ("accept", "text/event-stream"),
+            ("user-agent", concat!("cordon/", env!("CARGO_PKG_VERSION"))),
         ];
+        for (name, value) in fixed {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
         if let Some(var) = &provider.env_key {
-            let key = env(var).ok_or_else(|| CoreError::Provider {
-                provider: provider.id.clone(),
-                message: format!(
+            let key = env(var).ok_or_else(|| {
+                err(format!(
                     "the API key variable {var} is not set (export {var}=..., or pick another provider with model_provider / --oss)"
-                ),
+                ))
             })?;
-            headers.push((
-                "Authorization".to_string(),
-                format!("Bearer {}", key.trim()),
-            ));
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", key.trim())).map_err(|_| {
+                    err(format!(
+                        "the API key in {var} holds characters a header cannot carry"
+                    ))
+                })?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
         }
         for (k, v) in &provider.http_headers {
-            headers.push((k.clone(), v.clone()));
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| err(format!("http_headers: `{k}` is not a header name: {e}")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|e| err(format!("http_headers: the value of `{k}`: {e}")))?;
+            headers.insert(name, value);
         }
-        let proxies = ProxyEnv::from_vars(env).map_err(|e| CoreError::Provider {
-            provider: provider.id.clone(),
-            message: e.to_string(),
-        })?;
+        let proxies = ProxyEnv::from_vars(env).map_err(|e| err(e.to_string()))?;
         Ok(HttpTransport {
-            client: Client::new(proxies),
+            options: ClientOptions {
+                proxies,
+                https: url.scheme() == "https",
+                follow_redirects: false,
+            },
             url,
             headers,
-            timeouts: Timeouts {
-                connect: Duration::from_secs(10),
-                idle: Duration::from_millis(provider.stream_idle_timeout_ms),
-            },
+            idle: Duration::from_millis(provider.stream_idle_timeout_ms),
             interrupt,
+            live: None,
         })
     }
 
@@ -88,21 +108,73 @@ impl HttpTransport {
     pub fn url(&self) -> &Url {
         &self.url
     }
-}
 
-fn failure(e: HttpError) -> Failure {
-    match e {
-        HttpError::Idle(_) => Failure::Idle,
-        other => Failure::Connect(other.to_string()),
+    /// The host and port asked, and the proxy on the way (for messages).
+    fn target(&self) -> String {
+        let host = self.url.host_str().unwrap_or("");
+        let port = self.url.port_or_known_default().unwrap_or(0);
+        match self.options.proxies.for_url(&self.url) {
+            Some(p) => format!(
+                "{host}:{port} (through the proxy {}:{})",
+                p.host_str().unwrap_or(""),
+                p.port_or_known_default().unwrap_or(0)
+            ),
+            None => format!("{host}:{port}"),
+        }
+    }
+
+    /// The failure for an error sending the request or reading its head.
+    fn send_failure(&self, e: &reqwest::Error) -> Failure {
+        let why = http::error_chain(e);
+        if http::is_tls_error(e) {
+            let host = self.url.host_str().unwrap_or("");
+            Failure::Connect(format!("TLS with {host} failed: {why}"))
+        } else {
+            Failure::Connect(format!("cannot connect to {}: {why}", self.target()))
+        }
     }
 }
 
-fn read_failure(e: std::io::Error) -> Failure {
-    match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Failure::Idle,
-        std::io::ErrorKind::UnexpectedEof => Failure::Truncated,
-        _ => Failure::Connect(e.to_string()),
+/// `{base_url}/responses` (or `/chat/completions`) with `query_params`.
+fn request_url(provider: &ModelProvider) -> Result<Url, String> {
+    let base = &provider.base_url;
+    let bad = |reason: &str| format!("invalid base_url `{base}`: {reason}");
+    let mut url = Url::parse(base).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("only http:// and https:// are supported"));
     }
+    let path: &[&str] = match provider.wire_api {
+        WireApi::Responses => &["responses"],
+        WireApi::Chat => &["chat", "completions"],
+    };
+    url.path_segments_mut()
+        .map_err(|()| bad("it cannot have a path"))?
+        .pop_if_empty()
+        .extend(path);
+    if !provider.query_params.is_empty() {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in &provider.query_params {
+            query.append_pair(k, v);
+        }
+    }
+    Ok(url)
+}
+
+/// Runs `fut` on `runtime` until it is done, `idle` passes (`Idle`) or the
+/// turn is interrupted (`Interrupted`).
+fn wait<F: Future>(
+    runtime: &tokio::runtime::Runtime,
+    interrupt: &Interrupt,
+    idle: Duration,
+    fut: F,
+) -> Result<F::Output, Failure> {
+    runtime.block_on(async {
+        tokio::select! {
+            biased;
+            () = interrupt.triggered() => Err(Failure::Interrupted),
+            done = tokio::time::timeout(idle, fut) => done.map_err(|_| Failure::Idle),
+        }
+    })
 }
 
 impl Transport for HttpTransport {
@@ -112,34 +184,71 @@ impl Transport for HttpTransport {
         }
         let bytes = serde_json::to_vec(body).map_err(|e| Failure::Connect(e.to_string()))?;
         log::debug!("POST {} ({} bytes)", self.url, bytes.len());
-        let interrupt = self.interrupt.clone();
-        let response = self
+        if self.live.is_none() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Failure::Connect(format!("cannot start the HTTP runtime: {e}")))?;
+            let client = {
+                let _in = runtime.enter();
+                http::client(&self.options).map_err(|e| match e {
+                    http::HttpError::Tls(why) => Failure::Connect(format!(
+                        "TLS with {} failed: {why}",
+                        self.url.host_str().unwrap_or("")
+                    )),
+                    other => Failure::Connect(other.to_string()),
+                })?
+            };
+            self.live = Some(Live { client, runtime });
+        }
+        let Some(live) = self.live.as_ref() else {
+            return Err(Failure::Connect("no HTTP client".into()));
+        };
+        let request = live
             .client
-            .post(
-                &self.url,
-                &self.headers,
-                &bytes,
-                self.timeouts,
-                Some(&interrupt),
-            )
-            .map_err(|e| {
-                if interrupt.is_set() {
-                    Failure::Interrupted
-                } else {
-                    failure(e)
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .body(bytes)
+            .send();
+        let sent = wait(&live.runtime, &self.interrupt, self.idle, request);
+        let mut response = match sent {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                let failure = self.send_failure(&e);
+                self.live = None;
+                return Err(failure);
+            }
+            Err(failure) => {
+                self.live = None;
+                return Err(failure);
+            }
+        };
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let mut text = Vec::new();
+            let mut ended = false;
+            while text.len() < ERROR_BODY {
+                match wait(&live.runtime, &self.interrupt, self.idle, response.chunk()) {
+                    Ok(Ok(Some(piece))) => text.extend_from_slice(&piece),
+                    Ok(Ok(None)) => {
+                        ended = true;
+                        break;
+                    }
+                    _ => break,
                 }
-            })?;
-        let Response {
-            status,
-            headers,
-            mut body,
-        } = response;
-        if !(200..300).contains(&status) {
-            let retry_after = headers
-                .iter()
-                .find(|(n, _)| n == "retry-after")
-                .map(|(_, v)| v.clone());
-            let text = body.read_capped(64 * 1024);
+            }
+            if !ended {
+                // A body left unread holds its connection: close it.
+                drop(response);
+                self.live = None;
+            }
+            text.truncate(ERROR_BODY);
+            let text = String::from_utf8_lossy(&text).into_owned();
             log::debug!("HTTP {status}: {text}");
             return Err(Failure::Status {
                 code: status,
@@ -147,30 +256,65 @@ impl Transport for HttpTransport {
                 body: text,
             });
         }
-        let mut done = false;
-        Ok(Box::new(std::iter::from_fn(move || {
-            if done {
-                return None;
-            }
-            let mut buf = vec![0u8; 16 * 1024];
-            match body.read(&mut buf) {
-                Ok(0) => {
-                    done = true;
-                    None
-                }
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some(Ok(buf))
-                }
-                Err(e) => {
-                    done = true;
-                    Some(Err(if interrupt.is_set() {
-                        Failure::Interrupted
-                    } else {
-                        read_failure(e)
-                    }))
-                }
-            }
-        })))
+        Ok(Box::new(Body {
+            response: Some(response),
+            live: &mut self.live,
+            interrupt: &self.interrupt,
+            idle: self.idle,
+        }))
     }
 }
+
+/// A response body read chunk by chunk.
+struct Body<'a> {
+    /// `None` once read to its end or failed.
+    response: Option<reqwest::Response>,
+    live: &'a mut Option<Live>,
+    interrupt: &'a Interrupt,
+    idle: Duration,
+}
+
+impl Body<'_> {
+    /// Ends a body not read to its end: its connection cannot serve another
+    /// request, and dropping the runtime closes it now.
+    fn abandon(&mut self) {
+        if self.response.take().is_some() {
+            *self.live = None;
+        }
+    }
+}
+
+impl Iterator for Body<'_> {
+    type Item = Result<Vec<u8>, Failure>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let response = self.response.as_mut()?;
+        let live = self.live.as_ref()?;
+        match wait(&live.runtime, self.interrupt, self.idle, response.chunk()) {
+            Ok(Ok(Some(bytes))) => Some(Ok(bytes.to_vec())),
+            Ok(Ok(None)) => {
+                self.response = None;
+                None
+            }
+            Ok(Err(e)) => {
+                log::debug!("the response body failed: {}", http::error_chain(&e));
+                self.abandon();
+                Some(Err(Failure::Truncated))
+            }
+            Err(failure) => {
+                self.abandon();
+                Some(Err(failure))
+            }
+        }
+    }
+}
+
+impl Drop for Body<'_> {
+    fn drop(&mut self) {
+        self.abandon();
+    }
+}
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

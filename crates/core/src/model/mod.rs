@@ -1,14 +1,13 @@
-//! Model streams: Server-Sent Events ([`sse`]) decoded into [`ModelEvent`]s
-//! for both wire APIs ([`decode`]): OpenAI's Responses API and Chat
-//! Completions (whose function-call arguments arrive in pieces).
+//! Model streams: requests over [`crate::http`]'s client ([`client`]),
+//! Server-Sent Events ([`sse`]) decoded into [`ModelEvent`]s for both wire
+//! APIs ([`decode`]): OpenAI's Responses API and Chat Completions (whose
+//! function-call arguments arrive in pieces).
 
 pub mod client;
 pub mod decode;
-pub mod http;
 pub mod request;
 pub mod retry;
 pub mod sse;
-pub mod url;
 
 pub use decode::{ChatDecoder, ResponsesDecoder};
 pub use sse::{SseEvent, SseParser};

@@ -1,0 +1,108 @@
+//! The proxies of the session's environment: `HTTPS_PROXY`, `HTTP_PROXY`,
+//! `ALL_PROXY` and `NO_PROXY` (either case), read through the session's
+//! env function, never the process's own.
+
+use super::HttpError;
+use url::Url;
+
+/// Proxies from the environment, read once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyEnv {
+    https: Option<Url>,
+    http: Option<Url>,
+    no_proxy: Vec<String>,
+}
+
+impl ProxyEnv {
+    /// Reads `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` (not `socks…`) and
+    /// `NO_PROXY`, upper case first, through `get`; a proxy URL that cannot
+    /// be used is an error naming the variable.
+    pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<ProxyEnv, HttpError> {
+        let var = |names: [&'static str; 2]| {
+            names.into_iter().find_map(|n| {
+                get(n)
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| (n, v.trim().to_string()))
+            })
+        };
+        let all = var(["ALL_PROXY", "all_proxy"]).filter(|(_, v)| !v.starts_with("socks"));
+        let https = var(["HTTPS_PROXY", "https_proxy"]).or_else(|| all.clone());
+        let http = var(["HTTP_PROXY", "http_proxy"]).or(all);
+        Ok(ProxyEnv {
+            https: https.map(parse).transpose()?,
+            http: http.map(parse).transpose()?,
+            no_proxy: var(["NO_PROXY", "no_proxy"])
+                .map(|(_, v)| {
+                    v.split(',')
+                        .map(|s| s.trim().trim_start_matches('.').to_ascii_lowercase())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Whether no proxy is set at all.
+    pub fn is_empty(&self) -> bool {
+        self.https.is_none() && self.http.is_none()
+    }
+
+    /// The proxy to use for `url`, if any: `HTTPS_PROXY` for `https`,
+    /// `HTTP_PROXY` for `http`, none for a host `NO_PROXY` names (`*`, the
+    /// host, a parent domain, or `host:port`).
+    pub fn for_url(&self, url: &Url) -> Option<&Url> {
+        let host = url
+            .host_str()?
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
+        let port = url.port_or_known_default().unwrap_or(0);
+        let bypass = self.no_proxy.iter().any(|p| {
+            p == "*"
+                || host == *p
+                || host.ends_with(&format!(".{p}"))
+                || format!("{host}:{port}") == *p
+                || format!("[{host}]:{port}") == *p
+        });
+        if bypass {
+            return None;
+        }
+        match url.scheme() {
+            "https" => self.https.as_ref(),
+            "http" => self.http.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// These proxies as one reqwest proxy (credentials in a proxy URL are
+    /// sent as `Proxy-Authorization: Basic`, on `CONNECT` and on plain
+    /// requests alike).
+    pub(super) fn to_reqwest(&self) -> reqwest::Proxy {
+        let proxies = self.clone();
+        reqwest::Proxy::custom(move |url| proxies.for_url(url).cloned())
+    }
+}
+
+/// A proxy URL (`http://` assumed when no scheme is written).
+fn parse((var, value): (&'static str, String)) -> Result<Url, HttpError> {
+    let bad = |reason: String| HttpError::Proxy {
+        var,
+        value: value.clone(),
+        reason,
+    };
+    let with_scheme = if value.contains("://") {
+        value.clone()
+    } else {
+        format!("http://{value}")
+    };
+    let url = Url::parse(&with_scheme).map_err(|e| bad(e.to_string()))?;
+    if url.scheme() != "http" {
+        return Err(bad(format!(
+            "`{}://` proxies are not supported; use an http:// proxy",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".into()));
+    }
+    Ok(url)
+}
