@@ -86,7 +86,7 @@ impl ProxyEnv {
 fn parse((var, value): (&'static str, String)) -> Result<Url, HttpError> {
     let bad = |reason: String| HttpError::Proxy {
         var,
-        value: value.clone(),
+        value: without_credentials(&value),
         reason,
     };
     let with_scheme = if value.contains("://") {
@@ -105,4 +105,17 @@ fn parse((var, value): (&'static str, String)) -> Result<Url, HttpError> {
         return Err(bad("no host".into()));
     }
     Ok(url)
+}
+
+/// `value` with the credentials of its authority (`user:pass@`) shown as
+/// `***`, for messages.
+fn without_credentials(value: &str) -> String {
+    let start = value.find("://").map_or(0, |i| i + 3);
+    let end = value[start..]
+        .find(['/', '?', '#'])
+        .map_or(value.len(), |i| start + i);
+    match value[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &value[..start], &value[start + at..]),
+        None => value.to_string(),
+    }
 }

@@ -96,3 +96,27 @@ fn https_is_refused_without_the_tls_feature() {
     .unwrap_err();
     assert!(e.to_string().contains("built without TLS"), "{e}");
 }
+
+#[test]
+fn an_unusable_proxy_value_is_reported_without_its_credentials() {
+    for (value, shown) in [
+        (
+            "https://alice:s3cret@p.invalid:1",
+            "https://***@p.invalid:1",
+        ),
+        (
+            "http://alice:s3cret@p.invalid:99999",
+            "http://***@p.invalid:99999",
+        ),
+        ("alice:s3cret@p.invalid:99999/x", "***@p.invalid:99999/x"),
+    ] {
+        let e = ProxyEnv::from_vars(&|k| (k == "HTTPS_PROXY").then(|| value.into())).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(!text.contains("alice"), "{text}");
+        assert!(
+            text.starts_with(&format!("HTTPS_PROXY=`{shown}`")),
+            "{text}"
+        );
+    }
+}
