@@ -42,7 +42,10 @@ pub struct ClientOptions {
     /// there are none, or in a build without TLS). Without it no root is
     /// trusted and an `https` URL fails its handshake.
     pub https: bool,
-    /// Whether redirects are followed (the model clients do not).
+    /// Whether redirects within the URL's origin (scheme, host and port)
+    /// are followed (the model clients follow none). A redirect to another
+    /// origin is never followed: the request's own headers (API keys in
+    /// `http_headers`, not just `Authorization`) would go with it.
     pub follow_redirects: bool,
 }
 
@@ -56,7 +59,7 @@ pub fn client(options: &ClientOptions) -> Result<reqwest::Client, HttpError> {
         .no_proxy()
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(if options.follow_redirects {
-            reqwest::redirect::Policy::default()
+            same_origin_redirects()
         } else {
             reqwest::redirect::Policy::none()
         });
@@ -67,6 +70,34 @@ pub fn client(options: &ClientOptions) -> Result<reqwest::Client, HttpError> {
     builder
         .build()
         .map_err(|e| HttpError::Build(error_chain(&e)))
+}
+
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 10;
+
+/// Follows redirects that stay within the first URL's origin; any other
+/// redirect is handed back as the response.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let origin = |u: &url::Url| {
+            (
+                u.scheme().to_string(),
+                u.host_str().map(str::to_ascii_lowercase),
+                u.port_or_known_default(),
+            )
+        };
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| origin(first) == origin(attempt.url()));
+        if !same {
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// rustls with ring; the system's roots when `https` is to be used.

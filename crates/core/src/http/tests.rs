@@ -120,3 +120,70 @@ fn an_unusable_proxy_value_is_reported_without_its_credentials() {
         );
     }
 }
+
+/// A server on 127.0.0.1 answering every request with `reply` (one per
+/// connection); returns its port and the request heads it received.
+fn serve(
+    reply: impl Fn() -> String + Send + 'static,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line.to_ascii_lowercase());
+            }
+            seen.lock().unwrap().push(head);
+            let _ = stream.write_all(reply().as_bytes());
+        }
+    });
+    (port, heads)
+}
+
+#[test]
+fn a_redirect_to_another_origin_is_not_followed_with_the_requests_headers() {
+    let ok = || "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".to_string();
+    let (other, other_heads) = serve(ok);
+    let (same, same_heads) = serve(move || {
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: /moved\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let get = |url: String| {
+        runtime.block_on(async {
+            let c = client(&ClientOptions {
+                follow_redirects: true,
+                ..ClientOptions::default()
+            })
+            .unwrap();
+            let r = c.get(url).header("x-api-key", "s3cret").send().await;
+            r.map(|r| r.status().as_u16()).ok()
+        })
+    };
+    // Control: a redirect within the origin is followed, headers and all
+    // (the server keeps redirecting: reqwest stops after ten).
+    let _ = get(format!("http://127.0.0.1:{same}/mcp"));
+    let heads = same_heads.lock().unwrap().clone();
+    assert!(heads.len() > 1, "{heads:?}");
+    assert!(heads[1].starts_with("get /moved "), "{heads:?}");
+    assert!(heads[1].contains("x-api-key: s3cret"), "{heads:?}");
+    // Another port is another origin: not followed; the redirect is the answer.
+    let (away, _) = serve(move || {
+        format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:{other}/steal\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+    });
+    assert_eq!(get(format!("http://127.0.0.1:{away}/mcp")), Some(307));
+    let stolen = other_heads.lock().unwrap().clone();
+    assert!(stolen.is_empty(), "the other origin got {stolen:?}");
+}
