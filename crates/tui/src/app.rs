@@ -324,7 +324,11 @@ impl App {
             }
             self.poll_mcp(false);
             if self.modal.is_none() {
-                if let Some((request, reply)) = self.elicitations.pop_front() {
+                if self.interrupt.is_set() {
+                    // The calls that asked were interrupted and their askers
+                    // answered "cancel" already: no form for them.
+                    self.elicitations.clear();
+                } else if let Some((request, reply)) = self.elicitations.pop_front() {
                     self.open_elicitation(request, reply);
                 }
             }
@@ -852,6 +856,8 @@ impl App {
                 "the server's question was withdrawn (the turn ended)".into(),
             ]));
         }
+        // So are the calls behind the questions still waiting their turn.
+        self.elicitations.clear();
         self.flush_stream();
         self.reasoning.clear();
         self.reasoning_shown = false;

@@ -255,3 +255,34 @@ fn tui_the_reference_servers_elicitation_takes_a_typed_name_and_its_defaults() {
         assert!(out.contains(said), "{said:?} in:\n{out}");
     }
 }
+
+#[test]
+fn tui_an_interrupt_drops_every_question_a_server_has_in_flight() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "mcp__t__ask_many",
+            &json!({"count": 4}),
+        )),
+        Reply::Sse(responses_text("never asked: the turn was interrupted")),
+    ]);
+    configure(&w, &model, &server("t", ""));
+    let mut t = Tui::spawn(&w, &[], &[]);
+    t.wait_for("mcp: t ready");
+    line(&mut t, "ask me four things");
+    t.wait_for("MCP server t asks:");
+    // All four questions are in before the interrupt.
+    std::thread::sleep(Duration::from_millis(1500));
+    t.send("\x03"); // Ctrl+C: cancel, and interrupt the turn
+    t.wait_for("Interrupted: the turn stopped");
+    // No other question of the interrupted call is left to answer.
+    std::thread::sleep(Duration::from_millis(1500));
+    let screen = t.screen();
+    assert!(!screen.contains("MCP server t asks:"), "{screen}");
+    assert!(!screen.contains("waiting for your answer"), "{screen}");
+    // Control: the composer takes text again.
+    keys(&mut t, "still here");
+    t.wait_for("still here");
+    assert_eq!(model.requests().len(), 1, "no request after the interrupt");
+}
