@@ -84,11 +84,50 @@ struct Field {
     kind: Kind,
 }
 
+/// Most lines of a server's message kept for the form.
+const MESSAGE_LINES: usize = 64;
+
+/// Most characters of a line of text from a server shown in the form.
+const SHOWN_CHARS: usize = 240;
+
+/// Most characters of a URL shown.
+const SHOWN_URL_CHARS: usize = 2048;
+
+/// Most choices of a multiple choice shown at once (around the cursor).
+const SHOWN_CHOICES: usize = 16;
+
+/// `text` made safe to print, cut at [`SHOWN_CHARS`] characters.
+fn shown(text: &str) -> String {
+    cut(text, SHOWN_CHARS)
+}
+
+/// `text` made safe to print, cut at `max` characters.
+fn cut(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    cells::clean(&out)
+}
+
+/// The end of `text` (where typing goes), made safe to print.
+fn shown_end(text: &str) -> String {
+    let n = text.chars().count();
+    if n <= SHOWN_CHARS {
+        return cells::clean(text);
+    }
+    let end: String = text.chars().skip(n - SHOWN_CHARS).collect();
+    format!("…{}", cells::clean(&end))
+}
+
 /// The form being filled in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Form {
     server: String,
-    message: String,
+    /// The message's first lines, made safe to print and cut.
+    message: Vec<String>,
+    /// How many lines the message has in all.
+    message_lines: usize,
     url: Option<String>,
     fields: Vec<Field>,
     focus: usize,
@@ -223,7 +262,13 @@ impl Form {
         fields.sort_by_key(|f| !f.required);
         Form {
             server: request.server.clone(),
-            message: request.message.clone(),
+            message: request
+                .message
+                .lines()
+                .take(MESSAGE_LINES)
+                .map(shown)
+                .collect(),
+            message_lines: request.message.lines().count(),
             url,
             fields,
             focus: 0,
@@ -287,21 +332,34 @@ impl Form {
     pub fn lines(&self, max_rows: usize) -> Vec<Line<'static>> {
         let mut head = vec![Line::from(vec![
             "MCP server ".bold().yellow(),
-            cells::clean(&self.server).bold().yellow(),
+            shown(&self.server).bold().yellow(),
             " asks:".bold().yellow(),
         ])];
-        for l in cells::clean(&self.message).lines() {
-            head.push(Line::from(l.to_string()));
+        // At most half the rows for the message: the fields and the keys
+        // stay in view however long it is.
+        let room = (max_rows / 2).max(2);
+        let show = if self.message_lines > room {
+            room - 1
+        } else {
+            self.message_lines
+        };
+        for l in self.message.iter().take(show) {
+            head.push(Line::from(l.clone()));
+        }
+        if show < self.message_lines {
+            head.push(Line::from(
+                format!("… {} more lines", self.message_lines - show).dim(),
+            ));
         }
         if let Some(url) = &self.url {
             head.push(Line::from(vec![
                 "open: ".dim(),
-                cells::clean(url).underlined(),
+                cut(url, SHOWN_URL_CHARS).underlined(),
             ]));
         }
         let mut tail = Vec::new();
         if let Some(e) = &self.error {
-            tail.push(Line::from(format!("✗ {}", cells::clean(e)).red()));
+            tail.push(Line::from(format!("✗ {}", shown(e)).red()));
         }
         tail.push(Line::from(FOOTER.dim()));
         let rows: Vec<Vec<Line<'static>>> = self
@@ -363,7 +421,7 @@ fn field_lines(f: &Field, focused: bool) -> Vec<Line<'static>> {
     } else {
         Span::raw("  ")
     };
-    let mut label = cells::clean(&f.label);
+    let mut label = shown(&f.label);
     if f.required {
         label.push_str(" *");
     }
@@ -372,9 +430,9 @@ fn field_lines(f: &Field, focused: bool) -> Vec<Line<'static>> {
     } else {
         label.bold()
     };
-    let shown: Vec<Span<'static>> = match &f.kind {
+    let value: Vec<Span<'static>> = match &f.kind {
         Kind::Text { .. } | Kind::Number { .. } => {
-            let mut v = vec![Span::raw(cells::clean(&f.text))];
+            let mut v = vec![Span::raw(shown_end(&f.text))];
             if focused {
                 v.push("▏".cyan());
             }
@@ -391,7 +449,7 @@ fn field_lines(f: &Field, focused: bool) -> Vec<Line<'static>> {
         Kind::Choice { labels, chosen, .. } => {
             let now = chosen
                 .and_then(|i| labels.get(i))
-                .map_or_else(|| "(none)".to_string(), |l| cells::clean(l));
+                .map_or_else(|| "(none)".to_string(), |l| shown(l));
             vec![Span::raw(format!("‹ {now} › ({} choices)", labels.len()))]
         }
         Kind::Many {
@@ -400,9 +458,16 @@ fn field_lines(f: &Field, focused: bool) -> Vec<Line<'static>> {
             cursor,
             ..
         } => {
+            // A window of the choices around the cursor.
+            let first = cursor.saturating_sub(SHOWN_CHOICES / 2);
+            let end = (first + SHOWN_CHOICES).min(labels.len());
+            let first = end.saturating_sub(SHOWN_CHOICES);
             let mut v = Vec::new();
-            for (i, l) in labels.iter().enumerate() {
-                if i > 0 {
+            if first > 0 {
+                v.push(format!("… {first} more ").dim());
+            }
+            for (i, l) in labels.iter().enumerate().take(end).skip(first) {
+                if i > first {
                     v.push(Span::raw(" "));
                 }
                 let mark = if chosen.get(i).copied().unwrap_or(false) {
@@ -410,23 +475,26 @@ fn field_lines(f: &Field, focused: bool) -> Vec<Line<'static>> {
                 } else {
                     "[ ]"
                 };
-                let item = format!("{mark} {}", cells::clean(l));
+                let item = format!("{mark} {}", shown(l));
                 v.push(if focused && i == *cursor {
                     item.cyan().underlined()
                 } else {
                     Span::raw(item)
                 });
             }
+            if end < labels.len() {
+                v.push(format!(" … {} more", labels.len() - end).dim());
+            }
             v
         }
         Kind::Unsupported(t) => vec![format!("({t}: cannot be entered here; left out)").dim()],
     };
     let mut first = vec![marker, label, Span::raw(": ")];
-    first.extend(shown);
+    first.extend(value);
     let mut out = vec![Line::from(first)];
     if focused {
         if let Some(d) = &f.description {
-            out.push(Line::from(format!("    {}", cells::clean(d)).dim()));
+            out.push(Line::from(format!("    {}", shown(d)).dim()));
         }
     }
     out
@@ -705,6 +773,51 @@ mod tests {
             f.key(&key(KeyCode::Enter)),
             Some(ElicitAnswer::Accept(Value::Null))
         );
+    }
+
+    #[test]
+    fn a_huge_message_or_schema_is_cut_and_leaves_the_fields_and_keys_in_view() {
+        let message = "word ".repeat(2_000_000) + "\n" + &"line\n".repeat(100_000);
+        let f = Form::new(&ElicitRequest {
+            server: "big".into(),
+            message,
+            schema: json!({"properties": {"a": {"type": "string"}}}),
+        });
+        let text: Vec<String> = f.lines(20).iter().map(|l| l.to_string()).collect();
+        assert!(text.len() <= 20, "{} lines", text.len());
+        let chars: usize = text.iter().map(|l| l.chars().count()).sum();
+        assert!(chars < 20 * 300, "{chars} characters for 20 rows");
+        assert!(text.iter().any(|l| l.starts_with("› a: ")), "{text:?}");
+        assert!(
+            text.iter().any(|l| l.starts_with("Tab/↑↓ move")),
+            "{text:?}"
+        );
+        assert!(text.iter().any(|l| l == "… 99992 more lines"), "{text:?}");
+        // So are a field's huge title, description, default and choices.
+        let big = "x".repeat(5_000_000);
+        let choices: Vec<String> = (0..100_000).map(|i| format!("c{i}")).collect();
+        let mut f = Form::new(&ElicitRequest {
+            server: "big".into(),
+            message: "m".into(),
+            schema: json!({"properties": {
+                "a": {"type": "string", "title": big, "description": big, "default": big},
+                "b": {"type": "array", "items": {"enum": choices}},
+            }, "required": ["a"]}),
+        });
+        for _ in 0..2 {
+            let text: Vec<String> = f.lines(20).iter().map(|l| l.to_string()).collect();
+            let chars: usize = text.iter().map(|l| l.chars().count()).sum();
+            assert!(chars < 20 * 300, "{chars} characters for 20 rows");
+            f.key(&key(KeyCode::Tab));
+        }
+        // Control: a short message is shown whole.
+        let f = Form::new(&ElicitRequest {
+            server: "small".into(),
+            message: "one\ntwo".into(),
+            schema: json!({"properties": {"a": {"type": "string"}}}),
+        });
+        let text: Vec<String> = f.lines(20).iter().map(|l| l.to_string()).collect();
+        assert_eq!(text[1..3], ["one", "two"]);
     }
 
     #[test]
