@@ -1,7 +1,8 @@
 //! Server-Sent Events for the model streams, decoded by the `sse-stream`
 //! crate (the decoder rmcp uses) behind a push interface: bytes in as they
 //! arrive, events out. Events without `data` (keep-alives) are dropped; a
-//! line longer than [`MAX_LINE`] is refused.
+//! line longer than [`MAX_LINE`] or an event longer than [`MAX_EVENT`] is
+//! refused.
 
 use super::StreamError;
 use bytes::Bytes;
@@ -22,6 +23,9 @@ pub struct SseEvent {
 
 /// Largest line accepted (a whole JSON event usually sits on one line).
 pub const MAX_LINE: usize = 8 * 1024 * 1024;
+
+/// Largest event accepted (its lines up to the blank line that ends it).
+pub const MAX_EVENT: usize = 32 * 1024 * 1024;
 
 /// The bytes fed and not yet taken by the decoder; "pending" when empty,
 /// so the decoder keeps its partial line for the next feed.
@@ -48,6 +52,10 @@ pub struct SseParser {
     decoder: Pin<Box<Decoder>>,
     /// Bytes since the last line end.
     line: usize,
+    /// Bytes since the last blank line (the event being read).
+    event: usize,
+    /// Whether the last byte was a CR (a LF after it ends no line).
+    after_cr: bool,
 }
 
 impl Default for SseParser {
@@ -58,6 +66,8 @@ impl Default for SseParser {
             queue,
             decoder: Box::pin(sse_stream::SseStream::from_bytes_stream(feed)),
             line: 0,
+            event: 0,
+            after_cr: false,
         }
     }
 }
@@ -78,12 +88,28 @@ impl SseParser {
 
     /// Adds bytes; returns the events they complete.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, StreamError> {
-        self.line = match bytes.iter().rposition(|&b| b == b'\n' || b == b'\r') {
-            Some(i) => bytes.len() - i - 1,
-            None => self.line.saturating_add(bytes.len()),
-        };
+        for &b in bytes {
+            match b {
+                b'\n' if self.after_cr => self.after_cr = false,
+                b'\r' | b'\n' => {
+                    if self.line == 0 {
+                        self.event = 0;
+                    }
+                    self.line = 0;
+                    self.after_cr = b == b'\r';
+                }
+                _ => {
+                    self.line += 1;
+                    self.event += 1;
+                    self.after_cr = false;
+                }
+            }
+        }
         if self.line > MAX_LINE {
             return Err(StreamError::TooLarge(MAX_LINE));
+        }
+        if self.event > MAX_EVENT {
+            return Err(StreamError::TooLarge(MAX_EVENT));
         }
         if !bytes.is_empty() {
             self.queue
@@ -174,6 +200,29 @@ mod tests {
         line.extend(vec![b'b'; 1024 * 1024]);
         line.extend_from_slice(b"\n\n");
         assert_eq!(p.feed(&line).unwrap()[0].data.len(), 1024 * 1024);
+    }
+
+    #[test]
+    fn an_endless_event_of_short_lines_is_refused() {
+        let mut line = b"data: ".to_vec();
+        line.extend(vec![b'c'; 1024 * 1024]);
+        line.extend_from_slice(b"\r\n");
+        let mut p = SseParser::new();
+        let mut result = Ok(vec![]);
+        for _ in 0..=MAX_EVENT / (1024 * 1024) {
+            result = p.feed(&line);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result, Err(StreamError::TooLarge(MAX_EVENT)));
+        // Control: as many lines, each event ended by a blank line, are fine.
+        let mut p = SseParser::new();
+        let mut event = line.clone();
+        event.extend_from_slice(b"\r\n");
+        for _ in 0..=MAX_EVENT / (1024 * 1024) {
+            assert_eq!(p.feed(&event).unwrap().len(), 1);
+        }
     }
 
     #[test]
