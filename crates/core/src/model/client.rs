@@ -123,6 +123,69 @@ impl HttpTransport {
         }
     }
 
+    /// Sends the request and waits for the response head. A request that
+    /// fails on the way after an earlier one (its kept-alive connection
+    /// was closed by the server while the client was idle, which it
+    /// notices only now) is sent once more on a fresh connection.
+    fn respond(&mut self, bytes: &[u8]) -> Result<reqwest::Response, Failure> {
+        let reused = self.live.is_some();
+        match self.attempt(bytes) {
+            Err((_, true)) if reused => self.attempt(bytes).map_err(|(f, _)| f),
+            other => other.map_err(|(f, _)| f),
+        }
+    }
+
+    /// One try of [`Self::respond`]; a failure says whether the request
+    /// itself failed (rather than the wait for it: interrupt, idle).
+    fn attempt(&mut self, bytes: &[u8]) -> Result<reqwest::Response, (Failure, bool)> {
+        if self.live.is_none() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    (
+                        Failure::Connect(format!("cannot start the HTTP runtime: {e}")),
+                        false,
+                    )
+                })?;
+            let client = {
+                let _in = runtime.enter();
+                http::client(&self.options).map_err(|e| {
+                    let failure = match e {
+                        http::HttpError::Tls(why) => Failure::Connect(format!(
+                            "TLS with {} failed: {why}",
+                            self.url.host_str().unwrap_or("")
+                        )),
+                        other => Failure::Connect(other.to_string()),
+                    };
+                    (failure, false)
+                })?
+            };
+            self.live = Some(Live { client, runtime });
+        }
+        let Some(live) = self.live.as_ref() else {
+            return Err((Failure::Connect("no HTTP client".into()), false));
+        };
+        let request = live
+            .client
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .body(bytes.to_vec())
+            .send();
+        match wait(&live.runtime, &self.interrupt, self.idle, request) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => {
+                let failure = self.send_failure(&e);
+                self.live = None;
+                Err((failure, true))
+            }
+            Err(failure) => {
+                self.live = None;
+                Err((failure, false))
+            }
+        }
+    }
+
     /// The failure for an error sending the request or reading its head.
     fn send_failure(&self, e: &reqwest::Error) -> Failure {
         let why = http::error_chain(e);
@@ -184,44 +247,9 @@ impl Transport for HttpTransport {
         }
         let bytes = serde_json::to_vec(body).map_err(|e| Failure::Connect(e.to_string()))?;
         log::debug!("POST {} ({} bytes)", self.url, bytes.len());
-        if self.live.is_none() {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Failure::Connect(format!("cannot start the HTTP runtime: {e}")))?;
-            let client = {
-                let _in = runtime.enter();
-                http::client(&self.options).map_err(|e| match e {
-                    http::HttpError::Tls(why) => Failure::Connect(format!(
-                        "TLS with {} failed: {why}",
-                        self.url.host_str().unwrap_or("")
-                    )),
-                    other => Failure::Connect(other.to_string()),
-                })?
-            };
-            self.live = Some(Live { client, runtime });
-        }
+        let mut response = self.respond(&bytes)?;
         let Some(live) = self.live.as_ref() else {
             return Err(Failure::Connect("no HTTP client".into()));
-        };
-        let request = live
-            .client
-            .post(self.url.clone())
-            .headers(self.headers.clone())
-            .body(bytes)
-            .send();
-        let sent = wait(&live.runtime, &self.interrupt, self.idle, request);
-        let mut response = match sent {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                let failure = self.send_failure(&e);
-                self.live = None;
-                return Err(failure);
-            }
-            Err(failure) => {
-                self.live = None;
-                return Err(failure);
-            }
         };
         let status = response.status().as_u16();
         if !response.status().is_success() {

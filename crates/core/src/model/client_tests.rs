@@ -397,3 +397,27 @@ fn tls_failures_say_tls_and_name_the_host() {
     };
     assert!(why.starts_with("TLS with 127.0.0.1 failed: "), "{why}");
 }
+
+#[test]
+fn a_kept_alive_connection_the_server_closed_meanwhile_is_replaced() {
+    // The server ends each connection a moment after its answer (its
+    // keep-alive timeout), while the client is not reading.
+    let (port, count, _) = serve(|_, s| {
+        s.write_all(SSE).unwrap();
+        let s = s.try_clone().unwrap();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        });
+    });
+    let mut t = transport(&provider(format!("http://127.0.0.1:{port}/v1")), &[]);
+    for i in 0..3 {
+        assert_eq!(
+            read_all(&mut t),
+            Ok("hello world".to_string()),
+            "request {i}"
+        );
+        thread::sleep(Duration::from_millis(400));
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+}
