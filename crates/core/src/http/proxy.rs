@@ -49,15 +49,18 @@ impl ProxyEnv {
 
     /// The proxy to use for `url`, if any: `HTTPS_PROXY` for `https`,
     /// `HTTP_PROXY` for `http`, none for a host `NO_PROXY` names (`*`, the
-    /// host, a parent domain, or `host:port`).
+    /// host, a parent domain, `host:port`, or an address range such as
+    /// `127.0.0.0/8` holding its address, as curl and Go read it).
     pub fn for_url(&self, url: &Url) -> Option<&Url> {
         let host = url
             .host_str()?
             .trim_matches(['[', ']'])
             .to_ascii_lowercase();
         let port = url.port_or_known_default().unwrap_or(0);
+        let ip: Option<std::net::IpAddr> = host.parse().ok();
         let bypass = self.no_proxy.iter().any(|p| {
             p == "*"
+                || ip.is_some_and(|ip| in_range(ip, p))
                 || host == *p
                 || host.ends_with(&format!(".{p}"))
                 || format!("{host}:{port}") == *p
@@ -118,4 +121,28 @@ fn without_credentials(value: &str) -> String {
         Some(at) => format!("{}***{}", &value[..start], &value[start + at..]),
         None => value.to_string(),
     }
+}
+
+/// Whether `ip` is in `range` (`ADDRESS/BITS`; anything else is no range).
+fn in_range(ip: std::net::IpAddr, range: &str) -> bool {
+    use std::net::IpAddr;
+    let Some((net, bits)) = range.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(bits)) = (
+        net.trim_matches(['[', ']']).parse::<IpAddr>(),
+        bits.parse::<u32>(),
+    ) else {
+        return false;
+    };
+    let (a, b, width) = match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(a.to_bits()), u128::from(b.to_bits()), 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (a.to_bits(), b.to_bits(), 128),
+        _ => return false,
+    };
+    if bits > width {
+        return false;
+    }
+    let shift = width - bits;
+    shift >= 128 || (a >> shift) == (b >> shift)
 }

@@ -187,3 +187,24 @@ fn a_redirect_to_another_origin_is_not_followed_with_the_requests_headers() {
     let stolen = other_heads.lock().unwrap().clone();
     assert!(stolen.is_empty(), "the other origin got {stolen:?}");
 }
+
+#[test]
+fn no_proxy_ip_ranges_cover_the_addresses_in_them() {
+    let env = ProxyEnv::from_vars(&|k| match k {
+        "HTTP_PROXY" => Some("http://proxy.invalid:3128".into()),
+        "NO_PROXY" => Some("127.0.0.0/8, 192.168.10.0/24,fd00::/8,10.0.0.0/33".into()),
+        _ => None,
+    })
+    .unwrap();
+    let via = |s: &str| env.for_url(&url(s)).is_some();
+    assert!(!via("http://127.0.0.1:11434/v1"));
+    assert!(!via("http://127.200.3.4/"));
+    assert!(!via("http://192.168.10.77/"));
+    assert!(!via("http://[fd12::1]:8080/"));
+    // Controls: addresses outside the ranges, names, a range that is not one.
+    assert!(via("http://192.168.11.1/"));
+    assert!(via("http://128.0.0.1/"));
+    assert!(via("http://[fe80::1]/"));
+    assert!(via("http://localhost/"));
+    assert!(via("http://10.0.0.1/"));
+}
