@@ -126,6 +126,63 @@ pub(crate) fn tail(stderr: &Mutex<VecDeque<String>>) -> String {
     }
 }
 
+/// Most bytes of a stderr line kept (the rest of the line is dropped).
+const STDERR_LINE: usize = 1024;
+
+/// Reads a server's stderr to its end, keeping its last
+/// [`STDERR_TAIL`] lines in `keep`, each cut at [`STDERR_LINE`] bytes
+/// (an endless line takes no more memory than that).
+async fn keep_stderr(
+    err: impl tokio::io::AsyncRead + Unpin,
+    name: String,
+    keep: Arc<Mutex<VecDeque<String>>>,
+) {
+    let mut reader = tokio::io::BufReader::new(err);
+    let mut line: Vec<u8> = Vec::new();
+    let mut cut = false;
+    loop {
+        let (used, ended) = match reader.fill_buf().await {
+            Ok([]) | Err(_) => (0, true),
+            Ok(buf) => match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    let room = STDERR_LINE.saturating_sub(line.len());
+                    cut |= i > room;
+                    line.extend_from_slice(&buf[..i.min(room)]);
+                    (i + 1, true)
+                }
+                None => {
+                    let room = STDERR_LINE.saturating_sub(line.len());
+                    cut |= buf.len() > room;
+                    line.extend_from_slice(&buf[..buf.len().min(room)]);
+                    (buf.len(), false)
+                }
+            },
+        };
+        let at_end = used == 0;
+        reader.consume(used);
+        if ended && !(at_end && line.is_empty()) {
+            let mut text = String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_string();
+            if cut {
+                text.push('…');
+            }
+            log::debug!("mcp: {name}: stderr: {text}");
+            if let Ok(mut l) = keep.lock() {
+                if l.len() == STDERR_TAIL {
+                    l.pop_front();
+                }
+                l.push_back(text);
+            }
+            line.clear();
+            cut = false;
+        }
+        if at_end {
+            return;
+        }
+    }
+}
+
 /// Starts and initializes `server`, listing its tools.
 pub(crate) async fn connect(
     server: &McpServerConfig,
@@ -160,18 +217,7 @@ pub(crate) async fn connect(
             };
             let keep = stderr.clone();
             let name = server.name.clone();
-            let reader = tokio::spawn(async move {
-                let mut lines = tokio::io::BufReader::new(err).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    log::debug!("mcp: {name}: stderr: {line}");
-                    if let Ok(mut l) = keep.lock() {
-                        if l.len() == STDERR_TAIL {
-                            l.pop_front();
-                        }
-                        l.push_back(line);
-                    }
-                }
-            });
+            let reader = tokio::spawn(keep_stderr(err, name, keep));
             let service = match handler.serve((stdout, stdin)).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -274,4 +320,33 @@ fn die_with_parent(cmd: &mut tokio::process::Command) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = cmd;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_keeps_the_last_lines_each_cut_to_its_limit() {
+        let mut text = b"first\n".to_vec();
+        text.extend(vec![b'x'; 20 * 1024 * 1024]);
+        text.extend_from_slice(b"\nmiddle\r\nlast words");
+        let keep = Arc::new(Mutex::new(VecDeque::new()));
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(keep_stderr(&text[..], "t".into(), keep.clone()));
+        let lines: Vec<String> = keep.lock().unwrap().iter().cloned().collect();
+        assert_eq!(
+            lines.len(),
+            4,
+            "{:?}",
+            lines.iter().map(String::len).collect::<Vec<_>>()
+        );
+        assert_eq!(lines[0], "first");
+        assert_eq!(lines[1], format!("{}…", "x".repeat(STDERR_LINE)));
+        assert_eq!(lines[2], "middle");
+        assert_eq!(lines[3], "last words");
+        assert_eq!(tail(&keep), " (stderr: last words)");
+    }
 }
