@@ -254,6 +254,7 @@ impl Cell {
             Cell::Plan(steps) => {
                 out.push(Line::from(vec!["• ".bold(), "Updated plan".bold()]));
                 for (step, status) in steps {
+                    let step = &clean(step).replace('\n', " ");
                     let line = match status {
                         StepStatus::Completed => Line::from(vec![
                             "  ✔ ".green(),
@@ -281,7 +282,11 @@ impl Cell {
             }
             Cell::Info(lines) => {
                 for l in lines {
-                    out.push(Line::from(dim(clean(l))));
+                    // A line break in the text (a server's error) starts a
+                    // line of its own: no raw LF inside a line.
+                    for part in clean(l).split('\n') {
+                        out.push(Line::from(dim(part.to_string())));
+                    }
                 }
             }
         }
@@ -334,11 +339,26 @@ fn command_lines(
         "• ".red().bold()
     };
     let verb = if declined { "Declined " } else { "Ran " };
+    // A script of several lines (a heredoc): its first line here, the
+    // others below it (a raw LF inside one line would garble the history).
+    let command = clean(command);
+    let mut parts = command.split('\n');
     out.push(Line::from(vec![
         bullet,
         verb.bold(),
-        Span::raw(clean(command)),
+        Span::raw(parts.next().unwrap_or_default().to_string()),
     ]));
+    let rest: Vec<&str> = parts.collect();
+    let keep = if full { rest.len() } else { OUTPUT_HEAD };
+    for part in rest.iter().take(keep) {
+        out.push(Line::from(format!("  {part}")));
+    }
+    if rest.len() > keep {
+        out.push(Line::from(dim(format!(
+            "  … +{} lines of the command",
+            rest.len() - keep
+        ))));
+    }
     let body = clean(output);
     let lines: Vec<&str> = body.lines().collect();
     let shown = |l: &str| Line::from(dim(format!("    {l}")));
@@ -399,7 +419,7 @@ pub fn patch_lines(
         out.push(Line::from(vec![
             bullet,
             verb.bold(),
-            Span::raw(clean(&f.path)),
+            Span::raw(clean(&f.path).replace('\n', "\u{fffd}")),
             " (".dim(),
             format!("+{}", f.added).green(),
             " ".into(),

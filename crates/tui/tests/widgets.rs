@@ -362,3 +362,43 @@ fn highlighting_is_capped_on_a_huge_line() {
     let small = cordon_tui::markdown::highlight("rust", "let x = \"s\"; // c");
     assert!(small[0].spans.len() > 3);
 }
+
+#[test]
+fn no_cell_line_holds_a_raw_line_break() {
+    // A server's error text (a failed server in `/mcp`) or a model's plan
+    // step with line breaks: each part is a line of its own, never a raw
+    // LF inside one (the terminal would move down without a carriage
+    // return, and the viewport's row count would be off).
+    let cells = [
+        Cell::Info(vec!["• s: failed: first\nsecond\r\nthird".into()]),
+        Cell::Plan(vec![("step\none".into(), StepStatus::Pending)]),
+        Cell::Command {
+            command: "printf 'a\nb'".into(),
+            output: "a\nb".into(),
+            exit_code: Some(0),
+            duration: None,
+            declined: false,
+        },
+        Cell::Patch {
+            files: vec![PatchFile {
+                path: "a\nb.txt".into(),
+                kind: ChangeKind::Add,
+                lines: vec!["+x".into()],
+                added: 1,
+                removed: 0,
+            }],
+            applied: true,
+            error: None,
+        },
+    ];
+    for cell in &cells {
+        let lines = cell.lines();
+        for line in &lines {
+            for span in &line.spans {
+                assert!(!span.content.contains(['\n', '\r']), "{cell:?}: {line:?}");
+            }
+        }
+    }
+    let info: Vec<String> = cells[0].lines().iter().map(|l| l.to_string()).collect();
+    assert_eq!(info, ["", "• s: failed: first", "second", "third"]);
+}
