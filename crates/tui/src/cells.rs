@@ -174,9 +174,10 @@ impl Cell {
                     ),
                     ("approval:  ", h.approval.clone()),
                 ] {
+                    // The directory's name is anyone's (a cloned repository's).
                     out.push(Line::from(vec![
                         dim(format!("   {label}")),
-                        Span::raw(value),
+                        Span::raw(clean(&value).replace('\n', "\u{fffd}")),
                     ]));
                 }
             }

@@ -364,12 +364,21 @@ fn highlighting_is_capped_on_a_huge_line() {
 }
 
 #[test]
-fn no_cell_line_holds_a_raw_line_break() {
+fn no_cell_line_holds_a_raw_line_break_or_escape() {
     // A server's error text (a failed server in `/mcp`) or a model's plan
     // step with line breaks: each part is a line of its own, never a raw
     // LF inside one (the terminal would move down without a carriage
     // return, and the viewport's row count would be off).
     let cells = [
+        // A directory a cloned repository named, escapes and all.
+        Cell::Header(HeaderInfo {
+            version: "0.1.0".into(),
+            model: "m".into(),
+            directory: "~/src/evil\x1b]52;c;cm0gLXJmIH4=\x07\ndir".into(),
+            sandbox: "workspace-write".into(),
+            network: "proxy".into(),
+            approval: "on-request".into(),
+        }),
         Cell::Info(vec!["• s: failed: first\nsecond\r\nthird".into()]),
         Cell::Plan(vec![("step\none".into(), StepStatus::Pending)]),
         Cell::Command {
@@ -395,10 +404,13 @@ fn no_cell_line_holds_a_raw_line_break() {
         let lines = cell.lines();
         for line in &lines {
             for span in &line.spans {
-                assert!(!span.content.contains(['\n', '\r']), "{cell:?}: {line:?}");
+                assert!(
+                    !span.content.contains(['\n', '\r', '\x1b', '\x07']),
+                    "{cell:?}: {line:?}"
+                );
             }
         }
     }
-    let info: Vec<String> = cells[0].lines().iter().map(|l| l.to_string()).collect();
+    let info: Vec<String> = cells[1].lines().iter().map(|l| l.to_string()).collect();
     assert_eq!(info, ["", "• s: failed: first", "second", "third"]);
 }
