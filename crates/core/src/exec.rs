@@ -79,6 +79,7 @@ impl Output {
         if self.json {
             return;
         }
+        let (label, text) = (&printable(label), &printable(text));
         let mut err = std::io::stderr().lock();
         if self.color {
             let _ = writeln!(err, "\x1b[1m{label}\x1b[0m {text}");
@@ -86,6 +87,22 @@ impl Output {
             let _ = writeln!(err, "{label} {text}");
         }
     }
+}
+
+/// `text` safe for a terminal: what a command or the model wrote may
+/// hold escape sequences (set the clipboard, the title...); control
+/// characters other than line breaks and tabs become `�`, CRs go.
+fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|&c| c != '\r')
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Runs one turn; returns whether it completed.

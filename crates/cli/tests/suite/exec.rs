@@ -1664,3 +1664,39 @@ fn a_repository_made_between_two_commands_is_protected_in_the_next() {
         );
     }
 }
+
+#[test]
+fn exec_prints_no_escape_sequence_a_command_or_the_model_wrote() {
+    let w = World::new();
+    // OSC 52 (set the clipboard) and a title change, from a sandboxed
+    // command and from the model.
+    let script = r"printf 'before\033]52;c;cm0gLXJmIH4=\007after\033]0;owned\007\n'";
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["sh", "-c", script]}),
+        )),
+        Reply::Sse(responses_text("all \u{1b}[2Jclear")),
+    ]);
+    configure(&w, &model, "responses", "");
+    let o = exec(&w, &["--full-auto", "--skip-git-repo-check", "print it"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Control: the command did write the sequences (the model sees them).
+    let reqs = model.requests();
+    assert!(
+        tool_output(&reqs[1].body, "c1").contains("\u{1b}]52;c;"),
+        "{}",
+        tool_output(&reqs[1].body, "c1")
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("before") && stderr.contains("after"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("clear"), "{stderr}");
+    assert!(
+        !stderr.contains(['\u{1b}', '\u{7}']),
+        "a control character reached the terminal: {stderr:?}"
+    );
+}
