@@ -185,13 +185,13 @@ port = server.server_address[1]
 threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
-def session(binary, ws, calls):
+def session(binary, ws, calls, mode):
     home = new_home("cordon-dbench-exec-")
     with open(os.path.join(home, "config.toml"), "w") as f:
         # The number of calls the model makes rides in the URL path.
         f.write(f'model = "bench"\nmodel_provider = "local"\n[model_providers.local]\nbase_url = "http://127.0.0.1:{port}/{calls}"\nwire_api = "responses"\n')
     env = dict(clean_env, CORDON_HOME=home)
-    argv = [binary, "exec", "--ephemeral", "--skip-git-repo-check", "--full-auto", "-C", ws, "go"]
+    argv = [binary, "exec", "--ephemeral", "--skip-git-repo-check", "-s", mode, "-C", ws, "go"]
     start = time.perf_counter()
     p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     elapsed = (time.perf_counter() - start) * 1000.0
@@ -203,30 +203,36 @@ def session(binary, ws, calls):
 
 empty = tempfile.mkdtemp(prefix="cordon-dbench-empty-", dir="/var/tmp")
 print(f"\n== exec session (fake model), {CALLS * 2} shell calls of /bin/true ==")
-print("per call = the median time between two model requests (a shell call, its sandbox and the")
-print(f"turn loop's round trip) over the last {CALLS} calls, when the session's watch has read the")
-print("roots (it does so on its own thread; calls made before discover with the index).")
-SESSION_RUNS = 2
+print("per call = the median time between two model requests (a shell call through the launcher")
+print(f"and the turn loop's round trip) over the last {CALLS} calls, when the session's watch has")
+print("read the roots (it does so on its own thread; calls made before discover with the index).")
+print("The baseline is the same session under danger-full-access (the same launcher, turn loop and")
+print("model round trip, no sandbox): sandbox overhead per call = workspace-write - danger-full-access.")
+SESSION_RUNS = 3
 
 
-def per_call(binary, ws):
+def per_call(binary, ws, mode):
     ARRIVALS.clear()
-    session(binary, ws, CALLS * 2)
+    session(binary, ws, CALLS * 2, mode)
     gaps = [b - a for a, b in zip(ARRIVALS, ARRIVALS[1:])]
     return med(gaps[-CALLS:]) * 1000.0, med(gaps[:CALLS]) * 1000.0
 
 
-for label, binary, sizes in [("cordon", cordon, (("empty", empty), ("100000", os.path.join(BASE, "ws-100000"))))] + (
-        [("today", baseline, (("empty", empty), ("100000", os.path.join(BASE, "ws-100000"))))] if baseline else []):
-    for wsname, ws in sizes:
-        runs_here = SESSION_RUNS if (label == "cordon" or wsname == "empty") else 1
-        pairs = [per_call(binary, ws) for _ in range(runs_here)]
-        late, early = med([p[0] for p in pairs]), med([p[1] for p in pairs])
-        rows[(label, wsname)] = late
-        print(f"{label:<6} workspace {wsname:>7}: per call, first {CALLS} calls {early:8.2f} ms, last {CALLS} calls {late:8.2f} ms", flush=True)
-bare_true = med([once(["/bin/true"], clean_env, "/") for _ in range(20)])
-per100 = rows[("cordon", "100000")]
-print(f"per call at 100,000 over an empty workspace: {per100 - rows[('cordon', 'empty')]:.2f} ms; over bare /bin/true ({bare_true:.2f} ms): {per100 - bare_true:.2f} ms")
+MODES = ("workspace-write", "danger-full-access")
+for label, binary in [("cordon", cordon)] + ([("today", baseline)] if baseline else []):
+    for wsname, ws in (("empty", empty), ("100000", os.path.join(BASE, "ws-100000"))):
+        pairs = {m: [] for m in MODES}
+        # Interleaved, so drift hits both modes alike.
+        for _ in range(SESSION_RUNS if label == "cordon" else 1):
+            for m in MODES:
+                pairs[m].append(per_call(binary, ws, m))
+        for m in MODES:
+            late, early = med([p[0] for p in pairs[m]]), med([p[1] for p in pairs[m]])
+            rows[(label, wsname, m)] = late
+            print(f"{label:<6} workspace {wsname:>7} {m:<19}: per call, first {CALLS} {early:8.2f} ms, last {CALLS} {late:8.2f} ms", flush=True)
+        over = rows[(label, wsname, "workspace-write")] - rows[(label, wsname, "danger-full-access")]
+        rows[(label, wsname)] = over
+        print(f"{label:<6} workspace {wsname:>7}: sandbox overhead per call {over:8.2f} ms", flush=True)
 shutil.rmtree(empty, ignore_errors=True)
 
 if only == "session":
@@ -238,5 +244,5 @@ print(f"repeated, 100,000 dirs, ws only: {rows[(100000, 'cordon, ws only, index 
 if baseline:
     for n in SIZES:
         print(f"first run vs today's first run, {n} dirs, ws only: {rows[(n, 'cordon first run, ws only')]:.1f} vs {rows[(n, 'today first run, ws only')]:.1f} ms")
-print(f"session per call at 100,000: {per100 - bare_true:.2f} ms over bare, {per100 - rows[('cordon', 'empty')]:.2f} ms over an empty workspace (target <= 5 over bare)")
+print(f"session, sandbox overhead per call (workspace-write - danger-full-access): {rows[('cordon', '100000')]:.2f} ms at 100,000, {rows[('cordon', 'empty')]:.2f} ms empty (target <= 5 at 100,000)")
 print(f"read-only: {rows['ro']:.2f} ms over bare (target <= 5)")

@@ -79,6 +79,11 @@ fn dispatch(command: Command) -> anyhow::Result<i32> {
             settings::mcp_settings(cmd.action).and_then(|(home, op)| commands::mcp::run(home, op))
         }
         Command::ApplyPatch => commands::apply_patch::run(),
+        Command::DiscoveryAgent { home, idle_secs } => {
+            cordon_discovery::agent::serve(&home, std::time::Duration::from_secs(idle_secs))
+                .map(|()| 0)
+                .map_err(|e| anyhow::anyhow!("discovery agent: {e}"))
+        }
         Command::Debug {
             tool: DebugTool::Landlock(run),
         } => sandbox_linux(run),

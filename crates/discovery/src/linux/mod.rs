@@ -1,5 +1,6 @@
 //! The Linux implementation: the index and the session's watch.
 
+pub mod agent;
 mod index_file;
 mod sys;
 mod tree;
