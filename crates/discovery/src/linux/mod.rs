@@ -46,12 +46,14 @@ pub struct IndexStore {
 const RACY_WINDOW_S: i64 = 2;
 
 /// An index is rewritten when there was none, or when more directories
-/// than this were read, or at least a sixteenth of the tree: writing a
-/// large index costs more than reading a few changed directories again
-/// next time (about 40 bytes a directory: 4 MB at 100,000), and a run
-/// usually changes a few (the placeholders at a root's top, the files a
-/// command wrote); a small one is cheap to rewrite, and rewriting it is
-/// what settles directories recorded too recently to trust.
+/// than this were read, or when at least a sixteenth of the tree was read
+/// and what it records changed (a directory or a protected entry came or
+/// went): writing a large index costs more than reading a few changed
+/// directories again next time (about 40 bytes a directory: 4 MB at
+/// 100,000), and replacing even a small one costs the file system a flush
+/// (milliseconds on ext4) while a run usually changes only a root's top
+/// (its placeholders come and go, leaving the same entries), which the
+/// next run reads again in microseconds.
 const REWRITE_AFTER_READS: usize = 64;
 
 impl IndexStore {
@@ -159,8 +161,13 @@ impl IndexStore {
         };
         report.stats = stats;
         if let Some(dir) = self.dir.as_ref().filter(|_| self.write) {
-            let worth =
-                old.is_none() || stats.read > REWRITE_AFTER_READS || stats.read * 16 >= stats.dirs;
+            let worth = match &old {
+                None => true,
+                Some(old) => {
+                    stats.read > REWRITE_AFTER_READS
+                        || (stats.read * 16 >= stats.dirs && !old.same_content(&tree))
+                }
+            };
             if worth && stats.read > 0 && !tree.nodes.is_empty() {
                 report.written = index_file::store(dir, &tree).is_ok();
             }

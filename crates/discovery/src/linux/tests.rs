@@ -476,3 +476,27 @@ fn an_event_queue_overflow_reads_everything_again() {
     watcher.current().unwrap();
     assert_eq!(watcher.last_read(), Some(0));
 }
+
+/// A small root whose top changes and changes back (a run's placeholders
+/// come and go) is read again but not rewritten: the same entries; a new
+/// directory in it is rewritten (the control).
+#[test]
+fn a_small_index_is_rewritten_only_when_what_it_records_changed() {
+    let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+    let base = fs::canonicalize(tmp.path()).unwrap();
+    let (home, root) = (base.join("home"), base.join("root"));
+    fs::create_dir_all(&home).unwrap();
+    fs::create_dir_all(root.join("src")).unwrap();
+    let store = store_at(&home);
+    assert!(store.discover_report(&root, &[]).1.written);
+    fs::create_dir(root.join(".git")).unwrap();
+    fs::remove_dir(root.join(".git")).unwrap();
+    let (found, report) = store.discover_report(&root, &[]);
+    assert_eq!(found, discover_protected(&root, &[]));
+    assert!(report.stats.read >= 1, "{report:?}");
+    assert!(!report.written, "the same entries: {report:?}");
+    fs::create_dir(root.join("lib")).unwrap();
+    let (found, report) = store.discover_report(&root, &[]);
+    assert_eq!(found, discover_protected(&root, &[]));
+    assert!(report.written, "a new directory: {report:?}");
+}
