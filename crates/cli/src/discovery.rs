@@ -15,7 +15,8 @@ const AGENT_BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
 /// index. A set whose identities disagree with the pins taken now (a path
 /// swapped since the session or the agent looked) is dropped and the
 /// policy resolved again from the index.
-/// With `read_only`, an index is used but none is written.
+/// With `read_only`, an index is used but none is written, and a running
+/// agent is asked but none is started.
 pub(crate) fn resolve(
     inputs: &PolicyInputs,
     handed: Option<&HandedSet>,
@@ -44,7 +45,8 @@ pub(crate) fn resolve(
         }
         if agent && store().disabled().is_none() {
             let home = inputs.cordon_home.as_deref();
-            let client = client.get_or_insert_with(|| home.and_then(connect_agent));
+            let client =
+                client.get_or_insert_with(|| home.and_then(|h| connect_agent(h, !read_only)));
             if let Some(c) = client {
                 match c.ask(root, skip) {
                     Ok(found) => {
@@ -71,11 +73,11 @@ pub(crate) fn resolve(
 }
 
 /// Connects to the discovery agent of `home`, starting one when none runs
-/// (it answers from the next run on).
-fn connect_agent(home: &std::path::Path) -> Option<agent::AgentClient> {
+/// and `start` (it answers from the next run on).
+fn connect_agent(home: &std::path::Path, start: bool) -> Option<agent::AgentClient> {
     match agent::AgentClient::connect(home, AGENT_BUDGET) {
         Ok(client) => Some(client),
-        Err(agent::AgentUnavailable::NotRunning(why)) => {
+        Err(agent::AgentUnavailable::NotRunning(why)) if start => {
             log::debug!("discovery agent not running ({why}); starting one");
             if let Err(e) = agent::spawn(home) {
                 log::debug!("cannot start the discovery agent: {e}");
