@@ -93,6 +93,11 @@ pub mod agent {
             ))
         }
 
+        /// Never connected.
+        pub fn pid(&self) -> i32 {
+            0
+        }
+
         /// Never a set.
         pub fn ask(&mut self, _root: &Path, _skip: &[PathBuf]) -> Result<HandedRoot, String> {
             Err("the discovery agent is Linux-only".into())

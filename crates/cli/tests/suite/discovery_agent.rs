@@ -77,6 +77,27 @@ fn wait_for_agent(home: &Path, not: Option<i32>) -> i32 {
     panic!("no discovery agent for {}", home.display());
 }
 
+/// `cordon doctor --json`'s discovery check: status and detail.
+fn doctor(home: &Path) -> (String, String) {
+    let o = std::process::Command::new(CORDON)
+        .args(["doctor", "--json"])
+        .env("CORDON_HOME", home)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "discovery")
+        .unwrap_or_else(|| panic!("no discovery check: {v}"))
+        .clone();
+    (
+        c["status"].as_str().unwrap().to_string(),
+        format!("{} {}", c["detail"], c["fix"]),
+    )
+}
+
 /// Stops the agent of `home` (the test's own; it would also leave once
 /// the home is gone).
 fn stop_agent(home: &Path) {
@@ -133,6 +154,13 @@ fn with_the_agent_a_repository_created_between_two_runs_is_protected() {
         let log = check_new_repository(&w, &root, &format!("repo{i}"));
         assert!(log.contains(FROM_AGENT), "{log}");
     }
+    let pid = wait_for_agent(w.home.path(), None);
+    let (status, detail) = doctor(w.home.path());
+    assert_eq!(status, "ok");
+    assert!(
+        detail.contains(&format!("agent running (pid {pid})")),
+        "{detail}"
+    );
     stop_agent(w.home.path());
 }
 

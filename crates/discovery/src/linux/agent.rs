@@ -91,6 +91,7 @@ impl std::fmt::Display for AgentUnavailable {
 pub struct AgentClient {
     reader: BufReader<UnixStream>,
     deadline: Instant,
+    pid: i32,
 }
 
 impl AgentClient {
@@ -144,7 +145,13 @@ impl AgentClient {
         Ok(AgentClient {
             reader: BufReader::new(stream),
             deadline,
+            pid,
         })
+    }
+
+    /// The agent's process id.
+    pub fn pid(&self) -> i32 {
+        self.pid
     }
 
     /// The agent's current set for `root` (with nested roots `skip`);
