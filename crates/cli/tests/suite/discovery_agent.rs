@@ -274,3 +274,61 @@ fn discovery_agent_false_starts_no_agent() {
     wait_for_agent(w.home.path(), None);
     stop_agent(w.home.path());
 }
+
+/// The root's parent renamed away and made again, with a repository in
+/// the new root: nothing the agent watches sees an event, yet the next run
+/// protects the new repository (the agent reads a root whose path names
+/// another directory again, and its set carries the root it read, which
+/// the run's pin would not match). Control: the new root's ordinary
+/// directory is writable.
+#[test]
+fn a_root_made_again_under_a_renamed_parent_is_not_answered_from_the_old_tree() {
+    let w = World::new();
+    let base = w.work();
+    let root = base.join("p/ws");
+    // With both at its top a run makes no placeholders there, whose events
+    // would send the agent to the root anyway.
+    let top = |root: &Path| {
+        tree(root);
+        fs::create_dir_all(root.join(".git")).unwrap();
+        fs::create_dir_all(root.join(".cordon")).unwrap();
+    };
+    top(&root);
+    let run = |cmd: &[&str]| {
+        std::process::Command::new(CORDON)
+            .arg("sandbox")
+            .args(WW)
+            .arg("--")
+            .args(cmd)
+            .current_dir(base.join("p/ws"))
+            .env("CORDON_HOME", w.home.path())
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap()
+    };
+    let mut answered = false;
+    for _ in 0..50 {
+        let o = run(&["/bin/true"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        if String::from_utf8_lossy(&o.stderr).contains(FROM_AGENT) {
+            answered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(answered, "the agent never answered");
+    fs::rename(base.join("p"), base.join("p-old")).unwrap();
+    top(&root);
+    let repo = root.join("node_modules/a/lib/deep/repo");
+    fs::create_dir_all(repo.join(".git")).unwrap();
+    fs::create_dir_all(repo.join("notgit")).unwrap();
+    fs::write(repo.join(".git/config"), "orig").unwrap();
+    let o = run(&[PROBE, "append", s(&repo.join(".git/config"))]);
+    assert_denied_errno(&o, libc::EROFS);
+    assert_eq!(
+        fs::read_to_string(repo.join(".git/config")).unwrap(),
+        "orig"
+    );
+    assert_ok(&run(&[PROBE, "write", s(&repo.join("notgit/config"))]));
+    stop_agent(w.home.path());
+}

@@ -255,15 +255,26 @@ impl Watcher {
             .trees()
             .map(|tree| {
                 let discovery = tree.discovery();
-                let ids = std::iter::once(tree.root.clone())
+                // The root as it was read (not as its path names now): a
+                // launcher that pins another directory there drops the set.
+                let root_id = tree.nodes.first().map(|n| {
+                    (
+                        tree.root.clone(),
+                        FileId {
+                            dev: n.dev,
+                            ino: n.ino,
+                        },
+                    )
+                });
+                let ids = root_id
+                    .into_iter()
                     .chain(
                         discovery
                             .protected
                             .iter()
                             .filter(|p| p.kind == ProtectedKind::Existing)
-                            .map(|p| p.path.clone()),
+                            .filter_map(|p| FileId::of(&p.path).map(|id| (p.path.clone(), id))),
                     )
-                    .filter_map(|p| FileId::of(&p).map(|id| (p, id)))
                     .collect();
                 HandedRoot {
                     root: tree.root.clone(),
