@@ -233,9 +233,13 @@ fn the_agent_killed_the_next_run_is_correct_and_starts_another() {
     let first = wait_for_agent(w.home.path(), None);
     // SAFETY: kill has no memory preconditions; the pid is the test's agent.
     assert_eq!(unsafe { libc::kill(first, libc::SIGKILL) }, 0);
+    // Dead means reaped or a zombie: its descriptors (the socket) are
+    // closed by then (its command line goes earlier).
     let gone = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(20));
-        agent_pid(w.home.path()) != Some(first)
+        fs::read_to_string(format!("/proc/{first}/stat")).map_or(true, |st| {
+            st.rsplit(')').next().unwrap().trim_start().starts_with('Z')
+        })
     });
     assert!(gone, "the agent did not die");
     let socket: PathBuf = w.home.path().join("discovery/agent.sock");
