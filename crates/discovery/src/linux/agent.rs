@@ -289,12 +289,15 @@ pub fn serve(home: &Path, idle: Duration) -> Result<(), String> {
     // else) goes: this agent holds the lock. unlinkat follows no link.
     let _ = sys::unlinkat(dir.as_fd(), SOCKET);
     let path = format!("/proc/self/fd/{}/agent.sock", dir.as_raw_fd());
-    // SAFETY: umask has no preconditions; 0177 leaves the socket 0600.
-    let old_mask = unsafe { libc::umask(0o177) };
-    let bound = UnixListener::bind(&path);
-    // SAFETY: as above.
-    unsafe { libc::umask(old_mask) };
-    let listener = bound.map_err(|e| format!("bind agent.sock: {e}"))?;
+    let listener = UnixListener::bind(&path).map_err(|e| format!("bind agent.sock: {e}"))?;
+    // 0600 (the directory, 0700, already keeps others out).
+    // SAFETY: valid descriptor and C string.
+    if unsafe { libc::fchmodat(dir.as_raw_fd(), SOCKET.as_ptr(), 0o600, 0) } < 0 {
+        return Err(format!(
+            "chmod agent.sock: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
     let mine = sys::lstatat(Some(dir.as_fd()), SOCKET)
         .map(|st| (st.dev, st.ino))
         .map_err(|e| format!("agent.sock: {e}"))?;

@@ -500,3 +500,53 @@ fn a_small_index_is_rewritten_only_when_what_it_records_changed() {
     assert_eq!(found, discover_protected(&root, &[]));
     assert!(report.written, "a new directory: {report:?}");
 }
+
+/// The agent after an event-queue overflow: a repository created after
+/// more events than the queue holds (so its own event is lost) is in the
+/// next answer, because the agent reads everything again first. Before
+/// that, a root it does not watch yet is answered "unsure".
+#[test]
+fn the_agent_reads_everything_again_after_an_event_queue_overflow() {
+    use crate::agent::{serve, AgentClient};
+    use std::time::Duration;
+    let (tmp, home, root) = setup();
+    let h = home.clone();
+    std::thread::spawn(move || serve(&h, Duration::from_secs(60)));
+    let ask = || {
+        AgentClient::connect(&home, Duration::from_secs(10))
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.ask(&root, &[]))
+    };
+    let mut first = None;
+    for _ in 0..200 {
+        match ask() {
+            Ok(set) => {
+                first = Some(set);
+                break;
+            }
+            Err(why) => {
+                assert!(
+                    why.contains("not running") || why.contains("not watching this root yet"),
+                    "{why}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    let first = first.expect("the agent never answered");
+    assert_eq!(first.discovery, discover_protected(&root, &[]));
+    let limit: usize = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .map_or(16384, |s| s.trim().parse().unwrap());
+    for i in 0..limit + 64 {
+        fs::write(root.join(format!("f{i}")), "").unwrap();
+    }
+    fs::create_dir_all(root.join("node_modules/b/dist/.git")).unwrap();
+    let found = ask().unwrap();
+    assert_eq!(found.discovery, discover_protected(&root, &[]));
+    assert!(found
+        .discovery
+        .protected
+        .iter()
+        .any(|p| p.path == root.join("node_modules/b/dist/.git")));
+    drop(tmp);
+}
