@@ -155,6 +155,9 @@ pub enum Command {
         /// Exit after this many seconds without a request.
         #[arg(long, value_name = "SECS", default_value_t = 600)]
         idle_secs: u64,
+        /// Roots to watch from the start (JSON: `[[root, [nested...]], ...]`).
+        #[arg(long, value_name = "JSON")]
+        watch: Option<String>,
     },
     /// Check the installation: binary, config, `$CORDON_HOME`, sandbox
     /// layers, model provider.

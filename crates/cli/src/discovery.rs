@@ -36,19 +36,20 @@ pub(crate) fn resolve(
     };
     // The agent serves `$CORDON_HOME/discovery`, like the index: not when a
     // writable root could write there (the index store says so).
-    let mut client: Option<Option<agent::AgentClient>> = None;
+    let home = inputs.cordon_home.as_deref();
+    let mut client: Option<Result<agent::AgentClient, agent::AgentUnavailable>> = None;
     let mut answered = HandedSet::default();
+    let mut unwatched = Vec::new();
     let mut discover = |root: &std::path::Path, skip: &[std::path::PathBuf]| {
         if let Some(found) = handed.and_then(|h| h.find(root, skip)) {
             log::debug!("discovery {}: the session's set", root.display());
             return found.discovery.clone();
         }
-        if agent && store().disabled().is_none() {
-            let home = inputs.cordon_home.as_deref();
+        if let Some(home) = home.filter(|_| agent && store().disabled().is_none()) {
             let client =
-                client.get_or_insert_with(|| home.and_then(|h| connect_agent(h, !read_only)));
-            if let Some(c) = client {
-                match c.ask(root, skip) {
+                client.get_or_insert_with(|| agent::AgentClient::connect(home, AGENT_BUDGET));
+            match client {
+                Ok(c) => match c.ask(root, skip) {
                     Ok(found) => {
                         log::debug!("discovery {}: the discovery agent's set", root.display());
                         let discovery = found.discovery.clone();
@@ -56,12 +57,28 @@ pub(crate) fn resolve(
                         return discovery;
                     }
                     Err(why) => log::debug!("discovery {}: agent: {why}", root.display()),
+                },
+                Err(agent::AgentUnavailable::NotRunning(_)) => {
+                    unwatched.push((root.to_path_buf(), skip.to_vec()));
                 }
+                Err(_) => {}
             }
         }
         discover_indexed(store(), root, skip)
     };
     let policy = cordon_policy::resolve_with(inputs, &mut discover)?;
+    match (&client, home) {
+        (Some(Err(why @ agent::AgentUnavailable::NotRunning(_))), Some(home)) if !read_only => {
+            // Started now, watching this run's roots: it answers from the
+            // next run on.
+            log::debug!("discovery agent {why}; starting one");
+            if let Err(e) = agent::spawn(home, &unwatched) {
+                log::debug!("cannot start the discovery agent: {e}");
+            }
+        }
+        (Some(Err(why)), _) => log::debug!("discovery agent {why}"),
+        _ => {}
+    }
     let stale = |set: &HandedSet| !set.agrees_with(&policy.pins);
     if handed.is_some_and(stale) || stale(&answered) {
         log::debug!("discovery: a handed set is stale; discovering again");
@@ -70,25 +87,6 @@ pub(crate) fn resolve(
         });
     }
     Ok(policy)
-}
-
-/// Connects to the discovery agent of `home`, starting one when none runs
-/// and `start` (it answers from the next run on).
-fn connect_agent(home: &std::path::Path, start: bool) -> Option<agent::AgentClient> {
-    match agent::AgentClient::connect(home, AGENT_BUDGET) {
-        Ok(client) => Some(client),
-        Err(agent::AgentUnavailable::NotRunning(why)) if start => {
-            log::debug!("discovery agent not running ({why}); starting one");
-            if let Err(e) = agent::spawn(home) {
-                log::debug!("cannot start the discovery agent: {e}");
-            }
-            None
-        }
-        Err(why) => {
-            log::debug!("discovery agent {why}");
-            None
-        }
-    }
 }
 
 #[cfg(target_os = "linux")]

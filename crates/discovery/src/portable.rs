@@ -105,7 +105,7 @@ pub mod agent {
     }
 
     /// Not supported off Linux.
-    pub fn spawn(_home: &Path) -> std::io::Result<()> {
+    pub fn spawn(_home: &Path, _roots: &[(PathBuf, Vec<PathBuf>)]) -> std::io::Result<()> {
         Err(std::io::Error::new(
             std::io::ErrorKind::Unsupported,
             "the discovery agent is Linux-only",
@@ -113,7 +113,16 @@ pub mod agent {
     }
 
     /// Not supported off Linux.
-    pub fn serve(_home: &Path, _idle: Duration) -> Result<(), String> {
+    pub fn parse_roots(_json: &str) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
+        Err("the discovery agent is Linux-only".into())
+    }
+
+    /// Not supported off Linux.
+    pub fn serve(
+        _home: &Path,
+        _idle: Duration,
+        _roots: &[(PathBuf, Vec<PathBuf>)],
+    ) -> Result<(), String> {
         Err("the discovery agent is Linux-only".into())
     }
 }

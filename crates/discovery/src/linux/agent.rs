@@ -228,15 +228,19 @@ fn same_mount_ns(pid: i32) -> bool {
 /// Starts an agent for `home`, detached (its own session, no terminal,
 /// no inherited streams), running this very executable (`/proc/self/exe`,
 /// not a path a command could have replaced) as `cordon discovery-agent
-/// --home HOME`.
-pub fn spawn(home: &Path) -> std::io::Result<()> {
+/// --home HOME`, watching `roots` (each with its nested roots) from the
+/// start.
+pub fn spawn(home: &Path, roots: &[(PathBuf, Vec<PathBuf>)]) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new("/proc/self/exe");
     cmd.arg0("cordon")
         .arg("discovery-agent")
         .arg("--home")
-        .arg(home)
-        .current_dir("/")
+        .arg(home);
+    if let Ok(json) = serde_json::to_string(roots) {
+        cmd.arg("--watch").arg(json);
+    }
+    cmd.current_dir("/")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
@@ -263,9 +267,20 @@ struct Root {
     asked: Instant,
 }
 
-/// Runs the agent for `home` until it has been idle for `idle`. Returns
-/// at once when another agent holds the lock.
-pub fn serve(home: &Path, idle: Duration) -> Result<(), String> {
+/// Parses `--watch`: a JSON list of roots, each with its nested roots.
+pub fn parse_roots(json: &str) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
+    serde_json::from_str(json).map_err(|e| format!("--watch: {e}"))
+}
+
+/// Runs the agent for `home` until it has been idle for `idle`, watching
+/// `roots` from the start (once it listens: a run asking meanwhile waits
+/// for it no longer than its budget). Returns at once when another agent
+/// holds the lock.
+pub fn serve(
+    home: &Path,
+    idle: Duration,
+    roots_at_start: &[(PathBuf, Vec<PathBuf>)],
+) -> Result<(), String> {
     let dir = index_file::open_dir(home, true)?;
     // SAFETY: valid descriptor and C string; the result is checked.
     let lock = unsafe {
@@ -302,6 +317,11 @@ pub fn serve(home: &Path, idle: Duration) -> Result<(), String> {
         .map(|st| (st.dev, st.ino))
         .map_err(|e| format!("agent.sock: {e}"))?;
     let mut roots: HashMap<(PathBuf, Vec<PathBuf>), Root> = HashMap::new();
+    for key in roots_at_start.iter().take(MAX_ROOTS) {
+        if key.0.is_absolute() {
+            start_watching(&mut roots, key.clone());
+        }
+    }
     let mut last_request = Instant::now();
     loop {
         let left = idle.saturating_sub(last_request.elapsed());

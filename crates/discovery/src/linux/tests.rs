@@ -511,7 +511,7 @@ fn the_agent_reads_everything_again_after_an_event_queue_overflow() {
     use std::time::Duration;
     let (tmp, home, root) = setup();
     let h = home.clone();
-    std::thread::spawn(move || serve(&h, Duration::from_secs(60)));
+    std::thread::spawn(move || serve(&h, Duration::from_secs(60), &[]));
     let ask = || {
         AgentClient::connect(&home, Duration::from_secs(10))
             .map_err(|e| e.to_string())
