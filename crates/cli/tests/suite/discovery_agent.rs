@@ -336,3 +336,69 @@ fn a_root_made_again_under_a_renamed_parent_is_not_answered_from_the_old_tree() 
     assert_ok(&run(&[PROBE, "write", s(&repo.join("notgit/config"))]));
     stop_agent(w.home.path());
 }
+
+/// A launcher that writes nothing under `$CORDON_HOME`
+/// (`--discovery-index-read-only`, an ephemeral session's) starts no agent,
+/// but asks one that runs (a session whose own watch could not start
+/// takes its answers), and still protects a new repository.
+#[test]
+fn a_read_only_launcher_asks_a_running_agent_but_starts_none() {
+    let w = World::new();
+    let root = w.work();
+    tree(&root);
+    let ro: Vec<&str> = WW
+        .iter()
+        .copied()
+        .chain(["--discovery-index-read-only"])
+        .collect();
+    let log = |w: &World| {
+        let o = w
+            .cordon_cmd(&ro, &["/bin/true"])
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    // The directory exists (as after any earlier run), no agent runs.
+    fs::create_dir_all(w.home.path().join("discovery")).unwrap();
+    fs::set_permissions(
+        w.home.path().join("discovery"),
+        fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let l = log(&w);
+        assert!(
+            !l.contains("starting one") && !l.contains(FROM_AGENT),
+            "{l}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        agent_pid(w.home.path()).is_none(),
+        "a read-only run started an agent"
+    );
+    // Control: an ordinary run starts one; then the read-only runs use it.
+    until_the_agent_answers(&w, &root);
+    let l = log(&w);
+    assert!(l.contains(FROM_AGENT), "{l}");
+    let repo = root.join("node_modules/b/c/repo");
+    fs::create_dir_all(repo.join(".git")).unwrap();
+    fs::write(repo.join(".git/config"), "orig").unwrap();
+    let mut cmd = vec![PROBE, "append"];
+    let target = repo.join(".git/config");
+    cmd.push(s(&target));
+    let o = w
+        .cordon_cmd(&ro, &cmd)
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    assert_denied_errno(&o, libc::EROFS);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(FROM_AGENT),
+        "{}",
+        text(&o)
+    );
+    stop_agent(w.home.path());
+}
