@@ -43,6 +43,10 @@ const CHECK_EVERY: Duration = Duration::from_secs(5);
 const MAX_ROOTS: usize = 32;
 /// A root the agent could not watch is tried again after this long.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
+/// A root with more directories than this is not kept watched (its
+/// watches would crowd out the sessions' under the per-user limit); it is
+/// tried again only after [`IDLE`].
+const MAX_DIRS: usize = 500_000;
 /// The longest request line read (a root and its nested roots).
 const MAX_REQUEST: u64 = 1 << 20;
 /// The longest answer read.
@@ -416,6 +420,10 @@ fn answer(
     if !req.root.is_absolute() || req.root.as_os_str().as_bytes().contains(&0) {
         return Answer::Unsure("the root is not an absolute path".into());
     }
+    if req.root == Path::new("/") {
+        // The whole file system (a run started at /): not worth its watches.
+        return Answer::Unsure("the agent does not watch /".into());
+    }
     let key = (req.root, req.skip);
     let Some(root) = roots.get_mut(&key) else {
         if !new.contains(&key) {
@@ -425,7 +433,12 @@ fn answer(
     };
     root.asked = Instant::now();
     if let Some((when, why)) = &root.failed {
-        if when.elapsed() >= RETRY_AFTER && !new.contains(&key) {
+        let retry = if why.contains("directories") {
+            IDLE
+        } else {
+            RETRY_AFTER
+        };
+        if when.elapsed() >= retry && !new.contains(&key) {
             new.push(key.clone());
         }
         return Answer::Unsure(why.clone());
@@ -464,9 +477,18 @@ fn start_watching(
             roots.remove(&oldest);
         }
     }
+    if key.0 == Path::new("/") {
+        return;
+    }
     let watcher = Watcher::start_now(vec![key.clone()]);
-    let root = match watcher.current() {
-        Ok(_) => Root {
+    let too_big = watcher.last_read().is_some_and(|n| n > MAX_DIRS);
+    let current = if too_big {
+        Err(format!("more than {MAX_DIRS} directories under the root"))
+    } else {
+        watcher.current().map(|_| ())
+    };
+    let root = match current {
+        Ok(()) => Root {
             watcher: Some(watcher),
             failed: None,
             asked: Instant::now(),

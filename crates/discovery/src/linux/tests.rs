@@ -550,3 +550,35 @@ fn the_agent_reads_everything_again_after_an_event_queue_overflow() {
         .any(|p| p.path == root.join("node_modules/b/dist/.git")));
     drop(tmp);
 }
+
+/// A run started at `/` makes the whole file system a root: the agent
+/// never watches it (its watches would crowd out every session's), and
+/// says so; a root beside it is watched (the control).
+#[test]
+fn the_agent_does_not_watch_the_whole_file_system() {
+    use crate::agent::{serve, AgentClient};
+    use std::time::Duration;
+    let (tmp, home, root) = setup();
+    let h = home.clone();
+    let at_start = vec![(PathBuf::from("/"), vec![]), (root.clone(), vec![])];
+    std::thread::spawn(move || serve(&h, Duration::from_secs(60), &at_start));
+    let ask = |r: &Path| {
+        AgentClient::connect(&home, Duration::from_secs(10))
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.ask(r, &[]))
+    };
+    let mut answered = false;
+    for _ in 0..200 {
+        if ask(&root).is_ok() {
+            answered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(answered, "the control root was never answered");
+    for _ in 0..2 {
+        let why = ask(Path::new("/")).unwrap_err();
+        assert!(why.contains("does not watch /"), "{why}");
+    }
+    drop(tmp);
+}
