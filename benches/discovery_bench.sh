@@ -4,6 +4,8 @@
 # directories (first run, repeated runs with the index warm, beside bare
 # /bin/true and bwrap, with and without /tmp as a root), an exec session of
 # 20 shell calls at 100,000 directories, and read-only.
+# The one-shot runs are measured with the discovery agent (the default) and
+# without it (discovery_agent = false: the index).
 # Usage: benches/discovery_bench.sh [RUNS] [BASELINE_CORDON] [all|session]
 #   RUNS (default 20) repeated runs per command; BASELINE_CORDON, if
 #   given, is a build without the index (the plain walk) for "first runs

@@ -144,6 +144,21 @@ pub enum Command {
     /// (the agent runs this inside the sandbox, under the session's policy).
     #[command(name = "apply-patch", hide = true)]
     ApplyPatch,
+    /// Internal: the per-user discovery agent one-shot runs start (Linux):
+    /// keeps the roots they ask about watched and answers with each
+    /// root's protected set.
+    #[command(name = "discovery-agent", hide = true)]
+    DiscoveryAgent {
+        /// The `$CORDON_HOME` whose `discovery` directory it serves.
+        #[arg(long, value_name = "DIR")]
+        home: std::path::PathBuf,
+        /// Exit after this many seconds without a request.
+        #[arg(long, value_name = "SECS", default_value_t = 600)]
+        idle_secs: u64,
+        /// Roots to watch from the start (JSON: `[[root, [nested...]], ...]`).
+        #[arg(long, value_name = "JSON")]
+        watch: Option<String>,
+    },
     /// Check the installation: binary, config, `$CORDON_HOME`, sandbox
     /// layers, model provider.
     Doctor(DoctorArgs),

@@ -1,20 +1,27 @@
 //! Resolving a policy with discovery from the index under `$CORDON_HOME`,
 //! or from the set a session hands the launcher.
 
-use cordon_discovery::{HandedSet, IndexStore};
+use cordon_discovery::{agent, HandedSet, IndexStore};
 use cordon_policy::{PolicyError, PolicyInputs, SandboxPolicy};
 use std::cell::OnceCell;
 
+/// How long a run waits for the discovery agent in all (connecting and
+/// every root's answer); slower, and it discovers for itself.
+const AGENT_BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Resolves `inputs`, taking each root's protected paths from `handed`
-/// when it has that root (with the same nested roots), else from the
-/// discovery index. A handed set whose identities disagree with the pins
-/// taken now (a path swapped since the session looked) is dropped and the
+/// when it has that root (with the same nested roots), else (with
+/// `agent`) from the per-user discovery agent, else from the discovery
+/// index. A set whose identities disagree with the pins taken now (a path
+/// swapped since the session or the agent looked) is dropped and the
 /// policy resolved again from the index.
-/// With `read_only`, an index is used but none is written.
+/// With `read_only`, an index is used but none is written, and a running
+/// agent is asked but none is started.
 pub(crate) fn resolve(
     inputs: &PolicyInputs,
     handed: Option<&HandedSet>,
     read_only: bool,
+    agent: bool,
 ) -> Result<SandboxPolicy, PolicyError> {
     let store = OnceCell::new();
     let store = || {
@@ -27,23 +34,59 @@ pub(crate) fn resolve(
             }
         })
     };
+    // The agent serves `$CORDON_HOME/discovery`, like the index: not when a
+    // writable root could write there (the index store says so).
+    let home = inputs.cordon_home.as_deref();
+    let mut client: Option<Result<agent::AgentClient, agent::AgentUnavailable>> = None;
+    let mut answered = HandedSet::default();
+    let mut unwatched = Vec::new();
     let mut discover = |root: &std::path::Path, skip: &[std::path::PathBuf]| {
         if let Some(found) = handed.and_then(|h| h.find(root, skip)) {
             log::debug!("discovery {}: the session's set", root.display());
             return found.discovery.clone();
         }
+        if let Some(home) = home.filter(|_| agent && store().disabled().is_none()) {
+            let client =
+                client.get_or_insert_with(|| agent::AgentClient::connect(home, AGENT_BUDGET));
+            match client {
+                Ok(c) => match c.ask(root, skip) {
+                    Ok(found) => {
+                        log::debug!("discovery {}: the discovery agent's set", root.display());
+                        let discovery = found.discovery.clone();
+                        answered.roots.push(found);
+                        return discovery;
+                    }
+                    Err(why) => log::debug!("discovery {}: agent: {why}", root.display()),
+                },
+                Err(agent::AgentUnavailable::NotRunning(_)) => {
+                    unwatched.push((root.to_path_buf(), skip.to_vec()));
+                }
+                Err(_) => {}
+            }
+        }
         discover_indexed(store(), root, skip)
     };
     let policy = cordon_policy::resolve_with(inputs, &mut discover)?;
-    match handed {
-        Some(set) if !set.agrees_with(&policy.pins) => {
-            log::debug!("discovery: the session's set is stale; discovering again");
-            cordon_policy::resolve_with(inputs, &mut |root, skip| {
-                discover_indexed(store(), root, skip)
-            })
+    match (&client, home) {
+        (Some(Err(why @ agent::AgentUnavailable::NotRunning(_))), Some(home)) if !read_only => {
+            // Started now, watching this run's roots: it answers from the
+            // next run on.
+            log::debug!("discovery agent {why}; starting one");
+            if let Err(e) = agent::spawn(home, &unwatched) {
+                log::debug!("cannot start the discovery agent: {e}");
+            }
         }
-        _ => Ok(policy),
+        (Some(Err(why)), _) => log::debug!("discovery agent {why}"),
+        _ => {}
     }
+    let stale = |set: &HandedSet| !set.agrees_with(&policy.pins);
+    if handed.is_some_and(stale) || stale(&answered) {
+        log::debug!("discovery: a handed set is stale; discovering again");
+        return cordon_policy::resolve_with(inputs, &mut |root, skip| {
+            discover_indexed(store(), root, skip)
+        });
+    }
+    Ok(policy)
 }
 
 #[cfg(target_os = "linux")]

@@ -79,6 +79,20 @@ fn dispatch(command: Command) -> anyhow::Result<i32> {
             settings::mcp_settings(cmd.action).and_then(|(home, op)| commands::mcp::run(home, op))
         }
         Command::ApplyPatch => commands::apply_patch::run(),
+        Command::DiscoveryAgent {
+            home,
+            idle_secs,
+            watch,
+        } => {
+            use cordon_discovery::agent;
+            let roots = match watch.as_deref().map(agent::parse_roots).transpose() {
+                Ok(roots) => roots.unwrap_or_default(),
+                Err(e) => return Err(settings::UsageError(e).into()),
+            };
+            agent::serve(&home, std::time::Duration::from_secs(idle_secs), &roots)
+                .map(|()| 0)
+                .map_err(|e| anyhow::anyhow!("discovery agent: {e}"))
+        }
         Command::Debug {
             tool: DebugTool::Landlock(run),
         } => sandbox_linux(run),

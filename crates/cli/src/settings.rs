@@ -154,6 +154,10 @@ pub struct RunSettings {
     pub protected_set_fd: Option<i32>,
     /// Use the discovery index but write none (`exec --ephemeral`).
     pub index_read_only: bool,
+    /// Ask the per-user discovery agent (`discovery_agent`); it is
+    /// started when none runs, except under `--discovery-index-read-only`
+    /// (which writes nothing).
+    pub discovery_agent: bool,
     /// Where the command starts, when not the policy's working directory.
     pub command_cwd: Option<std::path::PathBuf>,
     /// Warnings to show before running.
@@ -242,6 +246,7 @@ pub fn run_settings(args: &RunArgs) -> Result<RunSettings> {
         tty: args.tty || (!args.no_tty && std::io::IsTerminal::is_terminal(&std::io::stdin())),
         protected_set_fd: args.protected_set_fd,
         index_read_only: args.discovery_index_read_only,
+        discovery_agent: config.discovery_agent,
         command_cwd: args.command_cwd.clone(),
         proxy: ProxySettings {
             rules,
@@ -459,8 +464,11 @@ fn resolve_policy(
         cwd.to_path_buf(),
         config.workspace_write.writable_roots.clone(),
     );
-    Ok(crate::discovery::resolve(&inputs, None, index_read_only)
-        .map_err(|e| UsageError(e.to_string()))?)
+    let agent = config.discovery_agent && !index_read_only;
+    Ok(
+        crate::discovery::resolve(&inputs, None, index_read_only, agent)
+            .map_err(|e| UsageError(e.to_string()))?,
+    )
 }
 
 /// The enabled MCP servers and where they run (`None`: there are none).

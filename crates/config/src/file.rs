@@ -39,6 +39,8 @@ pub struct ConfigToml {
     pub shell_environment_policy: Option<crate::ShellEnvironmentPolicyToml>,
     /// Do not show the model's reasoning summaries in the TUI.
     pub hide_agent_reasoning: Option<bool>,
+    /// Start and ask the per-user discovery agent (Linux; default true).
+    pub discovery_agent: Option<bool>,
     /// The model's context window in tokens (default: known per model).
     pub model_context_window: Option<u64>,
     /// Compact the conversation when this many tokens are in use.

@@ -95,6 +95,9 @@ pub struct Config {
     pub shell_environment_policy: ShellEnvironmentPolicy,
     /// `hide_agent_reasoning`.
     pub hide_agent_reasoning: bool,
+    /// `discovery_agent` (default true): one-shot runs start and ask the
+    /// per-user discovery agent instead of revalidating the index.
+    pub discovery_agent: bool,
     /// `model_context_window`, when set.
     pub model_context_window: Option<u64>,
     /// `model_auto_compact_token_limit`, when set.
@@ -260,6 +263,7 @@ pub fn load_from_str(
             .and_then(|w| w.sandbox)
             .unwrap_or_default(),
         hide_agent_reasoning: toml.hide_agent_reasoning.unwrap_or(false),
+        discovery_agent: toml.discovery_agent.unwrap_or(true),
         model_context_window: toml.model_context_window,
         model_auto_compact_token_limit: toml.model_auto_compact_token_limit,
         tui: toml.tui.clone().unwrap_or_default(),

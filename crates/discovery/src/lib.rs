@@ -13,6 +13,9 @@
 //!   command the current set ([`HandedSet`]); a command costs the same in a
 //!   large tree as in an empty one.
 //!
+//! - [`agent`]: a per-user agent keeps the roots one-shot runs asked
+//!   about watched and answers each run with the current set.
+//!
 //! What a protected entry leads to (a `.git` file's pointer, `commondir`,
 //! a link's target) is evaluated again on every run. Any doubt (a file
 //! system whose `ctime` is not trusted, an unreadable or corrupt index, a
@@ -25,9 +28,9 @@ pub use handed::{HandedRoot, HandedSet};
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::{Ignored, IndexStore, Report, WalkStats, Watcher};
+pub use linux::{agent, Ignored, IndexStore, Report, WalkStats, Watcher};
 
 #[cfg(not(target_os = "linux"))]
 mod portable;
 #[cfg(not(target_os = "linux"))]
-pub use portable::{IndexStore, Watcher};
+pub use portable::{agent, IndexStore, Watcher};

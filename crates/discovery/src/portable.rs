@@ -54,3 +54,75 @@ impl Watcher {
         Err("the session watch is Linux-only".into())
     }
 }
+
+/// No discovery agent off Linux.
+pub mod agent {
+    use crate::HandedRoot;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    /// How long an idle agent would wait.
+    pub const IDLE: Duration = Duration::from_secs(600);
+
+    /// Why no agent answered.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum AgentUnavailable {
+        /// None is running.
+        NotRunning(String),
+        /// Not usable.
+        Refused(String),
+    }
+
+    impl std::fmt::Display for AgentUnavailable {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                AgentUnavailable::NotRunning(why) => write!(f, "not running ({why})"),
+                AgentUnavailable::Refused(why) => write!(f, "refused: {why}"),
+            }
+        }
+    }
+
+    /// Never connected off Linux.
+    pub struct AgentClient;
+
+    impl AgentClient {
+        /// Always refused: the agent is Linux-only.
+        pub fn connect(_home: &Path, _budget: Duration) -> Result<AgentClient, AgentUnavailable> {
+            Err(AgentUnavailable::Refused(
+                "the discovery agent is Linux-only".into(),
+            ))
+        }
+
+        /// Never connected.
+        pub fn pid(&self) -> i32 {
+            0
+        }
+
+        /// Never a set.
+        pub fn ask(&mut self, _root: &Path, _skip: &[PathBuf]) -> Result<HandedRoot, String> {
+            Err("the discovery agent is Linux-only".into())
+        }
+    }
+
+    /// Not supported off Linux.
+    pub fn spawn(_home: &Path, _roots: &[(PathBuf, Vec<PathBuf>)]) -> std::io::Result<()> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "the discovery agent is Linux-only",
+        ))
+    }
+
+    /// Not supported off Linux.
+    pub fn parse_roots(_json: &str) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
+        Err("the discovery agent is Linux-only".into())
+    }
+
+    /// Not supported off Linux.
+    pub fn serve(
+        _home: &Path,
+        _idle: Duration,
+        _roots: &[(PathBuf, Vec<PathBuf>)],
+    ) -> Result<(), String> {
+        Err("the discovery agent is Linux-only".into())
+    }
+}

@@ -98,6 +98,9 @@ pub fn run(json: bool) -> Result<i32> {
         None => {}
     }
     checks.push(sandbox());
+    if let (Ok(home), Some((_, Ok(c)))) = (&home, &config) {
+        checks.push(discovery_agent(home, c.discovery_agent));
+    }
     if let Some((_, Ok(c))) = &config {
         checks.extend(provider(c));
     }
@@ -123,6 +126,41 @@ pub fn run(json: bool) -> Result<i32> {
         }
     }
     Ok(if report.ok { 0 } else { 1 })
+}
+
+/// The per-user discovery agent: running and answering, not running
+/// (the next sandboxed run starts it), off, or a socket no run will use.
+fn discovery_agent(home: &Path, enabled: bool) -> Check {
+    use cordon_discovery::agent::{AgentClient, AgentUnavailable};
+    const NAME: &str = "discovery";
+    if !enabled {
+        return Check::new(
+            NAME,
+            Status::Ok,
+            "agent off (discovery_agent = false): runs use the index",
+        );
+    }
+    match AgentClient::connect(home, Duration::from_millis(500)) {
+        Ok(agent) => Check::new(
+            NAME,
+            Status::Ok,
+            format!("agent running (pid {})", agent.pid()),
+        ),
+        Err(AgentUnavailable::NotRunning(_)) => Check::new(
+            NAME,
+            Status::Ok,
+            "agent not running: the next workspace-write run starts it",
+        ),
+        Err(AgentUnavailable::Refused(why)) => Check::new(
+            NAME,
+            Status::Warn,
+            format!("agent socket not used ({why}): runs use the index"),
+        )
+        .fix(format!(
+            "remove {}",
+            home.join("discovery/agent.sock").display()
+        )),
+    }
 }
 
 fn binary() -> Check {

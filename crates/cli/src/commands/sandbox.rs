@@ -51,12 +51,13 @@ pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Resu
         // The session's set, on the first attempt only; a retry discovers.
         let set = handed.as_ref().filter(|_| attempt == 1);
         let read_only = settings.index_read_only;
-        let mut policy = crate::discovery::resolve(&settings.policy, set, read_only)?;
+        let agent = settings.discovery_agent;
+        let mut policy = crate::discovery::resolve(&settings.policy, set, read_only, agent)?;
         if attempt == 1 {
             // A killed run's placeholders read as real `.git`s: remove
             // them, then discover again.
             if !cordon_sandbox::sweep_stale_placeholders(&policy).is_empty() {
-                policy = crate::discovery::resolve(&settings.policy, None, read_only)?;
+                policy = crate::discovery::resolve(&settings.policy, None, read_only, false)?;
             }
             warn_policy(&policy);
         }
@@ -263,7 +264,12 @@ pub(crate) fn resolve_policy(settings: &RunSettings) -> Result<SandboxPolicy> {
     for w in &settings.warnings {
         warn(w);
     }
-    let policy = crate::discovery::resolve(&settings.policy, None, settings.index_read_only)?;
+    let policy = crate::discovery::resolve(
+        &settings.policy,
+        None,
+        settings.index_read_only,
+        settings.discovery_agent,
+    )?;
     warn_policy(&policy);
     Ok(policy)
 }

@@ -1,5 +1,6 @@
 mod common;
 mod config;
+mod discovery_agent;
 mod exec;
 mod fake_model;
 mod filesystem;

@@ -6,6 +6,8 @@ use std::fs;
 use std::path::Path;
 
 const FA: &[&str] = &["--full-auto"];
+/// Workspace-write without the discovery agent: the index answers.
+const FA_INDEX: &[&str] = &["--full-auto", "-c", "discovery_agent=false"];
 
 fn layout(root: &Path) {
     for dir in [".git/modules/sub", "vendor/nested/.git", ".cordon", "sub"] {
@@ -24,13 +26,13 @@ fn protected_directories_resist_every_route() {
     let w = World::new();
     let root = w.work();
     layout(&root);
-    every_route(&w, &root);
+    every_route(&w, &root, FA);
 }
 
 /// The discovery lines `RUST_LOG=debug` prints for the workspace root.
 fn discovery_log(w: &World, root: &Path) -> String {
     let o = w
-        .cordon_cmd(FA, &["/bin/true"])
+        .cordon_cmd(FA_INDEX, &["/bin/true"])
         .env("RUST_LOG", "debug")
         .output()
         .unwrap();
@@ -79,7 +81,7 @@ fn protected_directories_resist_every_route_with_the_index_warm() {
         dirs >= 10 && read <= 2,
         "the index was not used: {dirs} {read}"
     );
-    every_route(&w, &root);
+    every_route(&w, &root, FA_INDEX);
 }
 
 /// A nested repository created (outside the sandbox) after the index was
@@ -98,16 +100,16 @@ fn a_repository_created_after_the_index_was_written_is_protected() {
     fs::write(repo.join(".git/config"), "orig").unwrap();
     let log = discovery_log(&w, &root);
     assert!(log.contains("index used"), "{log}");
-    let o = w.probe_in(FA, &["append", s(&repo.join(".git/config"))]);
+    let o = w.probe_in(FA_INDEX, &["append", s(&repo.join(".git/config"))]);
     assert_denied_errno(&o, libc::EROFS);
     assert_eq!(
         fs::read_to_string(repo.join(".git/config")).unwrap(),
         "orig"
     );
-    assert_ok(&w.probe_in(FA, &["write", s(&repo.join("notgit/config"))]));
+    assert_ok(&w.probe_in(FA_INDEX, &["write", s(&repo.join("notgit/config"))]));
 }
 
-fn every_route(w: &World, root: &Path) {
+fn every_route(w: &World, root: &Path, flags: &[&str]) {
     let protected = [".git", "vendor/nested/.git", ".git/modules/sub", ".cordon"];
     for (i, rel) in protected.iter().enumerate() {
         let p = root.join(rel);
@@ -133,27 +135,27 @@ fn every_route(w: &World, root: &Path) {
                 }
             };
             check(
-                &w.probe_in(FA, &["write", s(&target.join("new"))]),
+                &w.probe_in(flags, &["write", s(&target.join("new"))]),
                 "write new",
                 libc::EROFS,
             );
             check(
-                &w.probe_in(FA, &["append", s(&target.join("config"))]),
+                &w.probe_in(flags, &["append", s(&target.join("config"))]),
                 "append",
                 libc::EROFS,
             );
             // Through a symlink the command creates itself.
             let link = root.join(format!("link{i}-{expect_ok}"));
-            assert_ok(&w.probe_in(FA, &["symlink", s(&target.join("config")), s(&link)]));
+            assert_ok(&w.probe_in(flags, &["symlink", s(&target.join("config")), s(&link)]));
             check(
-                &w.probe_in(FA, &["append", s(&link)]),
+                &w.probe_in(flags, &["append", s(&link)]),
                 "append via symlink",
                 libc::EROFS,
             );
             // Hard links into it, and out of it.
             check(
                 &w.probe_in(
-                    FA,
+                    flags,
                     &["hardlink", s(&root.join("file")), s(&target.join("linked"))],
                 ),
                 "hardlink into",
@@ -161,7 +163,7 @@ fn every_route(w: &World, root: &Path) {
             );
             let out = root.join(format!("out{i}-{expect_ok}"));
             check(
-                &w.probe_in(FA, &["hardlink", s(&target.join("config")), s(&out)]),
+                &w.probe_in(flags, &["hardlink", s(&target.join("config")), s(&out)]),
                 "hardlink out",
                 libc::EXDEV,
             );
@@ -183,19 +185,22 @@ fn every_route(w: &World, root: &Path) {
             libc::EBUSY
         };
         let moved = root.join(format!("moved{i}"));
-        assert_ok(&w.probe_in(FA, &["rename", s(&control), s(&moved)]));
+        assert_ok(&w.probe_in(flags, &["rename", s(&control), s(&moved)]));
         assert_denied_errno(
-            &w.probe_in(FA, &["rename", s(&p), s(&root.join(format!("stolen{i}")))]),
+            &w.probe_in(
+                flags,
+                &["rename", s(&p), s(&root.join(format!("stolen{i}")))],
+            ),
             moving,
         );
         let evil = root.join(format!("evil{i}"));
-        assert_ok(&w.probe_in(FA, &["symlink", "/tmp", s(&evil)]));
+        assert_ok(&w.probe_in(flags, &["symlink", "/tmp", s(&evil)]));
         // Control: an ordinary directory is swapped for the link, and back.
-        assert_ok(&w.probe_in(FA, &["rename-exchange", s(&evil), s(&moved)]));
+        assert_ok(&w.probe_in(flags, &["rename-exchange", s(&evil), s(&moved)]));
         assert!(moved.is_symlink(), "control: the swap took place");
-        assert_ok(&w.probe_in(FA, &["rename-exchange", s(&evil), s(&moved)]));
+        assert_ok(&w.probe_in(flags, &["rename-exchange", s(&evil), s(&moved)]));
         assert_denied_errno(
-            &w.probe_in(FA, &["rename-exchange", s(&evil), s(&p)]),
+            &w.probe_in(flags, &["rename-exchange", s(&evil), s(&p)]),
             moving,
         );
         assert!(p.is_dir() && !p.is_symlink(), "{rel} was replaced");

@@ -1,5 +1,6 @@
 //! The Linux implementation: the index and the session's watch.
 
+pub mod agent;
 mod index_file;
 mod sys;
 mod tree;
@@ -45,12 +46,14 @@ pub struct IndexStore {
 const RACY_WINDOW_S: i64 = 2;
 
 /// An index is rewritten when there was none, or when more directories
-/// than this were read, or at least a sixteenth of the tree: writing a
-/// large index costs more than reading a few changed directories again
-/// next time (about 40 bytes a directory: 4 MB at 100,000), and a run
-/// usually changes a few (the placeholders at a root's top, the files a
-/// command wrote); a small one is cheap to rewrite, and rewriting it is
-/// what settles directories recorded too recently to trust.
+/// than this were read, or when at least a sixteenth of the tree was read
+/// and what it records changed (a directory or a protected entry came or
+/// went): writing a large index costs more than reading a few changed
+/// directories again next time (about 40 bytes a directory: 4 MB at
+/// 100,000), and replacing even a small one costs the file system a flush
+/// (milliseconds on ext4) while a run usually changes only a root's top
+/// (its placeholders come and go, leaving the same entries), which the
+/// next run reads again in microseconds.
 const REWRITE_AFTER_READS: usize = 64;
 
 impl IndexStore {
@@ -158,8 +161,13 @@ impl IndexStore {
         };
         report.stats = stats;
         if let Some(dir) = self.dir.as_ref().filter(|_| self.write) {
-            let worth =
-                old.is_none() || stats.read > REWRITE_AFTER_READS || stats.read * 16 >= stats.dirs;
+            let worth = match &old {
+                None => true,
+                Some(old) => {
+                    stats.read > REWRITE_AFTER_READS
+                        || (stats.read * 16 >= stats.dirs && !old.same_content(&tree))
+                }
+            };
             if worth && stats.read > 0 && !tree.nodes.is_empty() {
                 report.written = index_file::store(dir, &tree).is_ok();
             }
@@ -247,15 +255,26 @@ impl Watcher {
             .trees()
             .map(|tree| {
                 let discovery = tree.discovery();
-                let ids = std::iter::once(tree.root.clone())
+                // The root as it was read (not as its path names now): a
+                // launcher that pins another directory there drops the set.
+                let root_id = tree.nodes.first().map(|n| {
+                    (
+                        tree.root.clone(),
+                        FileId {
+                            dev: n.dev,
+                            ino: n.ino,
+                        },
+                    )
+                });
+                let ids = root_id
+                    .into_iter()
                     .chain(
                         discovery
                             .protected
                             .iter()
                             .filter(|p| p.kind == ProtectedKind::Existing)
-                            .map(|p| p.path.clone()),
+                            .filter_map(|p| FileId::of(&p.path).map(|id| (p.path.clone(), id))),
                     )
-                    .filter_map(|p| FileId::of(&p).map(|id| (p, id)))
                     .collect();
                 HandedRoot {
                     root: tree.root.clone(),

@@ -95,6 +95,15 @@ pub(crate) fn lstatat(dir: Option<BorrowedFd<'_>>, name: &CStr) -> io::Result<St
     Ok(Stat::from_raw(&st))
 }
 
+/// `stat(path)`, following links (for `/proc/PID/ns/*`).
+pub(crate) fn statat_follow(path: &CStr) -> io::Result<Stat> {
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string and out-pointer.
+    check(unsafe { libc::fstatat(libc::AT_FDCWD, path.as_ptr(), &mut st, 0) })?;
+    Ok(Stat::from_raw(&st))
+}
+
 /// The file-system type (`statfs.f_type`) of what `fd` is on.
 pub(crate) fn fs_type(fd: BorrowedFd<'_>) -> io::Result<i64> {
     // SAFETY: a zeroed statfs is a valid out-parameter.

@@ -476,3 +476,109 @@ fn an_event_queue_overflow_reads_everything_again() {
     watcher.current().unwrap();
     assert_eq!(watcher.last_read(), Some(0));
 }
+
+/// A small root whose top changes and changes back (a run's placeholders
+/// come and go) is read again but not rewritten: the same entries; a new
+/// directory in it is rewritten (the control).
+#[test]
+fn a_small_index_is_rewritten_only_when_what_it_records_changed() {
+    let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+    let base = fs::canonicalize(tmp.path()).unwrap();
+    let (home, root) = (base.join("home"), base.join("root"));
+    fs::create_dir_all(&home).unwrap();
+    fs::create_dir_all(root.join("src")).unwrap();
+    let store = store_at(&home);
+    assert!(store.discover_report(&root, &[]).1.written);
+    fs::create_dir(root.join(".git")).unwrap();
+    fs::remove_dir(root.join(".git")).unwrap();
+    let (found, report) = store.discover_report(&root, &[]);
+    assert_eq!(found, discover_protected(&root, &[]));
+    assert!(report.stats.read >= 1, "{report:?}");
+    assert!(!report.written, "the same entries: {report:?}");
+    fs::create_dir(root.join("lib")).unwrap();
+    let (found, report) = store.discover_report(&root, &[]);
+    assert_eq!(found, discover_protected(&root, &[]));
+    assert!(report.written, "a new directory: {report:?}");
+}
+
+/// The agent after an event-queue overflow: a repository created after
+/// more events than the queue holds (so its own event is lost) is in the
+/// next answer, because the agent reads everything again first. Before
+/// that, a root it does not watch yet is answered "unsure".
+#[test]
+fn the_agent_reads_everything_again_after_an_event_queue_overflow() {
+    use crate::agent::{serve, AgentClient};
+    use std::time::Duration;
+    let (tmp, home, root) = setup();
+    let h = home.clone();
+    std::thread::spawn(move || serve(&h, Duration::from_secs(60), &[]));
+    let ask = || {
+        AgentClient::connect(&home, Duration::from_secs(10))
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.ask(&root, &[]))
+    };
+    let mut first = None;
+    for _ in 0..200 {
+        match ask() {
+            Ok(set) => {
+                first = Some(set);
+                break;
+            }
+            Err(why) => {
+                assert!(
+                    why.contains("not running") || why.contains("not watching this root yet"),
+                    "{why}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    let first = first.expect("the agent never answered");
+    assert_eq!(first.discovery, discover_protected(&root, &[]));
+    let limit: usize = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .map_or(16384, |s| s.trim().parse().unwrap());
+    for i in 0..limit + 64 {
+        fs::write(root.join(format!("f{i}")), "").unwrap();
+    }
+    fs::create_dir_all(root.join("node_modules/b/dist/.git")).unwrap();
+    let found = ask().unwrap();
+    assert_eq!(found.discovery, discover_protected(&root, &[]));
+    assert!(found
+        .discovery
+        .protected
+        .iter()
+        .any(|p| p.path == root.join("node_modules/b/dist/.git")));
+    drop(tmp);
+}
+
+/// A run started at `/` makes the whole file system a root: the agent
+/// never watches it (its watches would crowd out every session's), and
+/// says so; a root beside it is watched (the control).
+#[test]
+fn the_agent_does_not_watch_the_whole_file_system() {
+    use crate::agent::{serve, AgentClient};
+    use std::time::Duration;
+    let (tmp, home, root) = setup();
+    let h = home.clone();
+    let at_start = vec![(PathBuf::from("/"), vec![]), (root.clone(), vec![])];
+    std::thread::spawn(move || serve(&h, Duration::from_secs(60), &at_start));
+    let ask = |r: &Path| {
+        AgentClient::connect(&home, Duration::from_secs(10))
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.ask(r, &[]))
+    };
+    let mut answered = false;
+    for _ in 0..200 {
+        if ask(&root).is_ok() {
+            answered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(answered, "the control root was never answered");
+    for _ in 0..2 {
+        let why = ask(Path::new("/")).unwrap_err();
+        assert!(why.contains("does not watch /"), "{why}");
+    }
+    drop(tmp);
+}

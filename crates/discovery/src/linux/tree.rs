@@ -282,6 +282,25 @@ impl Tree {
         Some(true)
     }
 
+    /// Whether `other` records the same directories (identity, name,
+    /// parent, readability) with the same protected entries, in the same
+    /// order: only `ctime`s and the "too recent" marks may differ.
+    pub(crate) fn same_content(&self, other: &Tree) -> bool {
+        self.nodes.len() == other.nodes.len()
+            && self.nodes.iter().zip(&other.nodes).all(|(a, b)| {
+                a.parent == b.parent
+                    && (a.dev, a.ino) == (b.dev, b.ino)
+                    && a.flags & !RACY == b.flags & !RACY
+                    && self.name(a.name) == other.name(b.name)
+                    && a.specials.1 == b.specials.1
+                    && self
+                        .node_specials(a)
+                        .iter()
+                        .zip(other.node_specials(b))
+                        .all(|(x, y)| x.kind == y.kind && self.name(x.name) == other.name(y.name))
+            })
+    }
+
     /// What discovery finds in this tree: the protected entries recorded
     /// are evaluated again now (a `.git` file's pointer, a `commondir`, a
     /// link's target can change without any directory changing).

@@ -124,6 +124,20 @@ impl Watch {
         if self.mounts_changed() {
             self.rescan_all();
         }
+        // A root's own path can come to name another directory with no
+        // event on anything watched (a parent renamed and made again):
+        // then read it all again.
+        for w in &mut self.roots {
+            let recorded = w.tree.nodes.first().map(|n| (n.dev, n.ino));
+            let now = std::ffi::CString::new(w.tree.root.as_os_str().as_encoded_bytes())
+                .ok()
+                .and_then(|c| sys::lstatat(None, &c).ok())
+                .filter(|st| st.is_dir())
+                .map(|st| (st.dev, st.ino));
+            if recorded.is_none() || now != recorded {
+                w.rescan = true;
+            }
+        }
         let mut read = 0;
         let nothing = HashSet::new();
         for watched in &mut self.roots {
