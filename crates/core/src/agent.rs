@@ -215,10 +215,15 @@ pub enum AgentEvent {
     /// model saw, so input plus output is what the next request starts from.
     Usage(Usage),
     /// The history was replaced by this summary (`/compact`, or the
-    /// context reached `model_auto_compact_token_limit`).
+    /// context reached `model_auto_compact_token_limit`), followed by
+    /// `kept`.
     Compacted {
         /// The model's summary of the conversation before.
         summary: String,
+        /// What follows the summary: in the middle of a turn, the last
+        /// response's text, calls and their outputs (the turn goes on
+        /// from them); empty otherwise.
+        kept: Vec<Item>,
     },
     /// A request is retried after `delay`.
     Retrying {
@@ -249,6 +254,10 @@ pub struct TurnConfig<'a> {
     pub max_tool_output: usize,
     /// Most model round trips in one turn.
     pub max_steps: usize,
+    /// Compact between two requests of the turn once a response reports
+    /// this many tokens in the context (`model_auto_compact_token_limit`);
+    /// `None` never does.
+    pub auto_compact: Option<u64>,
     /// How to wait between retries (tests pass a no-op).
     pub sleep: &'a dyn Fn(Duration),
     /// Set when the user interrupts the turn.
@@ -459,6 +468,8 @@ pub fn run_turn(
         if (cfg.interrupted)() {
             return Err(TurnError::Interrupted);
         }
+        // Where this step's items (the answer, calls and outputs) start.
+        let step_start = history.len();
         for notice in tools.notices() {
             on_event(AgentEvent::Warning(notice));
         }
@@ -480,6 +491,7 @@ pub fn run_turn(
             ),
         };
         let (events, usage) = exchange(transport, cfg, &body, on_event)?;
+        drop(body);
         if let Some(u) = usage {
             total.input_tokens += u.input_tokens;
             total.output_tokens += u.output_tokens;
@@ -545,8 +557,63 @@ pub fn run_turn(
                 return Err(TurnError::Interrupted);
             }
         }
+        let full = match (cfg.auto_compact, usage) {
+            (Some(limit), Some(u)) => u.input_tokens + u.output_tokens >= limit,
+            _ => false,
+        };
+        // Something before this step to summarise (not only a summary
+        // made a step ago).
+        let earlier = history[..step_start].iter().any(|i| !is_summary(i));
+        if full && earlier {
+            let u = compact_mid_turn(transport, cfg, history, step_start, on_event);
+            total.input_tokens += u.input_tokens;
+            total.output_tokens += u.output_tokens;
+        }
     }
     Err(TurnError::TooManySteps(cfg.max_steps))
+}
+
+/// Whether `item` is the summary a compaction left.
+fn is_summary(item: &Item) -> bool {
+    matches!(item, Item::User(t) if t.starts_with(crate::session::COMPACTED_PREFIX))
+}
+
+/// The context is full and the turn goes on: the history before
+/// `step_start` is replaced by the model's summary of it, followed by
+/// this step's answer, calls and outputs, so the next request carries
+/// the summary and the outputs the model is waiting for. Reports
+/// [`AgentEvent::Compacted`]; on failure the history is kept (the
+/// model's own limit decides) and a warning says so. Returns the
+/// summarisation's usage.
+fn compact_mid_turn(
+    transport: &mut dyn Transport,
+    cfg: &TurnConfig,
+    history: &mut Vec<Item>,
+    step_start: usize,
+    on_event: &mut dyn FnMut(AgentEvent),
+) -> Usage {
+    let kept = history.split_off(step_start);
+    match summarize(
+        transport,
+        cfg,
+        history,
+        crate::session::COMPACT_PROMPT,
+        on_event,
+    ) {
+        Ok((summary, usage)) => {
+            *history = crate::session::compacted_history(&summary);
+            history.extend(kept.iter().cloned());
+            on_event(AgentEvent::Compacted { summary, kept });
+            usage
+        }
+        Err(e) => {
+            history.extend(kept);
+            on_event(AgentEvent::Warning(format!(
+                "automatic compaction failed ({e}); the turn goes on with the whole history"
+            )));
+            Usage::default()
+        }
+    }
 }
 
 /// Asks the model for a summary of `history` that lets it carry on (one

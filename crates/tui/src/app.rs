@@ -322,7 +322,11 @@ impl App {
             // a large one on disk.
             let kept = cordon_core::tools::cap_output(output, TRANSCRIPT_OUTPUT);
             spilled = self.spill.put(&kept);
-            *output = if spilled.is_some() { String::new() } else { kept };
+            *output = if spilled.is_some() {
+                String::new()
+            } else {
+                kept
+            };
         }
         self.transcript.push((cell, spilled));
     }
@@ -776,7 +780,7 @@ impl App {
                 )));
             }
             AgentEvent::Usage(u) => self.context_used = Some(u.input_tokens + u.output_tokens),
-            AgentEvent::Compacted { summary } => {
+            AgentEvent::Compacted { summary, .. } => {
                 self.flush_stream();
                 self.push(Cell::Info(vec![
                     "context compacted: the conversation so far is replaced by this summary".into(),

@@ -48,8 +48,9 @@ impl Spill {
                         real.display(),
                         root.display()
                     )),
-                    None => tempfile::tempfile_in(&real)
-                        .map_err(|e| format!("{}: {e}", real.display())),
+                    None => {
+                        tempfile::tempfile_in(&real).map_err(|e| format!("{}: {e}", real.display()))
+                    }
                 }
             }
         };

@@ -682,6 +682,66 @@ fn tui_compact_replaces_the_history_with_the_summary_also_on_resume_and_automati
     );
 }
 
+/// A response past `model_auto_compact_token_limit` whose call keeps the
+/// turn going: the call runs, the summarisation request reaches the model
+/// in the middle of the turn, and the next request carries the summary and
+/// the pending call's output (not the earlier prompt); a resumed session
+/// starts from the same.
+#[test]
+fn tui_compacts_in_the_middle_of_a_turn_and_goes_on_with_the_summary_and_the_output() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        // Usage 5 + 3: past the limit of 5, and a call pending.
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["echo", "MIDTURN-OUTPUT"]}),
+        )),
+        Reply::Sse(responses_text("SUMMARY-MID: asked for an echo")),
+        Reply::Sse(responses_text("finished after compaction")),
+        Reply::Sse(responses_text("after resume")),
+    ]);
+    configure(&w, &model, "model_auto_compact_token_limit = 5");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("PROMPT-BEFORE please echo");
+    t.wait_for("finished after compaction");
+    let screen = t.screen();
+    assert!(screen.contains("context compacted"), "{screen}");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 3, "one turn, three requests");
+    let asked = requests[1].body.to_string();
+    assert!(
+        asked.contains("will be replaced by your summary") && asked.contains("PROMPT-BEFORE"),
+        "the summarisation request, mid-turn: {asked}"
+    );
+    let next = requests[2].body.to_string();
+    assert!(
+        next.contains("SUMMARY-MID") && next.contains("function_call_output"),
+        "{next}"
+    );
+    assert!(
+        next.contains("MIDTURN-OUTPUT"),
+        "the pending output: {next}"
+    );
+    assert!(!next.contains("PROMPT-BEFORE"), "{next}");
+    t.type_line("/quit");
+    t.wait_exit();
+    drop(t);
+    // The compaction is in the rollout: a resumed session starts from the
+    // summary and the output the turn went on from.
+    let mut t = Tui::spawn(&w, &["resume", "--last"], &[]);
+    t.wait_for("SUMMARY-MID");
+    t.type_line("still there?");
+    t.wait_for("after resume");
+    let body = model.requests()[3].body.to_string();
+    assert!(
+        body.contains("SUMMARY-MID") && body.contains("MIDTURN-OUTPUT"),
+        "{body}"
+    );
+    assert!(!body.contains("PROMPT-BEFORE"), "{body}");
+}
+
 #[test]
 fn tui_slash_popup_filters_as_typed_and_enter_runs_the_choice() {
     let w = World::new();
