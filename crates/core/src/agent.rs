@@ -74,6 +74,8 @@ pub enum ToolDetail {
         failed: bool,
         /// It asked to leave the sandbox and was declined.
         declined: bool,
+        /// What the sandbox denied it, each with what would allow it.
+        denials: Vec<crate::runner::SandboxDenial>,
     },
     /// A patch was applied (all of it) or not (none of it).
     Patch {

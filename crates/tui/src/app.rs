@@ -682,6 +682,7 @@ impl App {
                     command,
                     exit_code,
                     declined,
+                    denials: sandbox_denials,
                     ..
                 } => {
                     let started = self
@@ -703,6 +704,9 @@ impl App {
                     });
                     if !denials.is_empty() {
                         self.push(Cell::ProxyDenied(denials));
+                    }
+                    if !sandbox_denials.is_empty() {
+                        self.push(Cell::SandboxDenied(sandbox_denials));
                     }
                 }
                 ToolDetail::Patch { changes, applied } => {

@@ -742,6 +742,56 @@ fn tui_compacts_in_the_middle_of_a_turn_and_goes_on_with_the_summary_and_the_out
     assert!(!body.contains("PROMPT-BEFORE"), "{body}");
 }
 
+/// A command writing outside the writable roots under workspace-write:
+/// the kernel refuses it (the file is not there), and a cell names the
+/// path and the config line and flag that would allow it. Control: the
+/// same command under danger-full-access writes the file and no denial
+/// cell appears.
+#[test]
+fn tui_a_sandbox_denial_shows_the_path_and_the_line_that_would_allow_it() {
+    for (mode, denied) in [("workspace-write", true), ("danger-full-access", false)] {
+        let w = World::new();
+        let target = w.outside().join("denied.txt");
+        let model = FakeModel::start(vec![
+            Reply::Sse(responses_call(
+                "c1",
+                "shell",
+                &json!({"command": ["sh", "-c", format!("echo hi > {}", target.display())]}),
+            )),
+            Reply::Sse(responses_text("DONE-WRITING")),
+        ]);
+        configure(&w, &model, "");
+        let mut t = Tui::spawn(&w, &["-s", mode], &[]);
+        ready(&t);
+        t.type_line("write the file");
+        let screen = t.wait_for("DONE-WRITING");
+        let output = model.requests()[1].body.to_string();
+        if denied {
+            let screen = t.wait_for("writable_roots = [");
+            let line = format!("the sandbox denied writing {} (", target.display());
+            assert!(screen.contains(&line), "{screen}");
+            assert!(
+                screen.contains("[sandbox_workspace_write]")
+                    && screen
+                        .contains(&format!("writable_roots = [\"{}\"]", w.outside().display()))
+                    && screen.contains("or for one run: -c"),
+                "{screen}"
+            );
+            assert!(!target.exists(), "the write was refused");
+            assert!(
+                output.contains("Read-only file system") || output.contains("Permission denied"),
+                "the kernel's refusal reaches the model: {output}"
+            );
+        } else {
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "hi\n");
+            assert!(!screen.contains("the sandbox denied"), "{screen}");
+            assert!(!screen.contains("writable_roots"), "{screen}");
+        }
+        t.type_line("/quit");
+        t.wait_exit();
+    }
+}
+
 #[test]
 fn tui_slash_popup_filters_as_typed_and_enter_runs_the_choice() {
     let w = World::new();
