@@ -7,7 +7,7 @@
 //! and `apply_patch`. That keeps it testable with scripted streams.
 
 use crate::model::decode::{ChatDecoder, ResponsesDecoder};
-use crate::model::request::{chat_body, responses_body, Item};
+use crate::model::request::{Item, RequestBody, Wire};
 use crate::model::retry::{retry_delay, Failure};
 use crate::model::{ModelEvent, SseParser, StreamError, Usage};
 use crate::tools::{cap_output, ToolSpec};
@@ -31,6 +31,15 @@ pub type Chunks<'a> = Box<dyn Iterator<Item = Result<Vec<u8>, Failure>> + 'a>;
 pub trait Transport {
     /// Sends `body`; an HTTP error or connection failure is a [`Failure`].
     fn send(&mut self, body: &Value) -> Result<Chunks<'_>, Failure>;
+
+    /// Sends `body`, which borrows the history. The default builds the
+    /// JSON value for [`Transport::send`]; a transport that sends bytes
+    /// should override it with [`RequestBody::to_vec`], which writes the
+    /// JSON straight from the history (no copy of it as a JSON tree, no
+    /// slack in the buffer).
+    fn send_body(&mut self, body: &RequestBody<'_>) -> Result<Chunks<'_>, Failure> {
+        self.send(&body.to_value())
+    }
 }
 
 /// A `shell` call as the model made it.
@@ -300,7 +309,7 @@ fn describe(f: &Failure) -> String {
 fn exchange(
     transport: &mut dyn Transport,
     cfg: &TurnConfig,
-    body: &Value,
+    body: &RequestBody,
     on_event: &mut dyn FnMut(AgentEvent),
 ) -> Result<(Vec<ModelEvent>, Option<Usage>), TurnError> {
     let mut attempt = 0u32;
@@ -354,10 +363,10 @@ enum Attempt {
 fn stream_once(
     transport: &mut dyn Transport,
     wire: WireApi,
-    body: &Value,
+    body: &RequestBody,
     on_event: &mut dyn FnMut(AgentEvent),
 ) -> Result<Vec<ModelEvent>, Attempt> {
-    let chunks = transport.send(body).map_err(Attempt::Failed)?;
+    let chunks = transport.send_body(body).map_err(Attempt::Failed)?;
     let mut parser = SseParser::new();
     let mut responses = ResponsesDecoder::default();
     let mut chat = ChatDecoder::default();
@@ -476,24 +485,15 @@ pub fn run_turn(
             on_event(AgentEvent::Warning(notice));
         }
         let extra = tools.extra_tools();
-        let body = match cfg.wire {
-            WireApi::Responses => responses_body(
-                cfg.model,
-                cfg.instructions,
-                history,
-                cfg.output_schema,
-                &extra,
-            ),
-            WireApi::Chat => chat_body(
-                cfg.model,
-                cfg.instructions,
-                history,
-                cfg.output_schema,
-                &extra,
-            ),
+        let body = RequestBody {
+            wire: wire_of(cfg.wire),
+            model: cfg.model,
+            instructions: cfg.instructions,
+            items: history,
+            schema: cfg.output_schema,
+            extra_tools: &extra,
         };
         let (events, usage) = exchange(transport, cfg, &body, on_event)?;
-        drop(body);
         if let Some(u) = usage {
             total.input_tokens += u.input_tokens;
             total.output_tokens += u.output_tokens;
@@ -575,6 +575,14 @@ pub fn run_turn(
     Err(TurnError::TooManySteps(cfg.max_steps))
 }
 
+/// The body's wire API.
+fn wire_of(wire: WireApi) -> Wire {
+    match wire {
+        WireApi::Responses => Wire::Responses,
+        WireApi::Chat => Wire::Chat,
+    }
+}
+
 /// Whether `item` is the summary a compaction left.
 fn is_summary(item: &Item) -> bool {
     matches!(item, Item::User(t) if t.starts_with(crate::session::COMPACTED_PREFIX))
@@ -630,9 +638,13 @@ pub fn summarize(
 ) -> Result<(String, Usage), TurnError> {
     let mut items = history.to_vec();
     items.push(Item::User(prompt.to_string()));
-    let body = match cfg.wire {
-        WireApi::Responses => responses_body(cfg.model, cfg.instructions, &items, None, &[]),
-        WireApi::Chat => chat_body(cfg.model, cfg.instructions, &items, None, &[]),
+    let body = RequestBody {
+        wire: wire_of(cfg.wire),
+        model: cfg.model,
+        instructions: cfg.instructions,
+        items: &items,
+        schema: None,
+        extra_tools: &[],
     };
     let mut retries = |e: AgentEvent| {
         if matches!(e, AgentEvent::Retrying { .. }) {
