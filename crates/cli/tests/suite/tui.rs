@@ -896,6 +896,56 @@ fn tui_ctrl_t_shows_the_whole_transcript_on_the_alternate_screen_and_q_returns()
     t.wait_for("sandbox:    read-only");
 }
 
+/// An output over 4 KiB waits for the pager on disk (an unnamed file in
+/// `$CORDON_HOME`) and comes back whole: its first and last lines.
+#[test]
+fn tui_ctrl_t_reads_a_large_output_back_whole() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["sh", "-c", "for i in $(seq 1 1500); do echo spill-$i; done"]}),
+        )),
+        Reply::Sse(responses_text("listed")),
+    ]);
+    configure(&w, &model, "");
+    let before: Vec<_> = std::fs::read_dir(w.home.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("list");
+    t.wait_for("listed");
+    t.send("\x14");
+    let end = t.wait_until("the pager", |s| {
+        s.contains("q or Esc to return") && s.contains("g/G top/end")
+    });
+    let row = |s: &str, want: &str| s.lines().any(|l| l.trim() == want);
+    assert!(row(&end, "spill-1499") && row(&end, "spill-1500"), "{end}");
+    t.send("g");
+    let top = t.wait_until("the top", |s| row(s, "spill-1"));
+    assert!(
+        row(&top, "spill-2") && !top.contains("[cordon could not read"),
+        "{top}"
+    );
+    t.send("q");
+    t.wait_until("the inline view", |s| !s.contains("q or Esc to return"));
+    // Nothing named was left in $CORDON_HOME for it.
+    let after: Vec<_> = std::fs::read_dir(w.home.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let new: Vec<_> = after.iter().filter(|n| !before.contains(n)).collect();
+    assert!(
+        new.iter().all(|n| ["sessions", "history.jsonl", "discovery"].contains(&n.to_str().unwrap_or(""))),
+        "{new:?}"
+    );
+}
+
 #[test]
 fn tui_diff_shows_changes_and_untracked_files_in_the_pager() {
     let w = World::new();
