@@ -7,7 +7,7 @@
 //! and `apply_patch`. That keeps it testable with scripted streams.
 
 use crate::model::decode::{ChatDecoder, ResponsesDecoder};
-use crate::model::request::{chat_body, responses_body, Item};
+use crate::model::request::{Item, RequestBody, Wire};
 use crate::model::retry::{retry_delay, Failure};
 use crate::model::{ModelEvent, SseParser, StreamError, Usage};
 use crate::tools::{cap_output, ToolSpec};
@@ -31,6 +31,15 @@ pub type Chunks<'a> = Box<dyn Iterator<Item = Result<Vec<u8>, Failure>> + 'a>;
 pub trait Transport {
     /// Sends `body`; an HTTP error or connection failure is a [`Failure`].
     fn send(&mut self, body: &Value) -> Result<Chunks<'_>, Failure>;
+
+    /// Sends `body`, which borrows the history. The default builds the
+    /// JSON value for [`Transport::send`]; a transport that sends bytes
+    /// should override it with [`RequestBody::to_vec`], which writes the
+    /// JSON straight from the history (no copy of it as a JSON tree, no
+    /// slack in the buffer).
+    fn send_body(&mut self, body: &RequestBody<'_>) -> Result<Chunks<'_>, Failure> {
+        self.send(&body.to_value())
+    }
 }
 
 /// A `shell` call as the model made it.
@@ -74,6 +83,8 @@ pub enum ToolDetail {
         failed: bool,
         /// It asked to leave the sandbox and was declined.
         declined: bool,
+        /// What the sandbox denied it, each with what would allow it.
+        denials: Vec<crate::runner::SandboxDenial>,
     },
     /// A patch was applied (all of it) or not (none of it).
     Patch {
@@ -215,10 +226,15 @@ pub enum AgentEvent {
     /// model saw, so input plus output is what the next request starts from.
     Usage(Usage),
     /// The history was replaced by this summary (`/compact`, or the
-    /// context reached `model_auto_compact_token_limit`).
+    /// context reached `model_auto_compact_token_limit`), followed by
+    /// `kept`.
     Compacted {
         /// The model's summary of the conversation before.
         summary: String,
+        /// What follows the summary: in the middle of a turn, the last
+        /// response's text, calls and their outputs (the turn goes on
+        /// from them); empty otherwise.
+        kept: Vec<Item>,
     },
     /// A request is retried after `delay`.
     Retrying {
@@ -249,6 +265,10 @@ pub struct TurnConfig<'a> {
     pub max_tool_output: usize,
     /// Most model round trips in one turn.
     pub max_steps: usize,
+    /// Compact between two requests of the turn once a response reports
+    /// this many tokens in the context (`model_auto_compact_token_limit`);
+    /// `None` never does.
+    pub auto_compact: Option<u64>,
     /// How to wait between retries (tests pass a no-op).
     pub sleep: &'a dyn Fn(Duration),
     /// Set when the user interrupts the turn.
@@ -289,7 +309,7 @@ fn describe(f: &Failure) -> String {
 fn exchange(
     transport: &mut dyn Transport,
     cfg: &TurnConfig,
-    body: &Value,
+    body: &RequestBody,
     on_event: &mut dyn FnMut(AgentEvent),
 ) -> Result<(Vec<ModelEvent>, Option<Usage>), TurnError> {
     let mut attempt = 0u32;
@@ -343,10 +363,10 @@ enum Attempt {
 fn stream_once(
     transport: &mut dyn Transport,
     wire: WireApi,
-    body: &Value,
+    body: &RequestBody,
     on_event: &mut dyn FnMut(AgentEvent),
 ) -> Result<Vec<ModelEvent>, Attempt> {
-    let chunks = transport.send(body).map_err(Attempt::Failed)?;
+    let chunks = transport.send_body(body).map_err(Attempt::Failed)?;
     let mut parser = SseParser::new();
     let mut responses = ResponsesDecoder::default();
     let mut chat = ChatDecoder::default();
@@ -459,25 +479,19 @@ pub fn run_turn(
         if (cfg.interrupted)() {
             return Err(TurnError::Interrupted);
         }
+        // Where this step's items (the answer, calls and outputs) start.
+        let step_start = history.len();
         for notice in tools.notices() {
             on_event(AgentEvent::Warning(notice));
         }
         let extra = tools.extra_tools();
-        let body = match cfg.wire {
-            WireApi::Responses => responses_body(
-                cfg.model,
-                cfg.instructions,
-                history,
-                cfg.output_schema,
-                &extra,
-            ),
-            WireApi::Chat => chat_body(
-                cfg.model,
-                cfg.instructions,
-                history,
-                cfg.output_schema,
-                &extra,
-            ),
+        let body = RequestBody {
+            wire: wire_of(cfg.wire),
+            model: cfg.model,
+            instructions: cfg.instructions,
+            items: history,
+            schema: cfg.output_schema,
+            extra_tools: &extra,
         };
         let (events, usage) = exchange(transport, cfg, &body, on_event)?;
         if let Some(u) = usage {
@@ -545,8 +559,71 @@ pub fn run_turn(
                 return Err(TurnError::Interrupted);
             }
         }
+        let full = match (cfg.auto_compact, usage) {
+            (Some(limit), Some(u)) => u.input_tokens + u.output_tokens >= limit,
+            _ => false,
+        };
+        // Something before this step to summarise (not only a summary
+        // made a step ago).
+        let earlier = history[..step_start].iter().any(|i| !is_summary(i));
+        if full && earlier {
+            let u = compact_mid_turn(transport, cfg, history, step_start, on_event);
+            total.input_tokens += u.input_tokens;
+            total.output_tokens += u.output_tokens;
+        }
     }
     Err(TurnError::TooManySteps(cfg.max_steps))
+}
+
+/// The body's wire API.
+fn wire_of(wire: WireApi) -> Wire {
+    match wire {
+        WireApi::Responses => Wire::Responses,
+        WireApi::Chat => Wire::Chat,
+    }
+}
+
+/// Whether `item` is the summary a compaction left.
+fn is_summary(item: &Item) -> bool {
+    matches!(item, Item::User(t) if t.starts_with(crate::session::COMPACTED_PREFIX))
+}
+
+/// The context is full and the turn goes on: the history before
+/// `step_start` is replaced by the model's summary of it, followed by
+/// this step's answer, calls and outputs, so the next request carries
+/// the summary and the outputs the model is waiting for. Reports
+/// [`AgentEvent::Compacted`]; on failure the history is kept (the
+/// model's own limit decides) and a warning says so. Returns the
+/// summarisation's usage.
+fn compact_mid_turn(
+    transport: &mut dyn Transport,
+    cfg: &TurnConfig,
+    history: &mut Vec<Item>,
+    step_start: usize,
+    on_event: &mut dyn FnMut(AgentEvent),
+) -> Usage {
+    let kept = history.split_off(step_start);
+    match summarize(
+        transport,
+        cfg,
+        history,
+        crate::session::COMPACT_PROMPT,
+        on_event,
+    ) {
+        Ok((summary, usage)) => {
+            *history = crate::session::compacted_history(&summary);
+            history.extend(kept.iter().cloned());
+            on_event(AgentEvent::Compacted { summary, kept });
+            usage
+        }
+        Err(e) => {
+            history.extend(kept);
+            on_event(AgentEvent::Warning(format!(
+                "automatic compaction failed ({e}); the turn goes on with the whole history"
+            )));
+            Usage::default()
+        }
+    }
 }
 
 /// Asks the model for a summary of `history` that lets it carry on (one
@@ -561,9 +638,13 @@ pub fn summarize(
 ) -> Result<(String, Usage), TurnError> {
     let mut items = history.to_vec();
     items.push(Item::User(prompt.to_string()));
-    let body = match cfg.wire {
-        WireApi::Responses => responses_body(cfg.model, cfg.instructions, &items, None, &[]),
-        WireApi::Chat => chat_body(cfg.model, cfg.instructions, &items, None, &[]),
+    let body = RequestBody {
+        wire: wire_of(cfg.wire),
+        model: cfg.model,
+        instructions: cfg.instructions,
+        items: &items,
+        schema: None,
+        extra_tools: &[],
     };
     let mut retries = |e: AgentEvent| {
         if matches!(e, AgentEvent::Retrying { .. }) {

@@ -77,6 +77,7 @@ fn cfg(wire: WireApi) -> TurnConfig<'static> {
         stream_retries: 3,
         max_tool_output: 1000,
         max_steps: 8,
+        auto_compact: None,
         sleep: &|_| {},
         interrupted: &|| false,
     }
@@ -393,4 +394,96 @@ fn summarize_asks_once_and_returns_the_text() {
     );
     let empty = summarize(&mut t, &cfg(WireApi::Responses), &history, "S", &mut |_| {});
     assert!(matches!(empty, Err(TurnError::Request(_))), "{empty:?}");
+}
+
+/// A response past `auto_compact` whose calls keep the turn going: after
+/// the calls ran, one summarisation request (the history before that
+/// response), then the turn goes on from the summary, the calls and
+/// their outputs; a response under the limit compacts nothing.
+#[test]
+fn a_full_context_in_the_middle_of_a_turn_is_compacted_and_the_turn_goes_on() {
+    let call = |id: &str, input: u64| {
+        format!(
+            "event: response.output_item.done\ndata: {}\n\nevent: response.completed\ndata: {{\"response\":{{\"usage\":{{\"input_tokens\":{input},\"output_tokens\":1}}}}}}\n\n",
+            serde_json::json!({"item": {"type": "function_call", "call_id": id, "name": "shell", "arguments": "{\"command\":[\"ls\"]}"}})
+        )
+    };
+    let mut t = Scripted {
+        replies: vec![
+            // Under the limit: no compaction.
+            Reply::Sse(call("c1", 50)),
+            // Past it, and a call pending: compacted after it ran.
+            Reply::Sse(call("c2", 150)),
+            Reply::Sse(responses_text("SUMMARY: listed twice")),
+            Reply::Sse(responses_text("done")),
+        ]
+        .into(),
+        bodies: vec![],
+    };
+    let mut tools = FakeTools::default();
+    let mut events = Vec::new();
+    let mut history = vec![Item::User("the original prompt".into())];
+    let mut cfg = cfg(WireApi::Responses);
+    cfg.auto_compact = Some(100);
+    let (text, usage) = run_turn(&mut t, &mut tools, &cfg, &mut history, &mut |e| {
+        events.push(e)
+    })
+    .unwrap();
+    assert_eq!(text, "done");
+    assert_eq!(tools.ran.len(), 2, "both calls ran, once each");
+    assert_eq!(t.bodies.len(), 4);
+    let asked = t.bodies[2].to_string();
+    assert!(
+        asked.contains("will be replaced by your summary")
+            && asked.contains("the original prompt")
+            && asked.contains("\"c1\""),
+        "the summary request carries what came before: {asked}"
+    );
+    assert!(!asked.contains("\"c2\""), "not the step going on: {asked}");
+    let next = &t.bodies[3]["input"];
+    assert_eq!(next.as_array().unwrap().len(), 3, "{next}");
+    assert!(next[0]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .ends_with("SUMMARY: listed twice"));
+    assert_eq!(next[1]["type"], "function_call");
+    assert_eq!(next[1]["call_id"], "c2");
+    assert_eq!(next[2]["type"], "function_call_output");
+    assert_eq!(next[2]["call_id"], "c2");
+    assert!(next[2]["output"].as_str().unwrap().contains("xxxx"));
+    assert!(!next.to_string().contains("the original prompt"));
+    let compacted: Vec<&AgentEvent> = events
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::Compacted { .. }))
+        .collect();
+    assert_eq!(compacted.len(), 1);
+    if let AgentEvent::Compacted { summary, kept } = compacted[0] {
+        assert_eq!(summary, "SUMMARY: listed twice");
+        assert_eq!(kept.len(), 2, "{kept:?}");
+    }
+    assert_eq!(
+        history.len(),
+        4,
+        "summary, call, output, answer: {history:?}"
+    );
+    // The summarisation's tokens count in the turn's usage.
+    assert_eq!(usage.input_tokens, 50 + 150 + 10 + 10);
+}
+
+/// Without a limit, the same script never compacts.
+#[test]
+fn no_limit_no_compaction_in_the_middle_of_a_turn() {
+    let call = format!(
+        "event: response.output_item.done\ndata: {}\n\nevent: response.completed\ndata: {{\"response\":{{\"usage\":{{\"input_tokens\":1000000,\"output_tokens\":1}}}}}}\n\n",
+        serde_json::json!({"item": {"type": "function_call", "call_id": "c", "name": "shell", "arguments": "{\"command\":[\"ls\"]}"}})
+    );
+    let (r, t, _, events, _) = turn(
+        WireApi::Responses,
+        vec![Reply::Sse(call), Reply::Sse(responses_text("done"))],
+    );
+    assert_eq!(r.unwrap().0, "done");
+    assert_eq!(t.bodies.len(), 2);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::Compacted { .. })));
 }

@@ -151,6 +151,7 @@ impl EventMapper {
                     exit_code,
                     failed,
                     declined,
+                    ..
                 } => {
                     let pos = self.started.iter().position(|(c, ..)| c == call_id);
                     let id = match pos {
@@ -366,6 +367,7 @@ mod tests {
                 exit_code: Some(2),
                 failed: true,
                 declined: false,
+                denials: Vec::new(),
             },
         });
         assert_eq!(done[0]["item"]["id"], started[0]["item"]["id"]);

@@ -157,6 +157,116 @@ pub fn proxy_denials(report: &str) -> Vec<ProxyDenial> {
         .collect()
 }
 
+/// One thing the sandbox denied a command, from its denial report, with
+/// what would allow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxDenial {
+    /// `write`, `metadata`, `network` or `unix-socket`.
+    pub kind: String,
+    /// The path or address.
+    pub target: String,
+    /// The calls refused (`openat`, `connect`, ...).
+    pub ops: String,
+    /// What would allow it.
+    pub remedy: Remedy,
+}
+
+/// What would let a sandboxed command do what was denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remedy {
+    /// Workspace-write (from read-only), for a path in the working
+    /// directory.
+    WorkspaceWrite,
+    /// `dir` as a writable root (`[sandbox_workspace_write]
+    /// writable_roots`), under workspace-write.
+    WritableRoot {
+        /// The directory to add.
+        dir: PathBuf,
+        /// The session is read-only: workspace-write is needed too.
+        from_read_only: bool,
+    },
+    /// Network access (`[network] mode = "full"`, `--network full`).
+    Network,
+    /// A protected path (`.git`, `.cordon`): no setting lets a sandboxed
+    /// command write it.
+    Protected,
+    /// Nothing in the sandbox allows it (Unix sockets, metadata changes):
+    /// only running without the sandbox.
+    OutsideOnly,
+}
+
+/// The sandbox's denials in a denial report (the launcher's
+/// `--denial-report-fd` file: `  KIND TARGET (OPS) xN` lines), each with
+/// what would allow it under `policy` (whose working directory is
+/// `cwd`).
+pub fn sandbox_denials(report: &str, policy: &SandboxPolicy, cwd: &Path) -> Vec<SandboxDenial> {
+    report
+        .lines()
+        .take_while(|l| !l.contains("the proxy refused:"))
+        .filter_map(|line| {
+            let line = line.strip_prefix("  ")?;
+            let (kind, rest) = line.split_once(' ')?;
+            if !["write", "metadata", "network", "unix-socket"].contains(&kind) {
+                return None;
+            }
+            let rest = rest.trim_start();
+            // `TARGET (OPS)` or `TARGET (OPS) xN`; a target may hold
+            // spaces and parentheses, the ops never do.
+            let body = match rest.rsplit_once(") x") {
+                Some((b, n)) if n.parse::<usize>().is_ok() => b,
+                _ => rest.strip_suffix(')')?,
+            };
+            let (target, ops) = body.rsplit_once(" (")?;
+            Some(SandboxDenial {
+                kind: kind.to_string(),
+                target: target.to_string(),
+                ops: ops.to_string(),
+                remedy: remedy(kind, target, policy, cwd),
+            })
+        })
+        .collect()
+}
+
+/// What would allow a denial of `kind` on `target` under `policy`.
+fn remedy(kind: &str, target: &str, policy: &SandboxPolicy, cwd: &Path) -> Remedy {
+    match kind {
+        "network" => Remedy::Network,
+        "write" => {
+            let path = Path::new(target);
+            let protected = policy.writable_roots.iter().any(|r| {
+                r.protected.iter().any(|p| path.starts_with(&p.path))
+                    || (path.starts_with(&r.root)
+                        && path
+                            .strip_prefix(&r.root)
+                            .into_iter()
+                            .flat_map(Path::components)
+                            .any(|c| {
+                                let c = c.as_os_str();
+                                c == ".git" || c == ".cordon"
+                            }))
+            });
+            if protected {
+                return Remedy::Protected;
+            }
+            let from_read_only = policy.mode == SandboxMode::ReadOnly;
+            if from_read_only && path.starts_with(cwd) {
+                return Remedy::WorkspaceWrite;
+            }
+            // The directory itself, or the one the file is (to be) in.
+            let dir = if path.is_dir() {
+                path.to_path_buf()
+            } else {
+                path.parent().unwrap_or(path).to_path_buf()
+            };
+            Remedy::WritableRoot {
+                dir,
+                from_read_only,
+            }
+        }
+        _ => Remedy::OutsideOnly,
+    }
+}
+
 /// How a command run through [`launch`] ended.
 pub struct Finished {
     /// Exit status (128 + signal when killed by one); `None` when the
@@ -914,6 +1024,7 @@ impl Tools for SandboxRunner {
                 exit_code: None,
                 failed: true,
                 declined,
+                denials: Vec::new(),
             },
         };
         let workdir = match self.workdir(call.workdir.as_deref()) {
@@ -1043,6 +1154,13 @@ impl Tools for SandboxRunner {
                 }
             }
         }
+        // What the sandbox denied the run the model sees, for the user.
+        let denials = match (&f.denied, confinement) {
+            (Some(report), Confinement::Sandboxed) => {
+                sandbox_denials(report, &self.policy, &self.cwd)
+            }
+            _ => Vec::new(),
+        };
         let mut output = f.output();
         if let Some(denied) = &f.denied {
             output.push_str(&format!(
@@ -1083,6 +1201,7 @@ impl Tools for SandboxRunner {
                 exit_code: f.code,
                 failed: f.code != Some(0) || f.timed_out,
                 declined: false,
+                denials,
             },
         }
     }
@@ -1120,6 +1239,75 @@ mod tests {
             *self.1.lock().unwrap() += 1;
             self.0.lock().unwrap().remove(0)
         }
+    }
+
+    /// Each line of the launcher's report becomes a denial with what
+    /// would allow it: a root for a path outside the workspace, the mode
+    /// for one inside it (from read-only), nothing for a protected `.git`
+    /// or a Unix socket, the network mode for a connect; the proxy's part
+    /// is not the sandbox's.
+    #[test]
+    fn sandbox_denials_say_what_would_allow_each() {
+        let w = tempfile::tempdir().unwrap();
+        let w = std::fs::canonicalize(w.path()).unwrap();
+        std::fs::create_dir(w.join(".git")).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let outside = std::fs::canonicalize(outside.path()).unwrap();
+        let policy = |mode| {
+            cordon_policy::resolve(&cordon_policy::PolicyInputs {
+                mode,
+                network: cordon_policy::NetworkMode::None,
+                cwd: w.clone(),
+                writable_roots: Vec::new(),
+                exclude_tmpdir_env_var: true,
+                exclude_slash_tmp: true,
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let report = format!(
+            "cordon: 5 denied target(s):\n  write       {o}/new file.txt (openat) x2\n  write       {w}/.git/config (openat,rename)\n  network     192.0.2.7:443 (connect)\n  unix-socket socket(AF_UNIX) (socket)\n  write       {o} (mkdir)\ncordon: the proxy refused:\n  proxy       example.com:443 (not-allowed) x1\n",
+            o = outside.display(),
+            w = w.display()
+        );
+        let ww = sandbox_denials(&report, &policy(SandboxMode::WorkspaceWrite), &w);
+        let remedies: Vec<(&str, &str, &Remedy)> = ww
+            .iter()
+            .map(|d| (d.kind.as_str(), d.ops.as_str(), &d.remedy))
+            .collect();
+        let root = |dir: &Path, from_read_only| Remedy::WritableRoot {
+            dir: dir.to_path_buf(),
+            from_read_only,
+        };
+        assert_eq!(
+            remedies,
+            vec![
+                ("write", "openat", &root(&outside, false)),
+                ("write", "openat,rename", &Remedy::Protected),
+                ("network", "connect", &Remedy::Network),
+                ("unix-socket", "socket", &Remedy::OutsideOnly),
+                // An existing directory is the root itself.
+                ("write", "mkdir", &root(&outside, false)),
+            ]
+        );
+        assert_eq!(ww[0].target, format!("{}/new file.txt", outside.display()));
+        let ro = sandbox_denials(
+            &format!(
+                "  write       {}/src/a.rs (openat)\n  write       {}/x (openat)\n",
+                w.display(),
+                outside.display()
+            ),
+            &policy(SandboxMode::ReadOnly),
+            &w,
+        );
+        assert_eq!(ro[0].remedy, Remedy::WorkspaceWrite);
+        assert_eq!(ro[1].remedy, root(&outside, true));
+        assert!(sandbox_denials(
+            "cordon: no denials recorded\n",
+            &policy(SandboxMode::ReadOnly),
+            &w
+        )
+        .is_empty());
     }
 
     fn runner(answers: Vec<ApprovalDecision>) -> (SandboxRunner, Arc<Mutex<usize>>) {

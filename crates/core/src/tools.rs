@@ -117,11 +117,14 @@ pub fn cap_output(text: &str, max: usize) -> String {
         tail_start += 1;
     }
     let cut = tail_start - head_end;
-    format!(
-        "{}\n[... {cut} bytes cut: output exceeded {max} bytes ...]\n{}",
-        &text[..head_end],
-        &text[tail_start..]
-    )
+    let marker = format!("\n[... {cut} bytes cut: output exceeded {max} bytes ...]\n");
+    // Sized exactly: a long session keeps hundreds of these, and growing
+    // a `format!` buffer would leave each with up to twice its length.
+    let mut out = String::with_capacity(head_end + marker.len() + (text.len() - tail_start));
+    out.push_str(&text[..head_end]);
+    out.push_str(&marker);
+    out.push_str(&text[tail_start..]);
+    out
 }
 
 #[cfg(test)]
@@ -158,6 +161,7 @@ mod tests {
         let long = format!("{}{}", "a".repeat(1000), "z".repeat(1000));
         let capped = cap_output(&long, 100);
         assert!(capped.starts_with(&"a".repeat(50)) && capped.ends_with(&"z".repeat(50)));
+        assert_eq!(capped.capacity(), capped.len(), "no slack kept per output");
         assert!(capped.contains("[... 1900 bytes cut"), "{capped}");
         let multibyte = "é".repeat(100);
         let capped = cap_output(&multibyte, 51);

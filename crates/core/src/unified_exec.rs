@@ -136,6 +136,7 @@ impl UnifiedExec {
                 exit_code: None,
                 failed: true,
                 declined,
+                denials: Vec::new(),
             },
         };
         let workdir = match runner.workdir_of(call.workdir.as_deref()) {

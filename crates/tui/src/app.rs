@@ -120,8 +120,11 @@ pub struct App {
     /// The workspace's files once listed (`None`: not asked yet).
     files: Option<Arc<Vec<String>>>,
     files_listing: bool,
-    /// Every cell so far, for the transcript pager (Ctrl+T).
-    transcript: Vec<Cell>,
+    /// Every cell so far, for the transcript pager (Ctrl+T); a large
+    /// command output is kept in `spill`, its cell's output left empty.
+    transcript: Vec<(Cell, Option<crate::spill::Spilled>)>,
+    /// Large command outputs of the transcript, on disk.
+    spill: crate::spill::Spill,
     pager: Option<PagerView>,
     /// Terminal sequences, or a Windows toast under WSL.
     notifier: crate::notify::Notifier,
@@ -136,6 +139,7 @@ pub struct App {
 
 /// Runs the TUI.
 pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
+    large_allocations_return_to_the_system();
     #[cfg(unix)]
     let mut wait_signal = term::block_signals();
     let alt =
@@ -203,6 +207,7 @@ pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
             .collect();
         app.notifier = crate::notify::for_this_process(&app.config.session.cwd, &roots);
     }
+    app.spill = spill_for(&app.config.session);
     let stats = std::env::var_os("CORDON_TUI_FRAME_STATS").filter(|p| !p.is_empty());
     if stats.is_some() {
         app.frame_times = Some(Vec::new());
@@ -266,6 +271,7 @@ impl App {
             files: None,
             files_listing: false,
             transcript: Vec::new(),
+            spill: crate::spill::Spill::none(),
             pager: None,
             notifier: crate::notify::Notifier::Terminal,
             frame_times: None,
@@ -378,12 +384,20 @@ impl App {
 
     fn push(&mut self, mut cell: Cell) {
         self.pending.extend(cell.lines());
+        let mut spilled = None;
         if let Cell::Command { output, .. } = &mut cell {
             // A long session with large outputs must not grow without
-            // bound: the transcript keeps each output's head and tail.
-            *output = cordon_core::tools::cap_output(output, TRANSCRIPT_OUTPUT);
+            // bound: the transcript keeps each output's head and tail,
+            // a large one on disk.
+            let kept = cordon_core::tools::cap_output(output, TRANSCRIPT_OUTPUT);
+            spilled = self.spill.put(&kept);
+            *output = if spilled.is_some() {
+                String::new()
+            } else {
+                kept
+            };
         }
-        self.transcript.push(cell);
+        self.transcript.push((cell, spilled));
     }
 
     /// Opens a pager on the alternate screen (the inline view stays on the
@@ -433,7 +447,18 @@ impl App {
         let lines: Vec<Line<'static>> = self
             .transcript
             .iter()
-            .flat_map(Cell::transcript_lines)
+            .flat_map(|(cell, spilled)| match (cell, spilled) {
+                (Cell::Command { .. }, Some(at)) => {
+                    let mut cell = cell.clone();
+                    if let Cell::Command { output, .. } = &mut cell {
+                        *output = self.spill.get(*at).unwrap_or_else(|e| {
+                            format!("[cordon could not read this output back: {e}]")
+                        });
+                    }
+                    cell.transcript_lines()
+                }
+                _ => cell.transcript_lines(),
+            })
             .chain(
                 (!self.stream.is_empty())
                     .then(|| markdown::render(&cells::clean(&self.stream)))
@@ -728,6 +753,7 @@ impl App {
                     command,
                     exit_code,
                     declined,
+                    denials: sandbox_denials,
                     ..
                 } => {
                     let started = self
@@ -749,6 +775,9 @@ impl App {
                     });
                     if !denials.is_empty() {
                         self.push(Cell::ProxyDenied(denials));
+                    }
+                    if !sandbox_denials.is_empty() {
+                        self.push(Cell::SandboxDenied(sandbox_denials));
                     }
                 }
                 ToolDetail::Patch { changes, applied } => {
@@ -826,7 +855,7 @@ impl App {
                 )));
             }
             AgentEvent::Usage(u) => self.context_used = Some(u.input_tokens + u.output_tokens),
-            AgentEvent::Compacted { summary } => {
+            AgentEvent::Compacted { summary, .. } => {
                 self.flush_stream();
                 self.push(Cell::Info(vec![
                     "context compacted: the conversation so far is replaced by this summary".into(),
@@ -1570,4 +1599,33 @@ fn render_tail(lines: &[Line<'static>], area: Rect, buf: &mut Buffer) {
         .wrap(Wrap { trim: false })
         .scroll((scroll, 0))
         .render(area, buf);
+}
+
+/// The transcript's spill file: in `$CORDON_HOME`, unless that is inside
+/// a writable root of the session's policy or the working directory
+/// (every workspace-write policy's root, should `/approvals` switch to it).
+fn spill_for(session: &crate::SessionTemplate) -> crate::spill::Spill {
+    let roots: Vec<std::path::PathBuf> = session
+        .policy
+        .writable_roots
+        .iter()
+        .map(|r| r.root.clone())
+        .chain(std::iter::once(session.cwd.clone()))
+        .collect();
+    crate::spill::Spill::open(&session.home, &roots)
+}
+
+/// glibc raises its mmap threshold each time a large block is freed, so
+/// after the first big request body every later one (and each command's
+/// output) comes from the heap, whose freed pages a long session keeps:
+/// a fixed threshold hands blocks of 128 KiB and more back to the system
+/// when freed (benches/tui_bench.sh: 45 MiB resident after 200 turns
+/// with large outputs, 29 MiB with it).
+fn large_allocations_return_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before the
+    // UI starts its threads.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }

@@ -107,6 +107,10 @@ pub enum Cell {
     /// cordon's proxy refused hosts to a command: each with the config
     /// line and flag that would allow it.
     ProxyDenied(Vec<cordon_core::runner::ProxyDenial>),
+    /// The sandbox denied a command writes, network or other calls: each
+    /// with the config line and flag that would allow it, or why nothing
+    /// does.
+    SandboxDenied(Vec<cordon_core::runner::SandboxDenial>),
     /// Something went wrong.
     Error(String),
     /// A notice (dimmed lines).
@@ -275,6 +279,7 @@ impl Cell {
                 }
             }
             Cell::ProxyDenied(denials) => proxy_denial_lines(&mut out, denials),
+            Cell::SandboxDenied(denials) => sandbox_denial_lines(&mut out, denials),
             Cell::Error(text) => {
                 for (i, l) in clean(text).lines().enumerate() {
                     let prefix = if i == 0 { "■ " } else { "  " };
@@ -322,6 +327,88 @@ fn proxy_denial_lines(out: &mut Vec<Line<'static>>, denials: &[cordon_core::runn
                 "  a deny rule in [network.domains] or --deny-domain matched (deny wins)"
                     .to_string(),
             )));
+        }
+    }
+}
+
+/// A TOML basic string holding `s`.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn sandbox_denial_lines(
+    out: &mut Vec<Line<'static>>,
+    denials: &[cordon_core::runner::SandboxDenial],
+) {
+    use cordon_core::runner::Remedy;
+    let config = |out: &mut Vec<Line<'static>>, lines: &[String], flag: String| {
+        out.push(Line::from(dim(
+            "  to allow it, in config.toml (or a profile):".to_string(),
+        )));
+        out.extend(
+            lines
+                .iter()
+                .map(|l| Line::from(Span::raw(format!("    {l}")))),
+        );
+        out.push(Line::from(vec![dim("  or for one run: "), Span::raw(flag)]));
+    };
+    for d in denials {
+        let what = match d.kind.as_str() {
+            "write" => format!("writing {}", clean(&d.target)),
+            "metadata" => format!("changing the metadata of {}", clean(&d.target)),
+            "network" => format!("network access to {}", clean(&d.target)),
+            _ => "a Unix socket".to_string(),
+        };
+        out.push(Line::from(vec![
+            "■ ".red(),
+            format!("the sandbox denied {what} ({})", clean(&d.ops)).red(),
+        ]));
+        match &d.remedy {
+            Remedy::WorkspaceWrite => config(
+                out,
+                &["sandbox_mode = \"workspace-write\"".to_string()],
+                "-s workspace-write (or /approvals)".to_string(),
+            ),
+            Remedy::WritableRoot {
+                dir,
+                from_read_only,
+            } => {
+                let dir = toml_string(&clean(&dir.display().to_string()));
+                let mut lines = Vec::new();
+                let mut flag = String::new();
+                if *from_read_only {
+                    lines.push("sandbox_mode = \"workspace-write\"".to_string());
+                    flag.push_str("-s workspace-write ");
+                }
+                lines.push("[sandbox_workspace_write]".to_string());
+                lines.push(format!("writable_roots = [{dir}]"));
+                let arg = format!("sandbox_workspace_write.writable_roots=[{dir}]");
+                flag.push_str(&format!("-c '{}'", arg.replace('\'', "'\\''")));
+                config(out, &lines, flag);
+            }
+            Remedy::Network => config(
+                out,
+                &["[network]".to_string(), "mode = \"full\"".to_string()],
+                "--network full".to_string(),
+            ),
+            Remedy::Protected => out.push(Line::from(dim(
+                "  a protected path (.git, .cordon): no setting lets a sandboxed command write it"
+                    .to_string(),
+            ))),
+            Remedy::OutsideOnly => out.push(Line::from(dim(
+                "  nothing in the sandbox allows it; only running without it (-s danger-full-access)"
+                    .to_string(),
+            ))),
         }
     }
 }

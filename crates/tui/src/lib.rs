@@ -25,6 +25,7 @@ pub mod popup;
 pub mod replay;
 pub mod screen;
 pub mod slash;
+pub mod spill;
 pub mod term;
 pub mod widgets;
 pub mod worker;

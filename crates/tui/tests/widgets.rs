@@ -414,3 +414,87 @@ fn no_cell_line_holds_a_raw_line_break_or_escape() {
     let info: Vec<String> = cells[1].lines().iter().map(|l| l.to_string()).collect();
     assert_eq!(info, ["", "• s: failed: first", "second", "third"]);
 }
+
+#[test]
+fn sandbox_denial_cell_names_what_and_the_config_line_that_allows_it() {
+    use cordon_core::runner::{Remedy, SandboxDenial};
+    let denial = |kind: &str, target: &str, ops: &str, remedy| SandboxDenial {
+        kind: kind.into(),
+        target: target.into(),
+        ops: ops.into(),
+        remedy,
+    };
+    let cell = Cell::SandboxDenied(vec![
+        denial(
+            "write",
+            "/srv/out/report.txt",
+            "openat",
+            Remedy::WritableRoot {
+                dir: "/srv/out".into(),
+                from_read_only: false,
+            },
+        ),
+        denial("write", "/w/.git/config", "openat", Remedy::Protected),
+        denial("network", "192.0.2.7:443", "connect", Remedy::Network),
+        denial("write", "/w/src/a.rs", "openat", Remedy::WorkspaceWrite),
+        denial(
+            "unix-socket",
+            "socket(AF_UNIX)",
+            "socket",
+            Remedy::OutsideOnly,
+        ),
+    ]);
+    snapshot(
+        &cell,
+        80,
+        &[
+            "",
+            "■ the sandbox denied writing /srv/out/report.txt (openat)",
+            "  to allow it, in config.toml (or a profile):",
+            "    [sandbox_workspace_write]",
+            "    writable_roots = [\"/srv/out\"]",
+            "  or for one run: -c 'sandbox_workspace_write.writable_roots=[\"/srv/out\"]'",
+            "■ the sandbox denied writing /w/.git/config (openat)",
+            "  a protected path (.git, .cordon): no setting lets a sandboxed command write it",
+            "■ the sandbox denied network access to 192.0.2.7:443 (connect)",
+            "  to allow it, in config.toml (or a profile):",
+            "    [network]",
+            "    mode = \"full\"",
+            "  or for one run: --network full",
+            "■ the sandbox denied writing /w/src/a.rs (openat)",
+            "  to allow it, in config.toml (or a profile):",
+            "    sandbox_mode = \"workspace-write\"",
+            "  or for one run: -s workspace-write (or /approvals)",
+            "■ the sandbox denied a Unix socket (socket)",
+            "  nothing in the sandbox allows it; only running without it (-s",
+            "danger-full-access)",
+        ],
+    );
+    // From read-only, a root outside the workspace needs workspace-write too.
+    let cell = Cell::SandboxDenied(vec![denial(
+        "write",
+        "/srv/o\"ut/x",
+        "openat",
+        Remedy::WritableRoot {
+            dir: "/srv/o\"ut".into(),
+            from_read_only: true,
+        },
+    )]);
+    snapshot(
+        &cell,
+        40,
+        &[
+            "",
+            "■ the sandbox denied writing /srv/o\"ut/x",
+            "(openat)",
+            "  to allow it, in config.toml (or a",
+            "profile):",
+            "    sandbox_mode = \"workspace-write\"",
+            "    [sandbox_workspace_write]",
+            "    writable_roots = [\"/srv/o\\\"ut\"]",
+            "  or for one run: -s workspace-write -c",
+            "'sandbox_workspace_write.writable_roots=",
+            "[\"/srv/o\\\"ut\"]'",
+        ],
+    );
+}

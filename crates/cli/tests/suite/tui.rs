@@ -682,6 +682,116 @@ fn tui_compact_replaces_the_history_with_the_summary_also_on_resume_and_automati
     );
 }
 
+/// A response past `model_auto_compact_token_limit` whose call keeps the
+/// turn going: the call runs, the summarisation request reaches the model
+/// in the middle of the turn, and the next request carries the summary and
+/// the pending call's output (not the earlier prompt); a resumed session
+/// starts from the same.
+#[test]
+fn tui_compacts_in_the_middle_of_a_turn_and_goes_on_with_the_summary_and_the_output() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        // Usage 5 + 3: past the limit of 5, and a call pending.
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["echo", "MIDTURN-OUTPUT"]}),
+        )),
+        Reply::Sse(responses_text("SUMMARY-MID: asked for an echo")),
+        Reply::Sse(responses_text("finished after compaction")),
+        Reply::Sse(responses_text("after resume")),
+    ]);
+    configure(&w, &model, "model_auto_compact_token_limit = 5");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("PROMPT-BEFORE please echo");
+    t.wait_for("finished after compaction");
+    let screen = t.screen();
+    assert!(screen.contains("context compacted"), "{screen}");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 3, "one turn, three requests");
+    let asked = requests[1].body.to_string();
+    assert!(
+        asked.contains("will be replaced by your summary") && asked.contains("PROMPT-BEFORE"),
+        "the summarisation request, mid-turn: {asked}"
+    );
+    let next = requests[2].body.to_string();
+    assert!(
+        next.contains("SUMMARY-MID") && next.contains("function_call_output"),
+        "{next}"
+    );
+    assert!(
+        next.contains("MIDTURN-OUTPUT"),
+        "the pending output: {next}"
+    );
+    assert!(!next.contains("PROMPT-BEFORE"), "{next}");
+    t.type_line("/quit");
+    t.wait_exit();
+    drop(t);
+    // The compaction is in the rollout: a resumed session starts from the
+    // summary and the output the turn went on from.
+    let mut t = Tui::spawn(&w, &["resume", "--last"], &[]);
+    t.wait_for("SUMMARY-MID");
+    t.type_line("still there?");
+    t.wait_for("after resume");
+    let body = model.requests()[3].body.to_string();
+    assert!(
+        body.contains("SUMMARY-MID") && body.contains("MIDTURN-OUTPUT"),
+        "{body}"
+    );
+    assert!(!body.contains("PROMPT-BEFORE"), "{body}");
+}
+
+/// A command writing outside the writable roots under workspace-write:
+/// the kernel refuses it (the file is not there), and a cell names the
+/// path and the config line and flag that would allow it. Control: the
+/// same command under danger-full-access writes the file and no denial
+/// cell appears.
+#[test]
+fn tui_a_sandbox_denial_shows_the_path_and_the_line_that_would_allow_it() {
+    for (mode, denied) in [("workspace-write", true), ("danger-full-access", false)] {
+        let w = World::new();
+        let target = w.outside().join("denied.txt");
+        let model = FakeModel::start(vec![
+            Reply::Sse(responses_call(
+                "c1",
+                "shell",
+                &json!({"command": ["sh", "-c", format!("echo hi > {}", target.display())]}),
+            )),
+            Reply::Sse(responses_text("DONE-WRITING")),
+        ]);
+        configure(&w, &model, "");
+        let mut t = Tui::spawn(&w, &["-s", mode], &[]);
+        ready(&t);
+        t.type_line("write the file");
+        let screen = t.wait_for("DONE-WRITING");
+        let output = model.requests()[1].body.to_string();
+        if denied {
+            let screen = t.wait_for("writable_roots = [");
+            let line = format!("the sandbox denied writing {} (", target.display());
+            assert!(screen.contains(&line), "{screen}");
+            assert!(
+                screen.contains("[sandbox_workspace_write]")
+                    && screen
+                        .contains(&format!("writable_roots = [\"{}\"]", w.outside().display()))
+                    && screen.contains("or for one run: -c"),
+                "{screen}"
+            );
+            assert!(!target.exists(), "the write was refused");
+            assert!(
+                output.contains("Read-only file system") || output.contains("Permission denied"),
+                "the kernel's refusal reaches the model: {output}"
+            );
+        } else {
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "hi\n");
+            assert!(!screen.contains("the sandbox denied"), "{screen}");
+            assert!(!screen.contains("writable_roots"), "{screen}");
+        }
+        t.type_line("/quit");
+        t.wait_exit();
+    }
+}
+
 #[test]
 fn tui_slash_popup_filters_as_typed_and_enter_runs_the_choice() {
     let w = World::new();
@@ -784,6 +894,56 @@ fn tui_ctrl_t_shows_the_whole_transcript_on_the_alternate_screen_and_q_returns()
     // Still usable.
     t.type_line("/status");
     t.wait_for("sandbox:    read-only");
+}
+
+/// An output over 4 KiB waits for the pager on disk (an unnamed file in
+/// `$CORDON_HOME`) and comes back whole: its first and last lines.
+#[test]
+fn tui_ctrl_t_reads_a_large_output_back_whole() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        Reply::Sse(responses_call(
+            "c1",
+            "shell",
+            &json!({"command": ["sh", "-c", "for i in $(seq 1 1500); do echo spill-$i; done"]}),
+        )),
+        Reply::Sse(responses_text("listed")),
+    ]);
+    configure(&w, &model, "");
+    let before: Vec<_> = std::fs::read_dir(w.home.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("list");
+    t.wait_for("listed");
+    t.send("\x14");
+    let end = t.wait_until("the pager", |s| {
+        s.contains("q or Esc to return") && s.contains("g/G top/end")
+    });
+    let row = |s: &str, want: &str| s.lines().any(|l| l.trim() == want);
+    assert!(row(&end, "spill-1499") && row(&end, "spill-1500"), "{end}");
+    t.send("g");
+    let top = t.wait_until("the top", |s| row(s, "spill-1"));
+    assert!(
+        row(&top, "spill-2") && !top.contains("[cordon could not read"),
+        "{top}"
+    );
+    t.send("q");
+    t.wait_until("the inline view", |s| !s.contains("q or Esc to return"));
+    // Nothing named was left in $CORDON_HOME for it.
+    let after: Vec<_> = std::fs::read_dir(w.home.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let new: Vec<_> = after.iter().filter(|n| !before.contains(n)).collect();
+    assert!(
+        new.iter().all(|n| ["sessions", "history.jsonl", "discovery"].contains(&n.to_str().unwrap_or(""))),
+        "{new:?}"
+    );
 }
 
 #[test]

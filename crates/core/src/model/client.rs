@@ -14,7 +14,9 @@ use super::retry::Failure;
 use crate::agent::{Chunks, Transport};
 use crate::http::{self, ClientOptions, ProxyEnv};
 use crate::interrupt::Interrupt;
+use crate::model::request::RequestBody;
 use crate::CoreError;
+use bytes::Bytes;
 use cordon_config::{ModelProvider, WireApi};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -127,7 +129,7 @@ impl HttpTransport {
     /// fails on the way after an earlier one (its kept-alive connection
     /// was closed by the server while the client was idle, which it
     /// notices only now) is sent once more on a fresh connection.
-    fn respond(&mut self, bytes: &[u8]) -> Result<reqwest::Response, Failure> {
+    fn respond(&mut self, bytes: &Bytes) -> Result<reqwest::Response, Failure> {
         let reused = self.live.is_some();
         match self.attempt(bytes) {
             Err((_, true)) if reused => self.attempt(bytes).map_err(|(f, _)| f),
@@ -137,7 +139,7 @@ impl HttpTransport {
 
     /// One try of [`Self::respond`]; a failure says whether the request
     /// itself failed (rather than the wait for it: interrupt, idle).
-    fn attempt(&mut self, bytes: &[u8]) -> Result<reqwest::Response, (Failure, bool)> {
+    fn attempt(&mut self, bytes: &Bytes) -> Result<reqwest::Response, (Failure, bool)> {
         if self.live.is_none() {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -170,7 +172,7 @@ impl HttpTransport {
             .client
             .post(self.url.clone())
             .headers(self.headers.clone())
-            .body(bytes.to_vec())
+            .body(bytes.clone())
             .send();
         match wait(&live.runtime, &self.interrupt, self.idle, request) {
             Ok(Ok(r)) => Ok(r),
@@ -242,12 +244,26 @@ fn wait<F: Future>(
 
 impl Transport for HttpTransport {
     fn send(&mut self, body: &Value) -> Result<Chunks<'_>, Failure> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Failure::Connect(e.to_string()))?;
+        self.send_bytes(Bytes::from(bytes))
+    }
+
+    fn send_body(&mut self, body: &RequestBody<'_>) -> Result<Chunks<'_>, Failure> {
+        let bytes = body.to_vec().map_err(|e| Failure::Connect(e.to_string()))?;
+        self.send_bytes(Bytes::from(bytes))
+    }
+}
+
+impl HttpTransport {
+    /// Posts `bytes` (shared, not copied, when the request is sent again)
+    /// and streams the response body.
+    fn send_bytes(&mut self, bytes: Bytes) -> Result<Chunks<'_>, Failure> {
         if self.interrupt.is_set() {
             return Err(Failure::Interrupted);
         }
-        let bytes = serde_json::to_vec(body).map_err(|e| Failure::Connect(e.to_string()))?;
         log::debug!("POST {} ({} bytes)", self.url, bytes.len());
         let mut response = self.respond(&bytes)?;
+        drop(bytes);
         let Some(live) = self.live.as_ref() else {
             return Err(Failure::Connect("no HTTP client".into()));
         };

@@ -1,6 +1,11 @@
 //! Request bodies for both wire APIs from one conversation history.
+//!
+//! A [`RequestBody`] borrows the history and serializes straight from it:
+//! a long session's request is written out item by item, never copied
+//! whole into a JSON tree first.
 
 use crate::tools::{chat_tools, responses_tools, ToolSpec};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{json, Value};
 
 /// One item of the conversation.
@@ -28,6 +33,209 @@ pub enum Item {
     },
 }
 
+/// Which wire API a body is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// OpenAI Responses API.
+    Responses,
+    /// Chat Completions.
+    Chat,
+}
+
+/// One request's body, borrowing the conversation: serializes to the
+/// same JSON as [`responses_body`] or [`chat_body`] without building it.
+pub struct RequestBody<'a> {
+    /// Which API.
+    pub wire: Wire,
+    /// Model name.
+    pub model: &'a str,
+    /// Instructions.
+    pub instructions: Option<&'a str>,
+    /// The conversation.
+    pub items: &'a [Item],
+    /// A JSON schema the answer must follow.
+    pub schema: Option<&'a Value>,
+    /// Tools beyond the built-in ones.
+    pub extra_tools: &'a [ToolSpec],
+}
+
+impl RequestBody<'_> {
+    /// The body as a JSON value (for transports that take one).
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The body as JSON bytes, in a buffer of exactly their size (a long
+    /// session's body is megabytes: no doubling slack).
+    pub fn to_vec(&self) -> serde_json::Result<Vec<u8>> {
+        let mut counted = Counter(0);
+        serde_json::to_writer(&mut counted, self)?;
+        let mut bytes = Vec::with_capacity(counted.0);
+        serde_json::to_writer(&mut bytes, self)?;
+        Ok(bytes)
+    }
+}
+
+/// Counts the bytes written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serializes each of `items` through `one` (one small JSON value at a
+/// time).
+struct Each<'a, T>(&'a [T], fn(&T) -> Value);
+
+impl<T> Serialize for Each<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&(self.1)(item))?;
+        }
+        seq.end()
+    }
+}
+
+/// The Chat Completions messages: the system message, then one per
+/// group of items (an assistant's text and the calls that follow it).
+struct ChatMessages<'a> {
+    instructions: Option<&'a str>,
+    items: &'a [Item],
+}
+
+impl Serialize for ChatMessages<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        if let Some(i) = self.instructions {
+            seq.serialize_element(&json!({"role": "system", "content": i}))?;
+        }
+        for group in chat_groups(self.items) {
+            seq.serialize_element(&chat_message(group))?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for RequestBody<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("model", self.model)?;
+        match self.wire {
+            Wire::Responses => {
+                map.serialize_entry("input", &Each(self.items, responses_item))?;
+                map.serialize_entry("tools", &responses_tools(self.extra_tools))?;
+                map.serialize_entry("tool_choice", "auto")?;
+                map.serialize_entry("parallel_tool_calls", &false)?;
+                map.serialize_entry("stream", &true)?;
+                map.serialize_entry("store", &false)?;
+                if let Some(i) = self.instructions {
+                    map.serialize_entry("instructions", i)?;
+                }
+                if let Some(schema) = self.schema {
+                    map.serialize_entry(
+                        "text",
+                        &json!({"format": {"type": "json_schema", "name": "output", "schema": schema, "strict": true}}),
+                    )?;
+                }
+            }
+            Wire::Chat => {
+                map.serialize_entry(
+                    "messages",
+                    &ChatMessages {
+                        instructions: self.instructions,
+                        items: self.items,
+                    },
+                )?;
+                map.serialize_entry("tools", &chat_tools(self.extra_tools))?;
+                map.serialize_entry("stream", &true)?;
+                map.serialize_entry("stream_options", &json!({"include_usage": true}))?;
+                if let Some(schema) = self.schema {
+                    map.serialize_entry(
+                        "response_format",
+                        &json!({"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": true}}),
+                    )?;
+                }
+            }
+        }
+        map.end()
+    }
+}
+
+/// One conversation item as a Responses API input item.
+fn responses_item(item: &Item) -> Value {
+    match item {
+        Item::User(t) => {
+            json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": t}]})
+        }
+        Item::Assistant(t) => {
+            json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": t}]})
+        }
+        Item::Call {
+            call_id,
+            name,
+            arguments,
+        } => {
+            json!({"type": "function_call", "call_id": call_id, "name": name, "arguments": arguments})
+        }
+        Item::Output { call_id, output } => {
+            json!({"type": "function_call_output", "call_id": call_id, "output": output})
+        }
+    }
+}
+
+/// The items split into Chat messages: an assistant's text (or nothing)
+/// and the calls right after it form one; every other item is its own.
+fn chat_groups(items: &[Item]) -> impl Iterator<Item = &[Item]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        let first = rest.first()?;
+        let mut len = 1;
+        if matches!(first, Item::Assistant(_) | Item::Call { .. }) {
+            while matches!(rest.get(len), Some(Item::Call { .. })) {
+                len += 1;
+            }
+        }
+        let (group, tail) = rest.split_at(len);
+        rest = tail;
+        Some(group)
+    })
+}
+
+/// One Chat message from a group of [`chat_groups`].
+fn chat_message(group: &[Item]) -> Value {
+    let calls: Vec<Value> = group
+        .iter()
+        .filter_map(|i| match i {
+            Item::Call {
+                call_id,
+                name,
+                arguments,
+            } => Some(
+                json!({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}),
+            ),
+            _ => None,
+        })
+        .collect();
+    match group.first() {
+        Some(Item::User(t)) => json!({"role": "user", "content": t}),
+        Some(Item::Output { call_id, output }) => {
+            json!({"role": "tool", "tool_call_id": call_id, "content": output})
+        }
+        Some(Item::Assistant(t)) if calls.is_empty() => json!({"role": "assistant", "content": t}),
+        Some(Item::Assistant(t)) => {
+            json!({"role": "assistant", "content": t, "tool_calls": calls})
+        }
+        _ => json!({"role": "assistant", "content": null, "tool_calls": calls}),
+    }
+}
+
 /// The Responses API body (`POST {base_url}/responses`); `extra_tools`
 /// follow the built-in ones.
 pub fn responses_body(
@@ -37,33 +245,15 @@ pub fn responses_body(
     schema: Option<&Value>,
     extra_tools: &[ToolSpec],
 ) -> Value {
-    let input: Vec<Value> = items
-        .iter()
-        .map(|item| match item {
-            Item::User(t) => json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": t}]}),
-            Item::Assistant(t) => json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": t}]}),
-            Item::Call { call_id, name, arguments } => {
-                json!({"type": "function_call", "call_id": call_id, "name": name, "arguments": arguments})
-            }
-            Item::Output { call_id, output } => json!({"type": "function_call_output", "call_id": call_id, "output": output}),
-        })
-        .collect();
-    let mut body = json!({
-        "model": model,
-        "input": input,
-        "tools": responses_tools(extra_tools),
-        "tool_choice": "auto",
-        "parallel_tool_calls": false,
-        "stream": true,
-        "store": false,
-    });
-    if let Some(i) = instructions {
-        body["instructions"] = json!(i);
+    RequestBody {
+        wire: Wire::Responses,
+        model,
+        instructions,
+        items,
+        schema,
+        extra_tools,
     }
-    if let Some(s) = schema {
-        body["text"] = json!({"format": {"type": "json_schema", "name": "output", "schema": s, "strict": true}});
-    }
-    body
+    .to_value()
 }
 
 /// The Chat Completions body (`POST {base_url}/chat/completions`). An
@@ -76,49 +266,15 @@ pub fn chat_body(
     schema: Option<&Value>,
     extra_tools: &[ToolSpec],
 ) -> Value {
-    let mut messages: Vec<Value> = Vec::new();
-    if let Some(i) = instructions {
-        messages.push(json!({"role": "system", "content": i}));
+    RequestBody {
+        wire: Wire::Chat,
+        model,
+        instructions,
+        items,
+        schema,
+        extra_tools,
     }
-    for item in items {
-        match item {
-            Item::User(t) => messages.push(json!({"role": "user", "content": t})),
-            Item::Assistant(t) => messages.push(json!({"role": "assistant", "content": t})),
-            Item::Call {
-                call_id,
-                name,
-                arguments,
-            } => {
-                let call = json!({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}});
-                match messages.last_mut() {
-                    Some(last) if last["role"] == "assistant" => {
-                        if last.get("tool_calls").is_none() {
-                            last["tool_calls"] = json!([]);
-                        }
-                        if let Some(calls) = last["tool_calls"].as_array_mut() {
-                            calls.push(call);
-                        }
-                    }
-                    _ => messages
-                        .push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
-                }
-            }
-            Item::Output { call_id, output } => {
-                messages.push(json!({"role": "tool", "tool_call_id": call_id, "content": output}))
-            }
-        }
-    }
-    let mut body = json!({
-        "model": model,
-        "messages": messages,
-        "tools": chat_tools(extra_tools),
-        "stream": true,
-        "stream_options": {"include_usage": true},
-    });
-    if let Some(s) = schema {
-        body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "output", "schema": s, "strict": true}});
-    }
-    body
+    .to_value()
 }
 
 #[cfg(test)]
@@ -160,6 +316,33 @@ mod tests {
         assert_eq!(b["input"][4]["type"], "function_call_output");
         assert_eq!(b["text"]["format"]["strict"], true);
         assert_eq!(b["stream"], true);
+    }
+
+    /// The bytes written straight from the history are the same JSON as
+    /// the value, in a buffer of exactly their size, for both APIs.
+    #[test]
+    fn bytes_from_the_history_are_the_value_without_slack() {
+        let schema = json!({"type": "object"});
+        let mut items = history();
+        items.push(Item::Assistant("after the outputs".into()));
+        items.push(Item::Output {
+            call_id: "c3".into(),
+            output: "\u{1b}[31m\"quoted\" é\n".repeat(500),
+        });
+        for wire in [Wire::Responses, Wire::Chat] {
+            let body = RequestBody {
+                wire,
+                model: "m",
+                instructions: Some("be brief"),
+                items: &items,
+                schema: Some(&schema),
+                extra_tools: &[],
+            };
+            let bytes = body.to_vec().unwrap();
+            assert_eq!(bytes.capacity(), bytes.len());
+            let back: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(back, body.to_value(), "{wire:?}");
+        }
     }
 
     #[test]

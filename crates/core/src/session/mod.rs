@@ -341,8 +341,9 @@ impl Session {
         self.context
     }
 
-    /// Compacts before a turn once the context holds `limit` tokens
-    /// (`model_auto_compact_token_limit`); `None` never does (`exec`).
+    /// Compacts once the context holds `limit` tokens
+    /// (`model_auto_compact_token_limit`): before a turn, and between two
+    /// requests of a turn that goes on; `None` never does (`exec`).
     pub fn set_auto_compact(&mut self, limit: Option<u64>) {
         self.auto_compact = limit;
     }
@@ -370,6 +371,7 @@ impl Session {
             stream_retries: self.provider.stream_max_retries,
             max_tool_output: MAX_TOOL_OUTPUT,
             max_steps: 1,
+            auto_compact: None,
             sleep: &|d| sleeper.sleep(d),
             interrupted: &|| stopper.is_set(),
         };
@@ -385,8 +387,11 @@ impl Session {
         self.total.output_tokens += usage.output_tokens;
         // What is left is about the summary's size; the next request says.
         self.context = Some(usage.output_tokens);
-        self.record(&json!({"type": "compacted", "payload": {"summary": summary}}));
-        on_event(SessionEvent::Agent(AgentEvent::Compacted { summary }));
+        self.record(&store::compacted_record(&summary, &[]));
+        on_event(SessionEvent::Agent(AgentEvent::Compacted {
+            summary,
+            kept: Vec::new(),
+        }));
         Ok(usage)
     }
 
@@ -470,6 +475,7 @@ impl Session {
             announced,
             provider,
             context,
+            auto_compact,
             ..
         } = self;
         let mut record = |value: &Value| {
@@ -509,6 +515,7 @@ impl Session {
             stream_retries: provider.stream_max_retries,
             max_tool_output: MAX_TOOL_OUTPUT,
             max_steps: MAX_STEPS,
+            auto_compact: *auto_compact,
             sleep: &|d| sleeper.sleep(d),
             interrupted: &|| stopper.is_set(),
         };
@@ -526,6 +533,12 @@ impl Session {
             }
             if let AgentEvent::Usage(u) = &event {
                 *context = Some(u.input_tokens + u.output_tokens);
+            }
+            if let AgentEvent::Compacted { summary, kept } = &event {
+                // In the middle of the turn: a resumed session starts
+                // from the summary and what the turn went on from.
+                record(&store::compacted_record(summary, kept));
+                *context = None;
             }
             let mapped = mapper.map(&event);
             on_event(SessionEvent::Agent(event));

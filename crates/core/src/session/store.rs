@@ -65,6 +65,16 @@ fn collect_rollouts(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The rollout record of a compaction: the summary, and the items kept
+/// after it (a compaction in the middle of a turn).
+pub fn compacted_record(summary: &str, kept: &[Item]) -> Value {
+    let kept: Vec<Value> = kept
+        .iter()
+        .map(|i| item_record(i)["payload"].take())
+        .collect();
+    json!({"type": "compacted", "payload": {"summary": summary, "kept": kept}})
+}
+
 /// A conversation item as a rollout record.
 pub fn item_record(item: &Item) -> Value {
     let payload = match item {
@@ -98,6 +108,11 @@ pub fn history_from_records(records: &[Value]) -> Result<(String, Vec<Item>), Co
             // Everything before is replaced by the summary.
             let summary = r["payload"]["summary"].as_str().unwrap_or_default();
             items = super::compacted_history(summary);
+            // A compaction in the middle of a turn keeps what the turn
+            // went on from.
+            if let Some(kept) = r["payload"]["kept"].as_array() {
+                items.extend(kept.iter().flat_map(item_from_payload));
+            }
             continue;
         }
         if r["type"] != "response_item" {
@@ -213,6 +228,25 @@ mod tests {
             matches!(&back[0], Item::User(t) if t.starts_with(super::super::COMPACTED_PREFIX) && t.ends_with("did u, got o"))
         );
         assert_eq!(back[1], Item::User("next".into()));
+        // One in the middle of a turn keeps the step it went on from.
+        let kept = [
+            Item::Call {
+                call_id: "k".into(),
+                name: "shell".into(),
+                arguments: "{}".into(),
+            },
+            Item::Output {
+                call_id: "k".into(),
+                output: "kept output".into(),
+            },
+        ];
+        records.push(compacted_record("mid-turn", &kept));
+        records.push(item_record(&Item::Assistant("after".into())));
+        let (_, back) = history_from_records(&records).unwrap();
+        assert_eq!(back.len(), 4, "{back:?}");
+        assert!(matches!(&back[0], Item::User(t) if t.ends_with("mid-turn")));
+        assert_eq!(back[1..3], kept);
+        assert_eq!(back[3], Item::Assistant("after".into()));
 
         let home = tempfile::tempdir().unwrap();
         let path = crate::rollout::rollout_path(home.path(), 1_795_628_325, "S");
