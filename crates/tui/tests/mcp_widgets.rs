@@ -3,38 +3,14 @@
 //! on a short viewport) and the `/mcp` list. Each snapshot is the rows as
 //! text.
 
+mod support;
+
 use cordon_core::tool_provider::{ServerState, ServerStatus};
 use cordon_tui::cells::Cell;
 use cordon_tui::elicit::{ElicitRequest, Form};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
-use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Wrap};
-use ratatui::Terminal;
 use serde_json::json;
-
-/// `lines` drawn at `width` (wrapped as the terminal would), as rows.
-fn draw(lines: Vec<Line<'static>>, width: u16) -> Vec<String> {
-    let height = cordon_tui::app::line_count(&lines, width).max(1);
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal
-        .draw(|f| {
-            f.render_widget(
-                Paragraph::new(lines.clone()).wrap(Wrap { trim: false }),
-                f.area(),
-            )
-        })
-        .unwrap();
-    let buf = terminal.backend().buffer();
-    (0..height)
-        .map(|y| {
-            let row: String = (0..width)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect();
-            row.trim_end().to_string()
-        })
-        .collect()
-}
+use support::{draw, picture, shot};
 
 fn form() -> Form {
     Form::new(&ElicitRequest {
@@ -60,21 +36,18 @@ fn press(form: &mut Form, code: KeyCode, modifiers: KeyModifiers) {
 #[test]
 fn elicitation_form_at_80_and_40_columns() {
     let mut f = form();
-    assert_eq!(
-        draw(f.lines(30), 80),
-        [
-            "MCP server docs asks:",
-            "Which account should I use?",
-            "",
-            "› port *: ▏",
-            "  User name *:",
-            "  region: ‹ (none) › (2 choices)",
-            "  verbose: [x] yes",
-            "",
-            "Tab/↑↓ move · Space/←→ change · Enter next, on the last accept · Ctrl+S accept ·",
-            "Ctrl+D decline · Esc cancel",
-        ]
-    );
+    insta::assert_snapshot!(shot(f.lines(30), 80), @r"
+    │MCP server docs asks:
+    │Which account should I use?
+    │
+    │› port *: ▏
+    │  User name *:
+    │  region: ‹ (none) › (2 choices)
+    │  verbose: [x] yes
+    │
+    │Tab/↑↓ move · Space/←→ change · Enter next, on the last accept · Ctrl+S accept ·
+    │Ctrl+D decline · Esc cancel
+    ");
     for c in "ada".chars() {
         press(&mut f, KeyCode::Char(c), KeyModifiers::NONE);
     }
@@ -84,34 +57,28 @@ fn elicitation_form_at_80_and_40_columns() {
     }
     press(&mut f, KeyCode::Char('s'), KeyModifiers::CONTROL);
     // A wrong value: the error under the form, the focus on its field.
-    assert_eq!(
-        draw(f.lines(30), 40),
-        [
-            "MCP server docs asks:",
-            "Which account should I use?",
-            "",
-            "› port *: ada▏",
-            "  User name *: http",
-            "  region: ‹ (none) › (2 choices)",
-            "  verbose: [x] yes",
-            "",
-            "✗ port: not an integer: ada",
-            "Tab/↑↓ move · Space/←→ change · Enter",
-            "next, on the last accept · Ctrl+S accept",
-            "· Ctrl+D decline · Esc cancel",
-        ]
-    );
+    insta::assert_snapshot!(shot(f.lines(30), 40), @r"
+    │MCP server docs asks:
+    │Which account should I use?
+    │
+    │› port *: ada▏
+    │  User name *: http
+    │  region: ‹ (none) › (2 choices)
+    │  verbose: [x] yes
+    │
+    │✗ port: not an integer: ada
+    │Tab/↑↓ move · Space/←→ change · Enter
+    │next, on the last accept · Ctrl+S accept
+    │· Ctrl+D decline · Esc cancel
+    ");
     // The focused field shows its description.
     press(&mut f, KeyCode::Down, KeyModifiers::NONE);
     let rows = draw(f.lines(30), 40);
-    assert_eq!(
-        rows[3..6],
-        [
-            "  port *: ada",
-            "› User name *: http▏",
-            "    as in your profile"
-        ]
-    );
+    insta::assert_snapshot!(picture(&rows[3..6]), @r"
+    │  port *: ada
+    │› User name *: http▏
+    │    as in your profile
+    ");
 }
 
 #[test]
@@ -127,23 +94,20 @@ fn a_long_form_shows_the_fields_around_the_focused_one() {
     for _ in 0..5 {
         press(&mut f, KeyCode::Down, KeyModifiers::NONE);
     }
-    assert_eq!(
-        draw(f.lines(12), 80),
-        [
-            "MCP server s asks:",
-            "Many fields",
-            "",
-            "  … 2 more above",
-            "  f3:",
-            "  f4:",
-            "  f5:",
-            "› f6: ▏",
-            "  … 3 more below",
-            "",
-            "Tab/↑↓ move · Space/←→ change · Enter next, on the last accept · Ctrl+S accept ·",
-            "Ctrl+D decline · Esc cancel",
-        ]
-    );
+    insta::assert_snapshot!(shot(f.lines(12), 80), @r"
+    │MCP server s asks:
+    │Many fields
+    │
+    │  … 2 more above
+    │  f3:
+    │  f4:
+    │  f5:
+    │› f6: ▏
+    │  … 3 more below
+    │
+    │Tab/↑↓ move · Space/←→ change · Enter next, on the last accept · Ctrl+S accept ·
+    │Ctrl+D decline · Esc cancel
+    ");
 }
 
 #[test]
@@ -174,56 +138,47 @@ fn mcp_list_at_80_and_40_columns() {
         },
     ];
     let cell = Cell::Info(cordon_tui::mcp::list_lines(&servers));
-    assert_eq!(
-        draw(cell.lines(), 80),
-        [
-            "",
-            "/mcp",
-            "• docs: ready",
-            "    stdio: npx -y docs-server",
-            "    sandbox: workspace-write, network proxy (allow docs.rs)",
-            "    tools: mcp__docs__search, mcp__docs__fetch",
-            "• slow: starting…",
-            "    http: https://mcp.example.com/mcp",
-            "    sandbox: none (runs with your rights)",
-            "• broken: failed: connection closed: initialize response; it exited (exit",
-            "status: 7)",
-            "    stdio: broken-server",
-            "    sandbox: none (runs with your rights)",
-        ]
-    );
-    assert_eq!(
-        draw(cell.lines(), 40),
-        [
-            "",
-            "/mcp",
-            "• docs: ready",
-            "    stdio: npx -y docs-server",
-            "    sandbox: workspace-write, network",
-            "proxy (allow docs.rs)",
-            "    tools: mcp__docs__search,",
-            "mcp__docs__fetch",
-            "• slow: starting…",
-            "    http: https://mcp.example.com/mcp",
-            "    sandbox: none (runs with your",
-            "rights)",
-            "• broken: failed: connection closed:",
-            "initialize response; it exited (exit",
-            "status: 7)",
-            "    stdio: broken-server",
-            "    sandbox: none (runs with your",
-            "rights)",
-        ]
-    );
+    insta::assert_snapshot!(shot(cell.lines(), 80), @r"
+    │
+    │/mcp
+    │• docs: ready
+    │    stdio: npx -y docs-server
+    │    sandbox: workspace-write, network proxy (allow docs.rs)
+    │    tools: mcp__docs__search, mcp__docs__fetch
+    │• slow: starting…
+    │    http: https://mcp.example.com/mcp
+    │    sandbox: none (runs with your rights)
+    │• broken: failed: connection closed: initialize response; it exited (exit
+    │status: 7)
+    │    stdio: broken-server
+    │    sandbox: none (runs with your rights)
+    ");
+    insta::assert_snapshot!(shot(cell.lines(), 40), @r"
+    │
+    │/mcp
+    │• docs: ready
+    │    stdio: npx -y docs-server
+    │    sandbox: workspace-write, network
+    │proxy (allow docs.rs)
+    │    tools: mcp__docs__search,
+    │mcp__docs__fetch
+    │• slow: starting…
+    │    http: https://mcp.example.com/mcp
+    │    sandbox: none (runs with your
+    │rights)
+    │• broken: failed: connection closed:
+    │initialize response; it exited (exit
+    │status: 7)
+    │    stdio: broken-server
+    │    sandbox: none (runs with your
+    │rights)
+    ");
     let none = Cell::Info(cordon_tui::mcp::list_lines(&[]));
-    assert_eq!(
-        draw(none.lines(), 40),
-        [
-            "",
-            "/mcp",
-            "no MCP servers are configured (add one",
-            "with `cordon mcp add`, see [mcp_servers]",
-            "in the README)",
-        ]
-    );
+    insta::assert_snapshot!(shot(none.lines(), 40), @r"
+    │
+    │/mcp
+    │no MCP servers are configured (add one
+    │with `cordon mcp add`, see [mcp_servers]
+    │in the README)
+    ");
 }

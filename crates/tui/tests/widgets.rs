@@ -2,42 +2,18 @@
 //! ratatui's `TestBackend`: the header, each cell kind, the status line
 //! and the approval modal. Each snapshot is the rows as text.
 
+mod support;
+
 use cordon_core::agent::ChangeKind;
 use cordon_core::approval::{ApprovalAction, ApprovalReason, ApprovalRequest, FileDiff};
 use cordon_tui::cells::{Cell, HeaderInfo, PatchFile, StepStatus};
 use cordon_tui::widgets::{self, Status};
-use ratatui::backend::TestBackend;
-use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Wrap};
-use ratatui::Terminal;
 use std::time::Duration;
+use support::{draw, picture, shot};
 
-/// `lines` drawn at `width` (wrapped as the terminal would), as rows.
-fn draw(lines: Vec<Line<'static>>, width: u16) -> Vec<String> {
-    let height = cordon_tui::app::line_count(&lines, width).max(1);
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal
-        .draw(|f| {
-            f.render_widget(
-                Paragraph::new(lines.clone()).wrap(Wrap { trim: false }),
-                f.area(),
-            )
-        })
-        .unwrap();
-    let buf = terminal.backend().buffer();
-    (0..height)
-        .map(|y| {
-            let row: String = (0..width)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect();
-            row.trim_end().to_string()
-        })
-        .collect()
-}
-
-#[track_caller]
-fn snapshot(cell: &Cell, width: u16, want: &[&str]) {
-    assert_eq!(draw(cell.lines(), width), want);
+/// `cell` drawn at `width`, as a picture.
+fn cell_shot(cell: &Cell, width: u16) -> String {
+    shot(cell.lines(), width)
 }
 
 #[test]
@@ -50,60 +26,50 @@ fn header() {
         network: "proxy".into(),
         approval: "on-request".into(),
     });
-    snapshot(
-        &cell,
-        80,
-        &[
-            "",
-            ">_ cordon (v0.1.0)",
-            "   model:     gpt-5",
-            "   directory: ~/src/app",
-            "   sandbox:   workspace-write · network proxy",
-            "   approval:  on-request",
-        ],
-    );
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
+    │
+    │>_ cordon (v0.1.0)
+    │   model:     gpt-5
+    │   directory: ~/src/app
+    │   sandbox:   workspace-write · network proxy
+    │   approval:  on-request
+    ");
 }
 
 #[test]
 fn user_and_reasoning_and_error_cells() {
-    snapshot(
-        &Cell::User("fix the build\nplease".into()),
-        80,
-        &["", "› fix the build", "  please"],
-    );
-    snapshot(
-        &Cell::Reasoning("**Looking** at the tests".into()),
-        80,
-        &["", "**Looking** at the tests"],
-    );
-    snapshot(
-        &Cell::Error("model request failed: HTTP 500".into()),
-        80,
-        &["", "■ model request failed: HTTP 500"],
-    );
+    insta::assert_snapshot!(cell_shot(&Cell::User("fix the build\nplease".into()), 80), @r"
+    │
+    │› fix the build
+    │  please
+    ");
+    insta::assert_snapshot!(cell_shot(&Cell::Reasoning("**Looking** at the tests".into()), 80), @r"
+    │
+    │**Looking** at the tests
+    ");
+    insta::assert_snapshot!(cell_shot(&Cell::Error("model request failed: HTTP 500".into()), 80), @r"
+    │
+    │■ model request failed: HTTP 500
+    ");
 }
 
 #[test]
 fn assistant_markdown() {
     let md = "# Plan\n\nSome *emphasis* and `code`.\n\n1. first\n2. second\n   - nested\n\n```rust\nfn main() {} // done\n```\n\n> quoted";
-    snapshot(
-        &Cell::Assistant(md.into()),
-        80,
-        &[
-            "",
-            "# Plan",
-            "",
-            "Some emphasis and code.",
-            "",
-            "1. first",
-            "2. second",
-            "  - nested",
-            "",
-            "fn main() {} // done",
-            "",
-            "> quoted",
-        ],
-    );
+    insta::assert_snapshot!(cell_shot(&Cell::Assistant(md.into()), 80), @r"
+    │
+    │# Plan
+    │
+    │Some emphasis and code.
+    │
+    │1. first
+    │2. second
+    │  - nested
+    │
+    │fn main() {} // done
+    │
+    │> quoted
+    ");
 }
 
 #[test]
@@ -119,48 +85,40 @@ fn control_characters_from_the_model_are_neutralised() {
 #[test]
 fn command_cell_shows_head_and_tail() {
     let output: String = (1..=30).map(|i| format!("line {i}\n")).collect();
-    snapshot(
-        &Cell::Command {
+    insta::assert_snapshot!(cell_shot(&Cell::Command {
             command: "cargo test".into(),
             output,
             exit_code: Some(101),
             duration: Some(Duration::from_millis(2_345)),
             declined: false,
-        },
-        80,
-        &[
-            "",
-            "• Ran cargo test",
-            "    line 1",
-            "    line 2",
-            "    line 3",
-            "    line 4",
-            "    line 5",
-            "    … +20 lines",
-            "    line 26",
-            "    line 27",
-            "    line 28",
-            "    line 29",
-            "    line 30",
-            "    ✗ exit 101 · 2.3 s",
-        ],
-    );
-    snapshot(
-        &Cell::Command {
+        }, 80), @r"
+    │
+    │• Ran cargo test
+    │    line 1
+    │    line 2
+    │    line 3
+    │    line 4
+    │    line 5
+    │    … +20 lines
+    │    line 26
+    │    line 27
+    │    line 28
+    │    line 29
+    │    line 30
+    │    ✗ exit 101 · 2.3 s
+    ");
+    insta::assert_snapshot!(cell_shot(&Cell::Command {
             command: "curl example.com".into(),
             output: "escalation declined".into(),
             exit_code: None,
             duration: None,
             declined: true,
-        },
-        80,
-        &[
-            "",
-            "• Declined curl example.com",
-            "    escalation declined",
-            "    ✗ not run",
-        ],
-    );
+        }, 80), @r"
+    │
+    │• Declined curl example.com
+    │    escalation declined
+    │    ✗ not run
+    ");
 }
 
 #[test]
@@ -170,26 +128,21 @@ fn patch_cell_counts_and_diff() {
     )
     .unwrap();
     let files = cordon_tui::cells::patch_files(&patch);
-    snapshot(
-        &Cell::Patch {
+    insta::assert_snapshot!(cell_shot(&Cell::Patch {
             files,
             applied: true,
             error: None,
-        },
-        80,
-        &[
-            "",
-            "• Edited src/lib.rs (+2 -1)",
-            "@@ fn main",
-            "-    old();",
-            "+    new();",
-            "+    more();",
-            "• Added NOTES (+1 -0)",
-            "+hi",
-        ],
-    );
-    snapshot(
-        &Cell::Patch {
+        }, 80), @r"
+    │
+    │• Edited src/lib.rs (+2 -1)
+    │@@ fn main
+    │-    old();
+    │+    new();
+    │+    more();
+    │• Added NOTES (+1 -0)
+    │+hi
+    ");
+    insta::assert_snapshot!(cell_shot(&Cell::Patch {
             files: vec![PatchFile {
                 path: "/etc/x".into(),
                 kind: ChangeKind::Delete,
@@ -199,29 +152,26 @@ fn patch_cell_counts_and_diff() {
             }],
             applied: false,
             error: Some("denied".into()),
-        },
-        80,
-        &["", "• Deleted /etc/x (+0 -0)", "✗ not applied: denied"],
-    );
+        }, 80), @r"
+    │
+    │• Deleted /etc/x (+0 -0)
+    │✗ not applied: denied
+    ");
 }
 
 #[test]
 fn plan_cell() {
-    snapshot(
-        &Cell::Plan(vec![
+    insta::assert_snapshot!(cell_shot(&Cell::Plan(vec![
             ("read the code".into(), StepStatus::Completed),
             ("fix it".into(), StepStatus::InProgress),
             ("test".into(), StepStatus::Pending),
-        ]),
-        80,
-        &[
-            "",
-            "• Updated plan",
-            "  ✔ read the code",
-            "  □ fix it",
-            "  □ test",
-        ],
-    );
+        ]), 80), @r"
+    │
+    │• Updated plan
+    │  ✔ read the code
+    │  □ fix it
+    │  □ test
+    ");
 }
 
 fn status(working: Option<u64>) -> Status {
@@ -238,29 +188,14 @@ fn status(working: Option<u64>) -> Status {
 
 #[test]
 fn status_line_at_80_and_40_columns() {
-    assert_eq!(
-        draw(vec![widgets::status_line(&status(Some(75)), 100)], 100),
-        ["⠋ Working (1m 15s · esc to interrupt)                87% context left · gpt-5 · workspace-write/none"]
-    );
-    assert_eq!(
-        draw(vec![widgets::status_line(&status(Some(75)), 80)], 80),
-        ["⠋ Working (1m 15s · esc to interrupt)               gpt-5 · workspace-write/none"]
-    );
+    insta::assert_snapshot!(shot(vec![widgets::status_line(&status(Some(75)), 100)], 100), @"│⠋ Working (1m 15s · esc to interrupt)                87% context left · gpt-5 · workspace-write/none");
+    insta::assert_snapshot!(shot(vec![widgets::status_line(&status(Some(75)), 80)], 80), @"│⠋ Working (1m 15s · esc to interrupt)               gpt-5 · workspace-write/none");
     // At 40 columns the right side gives way first.
-    assert_eq!(
-        draw(vec![widgets::status_line(&status(Some(3)), 40)], 40),
-        ["⠋ Working (3s · esc to interrupt)"]
-    );
-    assert_eq!(
-        draw(vec![widgets::status_line(&status(None), 40)], 40),
-        ["            gpt-5 · workspace-write/none"]
-    );
+    insta::assert_snapshot!(shot(vec![widgets::status_line(&status(Some(3)), 40)], 40), @"│⠋ Working (3s · esc to interrupt)");
+    insta::assert_snapshot!(shot(vec![widgets::status_line(&status(None), 40)], 40), @"│            gpt-5 · workspace-write/none");
     let mut hint = status(None);
     hint.hint = Some("ctrl+c again to quit".into());
-    assert_eq!(
-        draw(vec![widgets::status_line(&hint, 40)], 40),
-        ["ctrl+c again to quit"]
-    );
+    insta::assert_snapshot!(shot(vec![widgets::status_line(&hint, 40)], 40), @"│ctrl+c again to quit");
 }
 
 fn command_request() -> ApprovalRequest {
@@ -278,37 +213,31 @@ fn command_request() -> ApprovalRequest {
 #[test]
 fn approval_modal_for_a_command_at_80_and_40_columns() {
     let lines = widgets::approval_lines(&command_request(), 0, 20);
-    assert_eq!(
-        draw(lines.clone(), 80),
-        [
-            "Allow this command?",
-            "$ curl -fsS https://example.com",
-            "in /work/app",
-            "why: fetch the schema",
-            "reason: the model asks to run it outside the sandbox",
-            "",
-            "› Yes, run it (y)",
-            "  Yes, and don't ask again for this command this session (a)",
-            "  No, and tell cordon what to do differently (n or Esc)",
-        ]
-    );
-    assert_eq!(
-        draw(lines, 40),
-        [
-            "Allow this command?",
-            "$ curl -fsS https://example.com",
-            "in /work/app",
-            "why: fetch the schema",
-            "reason: the model asks to run it outside",
-            "the sandbox",
-            "",
-            "› Yes, run it (y)",
-            "  Yes, and don't ask again for this",
-            "command this session (a)",
-            "  No, and tell cordon what to do",
-            "differently (n or Esc)",
-        ]
-    );
+    insta::assert_snapshot!(shot(lines.clone(), 80), @r"
+    │Allow this command?
+    │$ curl -fsS https://example.com
+    │in /work/app
+    │why: fetch the schema
+    │reason: the model asks to run it outside the sandbox
+    │
+    │› Yes, run it (y)
+    │  Yes, and don't ask again for this command this session (a)
+    │  No, and tell cordon what to do differently (n or Esc)
+    ");
+    insta::assert_snapshot!(shot(lines, 40), @r"
+    │Allow this command?
+    │$ curl -fsS https://example.com
+    │in /work/app
+    │why: fetch the schema
+    │reason: the model asks to run it outside
+    │the sandbox
+    │
+    │› Yes, run it (y)
+    │  Yes, and don't ask again for this
+    │command this session (a)
+    │  No, and tell cordon what to do
+    │differently (n or Esc)
+    ");
 }
 
 #[test]
@@ -331,23 +260,20 @@ fn approval_modal_for_a_patch_fits_its_rows() {
         },
     };
     let rows = draw(widgets::approval_lines(&request, 2, 12), 80);
-    assert_eq!(
-        rows,
-        [
-            "Apply these changes?",
-            "• Added /work/app/big.txt (+50 -0)",
-            "@@ -0,0 +1,50 @@",
-            "+line 0",
-            "+line 1",
-            "+line 2",
-            "… +47 lines",
-            "reason: /work/app/big.txt is outside the sandbox's writable roots",
-            "",
-            "  Yes, apply the changes (y)",
-            "  Yes, and don't ask again for these files this session (a)",
-            "› No, and tell cordon what to do differently (n or Esc)",
-        ]
-    );
+    insta::assert_snapshot!(picture(&rows), @r"
+    │Apply these changes?
+    │• Added /work/app/big.txt (+50 -0)
+    │@@ -0,0 +1,50 @@
+    │+line 0
+    │+line 1
+    │+line 2
+    │… +47 lines
+    │reason: /work/app/big.txt is outside the sandbox's writable roots
+    │
+    │  Yes, apply the changes (y)
+    │  Yes, and don't ask again for these files this session (a)
+    │› No, and tell cordon what to do differently (n or Esc)
+    ");
 }
 
 #[test]
@@ -444,32 +370,28 @@ fn sandbox_denial_cell_names_what_and_the_config_line_that_allows_it() {
             Remedy::OutsideOnly,
         ),
     ]);
-    snapshot(
-        &cell,
-        80,
-        &[
-            "",
-            "■ the sandbox denied writing /srv/out/report.txt (openat)",
-            "  to allow it, in config.toml (or a profile):",
-            "    [sandbox_workspace_write]",
-            "    writable_roots = [\"/srv/out\"]",
-            "  or for one run: -c 'sandbox_workspace_write.writable_roots=[\"/srv/out\"]'",
-            "■ the sandbox denied writing /w/.git/config (openat)",
-            "  a protected path (.git, .cordon): no setting lets a sandboxed command write it",
-            "■ the sandbox denied network access to 192.0.2.7:443 (connect)",
-            "  to allow it, in config.toml (or a profile):",
-            "    [network]",
-            "    mode = \"full\"",
-            "  or for one run: --network full",
-            "■ the sandbox denied writing /w/src/a.rs (openat)",
-            "  to allow it, in config.toml (or a profile):",
-            "    sandbox_mode = \"workspace-write\"",
-            "  or for one run: -s workspace-write (or /approvals)",
-            "■ the sandbox denied a Unix socket (socket)",
-            "  nothing in the sandbox allows it; only running without it (-s",
-            "danger-full-access)",
-        ],
-    );
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r#"
+    │
+    │■ the sandbox denied writing /srv/out/report.txt (openat)
+    │  to allow it, in config.toml (or a profile):
+    │    [sandbox_workspace_write]
+    │    writable_roots = ["/srv/out"]
+    │  or for one run: -c 'sandbox_workspace_write.writable_roots=["/srv/out"]'
+    │■ the sandbox denied writing /w/.git/config (openat)
+    │  a protected path (.git, .cordon): no setting lets a sandboxed command write it
+    │■ the sandbox denied network access to 192.0.2.7:443 (connect)
+    │  to allow it, in config.toml (or a profile):
+    │    [network]
+    │    mode = "full"
+    │  or for one run: --network full
+    │■ the sandbox denied writing /w/src/a.rs (openat)
+    │  to allow it, in config.toml (or a profile):
+    │    sandbox_mode = "workspace-write"
+    │  or for one run: -s workspace-write (or /approvals)
+    │■ the sandbox denied a Unix socket (socket)
+    │  nothing in the sandbox allows it; only running without it (-s
+    │danger-full-access)
+    "#);
     // From read-only, a root outside the workspace needs workspace-write too.
     let cell = Cell::SandboxDenied(vec![denial(
         "write",
@@ -480,21 +402,17 @@ fn sandbox_denial_cell_names_what_and_the_config_line_that_allows_it() {
             from_read_only: true,
         },
     )]);
-    snapshot(
-        &cell,
-        40,
-        &[
-            "",
-            "■ the sandbox denied writing /srv/o\"ut/x",
-            "(openat)",
-            "  to allow it, in config.toml (or a",
-            "profile):",
-            "    sandbox_mode = \"workspace-write\"",
-            "    [sandbox_workspace_write]",
-            "    writable_roots = [\"/srv/o\\\"ut\"]",
-            "  or for one run: -s workspace-write -c",
-            "'sandbox_workspace_write.writable_roots=",
-            "[\"/srv/o\\\"ut\"]'",
-        ],
-    );
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r#"
+    │
+    │■ the sandbox denied writing /srv/o"ut/x
+    │(openat)
+    │  to allow it, in config.toml (or a
+    │profile):
+    │    sandbox_mode = "workspace-write"
+    │    [sandbox_workspace_write]
+    │    writable_roots = ["/srv/o\"ut"]
+    │  or for one run: -s workspace-write -c
+    │'sandbox_workspace_write.writable_roots=
+    │["/srv/o\"ut"]'
+    "#);
 }
