@@ -1,7 +1,8 @@
 //! Snapshot tests of the MCP parts of the TUI at 80 and 40 columns: the
 //! elicitation form (fields, focus, the inline error, the window of fields
-//! on a short viewport) and the `/mcp` list. Each snapshot is the rows as
-//! text.
+//! on a short viewport) and the `/mcp` list. Each snapshot is an inline
+//! `insta` snapshot of the rows as text, each row behind a `│` (see
+//! `support::picture`).
 
 mod support;
 
@@ -47,6 +48,19 @@ fn elicitation_form_at_80_and_40_columns() {
     │
     │Tab/↑↓ move · Space/←→ change · Enter next, on the last accept · Ctrl+S accept ·
     │Ctrl+D decline · Esc cancel
+    ");
+    insta::assert_snapshot!(shot(f.lines(30), 40), @r"
+    │MCP server docs asks:
+    │Which account should I use?
+    │
+    │› port *: ▏
+    │  User name *:
+    │  region: ‹ (none) › (2 choices)
+    │  verbose: [x] yes
+    │
+    │Tab/↑↓ move · Space/←→ change · Enter
+    │next, on the last accept · Ctrl+S accept
+    │· Ctrl+D decline · Esc cancel
     ");
     for c in "ada".chars() {
         press(&mut f, KeyCode::Char(c), KeyModifiers::NONE);
@@ -107,6 +121,23 @@ fn a_long_form_shows_the_fields_around_the_focused_one() {
     │
     │Tab/↑↓ move · Space/←→ change · Enter next, on the last accept · Ctrl+S accept ·
     │Ctrl+D decline · Esc cancel
+    ");
+    // At 40 columns the help wraps to three rows the window does not
+    // count: 13 rows where 12 were asked for.
+    insta::assert_snapshot!(shot(f.lines(12), 40), @r"
+    │MCP server s asks:
+    │Many fields
+    │
+    │  … 2 more above
+    │  f3:
+    │  f4:
+    │  f5:
+    │› f6: ▏
+    │  … 3 more below
+    │
+    │Tab/↑↓ move · Space/←→ change · Enter
+    │next, on the last accept · Ctrl+S accept
+    │· Ctrl+D decline · Esc cancel
     ");
 }
 
@@ -179,6 +210,12 @@ fn mcp_list_at_80_and_40_columns() {
     │/mcp
     │no MCP servers are configured (add one
     │with `cordon mcp add`, see [mcp_servers]
+    │in the README)
+    ");
+    insta::assert_snapshot!(shot(none.lines(), 80), @r"
+    │
+    │/mcp
+    │no MCP servers are configured (add one with `cordon mcp add`, see [mcp_servers]
     │in the README)
     ");
 }

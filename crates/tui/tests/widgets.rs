@@ -1,6 +1,8 @@
 //! Snapshot tests of what the TUI draws, at 80 and 40 columns, through
 //! ratatui's `TestBackend`: the header, each cell kind, the status line
-//! and the approval modal. Each snapshot is the rows as text.
+//! and the approval modal (command, patch, MCP tool, proxy-denied host).
+//! Each snapshot is an inline `insta` snapshot of the rows as text, each
+//! row behind a `│` (see `support::picture`).
 
 mod support;
 
@@ -34,20 +36,45 @@ fn header() {
     │   sandbox:   workspace-write · network proxy
     │   approval:  on-request
     ");
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
+    │
+    │>_ cordon (v0.1.0)
+    │   model:     gpt-5
+    │   directory: ~/src/app
+    │   sandbox:   workspace-write · network
+    │proxy
+    │   approval:  on-request
+    ");
 }
 
 #[test]
 fn user_and_reasoning_and_error_cells() {
-    insta::assert_snapshot!(cell_shot(&Cell::User("fix the build\nplease".into()), 80), @r"
+    let cell = Cell::User("fix the build\nplease".into());
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
     │
     │› fix the build
     │  please
     ");
-    insta::assert_snapshot!(cell_shot(&Cell::Reasoning("**Looking** at the tests".into()), 80), @r"
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
+    │
+    │› fix the build
+    │  please
+    ");
+    let cell = Cell::Reasoning("**Looking** at the tests".into());
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
     │
     │**Looking** at the tests
     ");
-    insta::assert_snapshot!(cell_shot(&Cell::Error("model request failed: HTTP 500".into()), 80), @r"
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
+    │
+    │**Looking** at the tests
+    ");
+    let cell = Cell::Error("model request failed: HTTP 500".into());
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
+    │
+    │■ model request failed: HTTP 500
+    ");
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
     │
     │■ model request failed: HTTP 500
     ");
@@ -56,7 +83,22 @@ fn user_and_reasoning_and_error_cells() {
 #[test]
 fn assistant_markdown() {
     let md = "# Plan\n\nSome *emphasis* and `code`.\n\n1. first\n2. second\n   - nested\n\n```rust\nfn main() {} // done\n```\n\n> quoted";
-    insta::assert_snapshot!(cell_shot(&Cell::Assistant(md.into()), 80), @r"
+    let cell = Cell::Assistant(md.into());
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
+    │
+    │# Plan
+    │
+    │Some emphasis and code.
+    │
+    │1. first
+    │2. second
+    │  - nested
+    │
+    │fn main() {} // done
+    │
+    │> quoted
+    ");
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
     │
     │# Plan
     │
@@ -85,13 +127,14 @@ fn control_characters_from_the_model_are_neutralised() {
 #[test]
 fn command_cell_shows_head_and_tail() {
     let output: String = (1..=30).map(|i| format!("line {i}\n")).collect();
-    insta::assert_snapshot!(cell_shot(&Cell::Command {
-            command: "cargo test".into(),
-            output,
-            exit_code: Some(101),
-            duration: Some(Duration::from_millis(2_345)),
-            declined: false,
-        }, 80), @r"
+    let cell = Cell::Command {
+        command: "cargo test".into(),
+        output,
+        exit_code: Some(101),
+        duration: Some(Duration::from_millis(2_345)),
+        declined: false,
+    };
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
     │
     │• Ran cargo test
     │    line 1
@@ -107,13 +150,36 @@ fn command_cell_shows_head_and_tail() {
     │    line 30
     │    ✗ exit 101 · 2.3 s
     ");
-    insta::assert_snapshot!(cell_shot(&Cell::Command {
-            command: "curl example.com".into(),
-            output: "escalation declined".into(),
-            exit_code: None,
-            duration: None,
-            declined: true,
-        }, 80), @r"
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
+    │
+    │• Ran cargo test
+    │    line 1
+    │    line 2
+    │    line 3
+    │    line 4
+    │    line 5
+    │    … +20 lines
+    │    line 26
+    │    line 27
+    │    line 28
+    │    line 29
+    │    line 30
+    │    ✗ exit 101 · 2.3 s
+    ");
+    let cell = Cell::Command {
+        command: "curl example.com".into(),
+        output: "escalation declined".into(),
+        exit_code: None,
+        duration: None,
+        declined: true,
+    };
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
+    │
+    │• Declined curl example.com
+    │    escalation declined
+    │    ✗ not run
+    ");
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
     │
     │• Declined curl example.com
     │    escalation declined
@@ -128,11 +194,12 @@ fn patch_cell_counts_and_diff() {
     )
     .unwrap();
     let files = cordon_tui::cells::patch_files(&patch);
-    insta::assert_snapshot!(cell_shot(&Cell::Patch {
-            files,
-            applied: true,
-            error: None,
-        }, 80), @r"
+    let cell = Cell::Patch {
+        files,
+        applied: true,
+        error: None,
+    };
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
     │
     │• Edited src/lib.rs (+2 -1)
     │@@ fn main
@@ -142,17 +209,33 @@ fn patch_cell_counts_and_diff() {
     │• Added NOTES (+1 -0)
     │+hi
     ");
-    insta::assert_snapshot!(cell_shot(&Cell::Patch {
-            files: vec![PatchFile {
-                path: "/etc/x".into(),
-                kind: ChangeKind::Delete,
-                lines: vec![],
-                added: 0,
-                removed: 0,
-            }],
-            applied: false,
-            error: Some("denied".into()),
-        }, 80), @r"
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
+    │
+    │• Edited src/lib.rs (+2 -1)
+    │@@ fn main
+    │-    old();
+    │+    new();
+    │+    more();
+    │• Added NOTES (+1 -0)
+    │+hi
+    ");
+    let cell = Cell::Patch {
+        files: vec![PatchFile {
+            path: "/etc/x".into(),
+            kind: ChangeKind::Delete,
+            lines: vec![],
+            added: 0,
+            removed: 0,
+        }],
+        applied: false,
+        error: Some("denied".into()),
+    };
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
+    │
+    │• Deleted /etc/x (+0 -0)
+    │✗ not applied: denied
+    ");
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
     │
     │• Deleted /etc/x (+0 -0)
     │✗ not applied: denied
@@ -161,11 +244,19 @@ fn patch_cell_counts_and_diff() {
 
 #[test]
 fn plan_cell() {
-    insta::assert_snapshot!(cell_shot(&Cell::Plan(vec![
-            ("read the code".into(), StepStatus::Completed),
-            ("fix it".into(), StepStatus::InProgress),
-            ("test".into(), StepStatus::Pending),
-        ]), 80), @r"
+    let cell = Cell::Plan(vec![
+        ("read the code".into(), StepStatus::Completed),
+        ("fix it".into(), StepStatus::InProgress),
+        ("test".into(), StepStatus::Pending),
+    ]);
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
+    │
+    │• Updated plan
+    │  ✔ read the code
+    │  □ fix it
+    │  □ test
+    ");
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
     │
     │• Updated plan
     │  ✔ read the code
@@ -273,6 +364,25 @@ fn approval_modal_for_a_patch_fits_its_rows() {
     │  Yes, apply the changes (y)
     │  Yes, and don't ask again for these files this session (a)
     │› No, and tell cordon what to do differently (n or Esc)
+    ");
+    // At 40 columns the reason and options wrap, and the cut does not
+    // count their extra rows: 15 rows where 12 were asked for.
+    insta::assert_snapshot!(shot(widgets::approval_lines(&request, 2, 12), 40), @r"
+    │Apply these changes?
+    │• Added /work/app/big.txt (+50 -0)
+    │@@ -0,0 +1,50 @@
+    │+line 0
+    │+line 1
+    │+line 2
+    │… +47 lines
+    │reason: /work/app/big.txt is outside the
+    │sandbox's writable roots
+    │
+    │  Yes, apply the changes (y)
+    │  Yes, and don't ask again for these
+    │files this session (a)
+    │› No, and tell cordon what to do
+    │differently (n or Esc)
     ");
 }
 
@@ -392,6 +502,42 @@ fn sandbox_denial_cell_names_what_and_the_config_line_that_allows_it() {
     │  nothing in the sandbox allows it; only running without it (-s
     │danger-full-access)
     "#);
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r#"
+    │
+    │■ the sandbox denied writing
+    │/srv/out/report.txt (openat)
+    │  to allow it, in config.toml (or a
+    │profile):
+    │    [sandbox_workspace_write]
+    │    writable_roots = ["/srv/out"]
+    │  or for one run: -c
+    │'sandbox_workspace_write.writable_roots=
+    │["/srv/out"]'
+    │■ the sandbox denied writing
+    │/w/.git/config (openat)
+    │  a protected path (.git, .cordon): no
+    │setting lets a sandboxed command write
+    │it
+    │■ the sandbox denied network access to
+    │192.0.2.7:443 (connect)
+    │  to allow it, in config.toml (or a
+    │profile):
+    │    [network]
+    │    mode = "full"
+    │  or for one run: --network full
+    │■ the sandbox denied writing /w/src/a.rs
+    │(openat)
+    │  to allow it, in config.toml (or a
+    │profile):
+    │    sandbox_mode = "workspace-write"
+    │  or for one run: -s workspace-write (or
+    │/approvals)
+    │■ the sandbox denied a Unix socket
+    │(socket)
+    │  nothing in the sandbox allows it; only
+    │running without it (-s
+    │danger-full-access)
+    "#);
     // From read-only, a root outside the workspace needs workspace-write too.
     let cell = Cell::SandboxDenied(vec![denial(
         "write",
@@ -415,4 +561,179 @@ fn sandbox_denial_cell_names_what_and_the_config_line_that_allows_it() {
     │'sandbox_workspace_write.writable_roots=
     │["/srv/o\"ut"]'
     "#);
+}
+
+#[test]
+fn mcp_call_cell() {
+    let arguments = serde_json::json!({"query": "sandbox", "limit": 3});
+    let cell = Cell::McpCall {
+        call: cordon_tui::cells::mcp_call("docs", "search", &arguments),
+        output: "3 results:\nsandbox(7)\nlandlock(7)\nseccomp(2)".into(),
+        failed: false,
+    };
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r#"
+    │
+    │• Called docs.search({"limit":3,"query":"sandbox"})
+    │    3 results:
+    │    sandbox(7)
+    │    landlock(7)
+    │    seccomp(2)
+    "#);
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r#"
+    │
+    │• Called
+    │docs.search({"limit":3,"query":"sandbox"
+    │})
+    │    3 results:
+    │    sandbox(7)
+    │    landlock(7)
+    │    seccomp(2)
+    "#);
+    // A failed call: the error in place of the result.
+    let cell = Cell::McpCall {
+        call: cordon_tui::cells::mcp_call("docs", "fetch", &serde_json::json!({})),
+        output: "declined by the user".into(),
+        failed: true,
+    };
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r"
+    │
+    │• Called docs.fetch({})
+    │    declined by the user
+    ");
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r"
+    │
+    │• Called docs.fetch({})
+    │    declined by the user
+    ");
+}
+
+#[test]
+fn proxy_denial_cell_names_the_host_and_the_config_line_that_allows_it() {
+    use cordon_core::runner::ProxyDenial;
+    let denial = |host: &str, port, reasons: &[&str]| ProxyDenial {
+        host: host.into(),
+        port,
+        reasons: reasons.iter().map(|r| r.to_string()).collect(),
+    };
+    let cell = Cell::ProxyDenied(vec![
+        denial("registry.npmjs.org", 443, &["not-allowed"]),
+        denial("tracker.example", 443, &["denied"]),
+        denial("10.0.0.5", 80, &["non-public-address"]),
+    ]);
+    insta::assert_snapshot!(cell_shot(&cell, 80), @r#"
+    │
+    │■ the proxy refused registry.npmjs.org:443 (not-allowed)
+    │  to allow it, in config.toml (or a profile):
+    │    [network.domains]
+    │    "registry.npmjs.org" = "allow"
+    │  or for one run: --allow-domain registry.npmjs.org
+    │■ the proxy refused tracker.example:443 (denied)
+    │  a deny rule in [network.domains] or --deny-domain matched (deny wins)
+    │■ the proxy refused 10.0.0.5:80 (non-public-address)
+    │  to allow it, in config.toml (or a profile):
+    │    [network.domains]
+    │    "10.0.0.5" = "allow"
+    │  or for one run: --allow-domain 10.0.0.5
+    "#);
+    insta::assert_snapshot!(cell_shot(&cell, 40), @r#"
+    │
+    │■ the proxy refused
+    │registry.npmjs.org:443 (not-allowed)
+    │  to allow it, in config.toml (or a
+    │profile):
+    │    [network.domains]
+    │    "registry.npmjs.org" = "allow"
+    │  or for one run: --allow-domain
+    │registry.npmjs.org
+    │■ the proxy refused tracker.example:443
+    │(denied)
+    │  a deny rule in [network.domains] or
+    │--deny-domain matched (deny wins)
+    │■ the proxy refused 10.0.0.5:80
+    │(non-public-address)
+    │  to allow it, in config.toml (or a
+    │profile):
+    │    [network.domains]
+    │    "10.0.0.5" = "allow"
+    │  or for one run: --allow-domain
+    │10.0.0.5
+    "#);
+}
+
+#[test]
+fn approval_modal_for_an_mcp_tool_at_80_and_40_columns() {
+    let request = ApprovalRequest {
+        call_id: "m".into(),
+        action: ApprovalAction::McpToolCall {
+            server: "docs".into(),
+            tool: "write_page".into(),
+            arguments: serde_json::json!({"path": "notes.md", "text": "hello"}),
+        },
+        justification: None,
+        reason: ApprovalReason::McpTool { read_only: false },
+    };
+    let lines = widgets::approval_lines(&request, 0, 20);
+    insta::assert_snapshot!(shot(lines.clone(), 80), @r#"
+    │Call this MCP tool?
+    │docs.write_page({"path":"notes.md","text":"hello"})
+    │reason: an MCP server's tool that may change things (it does not say it only
+    │reads)
+    │
+    │› Yes, call it (y)
+    │  Yes, and don't ask again for this tool this session (a)
+    │  No, and tell cordon what to do differently (n or Esc)
+    "#);
+    insta::assert_snapshot!(shot(lines, 40), @r#"
+    │Call this MCP tool?
+    │docs.write_page({"path":"notes.md","text
+    │":"hello"})
+    │reason: an MCP server's tool that may
+    │change things (it does not say it only
+    │reads)
+    │
+    │› Yes, call it (y)
+    │  Yes, and don't ask again for this tool
+    │this session (a)
+    │  No, and tell cordon what to do
+    │differently (n or Esc)
+    "#);
+}
+
+#[test]
+fn approval_modal_for_a_proxy_denied_host_at_80_and_40_columns() {
+    let mut request = command_request();
+    request.justification = None;
+    request.reason = ApprovalReason::ProxyDenied {
+        hosts: vec!["example.com".into()],
+        denied: "the proxy refused:\n  proxy example.com:443 (not-allowed) x1\n".into(),
+    };
+    let lines = widgets::approval_lines(&request, 0, 20);
+    insta::assert_snapshot!(shot(lines.clone(), 80), @r"
+    │Allow this command?
+    │$ curl -fsS https://example.com
+    │in /work/app
+    │reason: the proxy refused example.com (no rule allows it); allow it for this
+    │session and run the command again?
+    │refused: example.com:443 (not-allowed)
+    │
+    │› allow example.com for this session and rerun (h)
+    │  Yes, run it again without the sandbox (y)
+    │  No, and tell cordon what to do differently (n or Esc)
+    ");
+    insta::assert_snapshot!(shot(lines, 40), @r"
+    │Allow this command?
+    │$ curl -fsS https://example.com
+    │in /work/app
+    │reason: the proxy refused example.com
+    │(no rule allows it); allow it for this
+    │session and run the command again?
+    │refused: example.com:443 (not-allowed)
+    │
+    │› allow example.com for this session and
+    │rerun (h)
+    │  Yes, run it again without the sandbox
+    │(y)
+    │  No, and tell cordon what to do
+    │differently (n or Esc)
+    ");
 }
