@@ -1443,12 +1443,12 @@ impl App {
         out
     }
 
-    fn modal_lines(&self, max_rows: usize) -> Option<Vec<Line<'static>>> {
+    fn modal_lines(&self, max_rows: usize, width: u16) -> Option<Vec<Line<'static>>> {
         Some(match self.modal.as_ref()? {
             Modal::Elicit { form, .. } => form.lines(max_rows),
             Modal::Approval {
                 request, selected, ..
-            } => widgets::approval_lines(request, *selected, max_rows),
+            } => widgets::approval_lines(request, *selected, max_rows, width),
             Modal::Permissions { selected } => {
                 let items: Vec<String> = widgets::PERMISSION_PRESETS
                     .iter()
@@ -1511,7 +1511,7 @@ impl App {
         let width = screen.cols();
         let max_rows = usize::from(screen.rows().saturating_sub(1)).max(3);
         let status = widgets::status_line(&self.status(), width);
-        let modal = self.modal_lines(max_rows.saturating_sub(2));
+        let modal = self.modal_lines(max_rows.saturating_sub(2), width);
         let popup = match (&modal, &self.popup) {
             (None, Some(p)) => crate::popup::lines(p, self.popup_selected),
             _ => Vec::new(),

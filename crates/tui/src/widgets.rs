@@ -130,13 +130,16 @@ pub fn approval_options(request: &ApprovalRequest) -> Vec<(String, ApprovalDecis
     ]
 }
 
-/// The approval modal's lines for a viewport at most `max_rows` tall: the
-/// question, what is asked (argv and cwd, or the diff, shortened to fit),
-/// the justification and reason, then the options.
+/// The approval modal's lines for a viewport at most `max_rows` tall and
+/// `width` columns wide: the question, what is asked (argv and cwd, or the
+/// diff, shortened to fit), the justification and reason, then the options.
+/// Rows are counted as drawn (wrapped at `width`), so on a narrow terminal
+/// the diff gives way and the options stay in view.
 pub fn approval_lines(
     request: &ApprovalRequest,
     selected: usize,
     max_rows: usize,
+    width: u16,
 ) -> Vec<Line<'static>> {
     let mut head: Vec<Line<'static>> = Vec::new();
     let mut body: Vec<Line<'static>> = Vec::new();
@@ -198,10 +201,20 @@ pub fn approval_lines(
         };
         tail.push(line);
     }
-    let room = max_rows.saturating_sub(head.len() + tail.len()).max(1);
-    if body.len() > room {
-        let cut = body.len() - room + 1;
-        body.truncate(room - 1);
+    let rows = |lines: &[Line<'static>]| usize::from(crate::app::line_count(lines, width));
+    let room = max_rows.saturating_sub(rows(&head) + rows(&tail)).max(1);
+    if rows(&body) > room {
+        // The lines that fit with one row left for the marker.
+        let mut used = 0;
+        let keep = body
+            .iter()
+            .take_while(|line| {
+                used += rows(std::slice::from_ref(*line));
+                used < room
+            })
+            .count();
+        let cut = body.len() - keep;
+        body.truncate(keep);
         body.push(Line::from(format!("… +{cut} lines").dim()));
     }
     head.extend(body);

@@ -303,8 +303,8 @@ fn command_request() -> ApprovalRequest {
 
 #[test]
 fn approval_modal_for_a_command_at_80_and_40_columns() {
-    let lines = widgets::approval_lines(&command_request(), 0, 20);
-    insta::assert_snapshot!(shot(lines.clone(), 80), @r"
+    let lines = |width| widgets::approval_lines(&command_request(), 0, 20, width);
+    insta::assert_snapshot!(shot(lines(80), 80), @r"
     │Allow this command?
     │$ curl -fsS https://example.com
     │in /work/app
@@ -315,7 +315,7 @@ fn approval_modal_for_a_command_at_80_and_40_columns() {
     │  Yes, and don't ask again for this command this session (a)
     │  No, and tell cordon what to do differently (n or Esc)
     ");
-    insta::assert_snapshot!(shot(lines, 40), @r"
+    insta::assert_snapshot!(shot(lines(40), 40), @r"
     │Allow this command?
     │$ curl -fsS https://example.com
     │in /work/app
@@ -350,7 +350,7 @@ fn approval_modal_for_a_patch_fits_its_rows() {
             path: "/work/app/big.txt".into(),
         },
     };
-    let rows = draw(widgets::approval_lines(&request, 2, 12), 80);
+    let rows = draw(widgets::approval_lines(&request, 2, 12, 80), 80);
     insta::assert_snapshot!(picture(&rows), @r"
     │Apply these changes?
     │• Added /work/app/big.txt (+50 -0)
@@ -365,16 +365,15 @@ fn approval_modal_for_a_patch_fits_its_rows() {
     │  Yes, and don't ask again for these files this session (a)
     │› No, and tell cordon what to do differently (n or Esc)
     ");
-    // At 40 columns the reason and options wrap, and the cut does not
-    // count their extra rows: 15 rows where 12 were asked for.
-    insta::assert_snapshot!(shot(widgets::approval_lines(&request, 2, 12), 40), @r"
+    // At 40 columns the reason and options wrap: the diff gives way to
+    // them, and the modal still takes 12 rows.
+    let rows = draw(widgets::approval_lines(&request, 2, 12, 40), 40);
+    assert_eq!(rows.len(), 12);
+    insta::assert_snapshot!(picture(&rows), @r"
     │Apply these changes?
     │• Added /work/app/big.txt (+50 -0)
     │@@ -0,0 +1,50 @@
-    │+line 0
-    │+line 1
-    │+line 2
-    │… +47 lines
+    │… +50 lines
     │reason: /work/app/big.txt is outside the
     │sandbox's writable roots
     │
@@ -672,8 +671,8 @@ fn approval_modal_for_an_mcp_tool_at_80_and_40_columns() {
         justification: None,
         reason: ApprovalReason::McpTool { read_only: false },
     };
-    let lines = widgets::approval_lines(&request, 0, 20);
-    insta::assert_snapshot!(shot(lines.clone(), 80), @r#"
+    let lines = |width| widgets::approval_lines(&request, 0, 20, width);
+    insta::assert_snapshot!(shot(lines(80), 80), @r#"
     │Call this MCP tool?
     │docs.write_page({"path":"notes.md","text":"hello"})
     │reason: an MCP server's tool that may change things (it does not say it only
@@ -683,7 +682,7 @@ fn approval_modal_for_an_mcp_tool_at_80_and_40_columns() {
     │  Yes, and don't ask again for this tool this session (a)
     │  No, and tell cordon what to do differently (n or Esc)
     "#);
-    insta::assert_snapshot!(shot(lines, 40), @r#"
+    insta::assert_snapshot!(shot(lines(40), 40), @r#"
     │Call this MCP tool?
     │docs.write_page({"path":"notes.md","text
     │":"hello"})
@@ -707,8 +706,8 @@ fn approval_modal_for_a_proxy_denied_host_at_80_and_40_columns() {
         hosts: vec!["example.com".into()],
         denied: "the proxy refused:\n  proxy example.com:443 (not-allowed) x1\n".into(),
     };
-    let lines = widgets::approval_lines(&request, 0, 20);
-    insta::assert_snapshot!(shot(lines.clone(), 80), @r"
+    let lines = |width| widgets::approval_lines(&request, 0, 20, width);
+    insta::assert_snapshot!(shot(lines(80), 80), @r"
     │Allow this command?
     │$ curl -fsS https://example.com
     │in /work/app
@@ -720,7 +719,7 @@ fn approval_modal_for_a_proxy_denied_host_at_80_and_40_columns() {
     │  Yes, run it again without the sandbox (y)
     │  No, and tell cordon what to do differently (n or Esc)
     ");
-    insta::assert_snapshot!(shot(lines, 40), @r"
+    insta::assert_snapshot!(shot(lines(40), 40), @r"
     │Allow this command?
     │$ curl -fsS https://example.com
     │in /work/app
