@@ -1445,7 +1445,7 @@ impl App {
 
     fn modal_lines(&self, max_rows: usize, width: u16) -> Option<Vec<Line<'static>>> {
         Some(match self.modal.as_ref()? {
-            Modal::Elicit { form, .. } => form.lines(max_rows),
+            Modal::Elicit { form, .. } => form.lines(max_rows, width),
             Modal::Approval {
                 request, selected, ..
             } => widgets::approval_lines(request, *selected, max_rows, width),

@@ -327,9 +327,12 @@ impl Form {
         Some(ElicitAnswer::Accept(Value::Object(content)))
     }
 
-    /// The form's lines for a viewport at most `max_rows` tall: the fields
-    /// around the focused one when not all fit.
-    pub fn lines(&self, max_rows: usize) -> Vec<Line<'static>> {
+    /// The form's lines for a viewport at most `max_rows` tall and `width`
+    /// columns wide: the fields around the focused one when not all fit.
+    /// Rows are counted as drawn (wrapped at `width`): on a narrow terminal
+    /// the wrapped footer takes rows from the fields, not from the viewport.
+    pub fn lines(&self, max_rows: usize, width: u16) -> Vec<Line<'static>> {
+        let drawn = |lines: &[Line<'static>]| usize::from(crate::app::line_count(lines, width));
         let mut head = vec![Line::from(vec![
             "MCP server ".bold().yellow(),
             shown(&self.server).bold().yellow(),
@@ -368,13 +371,15 @@ impl Form {
             .enumerate()
             .map(|(i, f)| field_lines(f, i == self.focus))
             .collect();
-        // Two blank rows around the fields; the footer wraps on narrow
-        // terminals.
-        let room = max_rows.saturating_sub(head.len() + tail.len() + 3).max(2);
+        let heights: Vec<usize> = rows.iter().map(|r| drawn(r)).collect();
+        // Two blank rows around the fields.
+        let room = max_rows
+            .saturating_sub(drawn(&head) + drawn(&tail) + 2)
+            .max(2);
         // The fields from `first` on, as many as fit with the focused one.
         let mut first = 0;
         let fits = |first: usize, upto: usize| -> bool {
-            let used: usize = rows[first..=upto].iter().map(Vec::len).sum();
+            let used: usize = heights[first..=upto].iter().sum();
             let marks = usize::from(first > 0) + usize::from(upto + 1 < rows.len());
             used + marks <= room
         };
@@ -389,12 +394,12 @@ impl Form {
         }
         let mut shown = first;
         let mut used = usize::from(first > 0);
-        for r in rows.iter().skip(first) {
+        for (r, height) in rows.iter().zip(&heights).skip(first) {
             let rest_mark = usize::from(shown + 1 < rows.len());
-            if used + r.len() + rest_mark > room && shown > self.focus {
+            if used + height + rest_mark > room && shown > self.focus {
                 break;
             }
-            used += r.len();
+            used += height;
             body.extend(r.iter().cloned());
             shown += 1;
         }
@@ -764,7 +769,7 @@ mod tests {
             message: "Sign in".into(),
             schema: json!({"url": "https://example.com/login"}),
         });
-        let text: Vec<String> = f.lines(20).iter().map(|l| l.to_string()).collect();
+        let text: Vec<String> = f.lines(20, 80).iter().map(|l| l.to_string()).collect();
         assert!(
             text.contains(&"open: https://example.com/login".to_string()),
             "{text:?}"
@@ -783,7 +788,7 @@ mod tests {
             message,
             schema: json!({"properties": {"a": {"type": "string"}}}),
         });
-        let text: Vec<String> = f.lines(20).iter().map(|l| l.to_string()).collect();
+        let text: Vec<String> = f.lines(20, 80).iter().map(|l| l.to_string()).collect();
         assert!(text.len() <= 20, "{} lines", text.len());
         let chars: usize = text.iter().map(|l| l.chars().count()).sum();
         assert!(chars < 20 * 300, "{chars} characters for 20 rows");
@@ -805,7 +810,7 @@ mod tests {
             }, "required": ["a"]}),
         });
         for _ in 0..2 {
-            let text: Vec<String> = f.lines(20).iter().map(|l| l.to_string()).collect();
+            let text: Vec<String> = f.lines(20, 80).iter().map(|l| l.to_string()).collect();
             let chars: usize = text.iter().map(|l| l.chars().count()).sum();
             assert!(chars < 20 * 300, "{chars} characters for 20 rows");
             f.key(&key(KeyCode::Tab));
@@ -816,7 +821,7 @@ mod tests {
             message: "one\ntwo".into(),
             schema: json!({"properties": {"a": {"type": "string"}}}),
         });
-        let text: Vec<String> = f.lines(20).iter().map(|l| l.to_string()).collect();
+        let text: Vec<String> = f.lines(20, 80).iter().map(|l| l.to_string()).collect();
         assert_eq!(text[1..3], ["one", "two"]);
     }
 
