@@ -4,6 +4,7 @@
 use crate::cells::{self, Cell, HeaderInfo};
 use crate::composer::{Composer, Outcome};
 use crate::elicit::{ElicitAnswer, ElicitRequest};
+use crate::guard::KeyGuard;
 use crate::popup::Popup;
 use crate::screen::Screen;
 use crate::slash::Slash;
@@ -37,7 +38,9 @@ const TRANSCRIPT_OUTPUT: usize = 64 * 1024;
 /// Everything that reaches the UI thread.
 #[derive(Debug)]
 pub enum AppEvent {
-    /// A terminal event.
+    /// A key, and when it was read from the terminal.
+    Key(KeyEvent, Instant),
+    /// Another terminal event.
     Term(Event),
     /// The terminal's input ended.
     InputClosed,
@@ -65,6 +68,7 @@ enum Modal {
         request: Box<ApprovalRequest>,
         reply: Sender<ApprovalDecision>,
         selected: usize,
+        guard: KeyGuard,
     },
     Permissions {
         selected: usize,
@@ -77,7 +81,18 @@ enum Modal {
     Elicit {
         form: Box<crate::elicit::Form>,
         reply: Sender<ElicitAnswer>,
+        guard: KeyGuard,
     },
+}
+
+impl Modal {
+    /// The guard of a modal that opens by itself (an approval, a form).
+    fn guard(&self) -> Option<&KeyGuard> {
+        match self {
+            Modal::Approval { guard, .. } | Modal::Elicit { guard, .. } => Some(guard),
+            Modal::Permissions { .. } | Modal::Sessions { .. } => None,
+        }
+    }
 }
 
 struct Running {
@@ -158,7 +173,11 @@ pub fn run(config: TuiConfig) -> Result<i32, TuiError> {
     std::thread::spawn(move || loop {
         match crossterm::event::read() {
             Ok(e) => {
-                if input.send(AppEvent::Term(e)).is_err() {
+                let e = match e {
+                    Event::Key(key) => AppEvent::Key(key, Instant::now()),
+                    e => AppEvent::Term(e),
+                };
+                if input.send(e).is_err() {
                     return;
                 }
             }
@@ -307,12 +326,21 @@ impl App {
                 return Ok(code);
             }
             let mcp_starting = self.mcp.as_ref().is_some_and(|(w, _)| w.starting());
-            let timeout =
+            let mut timeout =
                 if self.turn_started.is_some() || self.quit_armed.is_some() || mcp_starting {
                     Duration::from_millis(100)
                 } else {
                     Duration::from_secs(1)
                 };
+            // Undim a guarded modal as soon as it is ready.
+            if let Some(left) = self
+                .modal
+                .as_ref()
+                .and_then(Modal::guard)
+                .and_then(|g| g.remaining(Instant::now()))
+            {
+                timeout = timeout.min(left);
+            }
             match rx.recv_timeout(timeout) {
                 Ok(e) => {
                     since = Some(Instant::now());
@@ -375,6 +403,7 @@ impl App {
         self.modal = Some(Modal::Elicit {
             form: Box::new(crate::elicit::Form::new(&request)),
             reply,
+            guard: KeyGuard::default(),
         });
     }
 
@@ -475,16 +504,16 @@ impl App {
         screen: &mut Screen<std::io::Stdout>,
     ) -> Result<(), TuiError> {
         match event {
-            AppEvent::Term(Event::Key(key)) if self.pager.is_some() => {
+            AppEvent::Key(key, _) if self.pager.is_some() => {
                 let open = key.kind == KeyEventKind::Release
                     || self.pager.as_mut().is_some_and(|p| p.pager.key(&key));
                 if !open {
                     self.close_pager(screen);
                 }
             }
-            AppEvent::Term(Event::Key(key)) => {
+            AppEvent::Key(key, read_at) => {
                 if key.kind != KeyEventKind::Release {
-                    self.key(key, screen)?;
+                    self.key(key, read_at, screen)?;
                 }
             }
             AppEvent::Term(Event::Paste(text)) => match &mut self.modal {
@@ -659,6 +688,7 @@ impl App {
                     request,
                     reply,
                     selected: 0,
+                    guard: KeyGuard::default(),
                 });
             }
             WorkerEvent::Event(SessionEvent::Agent(e)) => self.agent(e),
@@ -932,10 +962,18 @@ impl App {
         let _ = self.ops.send(Op::Turn(text));
     }
 
-    fn key(&mut self, key: KeyEvent, screen: &mut Screen<std::io::Stdout>) -> Result<(), TuiError> {
+    fn key(
+        &mut self,
+        key: KeyEvent,
+        read_at: Instant,
+        screen: &mut Screen<std::io::Stdout>,
+    ) -> Result<(), TuiError> {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        if self.modal.is_some() {
-            self.modal_key(key);
+        if let Some(modal) = &self.modal {
+            // Keys typed for the composer as the modal opened are dropped.
+            if modal.guard().is_none_or(|g| g.admits(&key, read_at)) {
+                self.modal_key(key);
+            }
             return Ok(());
         }
         let running = self.turn_started.is_some();
@@ -997,6 +1035,7 @@ impl App {
                 request,
                 reply,
                 mut selected,
+                guard,
             } => {
                 let options: Vec<ApprovalDecision> = widgets::approval_options(&request)
                     .into_iter()
@@ -1072,11 +1111,16 @@ impl App {
                             request,
                             reply,
                             selected,
+                            guard,
                         })
                     }
                 }
             }
-            Modal::Elicit { mut form, reply } => match form.key(&key) {
+            Modal::Elicit {
+                mut form,
+                reply,
+                guard,
+            } => match form.key(&key) {
                 Some(answer) => {
                     let said = match &answer {
                         ElicitAnswer::Accept(_) => "✔ answered",
@@ -1092,7 +1136,7 @@ impl App {
                         self.interrupt.trigger();
                     }
                 }
-                None => self.modal = Some(Modal::Elicit { form, reply }),
+                None => self.modal = Some(Modal::Elicit { form, reply, guard }),
             },
             Modal::Permissions { mut selected } => {
                 let choice = match key.code {
@@ -1444,11 +1488,36 @@ impl App {
     }
 
     fn modal_lines(&self, max_rows: usize, width: u16) -> Option<Vec<Line<'static>>> {
+        let now = Instant::now();
         Some(match self.modal.as_ref()? {
-            Modal::Elicit { form, .. } => form.lines(max_rows, width),
+            Modal::Elicit { form, guard, .. } => {
+                let mut lines = form.lines(max_rows, width);
+                if !guard.ready(now) {
+                    lines.iter_mut().for_each(crate::guard::dim);
+                }
+                lines
+            }
             Modal::Approval {
-                request, selected, ..
-            } => widgets::approval_lines(request, *selected, max_rows, width),
+                request,
+                selected,
+                guard,
+                ..
+            } => {
+                if guard.ready(now) {
+                    widgets::approval_lines(request, *selected, max_rows, width)
+                } else {
+                    // No option selected, the title and options dimmed.
+                    let mut lines = widgets::approval_lines(request, usize::MAX, max_rows, width);
+                    let options = widgets::approval_options(request).len();
+                    let first_option = lines.len().saturating_sub(options);
+                    lines.iter_mut().take(1).for_each(crate::guard::dim);
+                    lines
+                        .iter_mut()
+                        .skip(first_option)
+                        .for_each(crate::guard::dim);
+                    lines
+                }
+            }
             Modal::Permissions { selected } => {
                 let items: Vec<String> = widgets::PERMISSION_PRESETS
                     .iter()
@@ -1561,6 +1630,9 @@ impl App {
                 }
             }
         })?;
+        if let Some(Modal::Approval { guard, .. } | Modal::Elicit { guard, .. }) = &mut self.modal {
+            guard.drawn(Instant::now());
+        }
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ pub mod diff;
 pub mod elicit;
 mod error;
 pub mod files;
+pub mod guard;
 pub mod history;
 pub mod markdown;
 pub mod mcp;

@@ -120,6 +120,42 @@ fn exec_text_answer_on_both_wire_apis_with_provider_settings() {
     }
 }
 
+/// Lines the EventSource spec ignores or accepts, which a stricter decoder
+/// would fail the stream on: a proxy's trace field, a line without a colon,
+/// a non-numeric `retry:`, repeated `event:`/`id:` lines (the last wins),
+/// a bare `data` line.
+fn with_odd_lines(stream: &str, end: &str) -> String {
+    let mut out = format!(": proxied{end}x-proxy-trace: abc{end}retry: soon{end}garbage{end}{end}");
+    for event in stream.split("\n\n").filter(|e| !e.is_empty()) {
+        out.push_str(&format!("event: ignored.first{end}id: 1{end}id: 2{end}"));
+        if !event.starts_with("event:") {
+            // A Chat event has no type: an empty one means `message`.
+            out.push_str(&format!("event{end}"));
+        }
+        out.push_str(&event.replace('\n', end));
+        out.push_str(&format!("{end}retry: 10{end}{end}"));
+    }
+    out
+}
+
+#[test]
+fn exec_decodes_a_stream_with_lines_the_sse_spec_ignores() {
+    for (wire, reply, end) in [
+        ("responses", responses_text("The answer is 42."), "\r\n"),
+        ("chat", chat_text("The answer is 42."), "\n"),
+    ] {
+        let w = World::new();
+        let odd = with_odd_lines(&reply, end);
+        assert!(odd.contains("event: ignored.first") && odd.contains("garbage"));
+        let model = FakeModel::start(vec![Reply::Sse(odd)]);
+        configure(&w, &model, wire, "");
+        let o = exec(&w, &["--skip-git-repo-check", "what is the answer?"]);
+        assert_eq!(o.status.code(), Some(0), "{wire}: {}", text(&o));
+        assert_eq!(stdout(&o), "The answer is 42.\n", "{wire}");
+        assert_eq!(model.requests().len(), 1, "{wire}: not retried");
+    }
+}
+
 #[test]
 fn exec_shell_output_goes_back_to_the_model_and_json_events_have_their_shapes() {
     let w = World::new();

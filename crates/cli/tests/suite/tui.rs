@@ -165,6 +165,43 @@ impl Tui {
         }
     }
 
+    /// Waits until `what` is on screen drawn undimmed: a modal that opened
+    /// by itself (an approval, an MCP form) dims its title and options
+    /// while it still ignores keys (cordon_tui::guard).
+    #[track_caller]
+    pub(super) fn wait_ready(&self, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(dim) = self.dim_at(what) {
+                if !dim {
+                    return self.screen();
+                }
+            }
+            if start.elapsed() > WAIT {
+                panic!(
+                    "timed out waiting for {what:?} undimmed; the screen:\n{}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Whether the first character of `what` on screen is dim (`None`: not
+    /// on screen).
+    pub(super) fn dim_at(&self, what: &str) -> Option<bool> {
+        let parser = self.parser.lock().unwrap();
+        let screen = parser.screen();
+        for (row, text) in screen.rows(0, COLS).enumerate() {
+            if let Some(at) = text.find(what) {
+                let col = text[..at].chars().count();
+                let cell = screen.cell(row.try_into().unwrap(), col.try_into().unwrap())?;
+                return Some(cell.dim());
+            }
+        }
+        None
+    }
+
     pub(super) fn wait_exit(&mut self) -> std::process::ExitStatus {
         let start = Instant::now();
         loop {
@@ -330,6 +367,7 @@ fn tui_approval_yes_runs_the_command_and_no_stops_the_turn_and_tells_the_model()
     ] {
         assert!(modal.contains(shown), "{shown}: {modal}");
     }
+    t.wait_ready("Yes, run it (y)");
     t.send("y");
     t.wait_for("first done");
     assert_eq!(
@@ -338,7 +376,7 @@ fn tui_approval_yes_runs_the_command_and_no_stops_the_turn_and_tells_the_model()
     );
     t.type_line("now the other");
     t.wait_for("echo no > denied.txt'");
-    t.wait_for("Yes, run it (y)");
+    t.wait_ready("Yes, run it (y)");
     t.send("n");
     t.wait_for("Interrupted");
     assert!(!w.work().join("denied.txt").exists());
@@ -353,6 +391,62 @@ fn tui_approval_yes_runs_the_command_and_no_stops_the_turn_and_tells_the_model()
         "{body}"
     );
     assert!(body.contains("do it another way"), "{body}");
+}
+
+#[test]
+fn tui_keys_typed_for_the_composer_as_an_approval_opens_do_not_answer_it() {
+    let w = World::new();
+    let model = FakeModel::start(vec![
+        // A sandboxed command first: the user types while it runs.
+        Reply::Sse(responses_call(
+            "c0",
+            "shell",
+            &json!({"command": ["sh", "-c", "sleep 1"]}),
+        )),
+        Reply::Sse(escalated("c1", "echo typed > typed.txt")),
+        Reply::Sse(responses_text("first turn over")),
+    ]);
+    configure(&w, &model, "approval_policy = \"on-request\"");
+    let mut t = Tui::spawn(&w, &[], &[]);
+    ready(&t);
+    t.type_line("write the file");
+    t.wait_for("Working");
+    // `y` typed steadily into the composer until the approval shows...
+    let start = Instant::now();
+    while !t.screen().contains("Allow this command?") {
+        assert!(start.elapsed() < WAIT, "no approval:\n{}", t.screen());
+        t.send("y");
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    // ... and, the moment it shows, every key that answers it.
+    for key in ["y", "a", "\r", "y", "\r"] {
+        t.send(key);
+    }
+    let unanswered = |t: &Tui| {
+        let screen = t.screen();
+        assert!(
+            !screen.contains("✔ approved"),
+            "answered by typed keys:\n{screen}"
+        );
+        assert!(screen.contains("Allow this command?"), "{screen}");
+        assert!(!w.work().join("typed.txt").exists(), "ran from typed keys");
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    unanswered(&t);
+    t.wait_ready("Yes, run it (y)");
+    std::thread::sleep(Duration::from_millis(300));
+    unanswered(&t);
+    assert_eq!(model.requests().len(), 2, "the model heard no answer");
+    // Control: a `y` pressed once the options are ready runs it.
+    t.send("y");
+    t.wait_for("✔ approved: sh -c 'echo typed > typed.txt'");
+    t.wait_for("first turn over");
+    assert_eq!(
+        std::fs::read_to_string(w.work().join("typed.txt")).unwrap(),
+        "typed\n"
+    );
+    // The keys typed before the approval opened went to the composer.
+    t.wait_for("yyyy");
 }
 
 #[test]
@@ -377,6 +471,7 @@ fn tui_patch_approval_shows_the_diff() {
     assert!(modal.contains("(+2 -0)"), "{modal}");
     assert!(modal.contains("don't ask again for these files"), "{modal}");
     assert!(!w.work().join("notes.txt").exists());
+    t.wait_ready("Yes, apply the changes (y)");
     t.send("y");
     t.wait_for("patched");
     assert_eq!(
@@ -1086,6 +1181,7 @@ fn tui_a_host_the_proxy_refused_is_allowed_for_the_session_with_h_and_the_rerun_
         0,
         "the proxy refused it: never reached"
     );
+    t.wait_ready("Yes, run it again without the sandbox (y)");
     t.send("h");
     t.wait_for("fetched");
     assert_eq!(*hits.lock().unwrap(), 1, "the rerun reached the server");
@@ -1118,6 +1214,7 @@ fn tui_a_host_the_proxy_refused_is_allowed_for_the_session_with_h_and_the_rerun_
     // Another refused host, declined: the denial cell names the config line.
     t.type_line("loopback");
     t.wait_for("allow 127.0.0.1 for this session and rerun (h)");
+    t.wait_ready("Yes, run it again without the sandbox (y)");
     t.send("n");
     let screen = t.wait_for("the proxy refused 127.0.0.1:9");
     for shown in [

@@ -92,6 +92,7 @@ fn tui_mcp_elicitation_form_is_filled_by_keys_checked_accepted_declined_cancelle
     ] {
         assert!(form.contains(shown), "{shown:?} in:\n{form}");
     }
+    t.wait_ready("MCP server t asks:");
     keys(&mut t, "4x");
     t.send("\r");
     t.wait_for("your name"); // the focused field's description
@@ -120,7 +121,7 @@ fn tui_mcp_elicitation_form_is_filled_by_keys_checked_accepted_declined_cancelle
     );
 
     line(&mut t, "ask again");
-    t.wait_for("MCP server t asks:");
+    t.wait_ready("MCP server t asks:");
     keys(&mut t, "d"); // text, not a decline
     t.send("\x04"); // Ctrl+D: decline
     t.wait_for("fine, no answers");
@@ -242,6 +243,7 @@ fn tui_the_reference_servers_elicitation_takes_a_typed_name_and_its_defaults() {
     ] {
         assert!(form.contains(shown), "{shown:?} in:\n{form}");
     }
+    t.wait_ready("MCP server ev asks:");
     keys(&mut t, "Ada Lovelace");
     t.send("\x13"); // Ctrl+S
     t.wait_for("the reference server has its answers");
