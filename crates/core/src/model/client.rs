@@ -353,9 +353,49 @@ impl Iterator for Body<'_> {
     }
 }
 
+/// How long a body left before its end (the turn stopped reading at the
+/// stream's last event) may take to end, so that its connection serves
+/// the next request: a chunked body's last, empty chunk usually follows
+/// the last event at once.
+const DRAIN_WAIT: Duration = Duration::from_millis(50);
+
+/// At most this much of a body left before its end is read and dropped.
+const DRAIN_BYTES: usize = 64 * 1024;
+
+impl Body<'_> {
+    /// Reads what is left of the body, briefly and not much, unless the
+    /// user interrupted: true when it ended (the connection is reusable).
+    fn drain(&mut self) -> bool {
+        let (Some(response), Some(live)) = (self.response.as_mut(), self.live.as_ref()) else {
+            return self.response.is_none();
+        };
+        if self.interrupt.is_set() {
+            return false;
+        }
+        let deadline = std::time::Instant::now() + DRAIN_WAIT;
+        let mut left = DRAIN_BYTES;
+        loop {
+            let wait_for = deadline.saturating_duration_since(std::time::Instant::now());
+            if wait_for.is_zero() {
+                return false;
+            }
+            match wait(&live.runtime, self.interrupt, wait_for, response.chunk()) {
+                Ok(Ok(None)) => {
+                    self.response = None;
+                    return true;
+                }
+                Ok(Ok(Some(piece))) if piece.len() <= left => left -= piece.len(),
+                _ => return false,
+            }
+        }
+    }
+}
+
 impl Drop for Body<'_> {
     fn drop(&mut self) {
-        self.abandon();
+        if !self.drain() {
+            self.abandon();
+        }
     }
 }
 

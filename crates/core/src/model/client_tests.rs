@@ -129,6 +129,25 @@ fn requests_carry_the_key_headers_and_query_and_reuse_one_connection() {
 }
 
 #[test]
+fn a_body_left_at_its_last_event_still_ends_and_its_connection_is_reused() {
+    // The turn stops reading at the stream's last event; the chunked
+    // body's last, empty chunk is written after it.
+    let (port, count, _) = serve(|_, s| {
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+            .unwrap();
+        s.flush().unwrap();
+        let _ = s.write_all(b"0\r\n\r\n");
+    });
+    let mut t = transport(&provider(format!("http://127.0.0.1:{port}/")), &[]);
+    for _ in 0..3 {
+        let mut body = t.send(&serde_json::json!({"x": 1})).unwrap();
+        assert_eq!(body.next().unwrap().unwrap(), b"hello");
+        drop(body);
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 1, "one connection reused");
+}
+
+#[test]
 fn an_error_status_gives_its_retry_after_and_body() {
     let (port, count, _) = serve(|_, s| {
         s.write_all(
