@@ -73,7 +73,8 @@ fn events(o: &Output) -> Vec<Value> {
         .collect()
 }
 
-fn tool_names(r: &Request) -> Vec<String> {
+/// The names of the tools a request offers.
+pub(super) fn tool_names(r: &Request) -> Vec<String> {
     r.body["tools"]
         .as_array()
         .unwrap()
@@ -83,7 +84,7 @@ fn tool_names(r: &Request) -> Vec<String> {
 }
 
 /// The function-call output the request carries for `call_id`.
-fn tool_output(r: &Request, call_id: &str) -> String {
+pub(super) fn tool_output(r: &Request, call_id: &str) -> String {
     for i in r.body["input"].as_array().unwrap() {
         if i["type"] == "function_call_output" && i["call_id"] == call_id {
             return i["output"].as_str().unwrap().to_string();

@@ -4,8 +4,8 @@
 //! server's question is answered in the form.
 
 use super::common::World;
-use super::fake_model::{responses_call, responses_text, FakeModel, Reply, Request};
-use super::mcp::{python, server_script};
+use super::fake_model::{responses_call, responses_text, FakeModel, Reply};
+use super::mcp::{python, server_script, tool_names, tool_output};
 use super::tui::Tui;
 use serde_json::json;
 use std::time::Duration;
@@ -41,24 +41,6 @@ fn line(t: &mut Tui, text: &str) {
     keys(t, text);
     std::thread::sleep(Duration::from_millis(50));
     t.send("\r");
-}
-
-fn tool_names(r: &Request) -> Vec<String> {
-    r.body["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn tool_output(r: &Request, call_id: &str) -> String {
-    for i in r.body["input"].as_array().unwrap() {
-        if i["type"] == "function_call_output" && i["call_id"] == call_id {
-            return i["output"].as_str().unwrap().to_string();
-        }
-    }
-    panic!("no output for {call_id} in {}", r.body);
 }
 
 #[test]
