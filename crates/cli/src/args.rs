@@ -353,6 +353,11 @@ pub struct RunArgs {
     /// keeps it current). Paths are still pinned; a swap refuses the run.
     #[arg(long, hide = true, value_name = "FD", value_parser = clap::value_parser!(i32).range(3..))]
     pub protected_set_fd: Option<i32>,
+    /// Die with process PID: the launcher sets a parent-death signal
+    /// (SIGKILL) first thing and refuses to run when PID is no longer its
+    /// parent (used by the agent's tools, which start it without a hook).
+    #[arg(long, hide = true, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub parent_pid: Option<i32>,
     /// Use the discovery index under `$CORDON_HOME` but write none (used
     /// by `exec --ephemeral`'s shell tool).
     #[arg(long, hide = true)]

@@ -115,17 +115,27 @@ fn dispatch(command: Command) -> anyhow::Result<i32> {
 }
 
 fn sandbox_linux(run: args::RunArgs) -> anyhow::Result<i32> {
+    // Before anything else: the launcher must not outlive the agent.
+    if let Some(parent) = run.parent_pid {
+        commands::sandbox::die_with_parent(parent)?;
+    }
     init_logging();
     let settings = settings::run_settings(&run)?;
     commands::sandbox::run(settings, &run.command, run.plan)
 }
 
 fn sandbox_macos(run: args::RunArgs) -> anyhow::Result<i32> {
+    if let Some(parent) = run.parent_pid {
+        commands::sandbox::die_with_parent(parent)?;
+    }
     let settings = settings::run_settings(&run)?;
     commands::macos::run(settings, &run.command, run.plan)
 }
 
 fn sandbox_windows(run: args::RunArgs) -> anyhow::Result<i32> {
+    if let Some(parent) = run.parent_pid {
+        commands::sandbox::die_with_parent(parent)?;
+    }
     let settings = settings::run_settings(&run)?;
     commands::windows::run(settings, &run.command, run.plan)
 }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod instructions;
 pub mod interrupt;
+mod launcher_spawn;
 pub mod model;
 pub mod notify;
 pub mod patch;

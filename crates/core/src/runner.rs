@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -360,41 +360,41 @@ pub fn launch(l: Launch) -> Finished {
             )
         }
     };
-    let mut cmd = Command::new(l.cordon_exe);
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::arg0(&mut cmd, "cordon");
-    cmd.arg("sandbox")
-        .args(["--sandbox", l.mode, "--network", l.network])
-        .args(l.extra_args)
-        .arg("-C")
-        .arg(l.policy_cwd)
-        .arg("--command-cwd")
-        .arg(l.command_cwd)
+    let mut args: Vec<OsString> = vec!["sandbox".into()];
+    args.extend(["--sandbox", l.mode, "--network", l.network].map(OsString::from));
+    args.extend(l.extra_args.iter().cloned());
+    args.extend([
+        "-C".into(),
+        l.policy_cwd.as_os_str().to_os_string(),
+        "--command-cwd".into(),
+        l.command_cwd.as_os_str().to_os_string(),
         // The launcher keeps cordon's whole environment for itself (it
         // finds the config by `HOME`/`CORDON_HOME`, `TMPDIR` is a
         // writable root, the host's proxy is chained) and gives the
         // command what `[shell_environment_policy]` makes of it
         // (`crate::shell_env::command_env`).
-        .arg("--shell-environment-policy");
-    pass_fd(&mut cmd, "--denial-report-fd", &report);
-    if let Some(set) = l.protected_set {
-        pass_fd(&mut cmd, "--protected-set-fd", set);
-    }
+        "--shell-environment-policy".into(),
+    ]);
+    // The launcher dies with us: it sets its own parent-death signal (a
+    // hook here would make the spawn copy our address space).
+    args.extend(parent_pid_args());
     if l.index_read_only {
-        cmd.arg("--discovery-index-read-only");
+        args.push("--discovery-index-read-only".into());
+    }
+    args.push("--".into());
+    args.extend(l.argv.iter().map(OsString::from));
+    let mut passed = vec![("--denial-report-fd", &report)];
+    if let Some(set) = l.protected_set {
+        passed.push(("--protected-set-fd", set));
     }
     let stdin = l.stdin;
-    cmd.arg("--")
-        .args(l.argv)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    die_with_parent(&mut cmd);
-    let mut child = match cmd.spawn() {
+    let spec = crate::launcher_spawn::LauncherSpec {
+        exe: l.cordon_exe,
+        args,
+        passed,
+        stdin_piped: stdin.is_some(),
+    };
+    let mut child = match crate::launcher_spawn::start(spec) {
         Ok(c) => c,
         Err(e) => {
             return Finished::not_started(
@@ -406,7 +406,7 @@ pub fn launch(l: Launch) -> Finished {
             )
         }
     };
-    let pid = child.id();
+    let pid = child.pid;
     l.interrupt.watch_child(pid);
     if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
         // A command that does not read its input must not block us.
@@ -426,16 +426,10 @@ pub fn launch(l: Launch) -> Finished {
             true
         }
     });
-    let stderr = child.stderr.take();
+    let stderr = std::mem::replace(&mut child.stderr, Box::new(std::io::empty()));
     let keep = l.keep;
-    let err_reader = std::thread::spawn(move || match stderr {
-        Some(e) => HeadTail::read(e, keep),
-        None => HeadTail::default(),
-    });
-    let out = match child.stdout.take() {
-        Some(o) => HeadTail::read(o, keep),
-        None => HeadTail::default(),
-    };
+    let err_reader = std::thread::spawn(move || HeadTail::read(stderr, keep));
+    let out = HeadTail::read(&mut child.stdout, keep);
     // Wait without reaping, so the pid cannot be reused while the timer
     // or an interrupt might still signal it; then stop both and reap.
     wait_unreaped(pid);
@@ -915,6 +909,16 @@ fn wait_unreaped(pid: u32) {
     }
     #[cfg(not(unix))]
     let _ = pid;
+}
+
+/// `--parent-pid OUR_PID` for the launcher, which then dies with us (on
+/// Linux, where it can: a parent-death signal).
+fn parent_pid_args() -> Vec<OsString> {
+    if cfg!(target_os = "linux") {
+        vec!["--parent-pid".into(), std::process::id().to_string().into()]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Makes the launcher die with cordon (even by SIGKILL): a parent-death

@@ -25,6 +25,35 @@ pub(crate) fn pick_proxy_port() -> u16 {
     20_000 + ((nanos ^ std::process::id()) % 40_000) as u16
 }
 
+/// `--parent-pid PID`: this launcher dies with PID (a parent-death
+/// SIGKILL, which takes its sandboxed tree down), and refuses to run when
+/// PID already died before the signal was set (it is no longer our parent).
+pub fn die_with_parent(parent: i32) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number only.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) } != 0 {
+            anyhow::bail!(
+                "--parent-pid {parent}: cannot set the parent-death signal: {}; not running the command",
+                std::io::Error::last_os_error()
+            );
+        }
+        // SAFETY: getppid has no preconditions.
+        let actual = unsafe { libc::getppid() };
+        if actual != parent {
+            anyhow::bail!(
+                "--parent-pid {parent}: process {parent} is not this launcher's parent (the parent is {actual}); \
+                 the agent that started it has exited, so the command does not run"
+            );
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    anyhow::bail!(
+        "--parent-pid {parent} is not supported on this OS (no parent-death signal); not running the command"
+    )
+}
+
 /// Plans and runs `command`; returns the exit status for cordon.
 pub fn run(settings: RunSettings, command: &[OsString], plan_only: bool) -> Result<i32> {
     for w in &settings.warnings {

@@ -383,3 +383,33 @@ fn the_command_sees_its_own_pid_namespace_and_no_capabilities() {
     );
     assert!(s.trim_end().ends_with('1'), "CORDON_SANDBOX not set: {s}");
 }
+
+#[test]
+fn the_launcher_refuses_when_its_parent_pid_is_not_its_parent() {
+    // The agent's tools start the launcher with no pre-exec hook and name
+    // themselves instead (`--parent-pid`): a launcher whose named parent
+    // already died must run nothing.
+    let w = World::new();
+    let ran = w.work().join("ran");
+    let touch = format!("touch {}", ran.display());
+    // Positive control: named as its parent, this process runs it.
+    let own = std::process::id().to_string();
+    let ok = w.cordon(
+        &["--sandbox", "workspace-write", "--parent-pid", &own],
+        &["sh", "-c", &touch],
+    );
+    assert!(ok.status.success() && ran.exists(), "{}", text(&ok));
+    std::fs::remove_file(&ran).unwrap();
+    // A pid that is not the launcher's parent (init, never this test).
+    let refused = w.cordon(
+        &["--sandbox", "workspace-write", "--parent-pid", "1"],
+        &["sh", "-c", &touch],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("--parent-pid 1: process 1 is not this launcher's parent"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!ran.exists(), "the command ran: {}", text(&refused));
+}
