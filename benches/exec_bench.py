@@ -107,7 +107,10 @@ print(f"{'scenario':<44}{'median ms':>10}{'p90 ms':>9}")
 print(f"{'model server only (2 requests)':<44}{mb:>10.2f}{statistics.quantiles(b, n=10)[-1]:>9.2f}")
 print(f"{'cordon exec --ephemeral (2 requests, 1 cmd)':<44}{ma:>10.2f}{statistics.quantiles(a, n=10)[-1]:>9.2f}")
 print(f"cordon exec over server-only: +{ma - mb:.2f} ms ({ma / mb:.1f}x); peak RSS {rss:.1f} MiB")
-print(f"target: <= 30 ms median, <= 30 MiB: {'met' if ma <= 30 and rss <= 30 else 'NOT met'}")
+if with_mcp:
+    print("(the 30 ms / 30 MiB target is for the run without MCP servers: three Python servers start in this one)")
+else:
+    print(f"target: <= 30 ms median, <= 30 MiB: {'met' if ma <= 30 and rss <= 30 else 'NOT met'}")
 if with_mcp:
     fm = statistics.median(first_delays)
     print(f"with 3 MCP servers (one starting for 5 s): first model request {fm:.2f} ms after launch (median), max {max(first_delays):.2f} ms")
