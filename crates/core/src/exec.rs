@@ -8,6 +8,7 @@ use crate::interrupt::Interrupt;
 use crate::model::Usage;
 use crate::pinned_dir::PinnedDir;
 use crate::session::{turn_failure, Resume, Session, SessionConfig, SessionEvent};
+use crate::tool_provider::ServerStatus;
 use crate::CoreError;
 use cordon_config::ModelProvider;
 use cordon_policy::{ApprovalPolicy, SandboxPolicy};
@@ -157,6 +158,21 @@ pub fn run(req: ExecRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<boo
     out.human("user", &req.prompt);
     // Only required servers are waited for; the others join when ready.
     if let Some(provider) = session.tool_provider() {
+        let waiting: Vec<String> = provider
+            .servers()
+            .into_iter()
+            .filter(|s| s.required && s.status == ServerStatus::Starting)
+            .map(|s| s.name)
+            .collect();
+        if !waiting.is_empty() {
+            out.human(
+                "mcp",
+                &format!(
+                    "waiting for the required server(s) {} to start",
+                    waiting.join(", ")
+                ),
+            );
+        }
         provider.wait_required().map_err(CoreError::Mcp)?;
     }
     let result = session.run_turn(&req.prompt, &mut |event| match event {

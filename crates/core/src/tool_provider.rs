@@ -83,6 +83,8 @@ pub struct ServerState {
     pub sandbox: Option<String>,
     /// The names the model sees for its enabled tools (when ready).
     pub tools: Vec<String>,
+    /// `required = true`: a session waits for it before its first turn.
+    pub required: bool,
 }
 
 /// A source of tools beyond the built-in ones: the MCP client.

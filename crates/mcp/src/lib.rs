@@ -584,6 +584,7 @@ impl ToolProvider for McpManager {
                 },
                 transport: describe_transport(&slot.config.transport),
                 sandbox: slot.config.sandbox.as_ref().map(describe_sandbox),
+                required: slot.config.required,
                 tools: tools
                     .iter()
                     .filter(|t| &t.server == name)

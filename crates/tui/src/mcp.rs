@@ -200,6 +200,7 @@ mod tests {
             transport: "stdio: x".into(),
             sandbox: None,
             tools: (0..tools).map(|i| format!("mcp__{name}__t{i}")).collect(),
+            required: false,
         }
     }
 

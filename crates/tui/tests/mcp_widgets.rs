@@ -151,6 +151,7 @@ fn mcp_list_at_80_and_40_columns() {
             transport: "stdio: npx -y docs-server".into(),
             sandbox: Some("workspace-write, network proxy (allow docs.rs)".into()),
             tools: vec!["mcp__docs__search".into(), "mcp__docs__fetch".into()],
+            required: false,
         },
         ServerState {
             name: "slow".into(),
@@ -158,6 +159,7 @@ fn mcp_list_at_80_and_40_columns() {
             transport: "http: https://mcp.example.com/mcp".into(),
             sandbox: None,
             tools: vec![],
+            required: false,
         },
         ServerState {
             name: "broken".into(),
@@ -167,6 +169,7 @@ fn mcp_list_at_80_and_40_columns() {
             transport: "stdio: broken-server".into(),
             sandbox: None,
             tools: vec![],
+            required: false,
         },
     ];
     let cell = Cell::Info(cordon_tui::mcp::list_lines(&servers));

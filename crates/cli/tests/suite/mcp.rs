@@ -249,6 +249,38 @@ fn a_slow_server_never_delays_the_first_request_and_a_late_one_joins_the_next() 
 }
 
 #[test]
+fn exec_says_which_required_server_it_waits_for() {
+    let w = World::new();
+    let model = FakeModel::start(vec![Reply::Sse(responses_text("done"))]);
+    configure(
+        &w,
+        &model,
+        &(stdio_server(
+            "slowreq",
+            "required = true\nenv = { MCP_TEST_START_DELAY = \"1\" }",
+        ) + &stdio_server("other", "env = { MCP_TEST_START_DELAY = \"30\" }")),
+    );
+    let o = exec_cmd(&w, &["go"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    // The wait is said, naming only the required server.
+    assert!(
+        stderr.contains("waiting for the required server(s) slowreq to start"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("other to start"), "{stderr}");
+    // And it was waited for: its tools are in the first request.
+    let first = &model.requests()[0];
+    assert!(
+        tool_names(first)
+            .iter()
+            .any(|n| n.starts_with("mcp__slowreq__")),
+        "{:?}",
+        tool_names(first)
+    );
+}
+
+#[test]
 fn a_required_server_that_fails_stops_exec_naming_it() {
     let w = World::new();
     let model = FakeModel::start(vec![Reply::Sse(responses_text("never asked"))]);
