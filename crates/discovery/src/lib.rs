@@ -22,6 +22,7 @@
 //! directory gone from an unchanged parent) means reading everything.
 //! Off Linux both fall back to the plain walk.
 
+mod agent_unavailable;
 mod handed;
 pub use handed::{HandedRoot, HandedSet};
 

@@ -64,23 +64,7 @@ pub mod agent {
     /// How long an idle agent would wait.
     pub const IDLE: Duration = Duration::from_secs(600);
 
-    /// Why no agent answered.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub enum AgentUnavailable {
-        /// None is running.
-        NotRunning(String),
-        /// Not usable.
-        Refused(String),
-    }
-
-    impl std::fmt::Display for AgentUnavailable {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            match self {
-                AgentUnavailable::NotRunning(why) => write!(f, "not running ({why})"),
-                AgentUnavailable::Refused(why) => write!(f, "refused: {why}"),
-            }
-        }
-    }
+    pub use crate::agent_unavailable::AgentUnavailable;
 
     /// Never connected off Linux.
     pub struct AgentClient;

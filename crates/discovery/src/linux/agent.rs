@@ -70,25 +70,7 @@ enum Answer {
     Unsure(String),
 }
 
-/// Why no agent answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentUnavailable {
-    /// None is running (no socket, or nobody listening): start one.
-    NotRunning(String),
-    /// The socket or its peer is not what it must be (a link, another
-    /// owner, another user or mount namespace), or it did not answer in
-    /// time: do not use it.
-    Refused(String),
-}
-
-impl std::fmt::Display for AgentUnavailable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AgentUnavailable::NotRunning(why) => write!(f, "not running ({why})"),
-            AgentUnavailable::Refused(why) => write!(f, "refused: {why}"),
-        }
-    }
-}
+pub use crate::agent_unavailable::AgentUnavailable;
 
 /// A connection to the discovery agent, used for one run's roots within
 /// a deadline.
