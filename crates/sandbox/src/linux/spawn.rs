@@ -1,11 +1,13 @@
 //! The process tree of a sandboxed run and cordon's side of it.
 //!
 //! ```text
-//! cordon ── helper ── init (pid 1 of the new PID namespace) ── command
+//! cordon ── init (pid 1 of the new PID namespace) ── command
 //! ```
-//! * **helper** unshares the user namespace, maps our uid and gid, unshares
-//!   the other namespaces and forks init. It relays signals and exit status.
-//! * **init** applies the mount plan, raises loopback, forks the command,
+//! * **cordon** forks init straight into new user, mount, PID, IPC, UTS and
+//!   network namespaces (one `clone`), relays signals to it and returns its
+//!   exit status.
+//! * **init** maps our uid and gid in its user namespace, applies the mount
+//!   plan, raises loopback, forks the command,
 //!   sheds its capabilities, then reaps, relays signals, performs the
 //!   command's metadata calls ([`super::metadata`]) and (with
 //!   `--log-denials`) observes calls. When it exits the kernel kills
@@ -43,7 +45,6 @@ struct Prepared<'a> {
     proxy_w: Option<OwnedFd>,
     uid: libc::uid_t,
     gid: libc::gid_t,
-    parent: libc::pid_t,
     /// Every writable root's top directory, as pinned at discovery.
     root_tops: Vec<cordon_policy::FileId>,
 }
@@ -125,7 +126,6 @@ pub fn run(
         // SAFETY: these getters cannot fail.
         uid: unsafe { libc::geteuid() },
         gid: unsafe { libc::getegid() },
-        parent: std::process::id() as libc::pid_t,
         root_tops: policy
             .writable_roots
             .iter()
@@ -140,21 +140,31 @@ pub fn run(
     } else {
         None
     };
-    // SAFETY: cordon is single-threaded here; the child only uses data
-    // prepared above and ends in exec or _exit.
-    let helper = unsafe { libc::fork() };
-    if helper < 0 {
-        sys::set_mask(&old_mask);
-        return Err(SandboxError::Io {
-            context: "fork".into(),
-            source: io::Error::last_os_error(),
-        });
-    }
-    if helper == 0 {
+    // cordon is single-threaded here; the child only uses data prepared
+    // above and ends in exec or _exit.
+    let init = match sys::fork_into(namespace_flags(&plan.namespaces)) {
+        Ok(pid) => pid,
+        Err(source) => {
+            sys::set_mask(&old_mask);
+            return Err(if plan.namespaces.is_empty() {
+                SandboxError::Io {
+                    context: "fork".into(),
+                    source,
+                }
+            } else {
+                SandboxError::Setup {
+                    layer: "namespaces".into(),
+                    step: "clone into new user, mount, pid, ipc, uts and net namespaces".into(),
+                    source,
+                }
+            });
+        }
+    };
+    if init == 0 {
         drop(err_r);
         drop(report_r);
         drop(proxy_r);
-        helper_main(&prepared);
+        init_entry(&prepared);
     }
     let Prepared {
         err_w,
@@ -177,7 +187,7 @@ pub fn run(
     if let Some(failure) = report::read(err_r) {
         let mut status = 0;
         // SAFETY: waiting for our own child.
-        unsafe { libc::waitpid(helper, &mut status, 0) };
+        unsafe { libc::waitpid(init, &mut status, 0) };
         sys::set_mask(&old_mask);
         let source = failure.error;
         return Err(if failure.layer == "exec" {
@@ -197,12 +207,13 @@ pub fn run(
     let status = loop {
         let sig = sys::wait_signal(&relay);
         if sig == libc::SIGCHLD {
-            if let Some(status) = sys::try_wait(helper) {
+            if let Some(status) = sys::try_wait(init) {
                 break status;
             }
         } else {
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(helper, sig) };
+            // SAFETY: signalling our own child. Init blocks these signals,
+            // so they queue for it although it is a namespace's pid 1.
+            unsafe { libc::kill(init, sig) };
         }
     };
     let mut denial_summary = None;
@@ -366,10 +377,30 @@ fn set_death_signal() {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
 }
 
-fn helper_main(p: &Prepared) -> ! {
+/// The `clone` flags for the plan's namespaces: none, or a new user
+/// namespace with every other one the plan names (owned by it).
+fn namespace_flags(namespaces: &[Namespace]) -> libc::c_int {
+    if namespaces.is_empty() {
+        return 0;
+    }
+    namespaces.iter().fold(libc::CLONE_NEWUSER, |flags, ns| {
+        flags
+            | match ns {
+                Namespace::User => 0,
+                Namespace::Mount => libc::CLONE_NEWNS,
+                Namespace::Pid => libc::CLONE_NEWPID,
+                Namespace::Ipc => libc::CLONE_NEWIPC,
+                Namespace::Uts => libc::CLONE_NEWUTS,
+                Namespace::Net => libc::CLONE_NEWNET,
+            }
+    })
+}
+
+/// Init's first steps, in the namespaces it was cloned into.
+fn init_entry(p: &Prepared) -> ! {
     set_death_signal();
-    // SAFETY: getppid cannot fail.
-    if unsafe { libc::getppid() } != p.parent {
+    // cordon died before the death signal was set: nobody would kill us.
+    if sys::reader_gone(p.err_w.as_raw_fd()) {
         sys::exit_now(1);
     }
     // Out of the terminal's foreground group: cordon alone receives
@@ -381,51 +412,13 @@ fn helper_main(p: &Prepared) -> ! {
         unsafe { libc::setpgid(0, 0) };
     }
     if !p.plan.namespaces.is_empty() {
-        enter_namespaces(p);
+        map_ids(p);
     }
-    // SAFETY: single-threaded process.
-    let init = unsafe { libc::fork() };
-    if init < 0 {
-        fail(
-            &p.err_w,
-            "namespaces",
-            "fork init",
-            &io::Error::last_os_error(),
-        );
-    }
-    if init == 0 {
-        init_main(p);
-    }
-    // SAFETY: closing our copies of the pipes; init and the command hold theirs.
-    unsafe {
-        libc::close(p.err_w.as_raw_fd());
-        if let Some(w) = &p.report_w {
-            libc::close(w.as_raw_fd());
-        }
-        if let Some(w) = &p.proxy_w {
-            libc::close(w.as_raw_fd());
-        }
-    }
-    loop {
-        let sig = sys::wait_signal(&p.relay);
-        if sig == libc::SIGCHLD {
-            if let Some(status) = sys::try_wait(init) {
-                sys::exit_now(sys::exit_code(status));
-            }
-        } else {
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(init, sig) };
-        }
-    }
+    init_main(p)
 }
 
-fn enter_namespaces(p: &Prepared) {
-    let ns_fail =
-        |step: &str| -> ! { fail(&p.err_w, "namespaces", step, &io::Error::last_os_error()) };
-    // SAFETY: unshare with flags only.
-    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
-        ns_fail("unshare(CLONE_NEWUSER)");
-    }
+/// Maps our uid and gid (alone) in the new user namespace.
+fn map_ids(p: &Prepared) {
     if let Err(e) = sys::write_file("/proc/self/setgroups", "deny") {
         if e.kind() != io::ErrorKind::NotFound {
             fail(&p.err_w, "namespaces", "write /proc/self/setgroups", &e);
@@ -437,25 +430,9 @@ fn enter_namespaces(p: &Prepared) {
     if let Err(e) = sys::write_file("/proc/self/gid_map", &format!("{0} {0} 1", p.gid)) {
         fail(&p.err_w, "namespaces", "write /proc/self/gid_map", &e);
     }
-    let mut flags = 0;
-    for ns in &p.plan.namespaces {
-        flags |= match ns {
-            Namespace::User => 0,
-            Namespace::Mount => libc::CLONE_NEWNS,
-            Namespace::Pid => libc::CLONE_NEWPID,
-            Namespace::Ipc => libc::CLONE_NEWIPC,
-            Namespace::Uts => libc::CLONE_NEWUTS,
-            Namespace::Net => libc::CLONE_NEWNET,
-        };
-    }
-    // SAFETY: unshare with flags only.
-    if unsafe { libc::unshare(flags) } != 0 {
-        ns_fail("unshare(mount, pid, ipc, uts, net)");
-    }
 }
 
 fn init_main(p: &Prepared) -> ! {
-    set_death_signal();
     if let Err((step, e)) = mounts::apply(&p.plan.mounts, &p.plan.pins) {
         fail(&p.err_w, "mounts", &step, &e);
     }

@@ -252,6 +252,44 @@ pub fn try_wait(pid: libc::pid_t) -> Option<libc::c_int> {
     (r == pid).then_some(status)
 }
 
+/// `clone(flags | SIGCHLD)` with no new stack: a `fork` that puts the child
+/// straight into the new namespaces `flags` names (`CLONE_NEWUSER`,
+/// `CLONE_NEWPID`, ...), so no intermediate process has to `unshare` them.
+/// Returns the child's pid in the parent and 0 in the child, as `fork` does.
+/// Unlike libc's `fork` it runs no `atfork` handlers: the caller must be
+/// single-threaded, and the child must keep to what a forked child may do.
+pub fn fork_into(flags: libc::c_int) -> io::Result<libc::pid_t> {
+    // SAFETY: with a null stack, clone copies the address space as fork
+    // does; the remaining arguments (parent/child tid, tls) are unused
+    // without the flags that read them, whatever their order on this arch.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    cvt(pid).map(|p| p as libc::pid_t)
+}
+
+/// True when the reading end of the pipe whose writing end is `fd` is
+/// closed everywhere: for a child holding the writing end of a pipe its
+/// parent reads, "my parent is gone" (`getppid` cannot say so once the
+/// child is in a PID namespace of its own, where it reads 0).
+pub fn reader_gone(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n == 1 && pfd.revents & libc::POLLERR != 0
+}
+
 /// A pipe with both ends close-on-exec: (read, write).
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
