@@ -183,7 +183,15 @@ pub fn resolve_with(
     }
     if let Some(home) = &inputs.cordon_home {
         // Best effort: if it cannot be created the sandbox cannot create it either.
-        let _ = std::fs::create_dir_all(home.join("memories"));
+        let memories = home.join("memories");
+        let _ = std::fs::create_dir_all(&memories);
+        // cordon's own directory keeps its `.git` and `.cordon` as lasting
+        // empty directories (read-only inside, as every existing one), so a
+        // run need not make and remove placeholders there each time.
+        // `mkdir` follows no link: a name already taken is left as it is.
+        for name in crate::protected::PROTECTED_NAMES {
+            let _ = std::fs::create_dir(memories.join(name));
+        }
     }
     let requested = requested_roots(inputs, &cwd);
     let mut roots: Vec<PathBuf> = Vec::new();

@@ -381,8 +381,9 @@ fn a_planted_symlinked_git_holds_its_directory_and_later_runs_go_on() {
 }
 
 /// Issue 10 item 5: `$CORDON_HOME/memories` is a writable root, and like
-/// every root its missing top `.git` and `.cordon` cannot be created (a
-/// later `git status` there would run a planted `core.fsmonitor`).
+/// every root its top `.git` and `.cordon` cannot be made (a later `git
+/// status` there would run a planted `core.fsmonitor`); cordon keeps them
+/// there as empty directories, read-only inside.
 #[test]
 fn memories_cannot_grow_a_git_directory() {
     let w = World::new();
@@ -399,7 +400,21 @@ fn memories_cannot_grow_a_git_directory() {
     ] {
         assert_denied_errno(&errno_of, libc::EROFS);
     }
-    assert!(!memories.join(".git").exists() && !memories.join(".cordon").exists());
+    // They stay empty directories of cordon's own, kept between runs.
+    for name in [".git", ".cordon"] {
+        let dir = memories.join(name);
+        assert!(
+            dir.is_dir() && !dir.is_symlink(),
+            "{} is not a directory",
+            dir.display()
+        );
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            0,
+            "{} is not empty",
+            dir.display()
+        );
+    }
 }
 
 /// Issue 10 item 8: `SIGKILL` of `cordon sandbox` leaves its placeholders
