@@ -43,7 +43,6 @@ const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
 const ALU_AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
 const JMP_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
 const JMP_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-const JMP_JGT_K: u16 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
 const JMP_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
@@ -72,13 +71,18 @@ pub enum Compare {
     Equal(u64),
     /// `arg != value`.
     NotEqual(u64),
-    /// `arg > value`, unsigned.
-    Greater(u64),
     /// `arg & mask == value`.
     MaskedEqual {
         /// The bits compared.
         mask: u64,
         /// Their expected value (within `mask`).
+        value: u64,
+    },
+    /// `arg & mask != value` (with `value` 0: any bit of `mask` is set).
+    MaskedNotEqual {
+        /// The bits compared (not none).
+        mask: u64,
+        /// The value they must differ from (within `mask`).
         value: u64,
     },
 }
@@ -128,12 +132,17 @@ impl FilterBuilder {
             if c.arg > 5 {
                 return Err(invalid(format!("argument {} out of range", c.arg)));
             }
-            if let Compare::MaskedEqual { mask, value } = c.cmp {
+            if let Compare::MaskedEqual { mask, value } | Compare::MaskedNotEqual { mask, value } =
+                c.cmp
+            {
                 if value & !mask != 0 {
                     return Err(invalid(format!(
                         "value {value:#x} has bits outside mask {mask:#x}"
                     )));
                 }
+            }
+            if matches!(c.cmp, Compare::MaskedNotEqual { mask: 0, .. }) {
+                return Err(invalid("a masked compare of no bits never differs".into()));
             }
         }
         let rules = self.rules.entry(nr).or_default();
@@ -282,14 +291,6 @@ fn cond_steps(c: &Cond, out: &mut Vec<Step>) {
             out.push(ld(lo_off));
             out.push(j(JMP_JEQ_K, vl, To::Fail, To::Next));
         }
-        Compare::Greater(v) => {
-            let (vh, vl) = (hi(v), lo(v));
-            out.push(ld(hi_off));
-            out.push(j(JMP_JGT_K, vh, To::Match, To::Next));
-            out.push(j(JMP_JEQ_K, vh, To::Next, To::Fail));
-            out.push(ld(lo_off));
-            out.push(j(JMP_JGT_K, vl, To::Next, To::Fail));
-        }
         Compare::MaskedEqual { mask, value } => {
             for (off, m, v) in [(hi_off, hi(mask), hi(value)), (lo_off, lo(mask), lo(value))] {
                 // A half with no mask bits always matches (v is within m).
@@ -301,6 +302,25 @@ fn cond_steps(c: &Cond, out: &mut Vec<Step>) {
                     out.push(and(m));
                 }
                 out.push(j(JMP_JEQ_K, v, To::Next, To::Fail));
+            }
+        }
+        Compare::MaskedNotEqual { mask, value } => {
+            // Holds as soon as one half differs; fails when the last half
+            // compared (the low one, unless its mask is empty) is equal too.
+            let halves: Vec<_> = [(hi_off, hi(mask), hi(value)), (lo_off, lo(mask), lo(value))]
+                .into_iter()
+                .filter(|(_, m, _)| *m != 0)
+                .collect();
+            for (i, (off, m, v)) in halves.iter().enumerate() {
+                out.push(ld(*off));
+                if *m != u32::MAX {
+                    out.push(and(*m));
+                }
+                if i + 1 == halves.len() {
+                    out.push(j(JMP_JEQ_K, *v, To::Fail, To::Next));
+                } else {
+                    out.push(j(JMP_JEQ_K, *v, To::Next, To::Match));
+                }
             }
         }
     }
@@ -506,11 +526,6 @@ mod tests {
             cmp: Compare::Equal(v),
         };
         b.add(1, Action::Errno(1), &[eq(0x1_0000_0002)]).unwrap();
-        let gt = Cond {
-            arg: 0,
-            cmp: Compare::Greater(0x1_0000_0005),
-        };
-        b.add(2, Action::Errno(2), &[gt]).unwrap();
         let ne = Cond {
             arg: 5,
             cmp: Compare::NotEqual(0x2_0000_0000),
@@ -525,19 +540,68 @@ mod tests {
         assert_eq!(decide(&f, 1, with(3, 0x1_0000_0002)), RET_ERRNO | 1);
         assert_eq!(decide(&f, 1, with(3, 0x2)), RET_ALLOW);
         assert_eq!(decide(&f, 1, with(3, 0x2_0000_0002)), RET_ALLOW);
-        for (v, hit) in [
-            (0x1_0000_0006u64, true),
-            (0x2_0000_0000, true),
-            (0x1_0000_0005, false),
-            (0xffff_ffff, false),
-            (0x1_0000_0004, false),
-        ] {
-            let want = if hit { RET_ERRNO | 2 } else { RET_ALLOW };
-            assert_eq!(decide(&f, 2, with(0, v)), want, "{v:#x}");
-        }
         assert_eq!(decide(&f, 3, with(5, 0x2_0000_0000)), RET_ALLOW);
         assert_eq!(decide(&f, 3, with(5, 0x2_0000_0001)), RET_ERRNO | 3);
         assert_eq!(decide(&f, 3, with(5, 0x0)), RET_ERRNO | 3);
+    }
+
+    #[test]
+    fn masked_not_equal_holds_when_any_compared_bit_differs() {
+        let mut b = FilterBuilder::new();
+        let differs = |arg, mask, value| Cond {
+            arg,
+            cmp: Compare::MaskedNotEqual { mask, value },
+        };
+        // Any of three bits across both halves set.
+        b.add(1, Action::Errno(1), &[differs(0, 0x1_0000_0006, 0)])
+            .unwrap();
+        // The low 4 bits are other than 1.
+        b.add(2, Action::Errno(2), &[differs(1, 0xf, 1)]).unwrap();
+        // High half only.
+        b.add(
+            3,
+            Action::Errno(3),
+            &[differs(2, 0xff_0000_0000, 0x1_0000_0000)],
+        )
+        .unwrap();
+        let f = b.compile().unwrap();
+        let with = |i: usize, v: u64| {
+            let mut a = [0; 6];
+            a[i] = v;
+            a
+        };
+        for (v, hit) in [
+            (0u64, false),
+            (0x1, false),
+            (0x8_0000_0000, false),
+            (0x2, true),
+            (0x4, true),
+            (0x1_0000_0000, true),
+            (0x1_0000_0001, true),
+        ] {
+            let want = if hit { RET_ERRNO | 1 } else { RET_ALLOW };
+            assert_eq!(decide(&f, 1, with(0, v)), want, "{v:#x}");
+        }
+        for (v, hit) in [
+            (1u64, false),
+            (0x81, false),
+            (0x1_0000_0001, false),
+            (0, true),
+            (2, true),
+            (0x11, false),
+            (0xf, true),
+        ] {
+            let want = if hit { RET_ERRNO | 2 } else { RET_ALLOW };
+            assert_eq!(decide(&f, 2, with(1, v)), want, "{v:#x}");
+        }
+        assert_eq!(decide(&f, 3, with(2, 0x1_0000_0000)), RET_ALLOW);
+        assert_eq!(decide(&f, 3, with(2, 0x1_ffff_ffff)), RET_ALLOW);
+        assert_eq!(decide(&f, 3, with(2, 0x2_0000_0000)), RET_ERRNO | 3);
+        assert_eq!(decide(&f, 3, with(2, 0)), RET_ERRNO | 3);
+        let none = differs(0, 0, 0);
+        assert!(FilterBuilder::new()
+            .add(4, Action::Notify, &[none])
+            .is_err());
     }
 
     #[test]

@@ -85,8 +85,14 @@ fn arg(arg: u8, cmp: Compare) -> Cond {
     Cond { arg, cmp }
 }
 
+/// `arg a & mask == value`.
 fn masked(a: u8, mask: u64, value: u64) -> Cond {
     arg(a, Compare::MaskedEqual { mask, value })
+}
+
+/// `arg a & mask != value`.
+fn differs(a: u8, mask: u64, value: u64) -> Cond {
+    arg(a, Compare::MaskedNotEqual { mask, value })
 }
 
 /// Adds `action` for every call in `names` that exists here.
@@ -122,10 +128,9 @@ pub fn build(plan: &SeccompPlan) -> io::Result<Filter> {
     )?;
     if plan.clone_namespace_flags_denied {
         let clone = required("clone")?;
-        for flag in CLONE_NS_FLAGS {
-            f.add(clone, eperm, &[masked(0, flag, flag)])
-                .map_err(|e| err(format!("clone flags: {e}")))?;
-        }
+        let any_ns = CLONE_NS_FLAGS.iter().fold(0, |all, flag| all | flag);
+        f.add(clone, eperm, &[differs(0, any_ns, 0)])
+            .map_err(|e| err(format!("clone flags: {e}")))?;
         f.add(required("clone3")?, Action::Errno(libc::ENOSYS), &[])?;
     }
     let ioctl = required("ioctl")?;
@@ -137,9 +142,8 @@ pub fn build(plan: &SeccompPlan) -> io::Result<Filter> {
         f.add(ioctl, eperm, &[masked(1, 0xffff_ffff, n)])
             .map_err(|e| err(format!("ioctl {name}: {e}")))?;
     }
-    // socket(): refuse every family not listed. Families are small numbers;
-    // anything above AF_INET6's 10 (including values with high bits set,
-    // which the kernel would truncate) is refused outright.
+    // socket(): refuse every family not listed, as a whole 64-bit value
+    // (one with high bits set, which the kernel would truncate, included).
     let socket = required("socket")?;
     let allowed = plan
         .socket_families
@@ -147,48 +151,51 @@ pub fn build(plan: &SeccompPlan) -> io::Result<Filter> {
         .map(|f| family_number(f))
         .collect::<io::Result<Vec<u64>>>()?;
     let refuse = Action::Errno(libc::EAFNOSUPPORT);
-    for family in 0..=10u64 {
-        if allowed.contains(&family) {
-            continue;
-        }
-        let action = if family == libc::AF_UNIX as u64 {
-            if plan.notify_for_denials && plan.unix_sockets == UnixSockets::DenyCreate {
-                Action::Notify
-            } else {
-                eperm
-            }
+    let unix = libc::AF_UNIX as u64;
+    let mut others = allowed.clone();
+    if !allowed.contains(&unix) {
+        let action = if plan.notify_for_denials && plan.unix_sockets == UnixSockets::DenyCreate {
+            Action::Notify
         } else {
-            refuse
+            eperm
         };
-        f.add(socket, action, &[arg(0, Compare::Equal(family))])
-            .map_err(|e| err(format!("socket family {family}: {e}")))?;
+        f.add(socket, action, &[arg(0, Compare::Equal(unix))])
+            .map_err(|e| err(format!("socket family {unix}: {e}")))?;
+        others.push(unix);
     }
-    f.add(socket, refuse, &[arg(0, Compare::Greater(10))])
-        .map_err(|e| err(format!("socket families > 10: {e}")))?;
+    let conds: Vec<Cond> = others
+        .iter()
+        .map(|family| arg(0, Compare::NotEqual(*family)))
+        .collect();
+    f.add(socket, refuse, &conds)
+        .map_err(|e| err(format!("socket families: {e}")))?;
     // socketpair(): a datagram or seqpacket pair can `sendto`/`connect` any
     // host pathname socket (`/dev/log`), so only stream pairs (pipes
     // between processes) are allowed. The type's low 4 bits are the type;
     // SOCK_NONBLOCK/SOCK_CLOEXEC live above them.
     if plan.unix_sockets == UnixSockets::DenyCreate {
         let socketpair = required("socketpair")?;
-        for kind in (0..16u64).filter(|k| *k != libc::SOCK_STREAM as u64) {
-            f.add(socketpair, eperm, &[masked(1, 0xf, kind)])
-                .map_err(|e| err(format!("socketpair type {kind}: {e}")))?;
-        }
+        f.add(
+            socketpair,
+            eperm,
+            &[differs(1, 0xf, libc::SOCK_STREAM as u64)],
+        )
+        .map_err(|e| err(format!("socketpair type: {e}")))?;
     }
-    // personality(): only the query (0xffffffff) and PER_LINUX (0). The
-    // kernel reads 32 bits, so any higher bit is refused; below that a value
-    // is neither 0 nor all ones exactly when bit 0 differs from some bit i.
+    // personality(): only the query (0xffffffff) and PER_LINUX (0), as
+    // whole 64-bit values (the kernel reads 32 bits: any higher bit is
+    // refused too). One rule of two compares: every instruction here is
+    // compiled by the kernel on each run and run on each call.
     let personality = required("personality")?;
-    f.add(personality, eperm, &[arg(0, Compare::Greater(0xffff_ffff))])
-        .map_err(|e| err(format!("personality: {e}")))?;
-    for i in 1..32 {
-        let mask = 1 | (1u64 << i);
-        for value in [1u64 << i, 1] {
-            f.add(personality, eperm, &[masked(0, mask, value)])
-                .map_err(|e| err(format!("personality: {e}")))?;
-        }
-    }
+    f.add(
+        personality,
+        eperm,
+        &[
+            arg(0, Compare::NotEqual(0)),
+            arg(0, Compare::NotEqual(0xffff_ffff)),
+        ],
+    )
+    .map_err(|e| err(format!("personality: {e}")))?;
     if plan.notify_for_denials {
         add_observers(&mut f)?;
     }
@@ -208,9 +215,8 @@ fn add_observers(f: &mut FilterBuilder) -> io::Result<()> {
         };
         match flags_arg {
             Some(a) => {
-                for bit in write_bits {
-                    f.add(nr, Action::Notify, &[masked(*a as u8, bit, bit)])?;
-                }
+                let any_write = write_bits.iter().fold(0, |all, bit| all | bit);
+                f.add(nr, Action::Notify, &[differs(*a as u8, any_write, 0)])?;
             }
             None => f.add(nr, Action::Notify, &[])?,
         }
