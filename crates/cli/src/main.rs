@@ -114,10 +114,18 @@ fn dispatch(command: Command) -> anyhow::Result<i32> {
     }
 }
 
+/// `--parent-pid`: the exit status of a launcher that must not run (its
+/// named parent is gone, or cannot take it down), as any refusal to run.
+fn refuse_without_parent(parent: Option<i32>) -> Option<i32> {
+    let e = commands::sandbox::die_with_parent(parent?).err()?;
+    eprintln!("cordon: {e:#}");
+    Some(commands::sandbox::EXIT_REFUSED)
+}
+
 fn sandbox_linux(run: args::RunArgs) -> anyhow::Result<i32> {
     // Before anything else: the launcher must not outlive the agent.
-    if let Some(parent) = run.parent_pid {
-        commands::sandbox::die_with_parent(parent)?;
+    if let Some(code) = refuse_without_parent(run.parent_pid) {
+        return Ok(code);
     }
     init_logging();
     let settings = settings::run_settings(&run)?;
@@ -125,16 +133,16 @@ fn sandbox_linux(run: args::RunArgs) -> anyhow::Result<i32> {
 }
 
 fn sandbox_macos(run: args::RunArgs) -> anyhow::Result<i32> {
-    if let Some(parent) = run.parent_pid {
-        commands::sandbox::die_with_parent(parent)?;
+    if let Some(code) = refuse_without_parent(run.parent_pid) {
+        return Ok(code);
     }
     let settings = settings::run_settings(&run)?;
     commands::macos::run(settings, &run.command, run.plan)
 }
 
 fn sandbox_windows(run: args::RunArgs) -> anyhow::Result<i32> {
-    if let Some(parent) = run.parent_pid {
-        commands::sandbox::die_with_parent(parent)?;
+    if let Some(code) = refuse_without_parent(run.parent_pid) {
+        return Ok(code);
     }
     let settings = settings::run_settings(&run)?;
     commands::windows::run(settings, &run.command, run.plan)

@@ -405,7 +405,8 @@ fn the_launcher_refuses_when_its_parent_pid_is_not_its_parent() {
         &["--sandbox", "workspace-write", "--parent-pid", "1"],
         &["sh", "-c", &touch],
     );
-    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    // Refused to run, as every refusal: 125.
+    assert_eq!(refused.status.code(), Some(125), "{}", text(&refused));
     assert!(
         text(&refused).contains("--parent-pid 1: process 1 is not this launcher's parent"),
         "{}",
