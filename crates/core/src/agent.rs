@@ -300,6 +300,10 @@ fn describe(f: &Failure) -> String {
             "HTTP {code}: {}",
             body.chars().take(300).collect::<String>()
         ),
+        Failure::NotAStream { content_type, body } => format!(
+            "the provider answered with {content_type}, not an event stream (does base_url name the API?): {}",
+            body.chars().take(300).collect::<String>()
+        ),
         Failure::Truncated => "the stream ended before the response completed".into(),
         Failure::Idle => "no data from the model within the idle timeout".into(),
     }

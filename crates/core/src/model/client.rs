@@ -268,7 +268,9 @@ impl HttpTransport {
             return Err(Failure::Connect("no HTTP client".into()));
         };
         let status = response.status().as_u16();
-        if !response.status().is_success() {
+        let success = response.status().is_success();
+        let not_a_stream = not_an_event_stream(response.headers()).filter(|_| success);
+        if !success || not_a_stream.is_some() {
             let retry_after = response
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
@@ -294,6 +296,12 @@ impl HttpTransport {
             text.truncate(ERROR_BODY);
             let text = String::from_utf8_lossy(&text).into_owned();
             log::debug!("HTTP {status}: {text}");
+            if let Some(content_type) = not_a_stream {
+                return Err(Failure::NotAStream {
+                    content_type,
+                    body: text,
+                });
+            }
             return Err(Failure::Status {
                 code: status,
                 retry_after,
@@ -307,6 +315,15 @@ impl HttpTransport {
             idle: self.idle,
         }))
     }
+}
+
+/// The `Content-Type` of a response that is plainly no event stream: a web
+/// page or a JSON document. Any other type (or none) goes to the decoder,
+/// which tells a stream that does not parse.
+fn not_an_event_stream(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(reqwest::header::CONTENT_TYPE)?.to_str().ok()?;
+    let media = value.split(';').next()?.trim().to_ascii_lowercase();
+    matches!(media.as_str(), "text/html" | "application/json").then(|| value.to_string())
 }
 
 /// A response body read chunk by chunk.

@@ -174,6 +174,42 @@ fn an_error_status_gives_its_retry_after_and_body() {
 }
 
 #[test]
+fn a_web_page_or_json_document_answered_with_200_is_no_stream() {
+    for (content_type, body) in [
+        ("text/html; charset=utf-8", "<html>sign in</html>"),
+        ("application/json", "{\"id\":\"x\"}"),
+    ] {
+        let (port, _, _) = serve(move |_, s| {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap()
+        });
+        let mut t = transport(&provider(format!("http://127.0.0.1:{port}/v1")), &[]);
+        let failure = t.send(&Value::Null).err();
+        assert_eq!(
+            failure,
+            Some(Failure::NotAStream {
+                content_type: content_type.into(),
+                body: body.into()
+            })
+        );
+        assert_eq!(
+            super::super::retry::retry_delay(&failure.unwrap(), 0, 4),
+            None
+        );
+    }
+    // Control: an event stream, with parameters, is read.
+    let (port, _, _) = serve(|_, s| {
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: Text/Event-Stream; charset=utf-8\r\nContent-Length: 5\r\n\r\nhello")
+            .unwrap()
+    });
+    let mut t = transport(&provider(format!("http://127.0.0.1:{port}/v1")), &[]);
+    assert_eq!(read_all(&mut t), Ok("hello".to_string()));
+}
+
+#[test]
 fn a_cut_body_is_truncated_and_a_stalled_one_idle() {
     let (port, _, _) = serve(|_, s| {
         s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nA\r\nabc")

@@ -23,6 +23,15 @@ pub enum Failure {
         /// The body, for "try again in Ns" hints.
         body: String,
     },
+    /// A success status whose body is not an event stream (a web page, a
+    /// JSON document: a `base_url` that names something else, a portal):
+    /// never retried.
+    NotAStream {
+        /// The response's `Content-Type`.
+        content_type: String,
+        /// The start of the body.
+        body: String,
+    },
     /// The stream closed before the response completed.
     Truncated,
     /// No event within the idle timeout.
@@ -62,7 +71,7 @@ pub fn retry_delay(failure: &Failure, attempt: u32, max_retries: u32) -> Option<
     }
     match failure {
         Failure::Connect(_) | Failure::Truncated | Failure::Idle => Some(backoff(attempt)),
-        Failure::Interrupted => None,
+        Failure::Interrupted | Failure::NotAStream { .. } => None,
         Failure::Status {
             code,
             retry_after,
