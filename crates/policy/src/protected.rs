@@ -83,13 +83,21 @@ pub fn is_protected_name(name: &OsStr) -> bool {
 pub struct DiscoveryBuilder {
     found: Vec<ProtectedPath>,
     symlinks: Vec<PathBuf>,
+    /// The root is its own canonical path: then so is every directory a
+    /// walk that follows no link finds under it, and a `.git` directory's
+    /// path needs no `realpath` (which reads every prefix of a deep path
+    /// again: milliseconds in a deep `node_modules`).
+    canonical_root: bool,
 }
 
 impl DiscoveryBuilder {
     /// Starts a discovery of `root`: a `.git` or `.cordon` missing at its
     /// top is recorded as [`ProtectedKind::Missing`].
     pub fn new(root: &Path) -> DiscoveryBuilder {
-        let mut builder = DiscoveryBuilder::default();
+        let mut builder = DiscoveryBuilder {
+            canonical_root: fs::canonicalize(root).is_ok_and(|c| c == root),
+            ..DiscoveryBuilder::default()
+        };
         for name in PROTECTED_NAMES {
             let top = root.join(name);
             match fs::symlink_metadata(&top) {
@@ -122,7 +130,12 @@ impl DiscoveryBuilder {
             }
             self.symlinks.push(path);
         } else if name == ".git" {
-            protect_git_entry(&path, kind == EntryKind::File, &mut self.found);
+            protect_git_entry(
+                &path,
+                kind == EntryKind::File,
+                self.canonical_root,
+                &mut self.found,
+            );
         } else {
             push_existing(&mut self.found, path);
         }
@@ -140,6 +153,7 @@ impl DiscoveryBuilder {
         let DiscoveryBuilder {
             mut found,
             mut symlinks,
+            ..
         } = self;
         found.sort_by(|a, b| a.path.cmp(&b.path));
         found.dedup_by(|a, b| a.path == b.path);
@@ -205,12 +219,17 @@ fn push_existing(found: &mut Vec<ProtectedPath>, path: PathBuf) {
 
 /// Protects a `.git` entry and, for a `.git` file or symlink, the git
 /// directory it leads to (and that directory's `commondir`, for worktrees).
-fn protect_git_entry(path: &Path, is_file: bool, found: &mut Vec<ProtectedPath>) {
+/// `canonical`: `path` is known canonical (found by a walk from a canonical
+/// root that follows no link).
+fn protect_git_entry(path: &Path, is_file: bool, canonical: bool, found: &mut Vec<ProtectedPath>) {
     let git_dir = if is_file {
         push_existing(found, path.to_path_buf());
         read_gitfile(path)
+    } else if canonical {
+        // A directory (symlinks are refused before this); should it be
+        // swapped for a link now, pinning refuses the run.
+        Some(path.to_path_buf())
     } else {
-        // A directory (symlinks are refused before this).
         fs::canonicalize(path).ok()
     };
     let Some(git_dir) = git_dir else { return };
