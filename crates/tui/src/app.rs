@@ -437,10 +437,17 @@ impl App {
             term::set_pager(true);
             let _ = crossterm::execute!(out, crossterm::terminal::EnterAlternateScreen);
         }
+        // Cleared here, not with `Terminal::clear`: that asks the terminal
+        // where its cursor is, and the answer can be swallowed by the input
+        // thread's blocking read (the pager then never draws). On a clear
+        // screen a new terminal's first frame draws every cell it needs.
+        let _ = crossterm::execute!(
+            out,
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        );
         let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
         match ratatui::Terminal::new(backend) {
-            Ok(mut terminal) => {
-                let _ = terminal.clear();
+            Ok(terminal) => {
                 self.pager = Some(PagerView {
                     pager: crate::pager::Pager::new(title, lines, at_end),
                     terminal,
@@ -532,8 +539,9 @@ impl App {
             AppEvent::Term(Event::Resize(c, r)) => {
                 screen.resize(c, r)?;
                 if let Some(p) = self.pager.as_mut() {
+                    // A new size clears and redraws the whole pager (no
+                    // cursor query: see `open_pager`).
                     let _ = p.terminal.autoresize();
-                    let _ = p.terminal.clear();
                 }
             }
             AppEvent::Term(Event::FocusGained) => self.focused = true,

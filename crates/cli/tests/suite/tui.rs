@@ -145,6 +145,14 @@ impl Tui {
         self.raw.lock().unwrap().clone()
     }
 
+    /// The last `n` bytes cordon wrote to the terminal, escaped: what a
+    /// timed-out wait saw drawn (or not).
+    fn raw_tail(&self, n: usize) -> String {
+        let raw = self.raw.lock().unwrap();
+        let tail = &raw[raw.len().saturating_sub(n)..];
+        tail.escape_ascii().to_string()
+    }
+
     #[track_caller]
     pub(super) fn wait_for(&self, what: &str) -> String {
         self.wait_until(what, |s| s.contains(what))
@@ -159,7 +167,10 @@ impl Tui {
                 return screen;
             }
             if start.elapsed() > WAIT {
-                panic!("timed out waiting for {what:?}; the screen:\n{screen}");
+                panic!(
+                    "timed out waiting for {what:?}; the screen:\n{screen}\nthe last bytes written:\n{}",
+                    self.raw_tail(2000)
+                );
             }
             std::thread::sleep(Duration::from_millis(30));
         }
@@ -974,6 +985,11 @@ fn tui_ctrl_t_shows_the_whole_transcript_on_the_alternate_screen_and_q_returns()
         s.contains("q or Esc to return") && s.contains("g/G top/end")
     });
     assert!(t.parser.lock().unwrap().screen().alternate_screen());
+    // The pager asked nothing of the terminal: a cursor position query
+    // after start-up can be answered into the input thread's blocking read
+    // and never reach the asker (the pager then hung undrawn).
+    let queries = t.raw().windows(4).filter(|w| w == b"\x1b[6n").count();
+    assert_eq!(queries, 1, "cursor position queries after start-up");
     assert!(
         pager.contains("out-20\n") && pager.contains("out-40"),
         "{pager}"
