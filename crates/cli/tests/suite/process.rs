@@ -414,3 +414,55 @@ fn the_launcher_refuses_when_its_parent_pid_is_not_its_parent() {
     );
     assert!(!ran.exists(), "the command ran: {}", text(&refused));
 }
+
+/// Out of processes, the clone into the namespaces fails with EAGAIN: that
+/// is refused as a fork failure, not taken for missing namespaces (which
+/// would probe and, with `--allow-degraded`, try to run unconfined).
+#[test]
+fn out_of_processes_is_refused_as_a_fork_failure_not_a_namespace_failure() {
+    if skip_without(
+        "an unprivileged user",
+        !is_root(),
+        "RLIMIT_NPROC does not bind root",
+    ) {
+        return;
+    }
+    let w = World::new();
+    let run = |limit: bool| {
+        let mut c = w.cordon_cmd(&["--allow-degraded"], &["sh", "-c", "echo ran"]);
+        if limit {
+            // SAFETY: setrlimit with a valid struct, between fork and exec.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut c, || {
+                    let one = libc::rlimit {
+                        rlim_cur: 1,
+                        rlim_max: 1,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NPROC, &one) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        c.output().unwrap()
+    };
+    // Control: the same run without the limit runs the command.
+    let free = run(false);
+    assert_eq!(free.status.code(), Some(0), "{}", text(&free));
+    assert_eq!(String::from_utf8_lossy(&free.stdout), "ran\n");
+    let limited = run(true);
+    let out = text(&limited);
+    assert_eq!(limited.status.code(), Some(125), "{out}");
+    assert!(!out.contains("ran\n"), "{out}");
+    assert!(
+        out.contains("fork") && out.contains("Resource temporarily unavailable"),
+        "{out}"
+    );
+    // Not sent to probe and degrade (which printed "running DEGRADED" and
+    // the namespaces not enforced before failing the same way).
+    assert!(
+        !out.contains("DEGRADED") && !out.contains("namespace"),
+        "{out}"
+    );
+}

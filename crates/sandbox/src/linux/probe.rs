@@ -239,10 +239,22 @@ fn probe_namespaces() -> (Result<(), String>, Result<(), String>) {
             }
             sys::exit_now(0);
         }
+        if grandchild < 0 {
+            report(&format!(
+                "\nN{}",
+                errno_text("fork into the new namespaces")
+            ));
+            sys::exit_now(1);
+        }
         let mut status = 0;
         // SAFETY: waiting for our child.
         unsafe { libc::waitpid(grandchild, &mut status, 0) };
         sys::exit_now(0);
+    }
+    if pid < 0 {
+        // No child to wait for (waitpid(-1) would wait for any other).
+        let e = errno_text("fork a probe");
+        return (Err(e.clone()), Err(e));
     }
     drop(w);
     let mut text = String::new();

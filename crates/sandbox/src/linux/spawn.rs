@@ -146,7 +146,10 @@ pub fn run(
         Ok(pid) => pid,
         Err(source) => {
             sys::set_mask(&old_mask);
-            return Err(if plan.namespaces.is_empty() {
+            // Out of processes or memory is no namespace failure (which
+            // would send the caller to probe and, if allowed, degrade).
+            let resources = matches!(source.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM));
+            return Err(if plan.namespaces.is_empty() || resources {
                 SandboxError::Io {
                     context: "fork".into(),
                     source,
