@@ -109,8 +109,6 @@ fn user_notification_available() -> bool {
 /// kernel refuses a second listener in a process's filters (EBUSY), as
 /// inside cordon's own sandbox.
 fn probe_second_listener() -> Result<(), String> {
-    const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
-    const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
     const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
     let allow = [libc::sock_filter {
         code: (libc::BPF_RET | libc::BPF_K) as u16,
@@ -122,32 +120,38 @@ fn probe_second_listener() -> Result<(), String> {
         len: 1,
         filter: allow.as_ptr().cast_mut(),
     };
-    // SAFETY: the child only makes these calls and exits.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: prctl with integers; seccomp with a valid program.
-        let r = unsafe {
-            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-            libc::syscall(
-                libc::SYS_seccomp,
-                SECCOMP_SET_MODE_FILTER,
-                SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        let code = if r < 0 {
-            std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(1)
-                .clamp(1, 255)
-        } else {
-            0
-        };
-        sys::exit_now(code);
-    }
-    if pid < 0 {
-        return Err(errno_text("fork a probe"));
-    }
+    // A child that shares our memory and runs while we wait (as
+    // posix_spawn does): no copy of cordon's page tables for two syscalls.
+    let mut stack = vec![0u8; 64 * 1024];
+    // No signal handler may run in the child (on our memory), as in
+    // posix_spawn: all blocked around the clone, the child inheriting it.
+    // SAFETY: an all-filled set on the stack.
+    let all = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        all
+    };
+    let old_mask = sys::block(&all);
+    // SAFETY: the stack grows down from its (16-byte aligned) top; the
+    // child only makes raw syscalls on it and exits, and CLONE_VFORK keeps
+    // `stack` and `prog` alive and untouched until then.
+    let pid = unsafe {
+        let top = stack.as_mut_ptr().add(stack.len());
+        let top = top.sub(top as usize % 16);
+        libc::clone(
+            listener_child,
+            top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&prog as *const libc::sock_fprog).cast_mut().cast(),
+        )
+    };
+    let started = if pid < 0 {
+        Err(errno_text("start a probe"))
+    } else {
+        Ok(())
+    };
+    sys::set_mask(&old_mask);
+    started?;
     let mut status = 0;
     // SAFETY: waiting for our child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
@@ -161,6 +165,35 @@ fn probe_second_listener() -> Result<(), String> {
             std::io::Error::from_raw_os_error(code)
         )),
     }
+}
+
+/// The probe's child: loads the filter `prog` (a `sock_fprog`) with a
+/// listener and exits 0, or with the errno. Raw syscalls only: it runs on
+/// a borrowed stack in its parent's memory.
+extern "C" fn listener_child(prog: *mut libc::c_void) -> libc::c_int {
+    const SECCOMP_SET_MODE_FILTER: libc::c_long = 1;
+    const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_long = 1 << 3;
+    // SAFETY: prctl with integers; seccomp with the valid program the
+    // parent passed; the raw exit_group ends this child alone (no
+    // CLONE_THREAD) without touching the shared memory's libc state.
+    unsafe {
+        libc::syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        let r = libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            prog,
+        );
+        // libc::syscall leaves the error in errno: the parent's (shared
+        // memory), which is suspended until this child exits.
+        let code = if r < 0 {
+            (*libc::__errno_location()).clamp(1, 255)
+        } else {
+            0
+        };
+        libc::syscall(libc::SYS_exit_group, code);
+    }
+    0
 }
 
 /// All readings, including the namespace probe.
