@@ -223,7 +223,7 @@ fn probe_namespaces() -> (Result<(), String>, Result<(), String>) {
             // SAFETY: writing a short buffer to our pipe.
             unsafe { libc::write(w.as_raw_fd(), msg.as_ptr().cast(), msg.len()) };
         };
-        // SAFETY: as in the sandbox helper.
+        // SAFETY: as in the sandbox's init (geteuid and getegid cannot fail).
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
         // SAFETY: unshare with flags only.
         if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {

@@ -382,7 +382,7 @@ fn set_death_signal() {
 
 /// The `clone` flags for the plan's namespaces: none, or a new user
 /// namespace with every other one the plan names (owned by it).
-fn namespace_flags(namespaces: &[Namespace]) -> libc::c_int {
+pub(super) fn namespace_flags(namespaces: &[Namespace]) -> libc::c_int {
     if namespaces.is_empty() {
         return 0;
     }

@@ -288,7 +288,7 @@ fn in_own_process(f: impl FnOnce() -> Outcome) -> Outcome {
 }
 
 /// Enters a new user namespace that maps our uid and gid to themselves (as
-/// the sandbox's helper does), then the other namespaces in `spaces`.
+/// the sandbox's init does), then the other namespaces in `spaces`.
 pub(super) fn enter_namespaces(spaces: &[Namespace]) -> Result<(), Refusal> {
     // SAFETY: these getters cannot fail.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -310,17 +310,8 @@ pub(super) fn enter_namespaces(spaces: &[Namespace]) -> Result<(), Refusal> {
         .map_err(|e| failed("write uid_map", e))?;
     sys::write_file("/proc/self/gid_map", &format!("{gid} {gid} 1"))
         .map_err(|e| failed("write gid_map", e))?;
-    let mut flags = 0;
-    for ns in spaces {
-        flags |= match ns {
-            Namespace::User => 0,
-            Namespace::Mount => libc::CLONE_NEWNS,
-            Namespace::Pid => libc::CLONE_NEWPID,
-            Namespace::Ipc => libc::CLONE_NEWIPC,
-            Namespace::Uts => libc::CLONE_NEWUTS,
-            Namespace::Net => libc::CLONE_NEWNET,
-        };
-    }
+    // The user namespace is entered above.
+    let flags = super::spawn::namespace_flags(spaces) & !libc::CLONE_NEWUSER;
     // SAFETY: unshare with flags only.
     if unsafe { libc::unshare(flags) } != 0 {
         return Err(failed(
