@@ -466,3 +466,54 @@ fn out_of_processes_is_refused_as_a_fork_failure_not_a_namespace_failure() {
         "{out}"
     );
 }
+
+/// A working directory init cannot enter is refused as such: not a pin
+/// that went stale (discovered again) nor a namespace failure (probed,
+/// degraded with `--allow-degraded`). Root makes one: a directory of mode
+/// 000 owned by a uid the sandbox's user namespace does not map, so its
+/// init has no capability over it.
+#[test]
+fn a_working_directory_init_cannot_enter_is_refused_as_itself() {
+    if skip_without(
+        "root",
+        is_root(),
+        "chown of the working directory to another user",
+    ) {
+        return;
+    }
+    let w = World::new();
+    let dir = w.work().join("locked");
+    std::fs::create_dir(&dir).unwrap();
+    let path = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+    // SAFETY: chown and chmod of a path we made, by a valid C string.
+    unsafe {
+        assert_eq!(libc::chown(path.as_ptr(), 65534, 65534), 0);
+        assert_eq!(libc::chmod(path.as_ptr(), 0), 0);
+    }
+    let run = |mode: &str| {
+        let mut c = w.cordon_cmd(&["--allow-degraded", "-s", mode], &["/bin/pwd"]);
+        c.current_dir(&dir);
+        c.output().unwrap()
+    };
+    // Control: with no namespaces, root enters it.
+    let open = run("danger-full-access");
+    assert_eq!(open.status.code(), Some(0), "{}", text(&open));
+    assert_eq!(
+        String::from_utf8_lossy(&open.stdout).trim(),
+        dir.to_str().unwrap()
+    );
+    let locked = run("read-only");
+    let out = text(&locked);
+    assert_eq!(locked.status.code(), Some(125), "{out}");
+    assert!(
+        out.contains("sandbox layer `working directory` could not be applied")
+            && out.contains("Permission denied"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("DEGRADED") && !out.contains("mounts"),
+        "{out}"
+    );
+    // SAFETY: as above; the temporary directory is removed by its owner.
+    unsafe { libc::chmod(path.as_ptr(), 0o755) };
+}

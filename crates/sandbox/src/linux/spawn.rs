@@ -140,8 +140,18 @@ pub fn run(
     } else {
         None
     };
-    // cordon is single-threaded here; the child only uses data prepared
-    // above and ends in exec or _exit.
+    // The child runs on after a raw clone (no fork handlers) and allocates:
+    // safe only while no other thread can hold a lock. cordon is
+    // single-threaded here; should that ever change, refuse rather than
+    // risk a child stuck on another thread's lock.
+    if let Some(threads) = sys::thread_count().filter(|&n| n > 1) {
+        sys::set_mask(&old_mask);
+        return Err(SandboxError::Io {
+            context: format!("start init: cordon runs {threads} threads here, and init is cloned only from a single-threaded cordon"),
+            source: io::Error::from_raw_os_error(libc::EDEADLK),
+        });
+    }
+    // The child only uses data prepared above and ends in exec or _exit.
     let init = match sys::fork_into(namespace_flags(&plan.namespaces)) {
         Ok(pid) => pid,
         Err(source) => {
@@ -557,9 +567,11 @@ fn command_main(p: &Prepared, notify_sock: Option<RawFd>, tty: Option<&std::ffi:
         // SAFETY: valid C string. Re-entering the directory after the mounts
         // moves us onto the writable copy attached over it.
         if unsafe { libc::chdir(cwd.as_ptr()) } != 0 {
+            // Its own layer: not a pin that went stale (retried) nor a
+            // namespace failure (probed, degraded).
             fail(
                 &p.err_w,
-                "mounts",
+                "working directory",
                 "chdir to the working directory",
                 &io::Error::last_os_error(),
             );

@@ -299,6 +299,14 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// How many threads this process runs (`/proc/self/task` links its `.`,
+/// its parent and one directory per thread); `None` if it cannot be read.
+pub fn thread_count() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let links = std::fs::metadata("/proc/self/task").ok()?.nlink();
+    Some(links.saturating_sub(2))
+}
+
 /// Ends the current (forked) process without running destructors or atexit hooks.
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and is async-signal-safe.
