@@ -337,5 +337,8 @@ pub(crate) fn refuse(e: SandboxError) -> Result<i32> {
     if e.is_stale_pin() {
         eprintln!("cordon: paths under the writable roots kept changing while the sandbox was set up (a .git or writable root replaced, or a symlink swapped in); cordon refuses rather than protect the wrong object");
     }
+    if matches!(&e, SandboxError::Setup { layer, .. } if layer == "working directory") {
+        eprintln!("cordon: the sandbox enters the working directory with your own permissions; start cordon in a directory you can enter, or name one with -C DIR");
+    }
     Ok(code)
 }

@@ -507,7 +507,8 @@ fn a_working_directory_init_cannot_enter_is_refused_as_itself() {
     assert_eq!(locked.status.code(), Some(125), "{out}");
     assert!(
         out.contains("sandbox layer `working directory` could not be applied")
-            && out.contains("Permission denied"),
+            && out.contains("Permission denied")
+            && out.contains("start cordon in a directory you can enter, or name one with -C DIR"),
         "{out}"
     );
     assert!(
